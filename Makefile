@@ -1,0 +1,52 @@
+# Two commands matter: `make run` and `make test`. Everything else helps them.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | sha1sum | cut -c1-12)
+
+.PHONY: run test setup lint format migrate check lock clean
+
+$(STAMP): requirements-dev.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set up and run everything (web on 127.0.0.1:8000, worker, beat) with demo data.
+run: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Demo article: http://127.0.0.1:8000/articles/science-behind-antidepressants/"
+	@echo "Console:      http://127.0.0.1:8000/console/   Dev outbox: http://127.0.0.1:8000/dev/outbox/"
+	$(BIN)/honcho -f Procfile.dev start
+
+## Set up and run every test: lint, format check, migrations check, pytest.
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Regenerate the pinned lock files from pyproject.toml.
+lock:
+	rm -rf /tmp/clinic-lock && $(PYTHON) -m venv /tmp/clinic-lock
+	$(PYTHON) scripts/pyproject_requirements.py > /tmp/clinic-lock/runtime.txt
+	$(PYTHON) scripts/pyproject_requirements.py dev > /tmp/clinic-lock/dev.txt
+	/tmp/clinic-lock/bin/pip install --quiet -r /tmp/clinic-lock/runtime.txt
+	/tmp/clinic-lock/bin/pip freeze > requirements.lock
+	/tmp/clinic-lock/bin/pip install --quiet -r /tmp/clinic-lock/dev.txt
+	/tmp/clinic-lock/bin/pip freeze > requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

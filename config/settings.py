@@ -1,0 +1,409 @@
+"""Settings for every environment, read from the environment (django-environ).
+
+``DJANGO_ENV`` picks the defaults:
+
+- ``development`` (default): SQLite and kombu's filesystem transport under ``var/``,
+  console SMS, emails kept in the dev outbox; nothing to install but Python.
+- ``test``: like development, with in-memory SMS and email backends.
+- ``production``: no defaults for secrets or infrastructure; ``SECRET_KEY``,
+  ``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``REDIS_URL`` must be set.
+
+``DATABASE_URL`` and ``REDIS_URL`` switch any environment to PostgreSQL and Redis.
+Every variable is documented in the README.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+if DJANGO_ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(
+        f"DJANGO_ENV must be development, production or test, not {DJANGO_ENV!r}"
+    )
+PRODUCTION = DJANGO_ENV == "production"
+TESTING = DJANGO_ENV == "test"
+DEVELOPMENT = DJANGO_ENV == "development"
+
+
+def _required_in_production(name: str) -> None:
+    if PRODUCTION and not env.str(name, default=""):
+        raise ImproperlyConfigured(f"{name} must be set when DJANGO_ENV=production")
+
+
+for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"):
+    _required_in_production(_name)
+
+if not PRODUCTION:
+    VAR_DIR.mkdir(exist_ok=True)
+
+# --- Core -------------------------------------------------------------------
+
+SECRET_KEY = env.str(
+    "SECRET_KEY",
+    default="" if PRODUCTION else "dev-only-insecure-key-do-not-use-in-production-0123456789",
+)
+DEBUG = env.bool("DEBUG", default=DEVELOPMENT)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
+)
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "phonenumber_field",
+    "django_celery_beat",
+    "notifications",
+    "intake",
+    "scheduling",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "config.context_processors.clinic",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            # The worker and the web process write concurrently: WAL lets readers
+            # go on during a write, IMMEDIATE avoids upgrade deadlocks, and the
+            # timeout waits out the other writer instead of failing.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (throttles, idempotency, rate limits) -----------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "clinic",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache"
+            if DEVELOPMENT
+            else "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": str(VAR_DIR / "cache") if DEVELOPMENT else "clinic",
+        }
+    }
+
+# --- Auth -------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "scheduling:console"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- Internationalisation and time -------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION else VAR_DIR / "static"
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(exist_ok=True)
+# Outside production, serve straight from the apps' static folders (no collectstatic).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Security -----------------------------------------------------------------
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# Articles live on the clinic's website; only those origins may call the public API.
+CORS_ALLOWED_ORIGINS = env.list("CTA_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/v1/(leads|events)/$"
+CORS_ALLOW_HEADERS = ["content-type", "idempotency-key"]
+CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+# --- REST framework ---------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "lead_submit_ip": env.str("LEAD_THROTTLE_PER_IP", default="20/hour"),
+    },
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Clinic lead intake and scheduling API",
+    "DESCRIPTION": "Public intake of call-to-action requests and the staff callback queue.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from our own static files: no CDN, no third-party request.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery -------------------------------------------------------------------
+
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task unacknowledged for this long is redelivered. Every retry bound
+        # and time limit below stays well under it.
+        "visibility_timeout": 3600,
+    }
+else:
+    _broker_dir = VAR_DIR / "celery"
+    for _sub in ("out", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_TIME_LIMIT = 60
+CELERY_TASK_SOFT_TIME_LIMIT = 45
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must not hang a web request when the broker is down: the
+# submission is already durable and the sweep will dispatch it.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "notifications.*": {"queue": "notifications"},
+    "scheduling.*": {"queue": "scheduling"},
+    "intake.*": {"queue": "default"},
+}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-unprocessed-submissions": {
+        "task": "scheduling.tasks.submissions_sweep",
+        "schedule": timedelta(minutes=1),
+    },
+    "redeliver-stuck-messages": {
+        "task": "notifications.tasks.messages_sweep",
+        "schedule": timedelta(minutes=1),
+    },
+    "prune-idempotency-keys": {
+        "task": "intake.tasks.idempotency_keys_prune",
+        "schedule": crontab(minute=17),
+    },
+}
+# Unit tests run tasks inline; the end-to-end tests switch this off and use a real worker.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=TESTING)
+CELERY_TASK_EAGER_PROPAGATES = TESTING
+
+# --- Messaging ------------------------------------------------------------------
+
+SMS_BACKEND = env.str("SMS_BACKEND", default="locmem" if TESTING else "console")
+if PRODUCTION and SMS_BACKEND != "twilio":
+    raise ImproperlyConfigured("SMS_BACKEND must be twilio when DJANGO_ENV=production")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="").rstrip("/")
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
+if SMS_BACKEND == "twilio":
+    if not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
+        raise ImproperlyConfigured(
+            "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+        )
+    if not (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER):
+        raise ImproperlyConfigured(
+            "SMS_BACKEND=twilio needs TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER"
+        )
+
+if TESTING:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+elif env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+elif PRODUCTION:
+    raise ImproperlyConfigured("EMAIL_URL must be set when DJANGO_ENV=production")
+else:
+    # Development: every email is a message row shown in /dev/outbox/; the MIME
+    # files land in var/mail rather than on the console, so no personal data is logged.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Care Team <care@clinic.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# A message left in pending or sending longer than this is dispatched again by the sweep.
+MESSAGE_STUCK_AFTER = timedelta(seconds=env.int("MESSAGE_STUCK_AFTER_SECONDS", default=120))
+
+# --- Clinic -------------------------------------------------------------------
+
+CLINIC_NAME = env.str("CLINIC_NAME", default="Sterling Institute")
+CLINIC_PHONE = env.str("CLINIC_PHONE", default="+14753292686")
+CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default="America/New_York")
+# How long after a request the clinic promises a call, in open hours.
+SPEED_TO_LEAD_MINUTES = env.int("SPEED_TO_LEAD_MINUTES", default=5)
+# How long a coordinator's claim on a callback lasts unless renewed.
+CALLBACK_LEASE_MINUTES = env.int("CALLBACK_LEASE_MINUTES", default=10)
+# A submission not handed to a worker after this long is dispatched by the sweep.
+SUBMISSION_SWEEP_AFTER = timedelta(seconds=env.int("SUBMISSION_SWEEP_AFTER_SECONDS", default=30))
+PHONENUMBER_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
+PHONENUMBER_DB_FORMAT = "E164"
+SMS_ALLOWED_COUNTRIES = env.list("SMS_ALLOWED_COUNTRIES", default=["US", "CA"])
+CONSENT_TEXT_VERSION = "2026-11-sms-v1"
+# What a reader may say they are interested in (the CTA's optional select).
+INTAKE_INTERESTS = env.list(
+    "INTAKE_INTERESTS",
+    default=["depression", "anxiety", "trauma", "ocd", "bipolar", "substance-use", "other"],
+)
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+
+DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
+
+# --- Logging ------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import views
+from intake.urls import api_urlpatterns as intake_api
+from notifications.urls import dev_urlpatterns as notifications_dev
+
+api_v1 = [*intake_api]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="intake:article-index"), name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("articles/", include("intake.urls")),
+    path("console/", include("scheduling.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(settings.ADMIN_URL, admin.site.urls),
+]
+
+if settings.DEVELOPMENT:
+    urlpatterns.append(path("dev/", include((notifications_dev, "dev"), namespace="dev")))

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from intake import apis, views
+
+app_name = "intake"
+
+api_urlpatterns = [
+    path("leads/", apis.LeadSubmitApi.as_view(), name="lead-submit"),
+]
+
+urlpatterns = [
+    path("", views.article_index, name="article-index"),
+    path("<slug:slug>/", views.article_detail, name="article-detail"),
+    path("<slug:slug>/request/", views.article_request, name="article-request"),
+]

@@ -1,0 +1,112 @@
+"""Public pages: the article with its call to action, and the no-JavaScript form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from config.exceptions import ApplicationError
+from intake.apis import LeadSubmitInputSerializer, LeadSubmitIpThrottle, lead_submit_validated
+from intake.consent import consent_text
+from intake.models import Article, Lead
+from intake.selectors import article_get_listed, article_list_listed
+
+_URL = re.compile(r"^https?://\S+$")
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "heading", "paragraph" or "link"
+    text: str
+
+
+def article_blocks(article: Article) -> list[Block]:
+    """Split an article's plain-text body into headings, paragraphs and links."""
+    blocks = []
+    for chunk in re.split(r"\n\s*\n", article.body):
+        text = " ".join(chunk.split())
+        if not text:
+            continue
+        if _URL.match(text):
+            blocks.append(Block("link", text))
+        elif len(text) < 90 and not text.endswith((".", "?", "!", '"', "”")):
+            blocks.append(Block("heading", text.rstrip(":")))
+        else:
+            blocks.append(Block("paragraph", text))
+    return blocks
+
+
+def _cta_context(article: Article, *, errors: dict | None = None, values: dict | None = None):
+    return {
+        "article": article,
+        "consent": consent_text(),
+        "channels": Lead.Channel.choices,
+        "best_times": Lead.BestTime.choices,
+        "errors": errors or {},
+        "values": values or {},
+    }
+
+
+@require_GET
+def article_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "intake/article_index.html", {"articles": article_list_listed()})
+
+
+@require_GET
+def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    article = article_get_listed(slug=slug)
+    if article is None:
+        raise Http404("No such article")
+    context = _cta_context(article)
+    context["blocks"] = article_blocks(article)
+    return render(request, "intake/article_detail.html", context)
+
+
+# The form is public and carries no session: there is no ambient authority for a
+# forged request to use, and an article embedded on the clinic's other sites could
+# not send our CSRF token anyway.
+@csrf_exempt
+@require_POST
+def article_request(request: HttpRequest, slug: str) -> HttpResponse:
+    """The call-to-action form posted without JavaScript; same rules as the API."""
+    article = article_get_listed(slug=slug)
+    if article is None:
+        raise Http404("No such article")
+    throttle = LeadSubmitIpThrottle()
+    if not throttle.allow_request(request, None):
+        response = render(
+            request, "intake/request_throttled.html", {"article": article}, status=429
+        )
+        response["Retry-After"] = str(int(throttle.wait() or 60))
+        return response
+    data = request.POST.dict()
+    data["article"] = slug
+    data["sms_consent"] = "sms_consent" in request.POST
+    data["page_url"] = request.build_absolute_uri(article_path(article))
+    data["referrer"] = request.headers.get("Referer", "")[:2000]
+    serializer = LeadSubmitInputSerializer(data=data)
+    if not serializer.is_valid():
+        context = _cta_context(article, errors=serializer.errors, values=data)
+        context["blocks"] = article_blocks(article)
+        return render(request, "intake/article_detail.html", context, status=400)
+    try:
+        outcome = lead_submit_validated(request=request, data=serializer.validated_data)
+    except ApplicationError as error:
+        context = _cta_context(article, errors=error.fields or {}, values=data)
+        context["blocks"] = article_blocks(article)
+        return render(request, "intake/article_detail.html", context, status=error.status_code)
+    return render(
+        request,
+        "intake/request_received.html",
+        {"article": article, "submission": outcome.submission},
+        status=201,
+    )
+
+
+def article_path(article: Article) -> str:
+    return f"/articles/{article.slug}/"

@@ -1,0 +1,170 @@
+"""SMS transports, chosen by ``SMS_BACKEND`` like Django's email backends.
+
+Every backend implements :class:`SmsBackend`. A transport failure leaves as
+:class:`TransportError`, which says whether retrying can help; callers never
+look at vendor exceptions.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from django.conf import settings
+
+# Twilio error codes that no retry will fix.
+# https://www.twilio.com/docs/api/errors
+PERMANENT_TWILIO_ERRORS = frozenset(
+    {
+        "21211",  # invalid 'To' number
+        "21408",  # region not enabled
+        "21610",  # recipient replied STOP
+        "21612",  # cannot route to this number
+        "21614",  # not a mobile number
+        "30003",  # unreachable handset
+        "30005",  # unknown destination
+        "30006",  # landline or unreachable carrier
+        "30007",  # carrier filtered as spam
+    }
+)
+
+
+class TransportError(Exception):
+    def __init__(self, message: str, *, code: str = "", permanent: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class SmsRequest:
+    to: str
+    body: str
+    status_callback: str = ""
+    validity_period: int | None = None
+
+
+class SmsBackend(ABC):
+    @abstractmethod
+    def send(self, request: SmsRequest) -> str:
+        """Hand one SMS to the provider; return the provider's id for it."""
+
+    def find_sent(self, request: SmsRequest, *, since: datetime) -> str | None:
+        """The provider id of an identical SMS accepted since ``since``, if the provider
+        can tell. Used before resending a message whose earlier attempt crashed."""
+        return None
+
+
+class ConsoleSmsBackend(SmsBackend):
+    """Development: prints the SMS, with the number masked, and keeps nothing."""
+
+    _counter = 0
+    _lock = threading.Lock()
+
+    def send(self, request: SmsRequest) -> str:
+        with self._lock:
+            ConsoleSmsBackend._counter += 1
+            number = ConsoleSmsBackend._counter
+        sys.stdout.write(f"[sms to ...{request.to[-4:]}] {request.body}\n")
+        sys.stdout.flush()
+        return f"console-{number}"
+
+
+class LocmemSmsBackend(SmsBackend):
+    """Tests: keeps every SMS in ``LocmemSmsBackend.outbox``, like ``mail.outbox``.
+    Errors put in ``failures`` are raised, one per send, before anything is kept."""
+
+    outbox: ClassVar[list[SmsRequest]] = []
+    failures: ClassVar[list[TransportError]] = []
+
+    def send(self, request: SmsRequest) -> str:
+        if LocmemSmsBackend.failures:
+            raise LocmemSmsBackend.failures.pop(0)
+        LocmemSmsBackend.outbox.append(request)
+        return f"locmem-{len(LocmemSmsBackend.outbox)}"
+
+    def find_sent(self, request: SmsRequest, *, since: datetime) -> str | None:
+        for index, sent in enumerate(LocmemSmsBackend.outbox, start=1):
+            if sent == request:
+                return f"locmem-{index}"
+        return None
+
+
+class TwilioSmsBackend(SmsBackend):
+    """Production: Twilio's Programmable Messaging through the official client."""
+
+    def __init__(self) -> None:
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
+        base = settings.TWILIO_API_BASE
+
+        class _HttpClient(TwilioHttpClient):
+            # TWILIO_API_BASE sends the real client to another host (the tests' fake).
+            def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
+                if base and url.startswith("https://api.twilio.com"):
+                    url = base + url[len("https://api.twilio.com") :]
+                return super().request(method, url, *args, **kwargs)
+
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=_HttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS),
+        )
+
+    def _sender(self) -> dict[str, str]:
+        if settings.TWILIO_MESSAGING_SERVICE_SID:
+            return {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
+        return {"from_": settings.TWILIO_FROM_NUMBER}
+
+    def send(self, request: SmsRequest) -> str:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        options: dict[str, object] = {"to": request.to, "body": request.body, **self._sender()}
+        if request.status_callback:
+            options["status_callback"] = request.status_callback
+        if request.validity_period:
+            options["validity_period"] = request.validity_period
+        try:
+            return self.client.messages.create(**options).sid
+        except TwilioRestException as error:
+            code = str(error.code or "")
+            transient = error.status == 429 or error.status >= 500 or code in {"20429", "30001"}
+            raise TransportError(
+                f"Twilio refused the message (HTTP {error.status})",
+                code=code or str(error.status),
+                permanent=not transient,
+            ) from error
+        except (TwilioException, OSError) as error:
+            raise TransportError(
+                f"Twilio unreachable: {type(error).__name__}", code="network", permanent=False
+            ) from error
+
+    def find_sent(self, request: SmsRequest, *, since: datetime) -> str | None:
+        from twilio.base.exceptions import TwilioException
+
+        try:
+            candidates = self.client.messages.list(to=request.to, date_sent_after=since, limit=50)
+        except (TwilioException, OSError) as error:
+            raise TransportError(
+                f"Twilio lookup failed: {type(error).__name__}", code="network", permanent=False
+            ) from error
+        for candidate in candidates:
+            if candidate.body == request.body:
+                return candidate.sid
+        return None
+
+
+SMS_BACKENDS: dict[str, type[SmsBackend]] = {
+    "console": ConsoleSmsBackend,
+    "locmem": LocmemSmsBackend,
+    "twilio": TwilioSmsBackend,
+}
+
+
+def sms_backend() -> SmsBackend:
+    return SMS_BACKENDS[settings.SMS_BACKEND]()

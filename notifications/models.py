@@ -1,0 +1,78 @@
+"""Messages to people (SMS and email) and the numbers that asked us to stop."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Message(models.Model):
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Email"
+
+    class Purpose(models.TextChoices):
+        CONFIRMATION = "confirmation", "Confirmation"
+        REMINDER = "reminder", "Reminder"
+        FOLLOW_UP = "follow_up", "Follow-up"
+        REPLY = "reply", "Reply"
+        STAFF_ALERT = "staff_alert", "Staff alert"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        UNDELIVERED = "undelivered", "Undelivered"
+        FAILED = "failed", "Failed"
+        SUPPRESSED = "suppressed", "Suppressed"
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    template = models.CharField(max_length=100, blank=True)
+    recipient = models.CharField(max_length=254, help_text="E.164 phone or email address.")
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    body_html = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    send_after = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True, db_index=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Which record of another app this message is about ("lead:42"); notifications
+    # never looks inside it, the apps above use it to find their messages.
+    correlation = models.CharField(max_length=100, blank=True, db_index=True)
+    # "confirmation:sms:submission:17": at most one message per key, ever.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["status", "created_at"],
+                name="message_unfinished",
+                condition=Q(status__in=["pending", "scheduled", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.purpose} #{self.pk} ({self.status})"
+
+
+class OptOut(models.Model):
+    """A phone number that replied STOP (or the carrier told us so). No SMS goes to it."""
+
+    phone = models.CharField(max_length=20, unique=True)
+    source = models.CharField(max_length=50, help_text="How the opt-out reached us.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Opt-out #{self.pk}"

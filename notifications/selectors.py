@@ -1,0 +1,43 @@
+"""Reading messages: the dev outbox, a lead's timeline, the sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from notifications.models import Message
+
+
+def message_list(*, correlation: str = "", limit: int = 200) -> QuerySet[Message]:
+    messages = Message.objects.order_by("-created_at")
+    if correlation:
+        messages = messages.filter(correlation=correlation)
+    return messages[:limit]
+
+
+def message_sent_recently(*, channel: str, purpose: str, recipient: str, since: datetime) -> bool:
+    """Whether a message of this kind went (or is going) to ``recipient`` since ``since``."""
+    return (
+        Message.objects.filter(
+            channel=channel, purpose=purpose, recipient=recipient, created_at__gte=since
+        )
+        .exclude(status__in=[Message.Status.FAILED, Message.Status.SUPPRESSED])
+        .exists()
+    )
+
+
+def message_ids_stuck(*, older_than: datetime, limit: int = 500) -> dict[str, list[int]]:
+    """Messages a worker should have finished by now: ``due`` ones never picked up
+    (pending, or scheduled and past their time) and ``sending`` ones whose worker died."""
+    now = timezone.now()
+    due = Message.objects.filter(
+        Q(status=Message.Status.PENDING, created_at__lt=older_than)
+        | Q(status=Message.Status.SCHEDULED, send_after__lte=now)
+    ).order_by("created_at")
+    sending = Message.objects.filter(status=Message.Status.SENDING, sending_at__lt=older_than)
+    return {
+        "due": list(due.values_list("pk", flat=True)[:limit]),
+        "sending": list(sending.values_list("pk", flat=True)[:limit]),
+    }

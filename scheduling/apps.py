@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SchedulingConfig(AppConfig):
+    name = "scheduling"
+    verbose_name = "Scheduling"
+
+    def ready(self) -> None:
+        from intake.signals import callback_window_requested, submission_received
+        from scheduling import receivers
+
+        submission_received.connect(
+            receivers.on_submission_received, dispatch_uid="scheduling.submission_received"
+        )
+        callback_window_requested.connect(
+            receivers.on_callback_window_requested,
+            dispatch_uid="scheduling.callback_window_requested",
+        )

@@ -1,0 +1,24 @@
+"""Create the staff roles as groups. Permissions are attached per role as apps grow."""
+
+from django.db import migrations
+
+ROLES = ("coordinator", "supervisor", "marketing", "admin")
+
+
+def create_roles(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+def delete_roles(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("scheduling", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [migrations.RunPython(create_roles, delete_roles)]

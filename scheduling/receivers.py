@@ -1,0 +1,18 @@
+"""Scheduling's answers to what the lower apps announce; connected in ``apps.ready``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from scheduling import business_time, services
+
+
+def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
+    services.submission_enqueue(submission_id=submission_id)
+
+
+def on_callback_window_requested(
+    sender: Any, *, submitted_at: datetime, **kwargs: Any
+) -> dict[str, datetime]:
+    return business_time.callback_window(submitted_at=submitted_at)

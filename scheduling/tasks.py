@@ -1,0 +1,36 @@
+"""Workers' entry points for scheduling. Ids in, services do the work."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from intake import selectors as intake_selectors
+from scheduling import services
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(Exception,),
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=120,
+    retry_jitter=True,
+)
+def submission_process(submission_id: int) -> None:
+    """Queue the callback and confirmations of a new submission (idempotent)."""
+    services.submission_route(submission_id=submission_id)
+
+
+@shared_task(acks_late=True)
+def submissions_sweep() -> int:
+    """Every minute: hand over submissions whose after-commit dispatch was lost
+    (broker down, web process killed between commit and publish)."""
+    pending = intake_selectors.submission_ids_unprocessed(
+        older_than=timezone.now() - settings.SUBMISSION_SWEEP_AFTER
+    )
+    for submission_id in pending:
+        services.submission_enqueue(submission_id=submission_id)
+    return len(pending)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from notifications.backends import LocmemSmsBackend
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state() -> Iterator[None]:
+    """Each test starts with an empty SMS outbox and cache (throttles, rate limits)."""
+    LocmemSmsBackend.outbox.clear()
+    LocmemSmsBackend.failures.clear()
+    cache.clear()
+    yield
+    LocmemSmsBackend.outbox.clear()
+    LocmemSmsBackend.failures.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def sms_outbox() -> list:
+    return LocmemSmsBackend.outbox
+
+
+def _user_with_role(role: str):
+    user = UserFactory(username=f"{role}-user")
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+@pytest.fixture
+def coordinator(db):
+    return _user_with_role("coordinator")
+
+
+@pytest.fixture
+def supervisor(db):
+    return _user_with_role("supervisor")
+
+
+@pytest.fixture
+def marketer(db):
+    return _user_with_role("marketing")
+
+
+@pytest.fixture
+def route(django_capture_on_commit_callbacks):
+    """Route a submission as the worker would, running its after-commit work
+    (message delivery) inline, since the test's transaction never commits."""
+    from scheduling.services import submission_route
+
+    def run(submission):
+        with django_capture_on_commit_callbacks(execute=True):
+            return submission_route(submission_id=submission.pk)
+
+    return run
