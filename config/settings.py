@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
@@ -140,11 +141,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (throttles, idempotency, rate limits) -----------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+
+
+def _redis_database(url: str, number: int) -> str:
+    """``url`` pointed at logical database ``number``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+# The cache gets its own logical database, so clearing it never touches the
+# broker's queues (REDIS_URL's database).
+REDIS_CACHE_URL = env.str(
+    "REDIS_CACHE_URL",
+    default=_redis_database(REDIS_URL, int(urlsplit(REDIS_URL).path.strip("/") or 0) + 1)
+    if REDIS_URL
+    else "",
+)
+if REDIS_CACHE_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": "clinic",
         }
     }

@@ -1,0 +1,79 @@
+"""POST a lead; a real worker on Redis confirms it and queues the callback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from intake.models import Submission
+from notifications.models import Message
+from scheduling.models import Callback
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(condition, *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker):
+    started = time.monotonic()
+    response = APIClient().post(
+        "/api/v1/leads/",
+        {
+            "first_name": "Maria",
+            "phone": "+12025550143",
+            "email": "maria@example.org",
+            "sms_consent": True,
+            "article": "science-behind-antidepressants",
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    submission = Submission.objects.get(reference=response.json()["reference"])
+    correlation = f"lead:{submission.lead_id}"
+
+    def confirmed() -> bool:
+        sent = Message.objects.filter(correlation=correlation, status=Message.Status.SENT)
+        return sent.count() == 2 and Callback.objects.filter(submission=submission).exists()
+
+    assert wait_for(confirmed, timeout=10), list(
+        Message.objects.values_list("channel", "status", "error_code")
+    )
+    elapsed = time.monotonic() - started
+    channels = set(
+        Message.objects.filter(correlation=correlation).values_list("channel", flat=True)
+    )
+    assert channels == {"sms", "email"}
+    assert all(provider_id for provider_id in Message.objects.values_list("provider_id", flat=True))
+    submission.refresh_from_db()
+    assert submission.processed_at is not None
+    assert elapsed < 10
+
+
+def test_a_burst_of_leads_gets_exactly_one_callback_and_one_sms_each(real_worker):
+    client = APIClient()
+    references = []
+    for index in range(20):
+        response = client.post(
+            "/api/v1/leads/",
+            {"first_name": "Sam", "phone": f"+1202555{2000 + index:04d}", "sms_consent": True},
+            format="json",
+        )
+        assert response.status_code == 201
+        references.append(response.json()["reference"])
+
+    def all_sent() -> bool:
+        return Message.objects.filter(channel="sms", status=Message.Status.SENT).count() == 20
+
+    assert wait_for(all_sent, timeout=20)
+    assert Callback.objects.count() == 20
+    assert Message.objects.count() == 20
+    assert Submission.objects.filter(processed_at__isnull=True).count() == 0
