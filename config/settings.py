@@ -381,6 +381,16 @@ EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Care Team <care@clinic.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Shown instead of the clinic's name to people who asked us not to mention it.
+DISCREET_SENDER_NAME = env.str("DISCREET_SENDER_NAME", default="your care team")
+CLINIC_REPLY_TO_EMAIL = env.str("CLINIC_REPLY_TO_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Who gets staff alerts by email (delivery failures, escalations).
+STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
+# Follow-up texts wait for the end of quiet hours in the person's time zone.
+QUIET_HOURS_START = env.str("QUIET_HOURS_START", default="21:00")
+QUIET_HOURS_END = env.str("QUIET_HOURS_END", default="08:00")
+# One send rate across all workers (a Twilio long code takes about 1 per second).
+SMS_MAX_PER_SECOND = env.int("SMS_MAX_PER_SECOND", default=100 if TESTING else 1)
 # A message left in pending or sending longer than this is dispatched again by the sweep.
 MESSAGE_STUCK_AFTER = timedelta(seconds=env.int("MESSAGE_STUCK_AFTER_SECONDS", default=120))
 
@@ -422,5 +432,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # The twilio client logs request parameters (phone numbers) at INFO.
+        "twilio": {"level": "WARNING"},
     },
 }

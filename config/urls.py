@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config import views
 from intake.urls import api_urlpatterns as intake_api
 from notifications.urls import dev_urlpatterns as notifications_dev
+from notifications.urls import webhook_urlpatterns as notifications_webhooks
 
 api_v1 = [*intake_api]
 
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("webhooks/", include((notifications_webhooks, "webhooks"), namespace="webhooks")),
     path("articles/", include("intake.urls")),
     path("console/", include("scheduling.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -1,8 +1,50 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.db.models import Max
 
-from notifications.models import Message, OptOut
+from notifications.models import InboundMessage, Message, MessageTemplate, OptOut
+from notifications.wording import template_problems
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["name", "channel", "subject", "body", "body_html", "is_active"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        problems = template_problems(
+            name=data.get("name", ""),
+            channel=data.get("channel", ""),
+            subject=data.get("subject", ""),
+            body=data.get("body", ""),
+            body_html=data.get("body_html", ""),
+        )
+        for field, errors in problems.items():
+            for error in errors:
+                self.add_error(field, error)
+        return data
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    """Each save makes a new version; older versions stay for the record."""
+
+    form = MessageTemplateForm
+    list_display = ["name", "channel", "version", "is_active", "created_at"]
+    list_filter = ["name", "channel", "is_active"]
+    readonly_fields = ["version", "created_at"]
+
+    def save_model(self, request, obj: MessageTemplate, form, change: bool) -> None:
+        if change:
+            obj.pk = None  # never edit a version in place
+        latest = MessageTemplate.objects.filter(name=obj.name, channel=obj.channel).aggregate(
+            latest=Max("version")
+        )["latest"]
+        obj.version = (latest or 0) + 1
+        obj.save()
 
 
 @admin.register(Message)
@@ -16,7 +58,18 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "received_at"]
+    list_filter = ["kind"]
+    readonly_fields = [field.name for field in InboundMessage._meta.fields]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(OptOut)
 class OptOutAdmin(admin.ModelAdmin):
-    list_display = ["id", "source", "created_at"]
+    list_display = ["id", "reason", "source", "created_at"]
+    list_filter = ["reason"]
     search_fields = ["=phone"]

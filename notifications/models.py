@@ -31,6 +31,9 @@ class Message(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     template = models.CharField(max_length=100, blank=True)
+    template_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: the default wording shipped in code."
+    )
     recipient = models.CharField(max_length=254, help_text="E.164 phone or email address.")
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
@@ -68,11 +71,70 @@ class Message(models.Model):
 
 
 class OptOut(models.Model):
-    """A phone number that replied STOP (or the carrier told us so). No SMS goes to it."""
+    """A phone number no SMS may go to: the person replied STOP, the carrier says
+    they did, or the number cannot take texts (a landline, an invalid number)."""
+
+    class Reason(models.TextChoices):
+        OPTED_OUT = "opted_out", "Replied STOP"
+        CARRIER = "carrier", "Carrier reports an opt-out (21610)"
+        UNUSABLE = "unusable", "Number cannot receive SMS"
 
     phone = models.CharField(max_length=20, unique=True)
-    source = models.CharField(max_length=50, help_text="How the opt-out reached us.")
+    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.OPTED_OUT)
+    source = models.CharField(max_length=50, help_text="How it reached us.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"Opt-out #{self.pk}"
+
+
+class InboundMessage(models.Model):
+    """An SMS a person sent us, and what we made of it."""
+
+    class Kind(models.TextChoices):
+        OPT_OUT = "opt_out", "Opt-out keyword"
+        OPT_IN = "opt_in", "Opt-in keyword"
+        HELP = "help", "Help keyword"
+        OPT_OUT_REQUEST = "opt_out_request", "Asked to stop, in their own words"
+        REPLY = "reply", "Reply"
+
+    provider_id = models.CharField(max_length=64, unique=True)
+    sender = models.CharField(max_length=20, db_index=True)
+    body = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"Inbound {self.kind} #{self.pk}"
+
+
+class MessageTemplate(models.Model):
+    """An edited wording of a message. The newest active version of a name and
+    channel wins over the default shipped in code; older versions stay for the record."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Email"
+
+    name = models.CharField(max_length=100)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    version = models.PositiveIntegerField(editable=False)
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
+    body = models.TextField(help_text="Django template syntax; text part for email.")
+    body_html = models.TextField(blank=True, help_text="Email only.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "channel", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "channel", "version"], name="message_template_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.channel}) v{self.version}"

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from notifications.models import Message
+from notifications.models import InboundMessage, Message, OptOut
 
 
 def message_list(*, correlation: str = "", limit: int = 200) -> QuerySet[Message]:
@@ -41,3 +41,16 @@ def message_ids_stuck(*, older_than: datetime, limit: int = 500) -> dict[str, li
         "due": list(due.values_list("pk", flat=True)[:limit]),
         "sending": list(sending.values_list("pk", flat=True)[:limit]),
     }
+
+
+def inbound_get(*, inbound_id: int) -> InboundMessage | None:
+    return InboundMessage.objects.filter(pk=inbound_id).first()
+
+
+def inbound_list(*, phone: str, limit: int = 50) -> QuerySet[InboundMessage]:
+    return InboundMessage.objects.filter(sender=phone).order_by("-received_at")[:limit]
+
+
+def sms_block_get(*, phone: str) -> OptOut | None:
+    """Why no SMS may go to ``phone`` (opted out, carrier opt-out, unusable), if so."""
+    return OptOut.objects.filter(phone=phone).first()

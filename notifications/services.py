@@ -1,32 +1,74 @@
-"""Sending messages exactly once, and honouring opt-outs.
+"""Sending messages exactly once, and honouring what people tell us by SMS.
 
-The apps above call :func:`message_send`; a worker calls :func:`message_deliver`.
+The apps above call :func:`message_send`; workers call :func:`message_deliver`;
+the Twilio webhooks call :func:`message_status_record` and :func:`inbound_receive`.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.template.loader import render_to_string
+from django.template import engines
+from django.template.loader import get_template
 from django.utils import timezone
 
+from config.celery import enqueue
+from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
-from notifications.models import Message, OptOut
-from notifications.signals import message_failed
+from notifications.models import InboundMessage, Message, MessageTemplate, OptOut
+from notifications.signals import message_failed, opted_out, reply_received
+from notifications.wording import ALLOWED_CONTEXT
 
 logger = logging.getLogger(__name__)
 
-# The only names a message template may use: nothing about health, no free text.
-ALLOWED_CONTEXT = frozenset({"first_name", "clinic_name", "clinic_phone", "callback_window"})
 # How long Twilio may keep trying to deliver a confirmation before it is pointless.
 CONFIRMATION_VALIDITY_SECONDS = 4 * 60 * 60
+# Answers to something the person just did go at once; everything else waits
+# for the person's daytime.
+QUIET_HOURS_EXEMPT = frozenset({Message.Purpose.CONFIRMATION, Message.Purpose.REPLY})
+
+# Twilio's permanent errors, and what each means for the number.
+OPT_OUT_ERRORS = frozenset({"21610"})
+UNUSABLE_NUMBER_ERRORS = frozenset({"21211", "21612", "21614", "30003", "30005", "30006"})
+ALERT_ERRORS = frozenset({"30007"})
+
+# Statuses a message moves through; a callback never moves a message backwards.
+STATUS_RANK = {
+    Message.Status.PENDING: 0,
+    Message.Status.SCHEDULED: 0,
+    Message.Status.SENDING: 1,
+    Message.Status.SENT: 2,
+    Message.Status.DELIVERED: 3,
+    Message.Status.UNDELIVERED: 3,
+    Message.Status.FAILED: 3,
+}
+TWILIO_STATUSES = {
+    "sent": Message.Status.SENT,
+    "delivered": Message.Status.DELIVERED,
+    "read": Message.Status.DELIVERED,
+    "undelivered": Message.Status.UNDELIVERED,
+    "failed": Message.Status.FAILED,
+}
+STATUS_TIMESTAMP = {
+    Message.Status.SENT: "sent_at",
+    Message.Status.DELIVERED: "delivered_at",
+    Message.Status.UNDELIVERED: "failed_at",
+    Message.Status.FAILED: "failed_at",
+}
+
+
+class TransientDeliveryError(Exception):
+    """Sending failed in a way a retry may fix; the message is rescheduled."""
 
 
 def retry_jitter(ceiling: float) -> float:
@@ -34,30 +76,75 @@ def retry_jitter(ceiling: float) -> float:
     return ceiling / 2 + random.random() * ceiling / 2
 
 
-class TransientDeliveryError(Exception):
-    """Sending failed in a way a retry may fix; the message is pending again."""
+# --- Wording ---------------------------------------------------------------------
 
 
-def message_render(*, template: str, channel: str, context: dict[str, str]) -> dict[str, str]:
-    """Subject, text and HTML bodies of ``template`` for ``channel``.
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    body_html: str
+    version: int | None
 
-    Only :data:`ALLOWED_CONTEXT` names reach the template; anything else is a bug."""
+
+def _active_template(name: str, channel: str) -> MessageTemplate | None:
+    return (
+        MessageTemplate.objects.filter(name=name, channel=channel, is_active=True)
+        .order_by("-version")
+        .first()
+    )
+
+
+def message_render(
+    *, template: str, channel: str, context: dict[str, str], discreet: bool = False
+) -> Rendered:
+    """Subject, text and HTML of ``template`` for ``channel``: the newest active
+    version edited in admin, else the default shipped in code.
+
+    Only :data:`ALLOWED_CONTEXT` names reach the template. ``discreet`` (the person
+    said not to mention the clinic) replaces the clinic's name with a neutral one."""
     unknown = set(context) - ALLOWED_CONTEXT
     if unknown:
         raise ValueError(f"Message context may not carry {sorted(unknown)}")
     context = {
-        "clinic_name": settings.CLINIC_NAME,
+        "clinic_name": settings.DISCREET_SENDER_NAME if discreet else settings.CLINIC_NAME,
         "clinic_phone": settings.CLINIC_PHONE,
         **context,
     }
-    base = f"notifications/messages/{template}"
-    if channel == Message.Channel.SMS:
-        return {"body": render_to_string(f"{base}.sms.txt", context).strip()}
-    return {
-        "subject": " ".join(render_to_string(f"{base}.subject.txt", context).split()),
-        "body": render_to_string(f"{base}.email.txt", context).strip() + "\n",
-        "body_html": render_to_string(f"{base}.email.html", context),
-    }
+    edited = _active_template(template, channel)
+    if edited is not None:
+        django_engine = engines["django"]
+
+        def render_text(source: str) -> str:
+            wrapped = "{% autoescape off %}" + source + "{% endautoescape %}"
+            return django_engine.from_string(wrapped).render(context)
+
+        subject = render_text(edited.subject) if channel == Message.Channel.EMAIL else ""
+        body = render_text(edited.body)
+        html = (
+            django_engine.from_string(edited.body_html).render(context) if edited.body_html else ""
+        )
+        version: int | None = edited.version
+    else:
+        base = f"notifications/messages/{template}"
+        if channel == Message.Channel.SMS:
+            subject, html = "", ""
+            body = get_template(f"{base}.sms.txt").render(context)
+        else:
+            subject = get_template(f"{base}.subject.txt").render(context)
+            body = get_template(f"{base}.email.txt").render(context)
+            html = get_template(f"{base}.email.html").render(context)
+        version = None
+    body = body.strip()
+    return Rendered(
+        subject=" ".join(subject.split()),
+        body=body + "\n" if channel == Message.Channel.EMAIL else body,
+        body_html=html,
+        version=version,
+    )
+
+
+# --- Sending ---------------------------------------------------------------------
 
 
 def opt_out_exists(*, phone: str) -> bool:
@@ -74,21 +161,34 @@ def message_send(
     correlation: str = "",
     dedupe_key: str | None = None,
     send_after: datetime | None = None,
+    recipient_time_zone: str = "",
+    discreet: bool = False,
 ) -> Message:
     """Record a message and queue its delivery after the current transaction commits.
 
-    With ``dedupe_key``, a second call returns the first message and queues nothing:
-    a redelivered task cannot send twice. An SMS to an opted-out number is stored
-    as ``suppressed`` and never sent."""
+    With ``dedupe_key``, a second call returns the first message and queues
+    nothing: a redelivered task cannot send twice. An SMS to an opted-out or
+    unusable number is stored as ``suppressed`` and never sent. An SMS other than
+    a confirmation or a reply waits for the end of quiet hours in the person's
+    time zone (``recipient_time_zone``, else the number's)."""
     if dedupe_key:
         existing = Message.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
             return existing
-    rendered = message_render(template=template, channel=channel, context=context)
+    rendered = message_render(
+        template=template, channel=channel, context=context, discreet=discreet
+    )
+    now = timezone.now()
+    if channel == Message.Channel.SMS and purpose not in QUIET_HOURS_EXEMPT:
+        release = quiet_hours.quiet_hours_release(
+            now=max(now, send_after or now),
+            zones=quiet_hours.recipient_time_zones(phone=recipient, declared=recipient_time_zone),
+        )
+        send_after = release or send_after
     suppressed = channel == Message.Channel.SMS and opt_out_exists(phone=recipient)
     if suppressed:
         status = Message.Status.SUPPRESSED
-    elif send_after and send_after > timezone.now():
+    elif send_after and send_after > now:
         status = Message.Status.SCHEDULED
     else:
         status = Message.Status.PENDING
@@ -98,13 +198,16 @@ def message_send(
                 channel=channel,
                 purpose=purpose,
                 template=template,
+                template_version=rendered.version,
                 recipient=recipient,
+                subject=rendered.subject,
+                body=rendered.body,
+                body_html=rendered.body_html,
                 status=status,
                 send_after=send_after,
                 correlation=correlation,
                 dedupe_key=dedupe_key,
                 error_code="opted_out" if suppressed else "",
-                **rendered,
             )
     except IntegrityError:
         # A concurrent caller stored the same dedupe_key first.
@@ -116,16 +219,11 @@ def message_send(
 
 
 def message_enqueue(*, message_id: int) -> bool:
-    """Hand a message to the workers. A broker outage is logged, not raised: the
-    message stays pending and ``messages_sweep`` hands it over later."""
+    """Hand a message to the workers; if the broker is down it stays pending and
+    ``messages_sweep`` hands it over later."""
     from notifications.tasks import message_deliver
 
-    try:
-        message_deliver.delay(message_id)
-    except Exception:  # kombu raises many types; any of them means "not queued".
-        logger.warning("notifications.enqueue_failed", extra={"message_id": message_id})
-        return False
-    return True
+    return enqueue(message_deliver, message_id)
 
 
 def _claim(message_id: int) -> Message | None:
@@ -152,11 +250,32 @@ def _sms_request(message: Message) -> SmsRequest:
     )
 
 
+def sms_pace(*, max_wait: float = 20.0) -> None:
+    """Wait for a slot under ``SMS_MAX_PER_SECOND``, counted in the shared cache (Redis
+    in production) so the limit holds across every worker, not per worker."""
+    limit = settings.SMS_MAX_PER_SECOND
+    deadline = time.monotonic() + max_wait
+    while True:
+        second = int(time.time())
+        key = f"sms-pace:{second}"
+        cache.add(key, 0, timeout=5)
+        try:
+            taken = cache.incr(key)
+        except ValueError:  # the key expired between add and incr
+            continue
+        if taken <= limit:
+            return
+        if time.monotonic() > deadline:
+            raise TransportError("SMS send rate saturated", code="paced", permanent=False)
+        time.sleep(max(0.005, second + 1 - time.time()))
+
+
 def _transport(message: Message) -> str:
     """Send through the configured transport; returns the provider id."""
     if message.channel == Message.Channel.SMS:
         if opt_out_exists(phone=message.recipient):
             raise TransportError("Recipient opted out", code="opted_out", permanent=True)
+        sms_pace()
         return sms_backend().send(_sms_request(message))
     message_id_header = make_msgid(domain=settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">"))
     email = EmailMultiAlternatives(
@@ -164,7 +283,7 @@ def _transport(message: Message) -> str:
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.recipient],
-        reply_to=[settings.DEFAULT_FROM_EMAIL],
+        reply_to=[settings.CLINIC_REPLY_TO_EMAIL],
         headers={"Message-ID": message_id_header},
     )
     if message.body_html:
@@ -178,6 +297,18 @@ def _transport(message: Message) -> str:
     return message_id_header
 
 
+# Failures after which the provider may have taken the message all the same.
+AMBIGUOUS_ERRORS = frozenset({"network"})
+
+
+def _already_taken(message: Message) -> str | None:
+    """Before resending an SMS whose last try timed out, ask the provider whether it
+    took that try after all; its id if so."""
+    if message.channel != Message.Channel.SMS or message.error_code not in AMBIGUOUS_ERRORS:
+        return None
+    return sms_backend().find_sent(_sms_request(message), since=message.created_at)
+
+
 def message_deliver(*, message_id: int, retry_in: float | None = None) -> Message | None:
     """Send one message, at most once.
 
@@ -185,15 +316,15 @@ def message_deliver(*, message_id: int, retry_in: float | None = None) -> Messag
     called, so a redelivered or concurrent task finds nothing to do. A transient
     failure reschedules it ``retry_in`` seconds later and raises
     :class:`TransientDeliveryError` (the task retries then); with no ``retry_in``
-    left, or on a permanent error, it is marked failed and ``message_failed`` sent."""
+    left, or on a permanent error, it is marked failed (see :func:`_fail`)."""
     message = _claim(message_id)
     if message is None:
         return None
     try:
-        provider_id = _transport(message)
+        provider_id = _already_taken(message) or _transport(message)
     except TransportError as error:
         if error.permanent or retry_in is None:
-            return _mark_failed(message, code=error.code, text=str(error))
+            return _fail(message, code=error.code, text=str(error))
         Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
             status=Message.Status.SCHEDULED,
             send_after=timezone.now() + timedelta(seconds=retry_in),
@@ -208,9 +339,14 @@ def message_deliver(*, message_id: int, retry_in: float | None = None) -> Messag
     return message
 
 
-def _mark_failed(message: Message, *, code: str, text: str) -> Message:
+def _fail(
+    message: Message, *, code: str, text: str, status: str = Message.Status.FAILED
+) -> Message:
+    """Record a final failure and act on what the error says about the number:
+    a carrier opt-out or an unusable number blocks further SMS to it; a spam filter
+    or an error we do not know alerts staff. ``message_failed`` tells the apps above."""
     Message.objects.filter(pk=message.pk).update(
-        status=Message.Status.FAILED,
+        status=status,
         error_code=code[:50],
         error_message=text[:500],
         failed_at=timezone.now(),
@@ -220,6 +356,18 @@ def _mark_failed(message: Message, *, code: str, text: str) -> Message:
         "notifications.message_failed",
         extra={"message_id": message.pk, "error_code": code, "channel": message.channel},
     )
+    if message.channel == Message.Channel.SMS:
+        if code in OPT_OUT_ERRORS:
+            opt_out_record(phone=message.recipient, reason=OptOut.Reason.CARRIER, source=code)
+        elif code in UNUSABLE_NUMBER_ERRORS:
+            opt_out_record(phone=message.recipient, reason=OptOut.Reason.UNUSABLE, source=code)
+        elif code != "opted_out":
+            staff_alert(
+                title=f"SMS delivery failed ({code or 'unknown error'})",
+                text=f"Message #{message.pk} ({message.purpose}) could not be delivered: "
+                f"error {code or 'unknown'}. It will not be retried.",
+                dedupe_key=f"alert:message-failed:{message.pk}",
+            )
     message_failed.send_robust(
         sender=Message, message_id=message.pk, correlation=message.correlation, error_code=code
     )
@@ -234,9 +382,12 @@ def message_reconcile(*, message_id: int) -> Message | None:
         return None
     provider_id = None
     if message.channel == Message.Channel.SMS:
-        provider_id = sms_backend().find_sent(
-            _sms_request(message), since=message.sending_at or message.created_at
-        )
+        try:
+            provider_id = sms_backend().find_sent(
+                _sms_request(message), since=message.sending_at or message.created_at
+            )
+        except TransportError:
+            return message  # the provider cannot tell now; the next sweep asks again
     if provider_id:
         Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
             status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
@@ -248,3 +399,104 @@ def message_reconcile(*, message_id: int) -> Message | None:
         message_enqueue(message_id=message.pk)
     message.refresh_from_db()
     return message
+
+
+def staff_alert(*, title: str, text: str, link: str = "", dedupe_key: str | None = None) -> None:
+    """Email the staff alert list. Alerts carry ids and codes, never personal data."""
+    for index, address in enumerate(settings.STAFF_ALERT_EMAILS):
+        message_send(
+            channel=Message.Channel.EMAIL,
+            purpose=Message.Purpose.STAFF_ALERT,
+            recipient=address,
+            template="staff_alert",
+            context={"alert_title": title, "alert_text": text, "link": link},
+            dedupe_key=f"{dedupe_key}:{index}" if dedupe_key else None,
+        )
+    if not settings.STAFF_ALERT_EMAILS:
+        logger.warning("notifications.staff_alert_unrouted", extra={"title": title})
+
+
+# --- What Twilio tells us ------------------------------------------------------------
+
+
+def message_status_record(*, provider_id: str, status: str, error_code: str = "") -> bool:
+    """Apply a delivery status callback. Idempotent and monotonic: a duplicate or a
+    late callback never moves a message backwards. Returns True if it changed."""
+    new_status = TWILIO_STATUSES.get(status)
+    if new_status is None:  # queued, sending, accepted...: nothing we do not know
+        return False
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(provider_id=provider_id).first()
+        if message is None or STATUS_RANK.get(message.status, 3) >= STATUS_RANK[new_status]:
+            return False
+        if new_status in (Message.Status.UNDELIVERED, Message.Status.FAILED):
+            _fail(
+                message, code=error_code or "", text=f"Carrier reported {status}", status=new_status
+            )
+            return True
+        setattr(message, STATUS_TIMESTAMP[new_status], timezone.now())
+        message.status = new_status
+        message.save(update_fields=["status", STATUS_TIMESTAMP[new_status]])
+    return True
+
+
+def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source: str) -> bool:
+    """Block SMS to ``phone``; pending texts to it are suppressed. True if new."""
+    _opt_out, created = OptOut.objects.get_or_create(
+        phone=phone, defaults={"reason": reason, "source": source[:50]}
+    )
+    Message.objects.filter(
+        channel=Message.Channel.SMS,
+        recipient=phone,
+        status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
+    ).update(status=Message.Status.SUPPRESSED, error_code="opted_out")
+    if created:
+        transaction.on_commit(
+            lambda: opted_out.send_robust(sender=OptOut, phone=phone, reason=reason), robust=True
+        )
+    return created
+
+
+def opt_out_remove(*, phone: str) -> bool:
+    """The person texted START: SMS may go to them again."""
+    deleted, _ = OptOut.objects.filter(phone=phone).delete()
+    return bool(deleted)
+
+
+def inbound_receive(
+    *, provider_id: str, sender: str, body: str, opt_out_type: str = ""
+) -> InboundMessage | None:
+    """Record an SMS a person sent and act on it, once per provider id.
+
+    STOP-like keywords (or Twilio's ``OptOutType``) opt the number out; START-like
+    ones opt it back in; HELP gets the help text. A request to stop in the
+    person's own words is recorded for a coordinator, not acted on blindly. The
+    apps above hear of every reply through ``reply_received``."""
+    kind = replies.reply_kind(body, opt_out_type=opt_out_type)
+    with transaction.atomic():
+        inbound, created = InboundMessage.objects.get_or_create(
+            provider_id=provider_id, defaults={"sender": sender, "body": body, "kind": kind}
+        )
+        if not created:
+            return None
+        if kind == InboundMessage.Kind.OPT_OUT:
+            opt_out_record(phone=sender, source="inbound keyword")
+        elif kind == InboundMessage.Kind.OPT_IN:
+            opt_out_remove(phone=sender)
+        elif kind == InboundMessage.Kind.HELP:
+            message_send(
+                channel=Message.Channel.SMS,
+                purpose=Message.Purpose.REPLY,
+                recipient=sender,
+                template="help",
+                context={},
+                dedupe_key=f"help-reply:{provider_id}",
+            )
+        inbound_id = inbound.pk
+        transaction.on_commit(
+            lambda: reply_received.send_robust(
+                sender=InboundMessage, inbound_id=inbound_id, phone=sender, kind=kind
+            ),
+            robust=True,
+        )
+    return inbound

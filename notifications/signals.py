@@ -1,9 +1,18 @@
-"""What notifications tells the apps above it. Receivers enqueue work; they
-never decide inside the sender's transaction.
+"""What notifications tells the apps above it. Each is sent after the change
+commits; receivers enqueue work (ids only) and never decide in the sender's
+transaction.
 
 ``message_failed(sender, message_id: int, correlation: str, error_code: str)``
-    A message will not be delivered (permanent error or retries exhausted).
-    ``correlation`` is the value the caller gave :func:`message_send`.
+    A message will not be delivered (permanent error, carrier failure, or retries
+    exhausted). ``correlation`` is the value the caller gave ``message_send``.
+
+``reply_received(sender, inbound_id: int, phone: str, kind: str)``
+    A person texted us. ``kind`` is an ``InboundMessage.Kind``: a keyword
+    (opt_out, opt_in, help), a request to stop in their own words
+    (opt_out_request), or any other reply.
+
+``opted_out(sender, phone: str, reason: str)``
+    No SMS may go to ``phone`` any more (STOP, carrier opt-out, unusable number).
 """
 
 from __future__ import annotations
@@ -11,3 +20,5 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 message_failed = Signal()
+reply_received = Signal()
+opted_out = Signal()

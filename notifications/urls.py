@@ -6,6 +6,11 @@ from notifications import views
 
 app_name = "notifications"
 
+webhook_urlpatterns = [
+    path("twilio/status/", views.twilio_status, name="twilio-status"),
+    path("twilio/inbound/", views.twilio_inbound, name="twilio-inbound"),
+]
+
 dev_urlpatterns = [
     path("outbox/", views.dev_outbox, name="dev-outbox"),
 ]

@@ -9,6 +9,7 @@ class SchedulingConfig(AppConfig):
 
     def ready(self) -> None:
         from intake.signals import callback_window_requested, submission_received
+        from notifications.signals import reply_received
         from scheduling import receivers
 
         submission_received.connect(
@@ -17,4 +18,7 @@ class SchedulingConfig(AppConfig):
         callback_window_requested.connect(
             receivers.on_callback_window_requested,
             dispatch_uid="scheduling.callback_window_requested",
+        )
+        reply_received.connect(
+            receivers.on_reply_received, dispatch_uid="scheduling.reply_received"
         )

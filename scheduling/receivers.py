@@ -16,3 +16,9 @@ def on_callback_window_requested(
     sender: Any, *, submitted_at: datetime, **kwargs: Any
 ) -> dict[str, datetime]:
     return business_time.callback_window(submitted_at=submitted_at)
+
+
+def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any) -> None:
+    # Keywords are handled by notifications; anything a person wrote goes to a coordinator.
+    if kind in ("reply", "opt_out_request"):
+        services.reply_enqueue(inbound_id=inbound_id)

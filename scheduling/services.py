@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.celery import enqueue
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission
@@ -106,16 +107,28 @@ def submission_route(*, submission_id: int) -> Callback | None:
 
 
 def submission_enqueue(*, submission_id: int) -> bool:
-    """Hand a submission to the workers. A broker outage is logged, never raised:
-    the submission is already durable and ``submissions_sweep`` will hand it over."""
+    """Hand a submission to the workers; if the broker is down it stays unprocessed
+    and ``submissions_sweep`` hands it over later."""
     from scheduling.tasks import submission_process
 
-    try:
-        submission_process.delay(submission_id)
-    except Exception:  # kombu raises many types; any of them means "not queued".
-        logger.warning("scheduling.enqueue_failed", extra={"submission_id": submission_id})
-        return False
-    return True
+    return enqueue(submission_process, submission_id)
+
+
+def reply_enqueue(*, inbound_id: int) -> bool:
+    from scheduling.tasks import reply_process
+
+    return enqueue(reply_process, inbound_id)
+
+
+def callback_mark_replied(*, inbound_id: int) -> int:
+    """A person texted us: their live callback moves up the queue as "patient
+    replied". Returns how many callbacks were marked."""
+    inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
+    if inbound is None:
+        return 0
+    return Callback.objects.filter(
+        lead__phone=inbound.sender, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+    ).update(patient_replied=True)
 
 
 def callback_claim_next(*, user_id: int, lease: timedelta | None = None) -> Callback | None:

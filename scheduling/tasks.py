@@ -24,6 +24,12 @@ def submission_process(submission_id: int) -> None:
     services.submission_route(submission_id=submission_id)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def reply_process(inbound_id: int) -> None:
+    """A person texted us: mark their callback (idempotent)."""
+    services.callback_mark_replied(inbound_id=inbound_id)
+
+
 @shared_task(acks_late=True)
 def submissions_sweep() -> int:
     """Every minute: hand over submissions whose after-commit dispatch was lost

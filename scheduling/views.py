@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from config import roles
+from notifications import selectors as notification_selectors
 from scheduling import selectors, services
 from scheduling.models import Callback
 
@@ -25,7 +26,7 @@ def _queue_context(request: HttpRequest) -> dict:
 @roles.role_required(roles.COORDINATOR, roles.SUPERVISOR)
 def console(request: HttpRequest) -> HttpResponse:
     context = _queue_context(request)
-    context["claimed"] = (
+    claimed = (
         selectors.callback_queue()
         .filter(
             claimed_by=request.user,
@@ -34,6 +35,14 @@ def console(request: HttpRequest) -> HttpResponse:
         )
         .first()
     )
+    context["claimed"] = claimed
+    if claimed is not None:
+        phone = str(claimed.lead.phone) if claimed.lead.phone else ""
+        context["lead_messages"] = notification_selectors.message_list(
+            correlation=f"lead:{claimed.lead_id}", limit=20
+        )
+        context["lead_texts"] = notification_selectors.inbound_list(phone=phone) if phone else []
+        context["sms_block"] = notification_selectors.sms_block_get(phone=phone) if phone else None
     return render(request, "scheduling/console.html", context)
 
 
