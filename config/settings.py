@@ -160,9 +160,10 @@ REDIS_CACHE_URL = env.str(
 if REDIS_CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.FailOpenRedisCache",
             "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": "clinic",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -327,14 +328,16 @@ CELERY_TASK_ROUTES = {
     "intake.*": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# How often beat runs the sweeps that make good a lost hand-off.
+SWEEP_INTERVAL = timedelta(seconds=env.int("SWEEP_INTERVAL_SECONDS", default=60))
 CELERY_BEAT_SCHEDULE = {
     "dispatch-unprocessed-submissions": {
         "task": "scheduling.tasks.submissions_sweep",
-        "schedule": timedelta(minutes=1),
+        "schedule": SWEEP_INTERVAL,
     },
     "redeliver-stuck-messages": {
         "task": "notifications.tasks.messages_sweep",
-        "schedule": timedelta(minutes=1),
+        "schedule": SWEEP_INTERVAL,
     },
     "prune-idempotency-keys": {
         "task": "intake.tasks.idempotency_keys_prune",

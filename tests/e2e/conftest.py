@@ -1,8 +1,9 @@
-"""A real Celery worker process on a real Redis broker, against the test database."""
+"""Real Celery processes (worker, beat) on a real Redis broker, against the test database."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from tests.fake_twilio import FROM_NUMBER, FakeTwilio, fake_twilio_fixture, fake_twilio_server  # noqa: F401
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 QUEUES = ",".join(queue.name for queue in celery_app.conf.task_queues)
@@ -45,7 +47,8 @@ def require_real_stack() -> None:
         pytest.skip(reason)
 
 
-def _worker_env() -> dict[str, str]:
+def process_env(**extra: str) -> dict[str, str]:
+    """The environment of a worker or beat process: the test database, no eager tasks."""
     database = urlsplit(os.environ["DATABASE_URL"])
     test_database = urlunsplit(database._replace(path=f"/{connection.settings_dict['NAME']}"))
     return {
@@ -54,59 +57,135 @@ def _worker_env() -> dict[str, str]:
         "DATABASE_URL": test_database,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "SMS_BACKEND": "console",
+        **extra,
+    }
+
+
+class CeleryProcess:
+    """``celery worker`` or ``celery beat`` in its own process group, so that a
+    kill -9 takes the pool's children with it, as a crashed machine would."""
+
+    def __init__(self, kind: str, env: dict[str, str], log_path: Path) -> None:
+        self.kind = kind
+        self.env = env
+        self.log_path = log_path
+        self.node = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> CeleryProcess:
+        command = [sys.executable, "-m", "celery", "-A", "config", self.kind, "--loglevel=INFO"]
+        if self.kind == "worker":
+            command += ["--concurrency=2", "--without-gossip", "--without-mingle"]
+            command += ["-Q", QUEUES, "-n", self.node]
+        else:
+            command += ["--schedule", str(self.log_path.with_suffix(".schedule"))]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if self.kind == "worker":
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not celery_app.control.ping(destination=[self.node], timeout=0.5):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Celery {self.kind} did not start:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill9(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+
+
+# Sweeps act within seconds here, so that failure tests finish quickly.
+FAST_SWEEPS = {
+    "MESSAGE_STUCK_AFTER_SECONDS": "5",
+    "SUBMISSION_SWEEP_AFTER_SECONDS": "3",
+    "SWEEP_INTERVAL_SECONDS": "2",
+}
+
+
+def twilio_env(fake: FakeTwilio) -> dict[str, str]:
+    """Settings that send the worker's SMS through the real twilio client to the fake."""
+    return {
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": fake.account_sid,
+        "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "TWILIO_API_BASE": fake.base_url,
+        "TWILIO_EDGE": "",
+        "TWILIO_REGION": "",
     }
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
-    """Start ``celery worker`` as its own process; yield its node name."""
+def celery_worker_process(
+    django_db_setup, django_db_blocker, fake_twilio_server, tmp_path_factory
+) -> Iterator[CeleryProcess]:
+    """One worker for the whole session, sending SMS to the fake Twilio server.
+    A test may kill it; it is started again for the next test."""
     require_real_stack()
     celery_app.control.purge()
-    node = f"e2e-{os.getpid()}@localhost"
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=2",
-                "--without-gossip",
-                "--without-mingle",
-                "-Q",
-                QUEUES,
-                "-n",
-                node,
-            ],
-            cwd=BASE_DIR,
-            env=_worker_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    env = process_env(**twilio_env(fake_twilio_server), **FAST_SWEEPS)
+    worker = CeleryProcess("worker", env, tmp_path_factory.mktemp("worker") / "w.log")
+    worker.start()
     try:
-        deadline = time.monotonic() + 60
-        while not celery_app.control.ping(destination=[node], timeout=0.5):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-        yield node
+        yield worker
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        worker.stop()
 
 
 @pytest.fixture
-def real_worker(celery_worker_process) -> Iterator[str]:
-    """Tasks published from this test go to Redis and run in the worker process."""
+def eager_off() -> Iterator[None]:
+    """Tasks published from this test go to Redis instead of running inline."""
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
     try:
-        yield celery_worker_process
+        yield
     finally:
         celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def real_worker(celery_worker_process, eager_off, fake_twilio) -> CeleryProcess:
+    """The session's worker, alive, with an empty fake Twilio."""
+    if celery_worker_process.process.poll() is not None:
+        celery_worker_process.start()
+    return celery_worker_process
+
+
+@pytest.fixture
+def celery_processes(django_db_setup, tmp_path) -> Iterator:
+    """Start dedicated worker/beat processes with extra settings; all stopped at the end."""
+    require_real_stack()
+    started: list[CeleryProcess] = []
+
+    def start(kind: str, **extra_env: str) -> CeleryProcess:
+        log_path = tmp_path / f"{kind}-{len(started)}.log"
+        process = CeleryProcess(kind, process_env(**FAST_SWEEPS, **extra_env), log_path).start()
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()

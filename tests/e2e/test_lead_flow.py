@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from intake.models import Submission
 from notifications.models import Message
 from scheduling.models import Callback
+from tests.fake_twilio import fake_twilio_fixture, fake_twilio_server  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +24,7 @@ def wait_for(condition, *, timeout: float) -> bool:
     return condition()
 
 
-def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker):
+def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker, fake_twilio):
     started = time.monotonic()
     response = APIClient().post(
         "/api/v1/leads/",
@@ -56,9 +57,12 @@ def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker):
     submission.refresh_from_db()
     assert submission.processed_at is not None
     assert elapsed < 10
+    (sms,) = fake_twilio.creates
+    assert sms.form["To"] == "+12025550143"
+    assert sms.form["Body"].startswith("Hi Maria")
 
 
-def test_a_burst_of_leads_gets_exactly_one_callback_and_one_sms_each(real_worker):
+def test_a_burst_of_leads_gets_exactly_one_callback_and_one_sms_each(real_worker, fake_twilio):
     client = APIClient()
     references = []
     for index in range(20):
@@ -76,4 +80,7 @@ def test_a_burst_of_leads_gets_exactly_one_callback_and_one_sms_each(real_worker
     assert wait_for(all_sent, timeout=20)
     assert Callback.objects.count() == 20
     assert Message.objects.count() == 20
+    assert sorted(c.form["To"] for c in fake_twilio.creates) == sorted(
+        f"+1202555{2000 + index:04d}" for index in range(20)
+    )
     assert Submission.objects.filter(processed_at__isnull=True).count() == 0
