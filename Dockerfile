@@ -32,6 +32,7 @@ RUN SECRET_KEY=collectstatic-at-build-time-only-never-used-to-serve-requests \
     TWILIO_ACCOUNT_SID=ACbuild \
     TWILIO_AUTH_TOKEN=build \
     TWILIO_FROM_NUMBER=+15005550006 \
+    PUBLIC_BASE_URL=https://build.invalid \
     python manage.py collectstatic --noinput
 
 # The code and collected static files stay root-owned: the app only reads them.

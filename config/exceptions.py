@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
@@ -40,6 +40,14 @@ class ApplicationError(Exception):
         self.code = code
         self.status_code = status_code
         self.fields = fields
+
+
+class RequestBodyTooLarge(exceptions.APIException):
+    """A request body past the endpoint's limit (the public API's parsers raise it)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -88,6 +96,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestBodyTooLarge()
 
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)

@@ -44,7 +44,7 @@ def _required_in_production(name: str) -> None:
         raise ImproperlyConfigured(f"{name} must be set when DJANGO_ENV=production")
 
 
-for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"):
+for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL"):
     _required_in_production(_name)
 
 if not PRODUCTION:
@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -91,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.ClinicTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -196,6 +198,8 @@ LOGOUT_REDIRECT_URL = "login"
 # --- Internationalisation and time -------------------------------------------
 
 LANGUAGE_CODE = "en-us"
+# UTC in the database and the API; staff pages switch to the clinic's zone
+# (config.middleware.ClinicTimeZoneMiddleware).
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -287,6 +291,9 @@ if REDIS_URL:
         # A task unacknowledged for this long is redelivered. Every retry bound
         # and time limit below stays well under it.
         "visibility_timeout": 3600,
+        # Lets several deployments (or test runs) share one Redis without
+        # taking each other's tasks.
+        "global_keyprefix": env.str("CELERY_KEY_PREFIX", default=""),
     }
 else:
     _broker_dir = VAR_DIR / "celery"
@@ -338,6 +345,18 @@ CELERY_BEAT_SCHEDULE = {
     "redeliver-stuck-messages": {
         "task": "notifications.tasks.messages_sweep",
         "schedule": SWEEP_INTERVAL,
+    },
+    "escalate-unclaimed-callbacks": {
+        "task": "scheduling.tasks.callbacks_escalate",
+        "schedule": timedelta(minutes=1),
+    },
+    "expire-callback-leases": {
+        "task": "scheduling.tasks.callback_leases_expire",
+        "schedule": timedelta(minutes=1),
+    },
+    "send-appointment-reminders": {
+        "task": "scheduling.tasks.appointment_reminders_send",
+        "schedule": timedelta(minutes=5),
     },
     "prune-idempotency-keys": {
         "task": "intake.tasks.idempotency_keys_prune",
@@ -401,9 +420,25 @@ MESSAGE_STUCK_AFTER = timedelta(seconds=env.int("MESSAGE_STUCK_AFTER_SECONDS", d
 
 CLINIC_NAME = env.str("CLINIC_NAME", default="Sterling Institute")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="+14753292686")
+# Calls to an article's tracking number ring this line (default: CLINIC_PHONE).
+CLINIC_FORWARD_NUMBER = env.str("CLINIC_FORWARD_NUMBER", default=CLINIC_PHONE)
+CALL_FORWARD_RING_SECONDS = env.int("CALL_FORWARD_RING_SECONDS", default=20)
 CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default="America/New_York")
 # How long after a request the clinic promises a call, in open hours.
 SPEED_TO_LEAD_MINUTES = env.int("SPEED_TO_LEAD_MINUTES", default=5)
+# Public holidays close the clinic (the `holidays` library): country and subdivision.
+CLINIC_HOLIDAYS_COUNTRY = env.str("CLINIC_HOLIDAYS_COUNTRY", default="US")
+CLINIC_HOLIDAYS_SUBDIVISION = env.str("CLINIC_HOLIDAYS_SUBDIVISION", default="CT")
+# When an unanswered callback is tried again: minutes later, or "next-morning";
+# after the last step the lead is closed as unreachable.
+CALLBACK_RETRY_SCHEDULE = env.list("CALLBACK_RETRY_SCHEDULE", default=["15", "120", "next-morning"])
+# Unclaimed callbacks past due alert the coordinators, then a supervisor.
+ESCALATE_POOL_AFTER = timedelta(minutes=env.int("ESCALATE_POOL_AFTER_MINUTES", default=5))
+ESCALATE_SUPERVISOR_AFTER = timedelta(
+    minutes=env.int("ESCALATE_SUPERVISOR_AFTER_MINUTES", default=15)
+)
+# The soonest a consultation may be booked from now.
+BOOKING_MIN_NOTICE = timedelta(minutes=env.int("BOOKING_MIN_NOTICE_MINUTES", default=60))
 # How long a coordinator's claim on a callback lasts unless renewed.
 CALLBACK_LEASE_MINUTES = env.int("CALLBACK_LEASE_MINUTES", default=10)
 # A submission not handed to a worker after this long is dispatched by the sweep.
@@ -438,4 +473,40 @@ LOGGING = {
         # The twilio client logs request parameters (phone numbers) at INFO.
         "twilio": {"level": "WARNING"},
     },
+}
+
+# --- Intake ---------------------------------------------------------------------
+
+# Public endpoints' throttles, on the shared cache (Redis in production).
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update(
+    {
+        "lead_submit_phone": env.str("LEAD_THROTTLE_PER_PHONE", default="5/hour"),
+        "cta_event_ip": env.str("CTA_EVENT_THROTTLE_PER_IP", default="120/minute"),
+        "cta_config_ip": env.str("CTA_CONFIG_THROTTLE_PER_IP", default="120/minute"),
+    }
+)
+# The embed reads its configuration (consent text, choices) cross-origin too.
+CORS_URLS_REGEX = r"^/api/v1/(leads|events|cta)/$"
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
+# DRF's JSON parser reads the request stream itself, so Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE does not bound it: the intake parsers enforce this.
+INTAKE_MAX_BODY_BYTES = 64 * 1024
+# How long browsers and the server keep GET /api/v1/cta/.
+CTA_CONFIG_CACHE_SECONDS = env.int("CTA_CONFIG_CACHE_SECONDS", default=300)
+# Optional bot check on the form, verified server-side: "", "turnstile" or "hcaptcha".
+CAPTCHA_PROVIDER = env.str("CAPTCHA_PROVIDER", default="")
+if CAPTCHA_PROVIDER not in {"", "turnstile", "hcaptcha"}:
+    raise ImproperlyConfigured("CAPTCHA_PROVIDER must be empty, turnstile or hcaptcha")
+CAPTCHA_SITE_KEY = env.str("CAPTCHA_SITE_KEY", default="")
+CAPTCHA_SECRET = env.str("CAPTCHA_SECRET", default="")
+if CAPTCHA_PROVIDER and not CAPTCHA_SECRET:
+    raise ImproperlyConfigured("CAPTCHA_PROVIDER needs CAPTCHA_SECRET")
+# Empty: the provider's own siteverify URL (tests point it at a local fake).
+CAPTCHA_VERIFY_URL = env.str("CAPTCHA_VERIFY_URL", default="")
+CAPTCHA_TIMEOUT_SECONDS = env.float("CAPTCHA_TIMEOUT_SECONDS", default=3.0)
+# manage.py import_articles: how long to wait for a sitemap or feed URL.
+ARTICLE_IMPORT_TIMEOUT_SECONDS = env.float("ARTICLE_IMPORT_TIMEOUT_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE["flush-cta-event-counts"] = {
+    "task": "intake.tasks.cta_event_counts_flush",
+    "schedule": timedelta(minutes=1),
 }

@@ -11,8 +11,10 @@ from config import views
 from intake.urls import api_urlpatterns as intake_api
 from notifications.urls import dev_urlpatterns as notifications_dev
 from notifications.urls import webhook_urlpatterns as notifications_webhooks
+from scheduling.urls import api_urlpatterns as scheduling_api
+from scheduling.urls import public_urlpatterns as scheduling_public
 
-api_v1 = [*intake_api]
+api_v1 = [*intake_api, *scheduling_api]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="intake:article-index"), name="home"),
@@ -23,6 +25,7 @@ urlpatterns = [
     path("webhooks/", include((notifications_webhooks, "webhooks"), namespace="webhooks")),
     path("articles/", include("intake.urls")),
     path("console/", include("scheduling.urls")),
+    path("", include((scheduling_public, "manage"), namespace="manage")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(settings.ADMIN_URL, admin.site.urls),

@@ -1,28 +1,60 @@
-"""The public intake API. Thin: validate, call a service, shape the answer."""
+"""The public intake API. Thin: validate, call a service, shape the answer.
+
+Three public endpoints, each ``AllowAny`` with a throttle, no authentication and
+so no cookies: ``POST /api/v1/leads/``, ``POST /api/v1/events/`` and
+``GET /api/v1/cta/``. Every error leaves in config.exceptions' one shape.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 import zoneinfo
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from django.http import HttpRequest
+from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from phonenumber_field.phonenumber import to_python
+from phonenumber_field.phonenumber import PhoneNumber, to_python
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, UnsupportedMediaType, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from config.exceptions import ErrorSerializer
-from intake.models import Lead
-from intake.services import UTM_FIELDS, LeadSubmitOutcome, lead_submit, request_fingerprint
+from config.exceptions import ApplicationError, ErrorSerializer
+from intake.captcha import CaptchaVerdict, CaptchaVerifier
+from intake.consent import CONSENT_TEXTS
+from intake.crisis import crisis_resources
+from intake.models import CtaEventType, Lead, PhoneType
+from intake.parsers import BoundedJSONParser, PlainTextJSONParser
+from intake.selectors import cta_config
+from intake.services import (
+    UTM_FIELDS,
+    LeadSubmitOutcome,
+    cta_event_record,
+    lead_submit,
+    lead_submit_replay,
+    phone_type_of,
+    request_fingerprint,
+)
+from intake.throttles import (
+    CtaConfigIpThrottle,
+    CtaEventIpThrottle,
+    LeadSubmitIpThrottle,
+    LeadSubmitPhoneThrottle,
+    client_ip,
+)
 
 _TIME_ZONES = frozenset(zoneinfo.available_timezones())
+# Calling these costs the clinic money and no person answers them (SMS pumping).
+_REFUSED_PHONE_TYPES = frozenset({PhoneType.PREMIUM_RATE, PhoneType.SHARED_COST})
+_http_url = URLValidator(schemes=["http", "https"])
 
 
 def clean_text(value: str) -> str:
@@ -33,15 +65,56 @@ def clean_text(value: str) -> str:
     return value
 
 
-class LeadSubmitIpThrottle(AnonRateThrottle):
-    scope = "lead_submit_ip"
+def strip_controls(value: str) -> str:
+    """For values copied from URLs: NFC, trimmed, control characters dropped."""
+    value = unicodedata.normalize("NFC", value)
+    return "".join(char for char in value if unicodedata.category(char) not in {"Cc", "Cf"}).strip()
+
+
+# --- Serializers -------------------------------------------------------------------
+
+
+class ContactPreferencesSerializer(serializers.Serializer):
+    voicemail_ok = serializers.BooleanField(
+        required=False, help_text="A message may be left on voicemail. Default false."
+    )
+    mention_clinic_ok = serializers.BooleanField(
+        required=False,
+        help_text="The clinic may be named to whoever answers or reads. Default true.",
+    )
+
+
+class FirstTouchSerializer(serializers.Serializer):
+    utm_source = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    utm_medium = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    utm_campaign = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    utm_term = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    utm_content = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    at = serializers.DateTimeField(required=False, help_text="When the first touch happened.")
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        values = super().to_internal_value(data)
+        stored = {name: strip_controls(values[name]) for name in UTM_FIELDS if values.get(name)}
+        if values.get("at"):
+            stored["at"] = values["at"].astimezone(UTC).isoformat()
+        return stored
 
 
 class LeadSubmitInputSerializer(serializers.Serializer):
     first_name = serializers.CharField(max_length=100)
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="Required unless email is given. Stored in E.164.",
+    )
+    email = serializers.EmailField(
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        help_text="Required unless phone is given.",
+    )
     preferred_channel = serializers.ChoiceField(
         choices=Lead.Channel.choices, default=Lead.Channel.CALL
     )
@@ -51,11 +124,23 @@ class LeadSubmitInputSerializer(serializers.Serializer):
     timezone = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text="IANA time zone name."
     )
-    interest = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    interest = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="One of GET /api/v1/cta/."
+    )
     message = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, trim_whitespace=True
     )
+    in_crisis = serializers.BooleanField(
+        default=False, help_text="The person needs help right now: crisis resources, urgent call."
+    )
     sms_consent = serializers.BooleanField(default=False)
+    consent_version = serializers.CharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        help_text="Version of the consent text shown (GET /api/v1/cta/); default the current.",
+    )
+    contact_preferences = ContactPreferencesSerializer(required=False)
     article = serializers.CharField(max_length=200, required=False, allow_blank=True)
     page_url = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     referrer = serializers.CharField(max_length=2000, required=False, allow_blank=True)
@@ -64,6 +149,15 @@ class LeadSubmitInputSerializer(serializers.Serializer):
     utm_campaign = serializers.CharField(max_length=200, required=False, allow_blank=True)
     utm_term = serializers.CharField(max_length=200, required=False, allow_blank=True)
     utm_content = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    first_touch = FirstTouchSerializer(
+        required=False, help_text="The first campaign touch the embed remembered."
+    )
+    captcha_token = serializers.CharField(
+        max_length=4096,
+        required=False,
+        allow_blank=True,
+        help_text="Turnstile or hCaptcha token, when CAPTCHA_PROVIDER is set.",
+    )
     website = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="Honeypot: leave empty."
     )
@@ -77,16 +171,18 @@ class LeadSubmitInputSerializer(serializers.Serializer):
     def validate_last_name(self, value: str) -> str:
         return clean_text(value)
 
-    def validate_phone(self, value: str) -> Any:
+    def validate_phone(self, value: str) -> PhoneNumber | None:
         if not value.strip():
             return None
         number = to_python(value, region=settings.PHONENUMBER_DEFAULT_REGION)
-        if number is None or not number.is_valid():
+        if not isinstance(number, PhoneNumber) or not number.is_valid():
             raise ValidationError("Enter a valid phone number.")
+        if phone_type_of(number) in _REFUSED_PHONE_TYPES:
+            raise ValidationError("Enter a number we can call you back on.")
         return number
 
     def validate_email(self, value: str) -> str:
-        return value.strip().lower()
+        return unicodedata.normalize("NFC", value).strip().lower()
 
     def validate_timezone(self, value: str) -> str:
         if value and value not in _TIME_ZONES:
@@ -105,7 +201,34 @@ class LeadSubmitInputSerializer(serializers.Serializer):
             raise ValidationError("Control characters are not allowed.")
         return value
 
+    def validate_consent_version(self, value: str) -> str:
+        value = value.strip()
+        if value and value not in CONSENT_TEXTS:
+            raise ValidationError("Unknown consent text version.")
+        return value
+
+    def _url(self, value: str) -> str:
+        # A page or referrer the browser reported; an odd one is dropped, never a lost lead.
+        value = strip_controls(value)
+        try:
+            _http_url(value)
+        except DjangoValidationError:
+            return ""
+        return value
+
+    def validate_page_url(self, value: str) -> str:
+        return self._url(value)
+
+    def validate_referrer(self, value: str) -> str:
+        return self._url(value)
+
+    def validate_article(self, value: str) -> str:
+        return strip_controls(value)
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in UTM_FIELDS:
+            if name in attrs:
+                attrs[name] = strip_controls(attrs[name])
         if not attrs.get("phone") and not attrs.get("email"):
             raise ValidationError(
                 {
@@ -113,21 +236,48 @@ class LeadSubmitInputSerializer(serializers.Serializer):
                     "email": ["Give an email address or a phone number."],
                 }
             )
+        if attrs["preferred_channel"] == Lead.Channel.SMS and not attrs.get("phone"):
+            raise ValidationError({"phone": ["Give a phone number to be reached by text."]})
+        if attrs["preferred_channel"] == Lead.Channel.EMAIL and not attrs.get("email"):
+            raise ValidationError({"email": ["Give an email address to be reached by email."]})
         return attrs
 
 
 def lead_submit_validated(
     *,
-    request: HttpRequest,
+    request: HttpRequest | Request,
     data: dict[str, Any],
     idempotency_key: str = "",
     request_sha256: str = "",
 ) -> LeadSubmitOutcome:
-    """Call ``lead_submit`` with a validated form or API body and the request's origin."""
+    """Call ``lead_submit`` with a validated form or API body and the request's origin.
+
+    A replayed Idempotency-Key answers first, before the per-phone throttle and the
+    bot check (a captcha token is single-use, and a retry is not a new request).
+    Raises ``Throttled`` or ``ApplicationError``."""
+    if idempotency_key:
+        replay = lead_submit_replay(idempotency_key=idempotency_key, request_sha256=request_sha256)
+        if replay is not None:
+            return replay
+    ip = client_ip(request)
+    phone = data.get("phone")
+    if phone:
+        throttle = LeadSubmitPhoneThrottle(phone=phone.as_e164)
+        if not throttle.allow_request(request, None):
+            raise Throttled(wait=throttle.wait())
+    verifier = CaptchaVerifier.from_settings()
+    if verifier is not None:
+        verdict = verifier.verify(token=data.get("captcha_token", ""), remote_ip=ip)
+        # UNAVAILABLE lets the request in: a provider's outage must not lose leads.
+        if verdict is CaptchaVerdict.FAILED:
+            raise ApplicationError(
+                "Some fields are not valid.",
+                fields={"captcha_token": ["The check that you are not a robot failed."]},
+            )
     return lead_submit(
         first_name=data["first_name"],
         last_name=data.get("last_name", ""),
-        phone=data.get("phone"),
+        phone=phone,
         email=data.get("email", ""),
         preferred_channel=data["preferred_channel"],
         best_time=data["best_time"],
@@ -135,12 +285,16 @@ def lead_submit_validated(
         interest=data.get("interest", ""),
         message=data.get("message", ""),
         sms_consent=data["sms_consent"],
+        consent_version=data.get("consent_version", ""),
+        contact_preferences=dict(data.get("contact_preferences") or {}),
+        in_crisis=data.get("in_crisis", False),
         article_slug=data.get("article", ""),
         page_url=data.get("page_url", ""),
         referrer=data.get("referrer", ""),
         utm={name: data.get(name, "") for name in UTM_FIELDS},
+        first_touch=dict(data.get("first_touch") or {}),
         is_spam=bool(data.get("website")),
-        ip_address=LeadSubmitIpThrottle().get_ident(request),
+        ip_address=ip,
         user_agent=request.headers.get("User-Agent", ""),
         idempotency_key=idempotency_key,
         request_sha256=request_sha256,
@@ -152,21 +306,95 @@ class CallbackWindowSerializer(serializers.Serializer):
     ends_at = serializers.DateTimeField()
 
 
+class CrisisResourceSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    phone = serializers.CharField(help_text="Number to call, or empty.", allow_blank=True)
+    sms = serializers.CharField(help_text="Number to text, or empty.", allow_blank=True)
+
+
 class LeadSubmitOutputSerializer(serializers.Serializer):
     reference = serializers.CharField(help_text="Names this submission; new every time.")
     status = serializers.CharField(default="received")
     callback_window = CallbackWindowSerializer()
+    crisis_resources = CrisisResourceSerializer(
+        many=True,
+        required=False,
+        help_text="Present only when the person said they are in crisis or wrote crisis "
+        "language: show these at once.",
+    )
 
 
-class LeadSubmitApi(APIView):
-    """``POST /api/v1/leads/``: a reader answers an article's call to action."""
+def lead_submit_answer(outcome: LeadSubmitOutcome) -> dict[str, Any]:
+    """The 201 body: the same shape for a new or a known person; crisis resources added
+    when the submission is a crisis."""
+    submission = outcome.submission
+    answer: dict[str, Any] = {
+        "reference": submission.reference,
+        "status": "received",
+        "callback_window": submission.callback_window,
+    }
+    if submission.is_crisis:
+        answer["crisis_resources"] = crisis_resources()
+    return LeadSubmitOutputSerializer(answer).data
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    # A retry may carry a fresh bot-check token (they are single-use); it is the same request.
+    return request_fingerprint(
+        {name: value for name, value in body.items() if name != "captcha_token"}
+    )
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if key and (len(key) > 255 or not all("!" <= char <= "~" for char in key)):
+        raise ValidationError(
+            {"Idempotency-Key": ["Use 1 to 255 visible ASCII characters, such as a UUID."]}
+        )
+    return key
+
+
+# --- Views ---------------------------------------------------------------------------
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, "Invalid fields, malformed JSON."),
+    413: OpenApiResponse(ErrorSerializer, "Body over 64 KB."),
+    415: OpenApiResponse(ErrorSerializer, "Body not JSON."),
+    429: OpenApiResponse(ErrorSerializer, "Throttled; see the Retry-After header (seconds)."),
+}
+
+
+class PublicApi(APIView):
+    """Anyone may call it; no authentication, so no session and no cookie."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    parser_classes = [BoundedJSONParser]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # DRF reads a body without a Content-Type as empty; it is not JSON.
+        if request.method == "POST" and not request.content_type and _has_body(request):
+            raise UnsupportedMediaType("", detail="Send the body as application/json.")
+
+
+def _has_body(request: Request) -> bool:
+    meta = request.META
+    try:
+        return int(meta.get("CONTENT_LENGTH") or 0) > 0
+    except ValueError:
+        return True
+
+
+class LeadSubmitApi(PublicApi):
+    """``POST /api/v1/leads/``: a reader answers an article's call to action."""
+
     throttle_classes = [LeadSubmitIpThrottle]
 
     @extend_schema(
         operation_id="leads_create",
+        summary="Request a callback",
         request=LeadSubmitInputSerializer,
         parameters=[
             OpenApiParameter(
@@ -174,16 +402,14 @@ class LeadSubmitApi(APIView):
                 str,
                 OpenApiParameter.HEADER,
                 required=False,
-                description="Repeat it to replay the first answer without storing anything.",
+                description="Repeat it to replay the first answer without storing anything "
+                "(for 24 hours). 1 to 255 visible ASCII characters.",
             )
         ],
         responses={
             201: LeadSubmitOutputSerializer,
-            400: ErrorSerializer,
-            413: ErrorSerializer,
-            415: ErrorSerializer,
+            **ERRORS,
             422: OpenApiResponse(ErrorSerializer, "Idempotency-Key reused with another body."),
-            429: ErrorSerializer,
         },
         auth=[],
         tags=["intake"],
@@ -191,19 +417,111 @@ class LeadSubmitApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = LeadSubmitInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key", "").strip()[:255]
+        key = _idempotency_key(request)
         outcome = lead_submit_validated(
             request=request,
             data=serializer.validated_data,
             idempotency_key=key,
-            request_sha256=request_fingerprint(request.data) if key else "",
+            request_sha256=_fingerprint(request.data) if key else "",
         )
-        submission = outcome.submission
-        body = LeadSubmitOutputSerializer(
-            {
-                "reference": submission.reference,
-                "status": "received",
-                "callback_window": submission.callback_window,
-            }
-        ).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(lead_submit_answer(outcome), status=status.HTTP_201_CREATED)
+
+
+class CtaEventInputSerializer(serializers.Serializer):
+    article = serializers.SlugField(max_length=200, help_text="Slug of the article.")
+    type = serializers.ChoiceField(choices=CtaEventType.choices)
+
+
+class CtaEventApi(PublicApi):
+    """``POST /api/v1/events/``: an anonymous beacon (article view, CTA view, form start).
+
+    Takes no cookie, keeps no IP and no personal data; obvious bots are answered
+    but not counted."""
+
+    throttle_classes = [CtaEventIpThrottle]
+    # text/plain too: navigator.sendBeacon posts a string body that way, without preflight.
+    parser_classes = [BoundedJSONParser, PlainTextJSONParser]
+
+    @extend_schema(
+        operation_id="events_create",
+        summary="Count a call-to-action event",
+        request={
+            "application/json": CtaEventInputSerializer,
+            "text/plain": CtaEventInputSerializer,
+        },
+        responses={204: OpenApiResponse(description="Counted (or ignored)."), **ERRORS},
+        auth=[],
+        tags=["intake"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CtaEventInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        cta_event_record(
+            article_slug=serializer.validated_data["article"],
+            event_type=serializer.validated_data["type"],
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CtaConsentSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    text = serializers.CharField()
+    sha256 = serializers.CharField()
+
+
+class CtaChoiceSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()
+
+
+class CtaCaptchaSerializer(serializers.Serializer):
+    provider = serializers.CharField(allow_blank=True, help_text='"", turnstile or hcaptcha.')
+    site_key = serializers.CharField(allow_blank=True)
+
+
+class CtaConfigOutputSerializer(serializers.Serializer):
+    consent = CtaConsentSerializer(help_text="Show this text; send its version back.")
+    interests = CtaChoiceSerializer(many=True)
+    preferred_channels = CtaChoiceSerializer(many=True)
+    best_times = CtaChoiceSerializer(many=True)
+    crisis_resources = CrisisResourceSerializer(many=True)
+    captcha = CtaCaptchaSerializer()
+
+
+class CtaConfigQuerySerializer(serializers.Serializer):
+    article = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class CtaConfigApi(PublicApi):
+    """``GET /api/v1/cta/?article=<slug>``: what the embed shows, from the server."""
+
+    throttle_classes = [CtaConfigIpThrottle]
+
+    @extend_schema(
+        operation_id="cta_config",
+        summary="The call to action's consent text and choices",
+        parameters=[
+            OpenApiParameter(
+                "article", str, OpenApiParameter.QUERY, required=False, description="Slug."
+            )
+        ],
+        responses={
+            200: CtaConfigOutputSerializer,
+            400: OpenApiResponse(ErrorSerializer, "Invalid query parameters."),
+            429: ERRORS[429],
+        },
+        auth=[],
+        tags=["intake"],
+    )
+    def get(self, request: Request) -> Response:
+        CtaConfigQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
+        seconds = settings.CTA_CONFIG_CACHE_SECONDS
+        body = cache.get_or_set(
+            f"intake:cta-config:{settings.CONSENT_TEXT_VERSION}",
+            lambda: CtaConfigOutputSerializer(cta_config()).data,
+            timeout=seconds,
+        )
+        response = Response(body)
+        patch_cache_control(response, public=True, max_age=seconds)
+        return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -41,6 +42,23 @@ class Article(models.Model):
         return self.title
 
 
+class PhoneType(models.TextChoices):
+    """``phonenumbers.PhoneNumberType``, by name."""
+
+    FIXED_LINE = "fixed_line", "Fixed line"
+    MOBILE = "mobile", "Mobile"
+    FIXED_LINE_OR_MOBILE = "fixed_line_or_mobile", "Fixed line or mobile"
+    TOLL_FREE = "toll_free", "Toll free"
+    PREMIUM_RATE = "premium_rate", "Premium rate"
+    SHARED_COST = "shared_cost", "Shared cost"
+    VOIP = "voip", "VoIP"
+    PERSONAL_NUMBER = "personal_number", "Personal number"
+    PAGER = "pager", "Pager"
+    UAN = "uan", "Universal access number"
+    VOICEMAIL = "voicemail", "Voicemail"
+    UNKNOWN = "unknown", "Unknown"
+
+
 class Lead(models.Model):
     """A person who asked the clinic for help, across all their submissions."""
 
@@ -73,6 +91,17 @@ class Lead(models.Model):
     )
     best_time = models.CharField(max_length=10, choices=BestTime.choices, default=BestTime.ANYTIME)
     timezone = models.CharField(max_length=64, blank=True)
+    phone_type = models.CharField(
+        max_length=30,
+        choices=PhoneType.choices,
+        blank=True,
+        help_text="What kind of line the phone is: a fixed line gets a call, never an SMS.",
+    )
+    # Discreet contact (latest submission wins). Scheduling and notifications honour them:
+    # no voicemail unless voicemail_ok; no clinic name in messages or voicemail unless
+    # mention_clinic_ok.
+    voicemail_ok = models.BooleanField(default=False)
+    mention_clinic_ok = models.BooleanField(default=True)
     needs_review = models.BooleanField(
         default=False,
         help_text="A later submission matched this person's phone or email under another name.",
@@ -122,6 +151,10 @@ class Submission(models.Model):
         Article, on_delete=models.PROTECT, related_name="submissions", null=True, blank=True
     )
     first_name = models.CharField(max_length=100)
+    # As given in this submission: a later one may bring a new number or address that
+    # the lead (which keeps the first) does not take over.
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(max_length=254, blank=True)
     interest = models.CharField(max_length=100, blank=True)
     message = models.TextField(blank=True)
     page_url = models.URLField(max_length=2000, blank=True)
@@ -131,9 +164,22 @@ class Submission(models.Model):
     utm_campaign = models.CharField(max_length=200, blank=True)
     utm_term = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
+    first_touch = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The first campaign touch the embed remembered: utm_* and when (at).",
+    )
     is_spam = models.BooleanField(
         default=False, help_text="Honeypot filled in: kept for review, nothing is sent."
     )
+    in_crisis = models.BooleanField(
+        default=False, help_text="The person ticked the form's crisis box."
+    )
+    crisis_language = models.BooleanField(
+        default=False, help_text="The message contains crisis language (intake.crisis)."
+    )
+    voicemail_ok = models.BooleanField(default=False)
+    mention_clinic_ok = models.BooleanField(default=True)
     callback_window = models.JSONField(
         default=dict, blank=True, help_text="The callback window promised in the answer."
     )
@@ -157,9 +203,33 @@ class Submission(models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    @property
+    def is_crisis(self) -> bool:
+        """Crisis resources were shown and the callback is urgent."""
+        return self.in_crisis or self.crisis_language
+
+
+class ConsentLedgerError(Exception):
+    """Someone tried to change or delete a consent record."""
+
+
+class ConsentQuerySet(models.QuerySet["Consent"]):
+    """The ledger only grows: bulk updates and deletes are refused."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ConsentLedgerError("Consent records are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ConsentLedgerError("Consent records are append-only.")
+
 
 class Consent(models.Model):
-    """Append-only record of what a person agreed to, with the exact wording shown."""
+    """Append-only record of what a person agreed to, with the exact wording shown.
+
+    Rows are only ever inserted (``save()`` of a stored row, ``delete()`` and queryset
+    ``update()``/``delete()`` raise ``ConsentLedgerError``; on PostgreSQL a trigger
+    refuses UPDATE too). They go only when their lead is erased (cascade).
+    """
 
     class Scope(models.TextChoices):
         SMS = "sms", "Text messages"
@@ -169,12 +239,15 @@ class Consent(models.Model):
     article = models.ForeignKey(Article, on_delete=models.PROTECT, null=True, blank=True)
     scope = models.CharField(max_length=20, choices=Scope.choices)
     granted = models.BooleanField()
+    phone = PhoneNumberField(blank=True, help_text="The number the SMS consent covers.")
     text_version = models.CharField(max_length=50)
     text_sha256 = models.CharField(max_length=64)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
     page_url = models.URLField(max_length=2000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConsentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -184,6 +257,14 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} consent {'granted' if self.granted else 'refused'}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ConsentLedgerError("Consent records are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ConsentLedgerError("Consent records are append-only.")
 
 
 class IdempotencyKey(models.Model):
@@ -196,3 +277,32 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class CtaEventType(models.TextChoices):
+    ARTICLE_VIEW = "article_view", "Article view"
+    CTA_VIEW = "cta_view", "Call to action seen"
+    FORM_START = "form_start", "Form started"
+
+
+class ArticleDailyCount(models.Model):
+    """How often an article was read, its CTA seen and its form started, per clinic day.
+
+    Counted anonymously (no IP, no cookie) in the cache and added here by
+    ``intake.tasks.cta_event_counts_flush``."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="daily_counts")
+    day = models.DateField(help_text="In the clinic's time zone.")
+    type = models.CharField(max_length=20, choices=CtaEventType.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "article", "type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "day", "type"], name="article_daily_count_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} {self.day} {self.type}: {self.count}"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import QuerySet
+import phonenumbers
+from django.conf import settings
+from django.db.models import F, QuerySet
 
-from intake.models import Article, Consent, Lead, Submission
+from intake.consent import consent_text
+from intake.crisis import crisis_resources
+from intake.models import Article, Consent, Lead, PhoneType, Submission
 
 
 def article_get_listed(*, slug: str) -> Article | None:
@@ -31,10 +37,102 @@ def submission_ids_unprocessed(*, older_than: datetime, limit: int = 500) -> lis
 
 
 def submission_sms_consent_granted(*, submission_id: int) -> bool:
+    """The submission granted SMS consent for the number its lead has now (a person
+    matched by email may have given another number than the lead's)."""
     return Consent.objects.filter(
-        submission_id=submission_id, scope=Consent.Scope.SMS, granted=True
+        submission_id=submission_id,
+        scope=Consent.Scope.SMS,
+        granted=True,
+        phone=F("lead__phone"),
     ).exists()
 
 
 def lead_get(*, lead_id: int) -> Lead | None:
     return Lead.objects.filter(pk=lead_id).first()
+
+
+# Lines that can take a text message (US numbers are mostly "fixed line or mobile").
+SMS_CAPABLE_PHONE_TYPES = frozenset(
+    {
+        PhoneType.MOBILE,
+        PhoneType.FIXED_LINE_OR_MOBILE,
+        PhoneType.VOIP,
+        PhoneType.PERSONAL_NUMBER,
+        PhoneType.UNKNOWN,
+        "",  # not classified (leads stored before the phone type was kept)
+    }
+)
+
+
+def lead_sms_reachable(*, lead_id: int) -> bool:
+    """The lead's phone can take an SMS: a line type that can (a fixed line gets a
+    call instead) in a country in ``SMS_ALLOWED_COUNTRIES``. Consent, opt-outs and
+    rate limits are separate checks."""
+    lead = Lead.objects.filter(pk=lead_id).only("phone", "phone_type").first()
+    if lead is None or not lead.phone or lead.phone_type not in SMS_CAPABLE_PHONE_TYPES:
+        return False
+    return phonenumbers.region_code_for_number(lead.phone) in settings.SMS_ALLOWED_COUNTRIES
+
+
+@dataclass(frozen=True)
+class ContactPreferences:
+    #: A message may be left on voicemail.
+    voicemail_ok: bool
+    #: The clinic may be named to whoever answers, in voicemail and in messages.
+    mention_clinic_ok: bool
+
+
+def lead_contact_preferences(*, lead_id: int) -> ContactPreferences:
+    """How discreet contact with the lead must be (their latest wishes). An unknown
+    lead gets the most discreet answer."""
+    values = Lead.objects.filter(pk=lead_id).values("voicemail_ok", "mention_clinic_ok").first()
+    if values is None:
+        return ContactPreferences(voicemail_ok=False, mention_clinic_ok=False)
+    return ContactPreferences(**values)
+
+
+_INTEREST_LABELS = {"ocd": "OCD", "substance-use": "Substance use"}
+
+
+def _choice_list(choices: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"value": value, "label": str(label)} for value, label in choices]
+
+
+def cta_config() -> dict[str, Any]:
+    """What the call-to-action embed shows: the current consent text, the form's
+    choices and the crisis resources, so the page shows what the server serves."""
+    text = consent_text()
+    return {
+        "consent": {"version": text.version, "text": text.text, "sha256": text.sha256},
+        "interests": [
+            {"value": value, "label": _INTEREST_LABELS.get(value) or value.capitalize()}
+            for value in settings.INTAKE_INTERESTS
+        ],
+        "preferred_channels": _choice_list(Lead.Channel.choices),
+        "best_times": _choice_list(Lead.BestTime.choices),
+        "crisis_resources": crisis_resources(),
+        "captcha": {
+            "provider": settings.CAPTCHA_PROVIDER,
+            "site_key": settings.CAPTCHA_SITE_KEY if settings.CAPTCHA_PROVIDER else "",
+        },
+    }
+
+
+def lead_sms_consent_granted(*, lead_id: int) -> bool:
+    """The lead agreed to texts at their current phone number (on any submission)."""
+    return Consent.objects.filter(
+        lead_id=lead_id,
+        scope=Consent.Scope.SMS,
+        granted=True,
+        phone=F("lead__phone"),
+    ).exists()
+
+
+def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:
+    return (
+        Submission.objects.filter(lead_id=lead_id).select_related("article").order_by("-created_at")
+    )
+
+
+def lead_consents(*, lead_id: int) -> QuerySet[Consent]:
+    return Consent.objects.filter(lead_id=lead_id).order_by("-created_at")

@@ -8,6 +8,8 @@ app_name = "intake"
 
 api_urlpatterns = [
     path("leads/", apis.LeadSubmitApi.as_view(), name="lead-submit"),
+    path("events/", apis.CtaEventApi.as_view(), name="cta-event"),
+    path("cta/", apis.CtaConfigApi.as_view(), name="cta-config"),
 ]
 
 urlpatterns = [

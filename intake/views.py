@@ -9,12 +9,18 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework.exceptions import Throttled
 
 from config.exceptions import ApplicationError
-from intake.apis import LeadSubmitInputSerializer, LeadSubmitIpThrottle, lead_submit_validated
+from intake.apis import LeadSubmitInputSerializer, lead_submit_validated
 from intake.consent import consent_text
+from intake.crisis import crisis_resources
 from intake.models import Article, Lead
-from intake.selectors import article_get_listed, article_list_listed
+from intake.selectors import article_get_listed, article_list_listed, cta_config
+from intake.throttles import LeadSubmitIpThrottle
+
+# Where the bot-check widgets put their token in a plain form post.
+_CAPTCHA_FORM_FIELDS = ("captcha_token", "cf-turnstile-response", "h-captcha-response")
 
 _URL = re.compile(r"^https?://\S+$")
 
@@ -47,6 +53,7 @@ def _cta_context(article: Article, *, errors: dict | None = None, values: dict |
         "consent": consent_text(),
         "channels": Lead.Channel.choices,
         "best_times": Lead.BestTime.choices,
+        "interests": cta_config()["interests"],
         "errors": errors or {},
         "values": values or {},
     }
@@ -79,14 +86,19 @@ def article_request(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("No such article")
     throttle = LeadSubmitIpThrottle()
     if not throttle.allow_request(request, None):
-        response = render(
-            request, "intake/request_throttled.html", {"article": article}, status=429
-        )
-        response["Retry-After"] = str(int(throttle.wait() or 60))
-        return response
+        return _throttled(request, article, throttle.wait())
     data = request.POST.dict()
     data["article"] = slug
-    data["sms_consent"] = "sms_consent" in request.POST
+    # Checkboxes: absent means unticked.
+    for box in ("sms_consent", "in_crisis"):
+        data[box] = box in request.POST
+    data["contact_preferences"] = {
+        "voicemail_ok": "voicemail_ok" in request.POST,
+        "mention_clinic_ok": "mention_clinic_ok" in request.POST,
+    }
+    data["captcha_token"] = next(
+        (request.POST[name] for name in _CAPTCHA_FORM_FIELDS if request.POST.get(name)), ""
+    )
     data["page_url"] = request.build_absolute_uri(article_path(article))
     data["referrer"] = request.headers.get("Referer", "")[:2000]
     serializer = LeadSubmitInputSerializer(data=data)
@@ -96,16 +108,29 @@ def article_request(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "intake/article_detail.html", context, status=400)
     try:
         outcome = lead_submit_validated(request=request, data=serializer.validated_data)
+    except Throttled as error:
+        return _throttled(request, article, error.wait)
     except ApplicationError as error:
         context = _cta_context(article, errors=error.fields or {}, values=data)
         context["blocks"] = article_blocks(article)
         return render(request, "intake/article_detail.html", context, status=error.status_code)
+    submission = outcome.submission
     return render(
         request,
         "intake/request_received.html",
-        {"article": article, "submission": outcome.submission},
+        {
+            "article": article,
+            "submission": submission,
+            "crisis_resources": crisis_resources() if submission.is_crisis else [],
+        },
         status=201,
     )
+
+
+def _throttled(request: HttpRequest, article: Article, wait: float | None) -> HttpResponse:
+    response = render(request, "intake/request_throttled.html", {"article": article}, status=429)
+    response["Retry-After"] = str(int(wait or 60))
+    return response
 
 
 def article_path(article: Article) -> str:

@@ -38,6 +38,9 @@ class Message(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     body_html = models.TextField(blank=True)
+    # One text attachment (a calendar invitation), sent with the email.
+    attachment_name = models.CharField(max_length=100, blank=True)
+    attachment = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     send_after = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True, db_index=True)
@@ -138,3 +141,26 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.channel}) v{self.version}"
+
+
+class InboundCall(models.Model):
+    """A phone call to one of the clinic's numbers (an article's tracking number),
+    forwarded to the clinic line."""
+
+    class Forward(models.TextChoices):
+        PENDING = "pending", "Ringing the clinic"
+        ANSWERED = "answered", "Answered"
+        MISSED = "missed", "Not answered (no answer, busy or failed)"
+
+    provider_id = models.CharField(max_length=64, unique=True)
+    caller = models.CharField(max_length=20, blank=True, help_text="Empty when withheld.")
+    called = models.CharField(max_length=20, db_index=True)
+    forward = models.CharField(max_length=10, choices=Forward.choices, default=Forward.PENDING)
+    received_at = models.DateTimeField(auto_now_add=True)
+    forward_ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"Call #{self.pk} ({self.forward})"

@@ -54,3 +54,7 @@ def inbound_list(*, phone: str, limit: int = 50) -> QuerySet[InboundMessage]:
 def sms_block_get(*, phone: str) -> OptOut | None:
     """Why no SMS may go to ``phone`` (opted out, carrier opt-out, unusable), if so."""
     return OptOut.objects.filter(phone=phone).first()
+
+
+def message_exists(*, dedupe_key: str) -> bool:
+    return Message.objects.filter(dedupe_key=dedupe_key).exists()

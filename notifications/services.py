@@ -25,8 +25,14 @@ from django.utils import timezone
 from config.celery import enqueue
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
-from notifications.models import InboundMessage, Message, MessageTemplate, OptOut
-from notifications.signals import message_failed, opted_out, reply_received
+from notifications.models import InboundCall, InboundMessage, Message, MessageTemplate, OptOut
+from notifications.signals import (
+    call_missed,
+    call_received,
+    message_failed,
+    opted_out,
+    reply_received,
+)
 from notifications.wording import ALLOWED_CONTEXT
 
 logger = logging.getLogger(__name__)
@@ -163,6 +169,7 @@ def message_send(
     send_after: datetime | None = None,
     recipient_time_zone: str = "",
     discreet: bool = False,
+    attachment: tuple[str, str] | None = None,
 ) -> Message:
     """Record a message and queue its delivery after the current transaction commits.
 
@@ -170,7 +177,8 @@ def message_send(
     nothing: a redelivered task cannot send twice. An SMS to an opted-out or
     unusable number is stored as ``suppressed`` and never sent. An SMS other than
     a confirmation or a reply waits for the end of quiet hours in the person's
-    time zone (``recipient_time_zone``, else the number's)."""
+    time zone (``recipient_time_zone``, else the number's). An email may carry one
+    text ``attachment`` (file name, content), such as a calendar invitation."""
     if dedupe_key:
         existing = Message.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
@@ -208,6 +216,8 @@ def message_send(
                 correlation=correlation,
                 dedupe_key=dedupe_key,
                 error_code="opted_out" if suppressed else "",
+                attachment_name=attachment[0] if attachment else "",
+                attachment=attachment[1] if attachment else "",
             )
     except IntegrityError:
         # A concurrent caller stored the same dedupe_key first.
@@ -288,6 +298,9 @@ def _transport(message: Message) -> str:
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
+    if message.attachment:
+        mimetype = "text/calendar" if message.attachment_name.endswith(".ics") else "text/plain"
+        email.attach(message.attachment_name, message.attachment, mimetype)
     try:
         email.send(fail_silently=False)
     except OSError as error:  # SMTP errors are OSErrors
@@ -401,9 +414,18 @@ def message_reconcile(*, message_id: int) -> Message | None:
     return message
 
 
-def staff_alert(*, title: str, text: str, link: str = "", dedupe_key: str | None = None) -> None:
-    """Email the staff alert list. Alerts carry ids and codes, never personal data."""
-    for index, address in enumerate(settings.STAFF_ALERT_EMAILS):
+def staff_alert(
+    *,
+    title: str,
+    text: str,
+    link: str = "",
+    recipients: list[str] | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    """Email an alert to ``recipients`` and the staff alert list. Alerts carry ids
+    and codes, never personal data."""
+    addresses = list(dict.fromkeys([*(recipients or []), *settings.STAFF_ALERT_EMAILS]))
+    for index, address in enumerate(addresses):
         message_send(
             channel=Message.Channel.EMAIL,
             purpose=Message.Purpose.STAFF_ALERT,
@@ -412,7 +434,7 @@ def staff_alert(*, title: str, text: str, link: str = "", dedupe_key: str | None
             context={"alert_title": title, "alert_text": text, "link": link},
             dedupe_key=f"{dedupe_key}:{index}" if dedupe_key else None,
         )
-    if not settings.STAFF_ALERT_EMAILS:
+    if not addresses:
         logger.warning("notifications.staff_alert_unrouted", extra={"title": title})
 
 
@@ -500,3 +522,45 @@ def inbound_receive(
             robust=True,
         )
     return inbound
+
+
+# Twilio's DialCallStatus values that mean nobody at the clinic picked up.
+MISSED_DIAL_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})
+
+
+def call_receive(*, provider_id: str, caller: str, called: str) -> InboundCall:
+    """Record a call to a clinic number, once per call; the apps above hear of it
+    (``call_received``) and record it as a request from the number's article."""
+    with transaction.atomic():
+        call, created = InboundCall.objects.get_or_create(
+            provider_id=provider_id, defaults={"caller": caller[:20], "called": called[:20]}
+        )
+        if created:
+            call_id = call.pk
+            transaction.on_commit(
+                lambda: call_received.send_robust(sender=InboundCall, call_id=call_id), robust=True
+            )
+    return call
+
+
+def call_forward_ended(*, provider_id: str, dial_status: str) -> InboundCall | None:
+    """The forward to the clinic line ended. A missed forward is announced
+    (``call_missed``) once, so that someone calls the person back."""
+    missed = dial_status in MISSED_DIAL_STATUSES
+    with transaction.atomic():
+        call = (
+            InboundCall.objects.select_for_update()
+            .filter(provider_id=provider_id, forward=InboundCall.Forward.PENDING)
+            .first()
+        )
+        if call is None:
+            return None
+        call.forward = InboundCall.Forward.MISSED if missed else InboundCall.Forward.ANSWERED
+        call.forward_ended_at = timezone.now()
+        call.save(update_fields=["forward", "forward_ended_at"])
+        if missed:
+            call_id = call.pk
+            transaction.on_commit(
+                lambda: call_missed.send_robust(sender=InboundCall, call_id=call_id), robust=True
+            )
+    return call

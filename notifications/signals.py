@@ -13,6 +13,14 @@ transaction.
 
 ``opted_out(sender, phone: str, reason: str)``
     No SMS may go to ``phone`` any more (STOP, carrier opt-out, unusable number).
+
+``call_received(sender, call_id: int)``
+    Someone called one of the clinic's numbers (``InboundCall``); the call is being
+    forwarded to the clinic line.
+
+``call_missed(sender, call_id: int)``
+    The forwarded call was not answered (no answer, busy, failed): someone must
+    call back, urgently.
 """
 
 from __future__ import annotations
@@ -22,3 +30,5 @@ from django.dispatch import Signal
 message_failed = Signal()
 reply_received = Signal()
 opted_out = Signal()
+call_received = Signal()
+call_missed = Signal()

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from notifications import services
 from notifications.selectors import message_list
@@ -70,6 +71,42 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
             opt_out_type=request.POST.get("OptOutType", ""),
         )
     return HttpResponse(str(MessagingResponse()), content_type=TWIML)
+
+
+@twilio_signed
+def twilio_voice(request: HttpRequest) -> HttpResponse:
+    """A call to a clinic number (an article's tracking number): record it and
+    forward it to the clinic line; the dial's end reports to ``twilio_voice_dial``."""
+    sid = request.POST.get("CallSid", "")
+    called = request.POST.get("To", "")
+    if sid:
+        services.call_receive(provider_id=sid, caller=request.POST.get("From", ""), called=called)
+    response = VoiceResponse()
+    dial = response.dial(
+        action=f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/voice/dial/",
+        timeout=settings.CALL_FORWARD_RING_SECONDS,
+        caller_id=called or None,
+    )
+    dial.number(settings.CLINIC_FORWARD_NUMBER)
+    return HttpResponse(str(response), content_type=TWIML)
+
+
+@twilio_signed
+def twilio_voice_dial(request: HttpRequest) -> HttpResponse:
+    """The forward ended. If nobody answered, the caller hears that we will call
+    back, and an urgent callback is queued."""
+    services.call_forward_ended(
+        provider_id=request.POST.get("CallSid", ""),
+        dial_status=request.POST.get("DialCallStatus", ""),
+    )
+    response = VoiceResponse()
+    if request.POST.get("DialCallStatus", "") in services.MISSED_DIAL_STATUSES:
+        response.say(
+            "Sorry we missed you. A care coordinator will call you back as soon as possible. "
+            "If this is an emergency, hang up and dial 9 1 1, or call or text 9 8 8.",
+        )
+    response.hangup()
+    return HttpResponse(str(response), content_type=TWIML)
 
 
 @require_GET

@@ -26,6 +26,8 @@ ALLOWED_CONTEXT = frozenset(
         "alert_title",
         "alert_text",
         "link",
+        # A coordinator's own words, checked by wording_problems before sending.
+        "reply_text",
     }
 )
 
@@ -175,6 +177,7 @@ SAMPLE_CONTEXT = {
     "alert_title": "Alert",
     "alert_text": "Details",
     "link": "https://clinic.example/console/",
+    "reply_text": "Hi, this is Sam from the clinic. Is now a good time to call?",
 }
 # Confirmations must fit in two segments; other texts in three.
 MAX_SEGMENTS = {"confirmation": 2}

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from scheduling.models import Callback, ClinicClosure, OpeningHours
+from scheduling.models import (
+    Appointment,
+    Availability,
+    AvailabilityException,
+    CallAttempt,
+    Callback,
+    ClinicClosure,
+    Clinician,
+    OpeningHours,
+    StaffAlert,
+)
 
 
 @admin.register(OpeningHours)
@@ -17,9 +27,50 @@ class ClinicClosureAdmin(admin.ModelAdmin):
     date_hierarchy = "day"
 
 
+class CallAttemptInline(admin.TabularInline):
+    model = CallAttempt
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "coordinator", "outcome", "call_back_at"]
+    readonly_fields = fields
+
+
 @admin.register(Callback)
 class CallbackAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "is_urgent", "due_at", "claimed_by", "created_at"]
-    list_filter = ["status", "is_urgent"]
+    list_display = ["id", "status", "result", "is_urgent", "due_at", "claimed_by", "created_at"]
+    list_filter = ["status", "result", "is_urgent", "patient_replied"]
     raw_id_fields = ["lead", "submission", "claimed_by"]
     readonly_fields = ["created_at", "original_due_at"]
+    inlines = [CallAttemptInline]
+
+
+@admin.register(StaffAlert)
+class StaffAlertAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "audience", "callback", "created_at", "resolved_at"]
+    list_filter = ["kind", "audience"]
+    raw_id_fields = ["callback"]
+
+
+class AvailabilityInline(admin.TabularInline):
+    model = Availability
+    extra = 0
+
+
+class AvailabilityExceptionInline(admin.TabularInline):
+    model = AvailabilityException
+    extra = 0
+
+
+@admin.register(Clinician)
+class ClinicianAdmin(admin.ModelAdmin):
+    list_display = ["name", "slot_minutes", "is_active"]
+    list_filter = ["is_active"]
+    inlines = [AvailabilityInline, AvailabilityExceptionInline]
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "starts_at", "clinician", "status", "created_at"]
+    list_filter = ["status", "clinician"]
+    raw_id_fields = ["lead", "booked_by"]
+    date_hierarchy = "starts_at"

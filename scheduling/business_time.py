@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 from django.conf import settings
 
 from scheduling.models import ClinicClosure, OpeningHours
@@ -29,10 +30,20 @@ def _weekly_hours() -> dict[int, list[tuple[time, time]]]:
     return hours
 
 
-def _closed_days(start: date, end: date) -> set[date]:
-    return set(
+def closed_days(start: date, end: date) -> set[date]:
+    """Public holidays (``holidays`` library, the clinic's country and subdivision)
+    and ad-hoc closures entered in admin."""
+    closed = set(
         ClinicClosure.objects.filter(day__gte=start, day__lte=end).values_list("day", flat=True)
     )
+    if settings.CLINIC_HOLIDAYS_COUNTRY:
+        public = holidays.country_holidays(
+            settings.CLINIC_HOLIDAYS_COUNTRY,
+            subdiv=settings.CLINIC_HOLIDAYS_SUBDIVISION or None,
+            years=range(start.year, end.year + 1),
+        )
+        closed |= {day for day in public if start <= day <= end}
+    return closed
 
 
 def open_intervals(start: datetime) -> Iterator[tuple[datetime, datetime]]:
@@ -45,7 +56,7 @@ def open_intervals(start: datetime) -> Iterator[tuple[datetime, datetime]]:
         return
     local_start = start.astimezone(zone)
     first_day = local_start.date()
-    closed = _closed_days(first_day, first_day + timedelta(days=SEARCH_DAYS))
+    closed = closed_days(first_day, first_day + timedelta(days=SEARCH_DAYS))
     for offset in range(SEARCH_DAYS):
         day = first_day + timedelta(days=offset)
         if day in closed:
@@ -77,26 +88,65 @@ def next_open(start: datetime) -> datetime:
     return start
 
 
-def callback_due_at(*, submitted_at: datetime) -> datetime:
+# The parts of the day a person may ask to be called in, in their own time zone.
+BEST_TIME_WINDOWS = {
+    "morning": (time(8, 0), time(12, 0)),
+    "afternoon": (time(12, 0), time(17, 0)),
+    "evening": (time(17, 0), time(21, 0)),
+}
+
+
+def _person_zone(tz_name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz_name) if tz_name else clinic_zone()
+    except (KeyError, ValueError):
+        return clinic_zone()
+
+
+def _in_window(start: datetime, best_time: str, tz_name: str) -> datetime | None:
+    """The first moment at or after ``start`` that is both open and in the person's
+    ``best_time`` window (their zone); None if there is none in the coming weeks."""
+    window = BEST_TIME_WINDOWS[best_time]
+    zone = _person_zone(tz_name)
+    for opens_at, closes_at in open_intervals(start):
+        local_day = opens_at.astimezone(zone).date()
+        for day in (local_day - timedelta(days=1), local_day, local_day + timedelta(days=1)):
+            wanted_from = datetime.combine(day, window[0], tzinfo=zone)
+            wanted_to = datetime.combine(day, window[1], tzinfo=zone)
+            begins, ends = max(opens_at, wanted_from), min(closes_at, wanted_to)
+            if begins < ends:
+                return begins
+    return None
+
+
+def callback_due_at(
+    *, submitted_at: datetime, best_time: str = "anytime", tz_name: str = ""
+) -> datetime:
     """When a callback for a request made at ``submitted_at`` is due: the
-    speed-to-lead target in open time, so after hours it is due shortly after opening."""
-    return business_add(submitted_at, timedelta(minutes=settings.SPEED_TO_LEAD_MINUTES))
+    speed-to-lead target in open time (after hours: shortly after opening), moved to
+    the person's ``best_time`` window in their own time zone when they gave one and
+    the clinic is open then."""
+    due = business_add(submitted_at, timedelta(minutes=settings.SPEED_TO_LEAD_MINUTES))
+    if best_time in BEST_TIME_WINDOWS:
+        return _in_window(due, best_time, tz_name) or due
+    return due
 
 
-def callback_window(*, submitted_at: datetime) -> dict[str, datetime]:
-    """What the public answer promises: from the next open moment to the due time."""
-    return {
-        "starts_at": next_open(submitted_at),
-        "ends_at": callback_due_at(submitted_at=submitted_at),
-    }
+def callback_window(
+    *, submitted_at: datetime, best_time: str = "anytime", tz_name: str = ""
+) -> dict[str, datetime]:
+    """What the public answer promises: from the next open moment (in the person's
+    window) to the due time."""
+    due = callback_due_at(submitted_at=submitted_at, best_time=best_time, tz_name=tz_name)
+    starts = next_open(submitted_at)
+    if best_time in BEST_TIME_WINDOWS:
+        starts = _in_window(submitted_at, best_time, tz_name) or starts
+    return {"starts_at": min(starts, due), "ends_at": due}
 
 
 def callback_window_phrase(*, due_at: datetime, now: datetime, tz_name: str = "") -> str:
     """Plain words for when the call will come, in the lead's zone when known."""
-    try:
-        zone = ZoneInfo(tz_name) if tz_name else clinic_zone()
-    except (KeyError, ValueError):
-        zone = clinic_zone()
+    zone = _person_zone(tz_name)
     if due_at - now <= timedelta(minutes=15):
         return "in the next few minutes"
     local_due = due_at.astimezone(zone)
@@ -107,3 +157,10 @@ def callback_window_phrase(*, due_at: datetime, now: datetime, tz_name: str = ""
     if local_due.date() == now.astimezone(zone).date() + timedelta(days=1):
         return f"tomorrow by {clock} {label}".strip()
     return f"on {local_due.strftime('%A')} by {clock} {label}".strip()
+
+
+def next_business_morning(moment: datetime) -> datetime:
+    """The first opening of the clinic on a later day than ``moment`` (clinic time)."""
+    local_day = moment.astimezone(clinic_zone()).date()
+    tomorrow = datetime.combine(local_day + timedelta(days=1), time(0, 0), tzinfo=clinic_zone())
+    return next_open(tomorrow)

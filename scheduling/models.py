@@ -59,16 +59,28 @@ class Callback(models.Model):
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Result(models.TextChoices):
+        REACHED = "reached", "Reached"
+        UNREACHABLE = "unreachable", "Unreachable after every try"
+        CLOSED = "closed", "Closed (not interested, wrong number, do not contact)"
+        MERGED = "merged", "Replaced by a newer request"
+
     lead = models.ForeignKey("intake.Lead", on_delete=models.CASCADE, related_name="callbacks")
     submission = models.ForeignKey(
         "intake.Submission", on_delete=models.CASCADE, related_name="callbacks"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    result = models.CharField(max_length=20, choices=Result.choices, blank=True)
     is_urgent = models.BooleanField(default=False)
     patient_replied = models.BooleanField(default=False)
     due_at = models.DateTimeField()
     # The first due time: a retried callback keeps its place in the queue by it.
     original_due_at = models.DateTimeField()
+    # A retry is not handed out before this time (empty: ready now).
+    retry_at = models.DateTimeField(null=True, blank=True)
+    unanswered_attempts = models.PositiveSmallIntegerField(default=0)
+    # 0 none, 1 the pool was alerted, 2 a supervisor was alerted.
+    escalation_level = models.PositiveSmallIntegerField(default=0)
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -101,3 +113,184 @@ class Callback(models.Model):
 
     def __str__(self) -> str:
         return f"Callback {self.pk} ({self.status})"
+
+
+class CallAttempt(models.Model):
+    """One call (or try) a coordinator made, and how it went."""
+
+    class Outcome(models.TextChoices):
+        REACHED = "reached", "Reached"
+        BOOKED = "booked", "Reached and booked a consultation"
+        CALL_BACK_LATER = "call_back_later", "Asked to be called back later"
+        NOT_INTERESTED = "not_interested", "Not interested"
+        NO_ANSWER = "no_answer", "No answer"
+        VOICEMAIL = "voicemail", "Left a voicemail"
+        WRONG_NUMBER = "wrong_number", "Wrong number"
+        DO_NOT_CONTACT = "do_not_contact", "Asked not to be contacted"
+
+    callback = models.ForeignKey(Callback, on_delete=models.CASCADE, related_name="attempts")
+    coordinator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="call_attempts"
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    notes = models.TextField(blank=True)
+    call_back_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.pk} ({self.outcome})"
+
+
+class StaffAlert(models.Model):
+    """Something a coordinator or supervisor must look at (shown in the console)."""
+
+    class Kind(models.TextChoices):
+        UNCLAIMED = "unclaimed", "Callback waiting past its due time"
+        URGENT = "urgent", "Urgent (crisis) request"
+        PATIENT_REPLIED = "patient_replied", "Patient replied"
+
+    class Audience(models.TextChoices):
+        POOL = "pool", "Coordinators on duty"
+        SUPERVISOR = "supervisor", "Supervisors"
+
+    callback = models.ForeignKey(Callback, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    audience = models.CharField(max_length=20, choices=Audience.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["callback", "kind", "audience"], name="staff_alert_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.get_audience_display()}"
+
+
+class Clinician(models.Model):
+    """Someone who holds consultations; their week comes from availability templates."""
+
+    name = models.CharField(max_length=200)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    slot_minutes = models.PositiveSmallIntegerField(default=30)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gte=10) & Q(slot_minutes__lte=240),
+                name="clinician_slot_minutes_sane",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Availability(models.Model):
+    """A clinician's usual hours on a weekday (clinic time zone)."""
+
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="availability")
+    weekday = models.PositiveSmallIntegerField(choices=OpeningHours.Weekday.choices)
+    starts_at = models.TimeField()
+    ends_at = models.TimeField()
+
+    class Meta:
+        ordering = ["clinician", "weekday", "starts_at"]
+        verbose_name_plural = "availability"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="availability_ends_after_starts"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        hours = f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
+        return f"{self.clinician}: {self.get_weekday_display()} {hours}"
+
+
+class AvailabilityException(models.Model):
+    """A change to a clinician's usual week on one day: off (all day, or some hours)
+    or extra hours."""
+
+    class Kind(models.TextChoices):
+        OFF = "off", "Not available"
+        EXTRA = "extra", "Extra hours"
+
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="exceptions")
+    day = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.OFF)
+    starts_at = models.TimeField(null=True, blank=True, help_text="Empty: the whole day.")
+    ends_at = models.TimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["day", "starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(starts_at__isnull=True) & Q(ends_at__isnull=True))
+                | Q(ends_at__gt=F("starts_at")),
+                name="availability_exception_hours",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="off") | Q(starts_at__isnull=False),
+                name="availability_exception_extra_has_hours",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinician} {self.get_kind_display().lower()} on {self.day}"
+
+
+class Appointment(models.Model):
+    """A consultation booked for a lead with a clinician."""
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CONFIRMED = "confirmed", "Confirmed by the person"
+        RESCHEDULE_REQUESTED = "reschedule_requested", "Asked to reschedule"
+        CANCELLED = "cancelled", "Cancelled"
+        ATTENDED = "attended", "Attended"
+        NO_SHOW = "no_show", "No-show"
+
+    ACTIVE = (Status.BOOKED, Status.CONFIRMED, Status.RESCHEDULE_REQUESTED)
+
+    lead = models.ForeignKey("intake.Lead", on_delete=models.CASCADE, related_name="appointments")
+    clinician = models.ForeignKey(Clinician, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=25, choices=Status.choices, default=Status.BOOKED)
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            # Double booking is impossible: one active appointment per clinician and start.
+            models.UniqueConstraint(
+                fields=["clinician", "starts_at"],
+                condition=Q(status__in=["booked", "confirmed", "reschedule_requested"]),
+                name="appointment_no_double_booking",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="appointment_ends_after_starts"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "starts_at"])]
+
+    def __str__(self) -> str:
+        return f"Appointment {self.pk} ({self.status})"

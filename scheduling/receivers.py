@@ -13,9 +13,11 @@ def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) ->
 
 
 def on_callback_window_requested(
-    sender: Any, *, submitted_at: datetime, **kwargs: Any
+    sender: Any, *, submitted_at: datetime, best_time: str, timezone: str, **kwargs: Any
 ) -> dict[str, datetime]:
-    return business_time.callback_window(submitted_at=submitted_at)
+    return business_time.callback_window(
+        submitted_at=submitted_at, best_time=best_time, tz_name=timezone
+    )
 
 
 def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any) -> None:

@@ -26,8 +26,9 @@ def submission_process(submission_id: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def reply_process(inbound_id: int) -> None:
-    """A person texted us: mark their callback (idempotent)."""
-    services.callback_mark_replied(inbound_id=inbound_id)
+    """A person texted us: "C"/"R" answer their appointment, anything else marks their
+    callback "patient replied" (idempotent)."""
+    services.reply_route(inbound_id=inbound_id)
 
 
 @shared_task(acks_late=True)
@@ -40,3 +41,21 @@ def submissions_sweep() -> int:
     for submission_id in pending:
         services.submission_enqueue(submission_id=submission_id)
     return len(pending)
+
+
+@shared_task(acks_late=True)
+def callbacks_escalate() -> dict[str, int]:
+    """Every minute: alert about callbacks waiting past their due time."""
+    return services.callbacks_escalate()
+
+
+@shared_task(acks_late=True)
+def callback_leases_expire() -> int:
+    """Every minute: return callbacks whose holder's lease ran out to the queue."""
+    return services.callback_leases_expire()
+
+
+@shared_task(acks_late=True)
+def appointment_reminders_send() -> int:
+    """Every five minutes: queue the 24-hour and 2-hour consultation reminders."""
+    return services.appointment_reminders_send()

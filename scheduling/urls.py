@@ -1,14 +1,55 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from scheduling import views
+from scheduling import apis, views
 
 app_name = "scheduling"
+
+api_urlpatterns = [
+    path("callbacks/", apis.CallbackListApi.as_view(), name="callback-list"),
+    path("callbacks/claim-next/", apis.CallbackClaimNextApi.as_view(), name="callback-claim-next"),
+    path(
+        "callbacks/<int:callback_id>/release/",
+        apis.CallbackReleaseApi.as_view(),
+        name="callback-release",
+    ),
+    path(
+        "callbacks/<int:callback_id>/attempts/",
+        apis.CallbackAttemptsApi.as_view(),
+        name="callback-attempts",
+    ),
+    path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
+    path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
+    re_path(
+        r"^appointments/(?P<appointment_id>\d+)/(?P<action>cancel|attended|no-show)/$",
+        apis.AppointmentActionApi.as_view(),
+        name="appointment-action",
+    ),
+]
 
 urlpatterns = [
     path("", views.console, name="console"),
     path("queue/", views.console_queue, name="console-queue"),
     path("next/", views.console_claim_next, name="console-claim-next"),
+    path("board/", views.console_board, name="console-board"),
+    path("callbacks/<int:callback_id>/", views.console_callback, name="console-callback"),
+    path("callbacks/<int:callback_id>/attempt/", views.console_attempt, name="console-attempt"),
+    path("callbacks/<int:callback_id>/renew/", views.console_renew, name="console-renew"),
+    path("callbacks/<int:callback_id>/sms/", views.console_sms, name="console-sms"),
+    path("callbacks/<int:callback_id>/assign/", views.console_assign, name="console-assign"),
     path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),
+    path("callbacks/<int:callback_id>/book/", views.console_book, name="console-book"),
+    path("appointments/", views.console_appointments, name="console-appointments"),
+    path(
+        "appointments/<int:appointment_id>/mark/",
+        views.console_appointment_mark,
+        name="console-appointment-mark",
+    ),
+]
+
+# Pages a person reaches from the signed links in their emails.
+public_urlpatterns = [
+    path("r/<str:token>/", views.request_manage, name="request"),
+    path("a/<str:token>/", views.appointment_manage, name="appointment"),
 ]

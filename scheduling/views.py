@@ -2,69 +2,299 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth import get_user_model
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import roles
+from config.exceptions import ApplicationError
+from intake import selectors as intake_selectors
 from notifications import selectors as notification_selectors
-from scheduling import selectors, services
-from scheduling.models import Callback
+from scheduling import links, selectors, services
+from scheduling.models import Appointment, CallAttempt, Callback
+
+CARE = (roles.COORDINATOR, roles.SUPERVISOR)
 
 
-def _queue_context(request: HttpRequest) -> dict:
+def _queue_context() -> dict:
     return {
         "callbacks": selectors.callback_queue()[:200],
         "counts": selectors.callback_queue_counts(),
+        "alerts": selectors.staff_alerts_open()[:20],
         "now": timezone.now(),
     }
 
 
 @require_GET
-@roles.role_required(roles.COORDINATOR, roles.SUPERVISOR)
+@roles.role_required(*CARE)
 def console(request: HttpRequest) -> HttpResponse:
-    context = _queue_context(request)
-    claimed = (
-        selectors.callback_queue()
-        .filter(
-            claimed_by=request.user,
-            status=Callback.Status.CLAIMED,
-            lease_expires_at__gt=timezone.now(),
-        )
-        .first()
-    )
-    context["claimed"] = claimed
-    if claimed is not None:
-        phone = str(claimed.lead.phone) if claimed.lead.phone else ""
-        context["lead_messages"] = notification_selectors.message_list(
-            correlation=f"lead:{claimed.lead_id}", limit=20
-        )
-        context["lead_texts"] = notification_selectors.inbound_list(phone=phone) if phone else []
-        context["sms_block"] = notification_selectors.sms_block_get(phone=phone) if phone else None
+    context = _queue_context()
+    context["mine"] = selectors.callbacks_held_by(user_id=request.user.pk)
     return render(request, "scheduling/console.html", context)
 
 
 @require_GET
-@roles.role_required(roles.COORDINATOR, roles.SUPERVISOR)
+@roles.role_required(*CARE)
 def console_queue(request: HttpRequest) -> HttpResponse:
     """The queue table alone, polled by the console every few seconds."""
-    return render(request, "scheduling/_queue.html", _queue_context(request))
+    return render(request, "scheduling/_queue.html", _queue_context())
 
 
 @require_POST
-@roles.role_required(roles.COORDINATOR, roles.SUPERVISOR)
+@roles.role_required(*CARE)
 def console_claim_next(request: HttpRequest) -> HttpResponse:
     callback = services.callback_claim_next(user_id=request.user.pk)
     if callback is None:
-        messages.info(request, "The queue is empty.")
+        messages.info(request, "Nothing is waiting right now.")
+        return redirect("scheduling:console")
+    return redirect("scheduling:console-callback", callback_id=callback.pk)
+
+
+@require_GET
+@roles.role_required(*CARE)
+def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """A callback and everything about its lead, with one-click outcomes."""
+    callback = selectors.callback_get(callback_id=callback_id)
+    if callback is None:
+        raise Http404
+    context = {
+        "callback": callback,
+        "timeline": selectors.lead_timeline(lead=callback.lead),
+        "holder": callback.claimed_by_id == request.user.pk
+        and callback.status == Callback.Status.CLAIMED,
+        "outcomes": CallAttempt.Outcome.choices,
+        "voicemail_ok": selectors.lead_voicemail_ok(lead=callback.lead),
+        "slots": selectors.slots_available(
+            start=timezone.now(), end=timezone.now() + timedelta(days=7), limit=60
+        ),
+        "clinic_zone": selectors.clinic_zone(),
+        "is_supervisor": roles.has_role(request.user, roles.SUPERVISOR),
+        "coordinators": get_user_model()
+        .objects.filter(is_active=True, groups__name__in=CARE)
+        .distinct()
+        .order_by("username"),
+        "now": timezone.now(),
+    }
+    return render(request, "scheduling/callback.html", context)
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_attempt(request: HttpRequest, callback_id: int) -> HttpResponse:
+    call_back_at = parse_datetime(request.POST.get("call_back_at", "") or "")
+    if call_back_at is not None and timezone.is_naive(call_back_at):
+        call_back_at = timezone.make_aware(call_back_at, selectors.clinic_zone())
+    try:
+        services.attempt_log(
+            callback_id=callback_id,
+            user_id=request.user.pk,
+            outcome=request.POST.get("outcome", ""),
+            notes=request.POST.get("notes", "")[:5000],
+            call_back_at=call_back_at,
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("scheduling:console-callback", callback_id=callback_id)
+    except ValueError:
+        messages.error(request, "Choose an outcome.")
+        return redirect("scheduling:console-callback", callback_id=callback_id)
+    messages.success(request, "Call logged.")
     return redirect("scheduling:console")
 
 
 @require_POST
-@roles.role_required(roles.COORDINATOR, roles.SUPERVISOR)
+@roles.role_required(*CARE)
+def console_renew(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """Polled while the callback page is open, so the claim does not lapse."""
+    renewed = services.callback_renew(callback_id=callback_id, user_id=request.user.pk)
+    return HttpResponse(status=204 if renewed else 409)
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_sms(request: HttpRequest, callback_id: int) -> HttpResponse:
+    try:
+        services.lead_sms_reply(
+            callback_id=callback_id, user_id=request.user.pk, body=request.POST.get("body", "")
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Text queued.")
+    return redirect("scheduling:console-callback", callback_id=callback_id)
+
+
+@require_POST
+@roles.role_required(*CARE)
 def console_release(request: HttpRequest, callback_id: int) -> HttpResponse:
     if services.callback_release(callback_id=callback_id, user_id=request.user.pk):
         messages.info(request, "Callback returned to the queue.")
     return redirect("scheduling:console")
+
+
+@require_POST
+@roles.role_required(roles.SUPERVISOR)
+def console_assign(request: HttpRequest, callback_id: int) -> HttpResponse:
+    try:
+        to_user_id = int(request.POST.get("user_id", ""))
+    except ValueError:
+        messages.error(request, "Choose a coordinator.")
+        return redirect("scheduling:console-callback", callback_id=callback_id)
+    target = get_user_model().objects.filter(pk=to_user_id, is_active=True).first()
+    if target is None or not roles.has_role(target, *CARE):
+        messages.error(request, "That person is not a coordinator.")
+        return redirect("scheduling:console-callback", callback_id=callback_id)
+    try:
+        services.callback_assign(callback_id=callback_id, to_user_id=to_user_id)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Callback reassigned.")
+    return redirect("scheduling:console-board")
+
+
+@require_GET
+@roles.role_required(roles.SUPERVISOR)
+def console_board(request: HttpRequest) -> HttpResponse:
+    """The supervisor's view: due soon, overdue, and load per coordinator."""
+    return render(request, "scheduling/board.html", selectors.supervisor_board())
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """Book one of the offered slots for the callback's lead (logs the call as booked)."""
+    try:
+        clinician_id, starts_at = request.POST.get("slot", "").split("|", 1)
+        moment = parse_datetime(starts_at)
+        if moment is None:
+            raise ValueError
+        appointment = services.callback_book(
+            callback_id=callback_id,
+            user_id=request.user.pk,
+            clinician_id=int(clinician_id),
+            starts_at=moment,
+            notes=request.POST.get("notes", "")[:5000],
+        )
+    except ValueError:
+        messages.error(request, "Choose a time.")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        when = timezone.localtime(appointment.starts_at, selectors.clinic_zone())
+        messages.success(request, f"Consultation booked for {when:%a %d %b %H:%M}.")
+        return redirect("scheduling:console-appointments")
+    return redirect("scheduling:console-callback", callback_id=callback_id)
+
+
+@require_GET
+@roles.role_required(*CARE)
+def console_appointments(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "scheduling/appointments.html",
+        {"appointments": selectors.appointments_upcoming()[:200], "now": timezone.now()},
+    )
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_appointment_mark(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    action = request.POST.get("action", "")
+    try:
+        if action in ("attended", "no_show"):
+            services.appointment_mark(appointment_id=appointment_id, attended=action == "attended")
+        elif action == "cancel":
+            services.appointment_cancel(appointment_id=appointment_id, by_person=False)
+        elif action == "admitted":
+            services.appointment_admit(appointment_id=appointment_id)
+        else:
+            raise ApplicationError("Unknown action.")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Saved.")
+    return redirect("scheduling:console-appointments")
+
+
+# --- Pages for the person, reached by signed links in their emails ------------------
+
+
+@require_http_methods(["GET", "POST"])
+def request_manage(request: HttpRequest, token: str) -> HttpResponse:
+    """Cancel the request, or change how the clinic may contact them."""
+    lead_id = links.request_lead_id(token)
+    lead = intake_selectors.lead_get(lead_id=lead_id) if lead_id else None
+    if lead is None:
+        return render(request, "scheduling/link_invalid.html", status=404)
+    done = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "cancel":
+            services.request_cancel(lead_id=lead.pk)
+            done = "cancelled"
+        elif action == "preferences":
+            services.contact_preferences_change(
+                lead_id=lead.pk,
+                voicemail_ok="voicemail_ok" in request.POST,
+                mention_clinic_ok="mention_clinic_ok" in request.POST,
+                texts_ok="texts_ok" in request.POST,
+            )
+            done = "saved"
+        lead = intake_selectors.lead_get(lead_id=lead.pk)
+    preferences = intake_selectors.lead_contact_preferences(lead_id=lead.pk)
+    return render(
+        request,
+        "scheduling/request_manage.html",
+        {
+            "lead": lead,
+            "preferences": preferences,
+            "texts_ok": not (
+                lead.phone and notification_selectors.sms_block_get(phone=str(lead.phone))
+            ),
+            "done": done,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
+    """Confirm, cancel or ask to reschedule one consultation."""
+    appointment_id = links.appointment_id(token)
+    appointment = (
+        selectors.appointment_get(appointment_id=appointment_id) if appointment_id else None
+    )
+    if appointment is None:
+        return render(request, "scheduling/link_invalid.html", status=404)
+    done = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "confirm" and services.appointment_confirm(appointment_id=appointment.pk):
+            done = "confirmed"
+        elif action == "cancel" and services.appointment_cancel(
+            appointment_id=appointment.pk, by_person=True
+        ):
+            done = "cancelled"
+        elif action == "reschedule" and services.appointment_reschedule_request(
+            appointment_id=appointment.pk
+        ):
+            done = "reschedule"
+        appointment = selectors.appointment_get(appointment_id=appointment.pk)
+    return render(
+        request,
+        "scheduling/appointment_manage.html",
+        {
+            "appointment": appointment,
+            "when": timezone.localtime(
+                appointment.starts_at, selectors.person_zone(appointment.lead.timezone)
+            ),
+            "active": appointment.status in Appointment.ACTIVE,
+            "done": done,
+        },
+    )

@@ -10,6 +10,10 @@ from rest_framework.test import APIClient
 from notifications.backends import LocmemSmsBackend
 from tests.factories import UserFactory
 
+# The fake Twilio server's fixtures, defined once for the whole suite: a session
+# fixture imported into several modules would start one server per module.
+from tests.fake_twilio import fake_twilio_fixture, fake_twilio_server  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _isolated_state() -> Iterator[None]:

@@ -117,3 +117,15 @@ def test_the_openapi_schema_builds_without_warnings():
         env={**os.environ, "DJANGO_ENV": "test"},
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_to_start_without_the_public_url_twilio_calls_back():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "PUBLIC_BASE_URL"}
+    result = run_python(SETUP, env)
+    assert result.returncode != 0
+    assert "PUBLIC_BASE_URL must be set" in result.stderr
+
+
+def test_healthz_answers_a_probe_by_ip_address_before_host_checks(client):
+    response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200

@@ -17,10 +17,28 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from tests.fake_twilio import FROM_NUMBER, FakeTwilio, fake_twilio_fixture, fake_twilio_server  # noqa: F401
+from tests.fake_twilio import FROM_NUMBER, FakeTwilio
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 QUEUES = ",".join(queue.name for queue in celery_app.conf.task_queues)
+# Every test run gets its own keys in Redis, so that two runs on one machine
+# never take each other's tasks.
+KEY_PREFIX = f"e2e-{os.getpid()}-"
+
+
+def _isolate_broker_keys() -> None:
+    options = dict(celery_app.conf.broker_transport_options or {})
+    if options.get("global_keyprefix") != KEY_PREFIX:
+        options["global_keyprefix"] = KEY_PREFIX
+        celery_app.conf.broker_transport_options = options
+        # Connections made before now carry the old options: drop them.
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+            celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+
+_isolate_broker_keys()
 
 
 def require_real_stack() -> None:
@@ -57,6 +75,7 @@ def process_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": test_database,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "SMS_BACKEND": "console",
+        "CELERY_KEY_PREFIX": KEY_PREFIX,
         **extra,
     }
 
@@ -138,7 +157,10 @@ def twilio_env(fake: FakeTwilio) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(
-    django_db_setup, django_db_blocker, fake_twilio_server, tmp_path_factory
+    django_db_setup,
+    django_db_blocker,
+    fake_twilio_server,
+    tmp_path_factory,
 ) -> Iterator[CeleryProcess]:
     """One worker for the whole session, sending SMS to the fake Twilio server.
     A test may kill it; it is started again for the next test."""

@@ -16,7 +16,6 @@ from intake.models import Submission
 from notifications.models import Message
 from notifications.services import message_send
 from tests.e2e.conftest import twilio_env
-from tests.fake_twilio import fake_twilio_fixture, fake_twilio_server  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 from intake.models import Submission
 from notifications.models import Message
 from scheduling.models import Callback
-from tests.fake_twilio import fake_twilio_fixture, fake_twilio_server  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -78,3 +78,43 @@ def test_the_form_without_javascript_shows_field_errors(client, demo_article):
 def test_the_article_index_lists_listed_articles(client, demo_article):
     response = client.get("/articles/")
     assert demo_article.title in response.content.decode()
+
+
+def test_the_form_without_javascript_shows_crisis_resources_when_needed(client, demo_article):
+    response = client.post(
+        URL + "request/",
+        {"first_name": "Maria", "phone": "202-555-0143", "message": "quiero morirme"},
+    )
+
+    assert response.status_code == 201
+    html = response.content.decode()
+    assert "988 Suicide &amp; Crisis Lifeline" in html
+    assert 'href="tel:911"' in html
+    assert Submission.objects.get().crisis_language is True
+
+
+def test_the_form_without_javascript_takes_the_contact_boxes_as_ticked_or_not(client, demo_article):
+    client.post(
+        URL + "request/",
+        {"first_name": "Maria", "phone": "202-555-0143", "voicemail_ok": "true"},
+    )
+
+    submission = Submission.objects.get()
+    assert (submission.voicemail_ok, submission.mention_clinic_ok) == (True, False)
+
+
+def test_the_form_without_javascript_is_throttled_per_phone(client, demo_article, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "lead_submit_phone": "1/hour",
+        },
+    }
+    form = {"first_name": "Maria", "phone": "202-555-0143"}
+    assert client.post(URL + "request/", form).status_code == 201
+
+    response = client.post(URL + "request/", form)
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0

@@ -18,12 +18,7 @@ from notifications import services
 from notifications.backends import SmsRequest, TransportError, TwilioSmsBackend
 from notifications.models import Message
 from notifications.signals import message_failed
-from tests.fake_twilio import (  # noqa: F401 (fixtures)
-    FROM_NUMBER,
-    FakeTwilio,
-    fake_twilio_fixture,
-    fake_twilio_server,
-)
+from tests.fake_twilio import FROM_NUMBER, FakeTwilio
 
 STATUS_CALLBACK = "https://clinic.example.org/webhooks/twilio/status/"
 MESSAGING_SERVICE_SID = "MG" + "a1b2c3d4e5f60718293a4b5c6d7e8f90"

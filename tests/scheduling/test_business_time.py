@@ -36,6 +36,7 @@ class TestCallbackDueAt:
     def _clinic(self, settings):
         settings.CLINIC_TIME_ZONE = "America/New_York"
         settings.SPEED_TO_LEAD_MINUTES = 5
+        settings.CLINIC_HOLIDAYS_COUNTRY = ""
 
     def test_during_opening_hours_it_is_due_in_five_minutes(self, weekday_hours):
         assert business_time.callback_due_at(submitted_at=ny(2026, 11, 25, 10, 0)) == ny(
@@ -63,6 +64,36 @@ class TestCallbackDueAt:
             2026, 11, 27, 8, 5
         )
 
+    def test_a_public_holiday_is_skipped(self, weekday_hours, settings):
+        settings.CLINIC_HOLIDAYS_COUNTRY = "US"
+        settings.CLINIC_HOLIDAYS_SUBDIVISION = "CT"
+        # Thanksgiving 2026 is Thursday November 26.
+        assert business_time.callback_due_at(submitted_at=ny(2026, 11, 25, 22, 0)) == ny(
+            2026, 11, 27, 8, 5
+        )
+
+    def test_a_morning_person_is_called_in_their_morning(self, weekday_hours):
+        # 15:00 in New York is 12:00 in Los Angeles: the morning there is over.
+        due = business_time.callback_due_at(
+            submitted_at=ny(2026, 11, 24, 15, 0),
+            best_time="morning",
+            tz_name="America/Los_Angeles",
+        )
+        assert due == ny(2026, 11, 25, 11, 0)  # 08:00 in Los Angeles
+
+    def test_an_evening_person_is_called_after_five_their_time(self, weekday_hours):
+        due = business_time.callback_due_at(
+            submitted_at=ny(2026, 11, 24, 10, 0), best_time="evening", tz_name="America/New_York"
+        )
+        assert due == ny(2026, 11, 24, 17, 0)
+
+    def test_a_window_the_clinic_is_never_open_in_falls_back_to_the_clock(self, weekday_hours):
+        # 17:00-21:00 in Tokyo is 03:00-07:00 in New York: the clinic is closed then.
+        due = business_time.callback_due_at(
+            submitted_at=ny(2026, 11, 24, 10, 0), best_time="evening", tz_name="Asia/Tokyo"
+        )
+        assert due == ny(2026, 11, 24, 10, 5)
+
     def test_without_opening_hours_the_clinic_is_always_open(self, db):
         start = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
         assert business_time.callback_due_at(submitted_at=start) == start + timedelta(minutes=5)
@@ -75,6 +106,7 @@ class TestCallbackDueAt:
 
 
 @override_settings(CLINIC_TIME_ZONE="America/New_York")
+@override_settings(CLINIC_HOLIDAYS_COUNTRY="")
 class TestBusinessAddProperties(TestCase):
     @classmethod
     def setUpTestData(cls):

@@ -41,9 +41,11 @@ def test_next_callback_claims_and_shows_the_lead(client, coordinator, route):
     response = client.post("/console/next/", follow=True)
 
     assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == f"/console/callbacks/{callback.pk}/"
     html = response.content.decode()
-    assert "Your callback" in html
-    assert "Please call after 5" in html
+    assert "Maria" in html
+    assert "Log the call" in html
+    assert "Please call after 5" in html  # the request, in the timeline
     callback.refresh_from_db()
     assert callback.status == Callback.Status.CLAIMED
     assert callback.claimed_by == coordinator

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from config import roles
 from intake.services import article_import_text
-from scheduling.models import OpeningHours
+from scheduling.models import Availability, Clinician, OpeningHours
 
 DEMO_ARTICLES = Path(settings.BASE_DIR) / "intake" / "demo"
 
@@ -47,6 +47,16 @@ class Command(BaseCommand):
                 self.stdout.write(
                     "opening hours: Mon-Fri 08:00-12:30, 13:30-20:00; Sat 09:00-13:00"
                 )
+            if not Clinician.objects.exists():
+                for name, days in (("Dr. Rivera", range(0, 5)), ("Dr. Chen", (1, 3, 5))):
+                    clinician = Clinician.objects.create(name=name, slot_minutes=45)
+                    Availability.objects.bulk_create(
+                        Availability(
+                            clinician=clinician, weekday=day, starts_at=time(9), ends_at=time(17)
+                        )
+                        for day in days
+                    )
+                self.stdout.write("clinicians: Dr. Rivera (Mon-Fri), Dr. Chen (Tue, Thu, Sat)")
             self._users()
 
     def _users(self) -> None:

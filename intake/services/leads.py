@@ -1,4 +1,4 @@
-"""Intake's write paths: storing submissions, attaching them to people, moving life stages."""
+"""Storing submissions, attaching them to people, moving their life stages."""
 
 from __future__ import annotations
 
@@ -10,21 +10,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.text import slugify
 from phonenumber_field.phonenumber import PhoneNumber
 
 from config.exceptions import ApplicationError
 from intake.consent import consent_text
-from intake.models import Article, Consent, IdempotencyKey, Lead, Submission
+from intake.crisis import crisis_language_in
+from intake.models import Consent, IdempotencyKey, Lead, PhoneType, Submission
+from intake.services.articles import article_for_slug
 from intake.signals import callback_window_requested, submission_received
 
 logger = logging.getLogger(__name__)
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+CONTACT_PREFERENCE_DEFAULTS = {"voicemail_ok": False, "mention_clinic_ok": True}
+
+_PHONE_TYPES = {
+    getattr(phonenumbers.PhoneNumberType, choice.name): choice.value for choice in PhoneType
+}
 
 
 @dataclass(frozen=True)
@@ -40,23 +47,11 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
-def article_for_slug(*, slug: str) -> Article | None:
-    """The article a CTA named; an unknown slug makes an unlisted article flagged for
-    review, so that a lead from a page the clinic forgot to register is never refused."""
-    slug = slugify(slug)[:200]
-    if not slug:
-        return None
-    article, created = Article.objects.get_or_create(
-        slug=slug,
-        defaults={
-            "title": slug.replace("-", " ").capitalize(),
-            "is_listed": False,
-            "needs_review": True,
-        },
-    )
-    if created:
-        logger.warning("intake.article.unknown_slug_created", extra={"article_id": article.pk})
-    return article
+def phone_type_of(phone: PhoneNumber | None) -> str:
+    """The kind of line (``PhoneType``) a number is, or "" without a number."""
+    if not phone:
+        return ""
+    return _PHONE_TYPES.get(phonenumbers.number_type(phone), PhoneType.UNKNOWN)
 
 
 def _ip_or_none(value: str | None) -> str | None:
@@ -84,6 +79,63 @@ def _callback_window(*, submitted_at: datetime, best_time: str, tz_name: str) ->
     return {key: value.isoformat() for key, value in window.items()}
 
 
+def _more_discreet(lead: Lead, contact_preferences: dict[str, bool]) -> dict[str, bool]:
+    """The wishes that make contact with ``lead`` more discreet. A wish to relax
+    (allow voicemail, name the clinic) is not taken from an anonymous form: anyone
+    who knows a person's phone could send it, to the person's harm. It stays on its
+    submission for a coordinator to confirm with the person."""
+    return {
+        name: False
+        for name, value in contact_preferences.items()
+        if value is False and getattr(lead, name) is not False
+    }
+
+
+def _lead_save(lead: Lead, update: dict[str, Any]) -> None:
+    changed = [name for name, value in update.items() if getattr(lead, name) != value]
+    for name in changed:
+        setattr(lead, name, update[name])
+    if changed:
+        lead.save(update_fields=changed)
+
+
+def _lead_update_from(
+    lead: Lead,
+    *,
+    last_name: str,
+    phone: PhoneNumber | None,
+    email: str,
+    preferred_channel: str,
+    best_time: str,
+    tz_name: str,
+    contact_preferences: dict[str, bool],
+) -> None:
+    """A later submission by the same person: their latest channel and time win, they
+    can ask for more discretion, and contact details the lead lacked are filled in
+    (unless another open lead holds them)."""
+    update: dict[str, Any] = {"preferred_channel": preferred_channel, "best_time": best_time}
+    if tz_name:
+        update["timezone"] = tz_name
+    if last_name and not lead.last_name:
+        update["last_name"] = last_name
+    update.update(_more_discreet(lead, contact_preferences))
+    _lead_save(lead, update)
+    fill: dict[str, Any] = {}
+    if phone and not lead.phone:
+        fill.update(phone=phone, phone_type=phone_type_of(phone))
+    if email and not lead.email:
+        fill["email"] = email
+    if fill:
+        try:
+            with transaction.atomic():
+                Lead.objects.filter(pk=lead.pk).update(**fill)
+        except IntegrityError:
+            pass  # another open lead has that phone or email: leave both as they are
+        else:
+            for name, value in fill.items():
+                setattr(lead, name, value)
+
+
 def _lead_attach(
     *,
     first_name: str,
@@ -93,12 +145,16 @@ def _lead_attach(
     preferred_channel: str,
     best_time: str,
     tz_name: str,
+    contact_preferences: dict[str, bool],
+    is_spam: bool,
 ) -> Lead:
     """The open lead for this phone or email, or a new one.
 
     A matching lead under another first name is kept, not merged, and flagged
-    for a coordinator to review. Two concurrent first submissions from the same
-    person meet the open-lead unique constraints; the loser attaches to the winner.
+    for a coordinator to review; it keeps its own wishes, except that it becomes
+    more discreet if the newcomer asked for that. Spam attaches but changes
+    nothing on the lead. Two concurrent first submissions from the same person
+    meet the open-lead unique constraints; the loser attaches to the winner.
     """
     match = Q()
     if phone:
@@ -114,9 +170,23 @@ def _lead_attach(
             .first()
         )
         if lead is not None:
-            if lead.first_name.casefold() != first_name.casefold() and not lead.needs_review:
-                lead.needs_review = True
-                lead.save(update_fields=["needs_review"])
+            if is_spam:
+                return lead
+            if lead.first_name.casefold() == first_name.casefold():
+                _lead_update_from(
+                    lead,
+                    last_name=last_name,
+                    phone=phone,
+                    email=email,
+                    preferred_channel=preferred_channel,
+                    best_time=best_time,
+                    tz_name=tz_name,
+                    contact_preferences=contact_preferences,
+                )
+            else:
+                _lead_save(
+                    lead, {"needs_review": True, **_more_discreet(lead, contact_preferences)}
+                )
             return lead
         try:
             with transaction.atomic():
@@ -124,10 +194,12 @@ def _lead_attach(
                     first_name=first_name,
                     last_name=last_name,
                     phone=phone or "",
+                    phone_type=phone_type_of(phone),
                     email=email,
                     preferred_channel=preferred_channel,
                     best_time=best_time,
                     timezone=tz_name,
+                    **{**CONTACT_PREFERENCE_DEFAULTS, **contact_preferences},
                 )
         except IntegrityError:
             continue
@@ -148,10 +220,14 @@ def lead_submit(
     interest: str = "",
     message: str = "",
     sms_consent: bool = False,
+    consent_version: str = "",
+    contact_preferences: dict[str, bool] | None = None,
+    in_crisis: bool = False,
     article_slug: str = "",
     page_url: str = "",
     referrer: str = "",
     utm: dict[str, str] | None = None,
+    first_touch: dict[str, str] | None = None,
     is_spam: bool = False,
     ip_address: str | None = None,
     user_agent: str = "",
@@ -163,9 +239,19 @@ def lead_submit(
     transaction. After commit, ``submission_received`` is sent; the stored submission
     is the durable promise, so a lost signal is made good by the sweep.
 
+    A second submission from a known phone or email attaches to that person's open
+    lead; nothing in the outcome tells the caller whether that happened.
+
+    ``consent_version`` is the consent wording the person was shown (default: the
+    current one); the record keeps it and its SHA-256. ``contact_preferences`` holds
+    only what the person said (``voicemail_ok``, ``mention_clinic_ok``); the
+    submission stores them with the defaults filled in; a new lead takes them, a known
+    one only when they make contact more discreet (see ``_more_discreet``).
+    ``in_crisis`` or crisis language in ``message`` make ``is_crisis`` true.
+
     With ``idempotency_key``, a repeated key with the same ``request_sha256`` returns
     the first submission (``replayed=True``) and stores nothing; with another body it
-    raises ``ApplicationError`` (422).
+    raises ``ApplicationError`` (422). Keys are forgotten after ``IDEMPOTENCY_KEY_TTL``.
     """
     if not (phone or email):
         raise ApplicationError(
@@ -173,20 +259,34 @@ def lead_submit(
             fields={"phone": ["Give a phone number or an email address."]},
         )
     try:
+        consent_text(consent_version or None)
+    except KeyError:
+        raise ApplicationError(
+            "Some fields are not valid.",
+            fields={"consent_version": ["Unknown consent text version."]},
+        ) from None
+    try:
         return _lead_submit(**locals())
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key committed first.
         if idempotency_key:
-            replay = _idempotent_replay(key=idempotency_key, request_sha256=request_sha256)
+            replay = lead_submit_replay(
+                idempotency_key=idempotency_key, request_sha256=request_sha256
+            )
             if replay is not None:
                 return replay
         raise
 
 
-def _idempotent_replay(*, key: str, request_sha256: str) -> LeadSubmitOutcome | None:
+def lead_submit_replay(*, idempotency_key: str, request_sha256: str) -> LeadSubmitOutcome | None:
+    """The outcome of the first request with this Idempotency-Key in the last 24 hours,
+    or None. Raises ``ApplicationError`` (422) when that request had another body."""
     previous = (
         IdempotencyKey.objects.select_related("submission")
-        .filter(key=key, created_at__gte=timezone.now() - settings.IDEMPOTENCY_KEY_TTL)
+        .filter(
+            key=idempotency_key,
+            created_at__gte=timezone.now() - settings.IDEMPOTENCY_KEY_TTL,
+        )
         .first()
     )
     if previous is None:
@@ -203,7 +303,7 @@ def _idempotent_replay(*, key: str, request_sha256: str) -> LeadSubmitOutcome | 
 def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
     key = kwargs["idempotency_key"]
     if key:
-        replay = _idempotent_replay(key=key, request_sha256=kwargs["request_sha256"])
+        replay = lead_submit_replay(idempotency_key=key, request_sha256=kwargs["request_sha256"])
         if replay is not None:
             return replay
 
@@ -212,6 +312,11 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
             # An expired key may be reused; drop the old row before claiming it again.
             IdempotencyKey.objects.filter(key=key).delete()
         article = article_for_slug(slug=kwargs["article_slug"])
+        said = {
+            name: bool(value)
+            for name, value in (kwargs["contact_preferences"] or {}).items()
+            if name in CONTACT_PREFERENCE_DEFAULTS
+        }
         lead = _lead_attach(
             first_name=kwargs["first_name"],
             last_name=kwargs["last_name"],
@@ -220,6 +325,8 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
             preferred_channel=kwargs["preferred_channel"],
             best_time=kwargs["best_time"],
             tz_name=kwargs["tz_name"],
+            contact_preferences=said,
+            is_spam=kwargs["is_spam"],
         )
         utm = kwargs["utm"] or {}
         now = timezone.now()
@@ -227,24 +334,33 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
             lead=lead,
             article=article,
             first_name=kwargs["first_name"],
+            phone=kwargs["phone"] or "",
+            email=kwargs["email"],
             interest=kwargs["interest"],
             message=kwargs["message"],
             page_url=kwargs["page_url"],
             referrer=kwargs["referrer"],
             is_spam=kwargs["is_spam"],
+            in_crisis=bool(kwargs["in_crisis"]),
+            crisis_language=crisis_language_in(kwargs["message"]),
+            first_touch=kwargs["first_touch"] or {},
+            # The promise depends only on what this request said, never on whether the
+            # person was known: the answer must not tell.
             callback_window=_callback_window(
-                submitted_at=now, best_time=lead.best_time, tz_name=lead.timezone
+                submitted_at=now, best_time=kwargs["best_time"], tz_name=kwargs["tz_name"]
             ),
+            **{**CONTACT_PREFERENCE_DEFAULTS, **said},
             **{name: (utm.get(name) or "")[:200] for name in UTM_FIELDS},
         )
         if kwargs["phone"]:
-            text = consent_text()
+            text = consent_text(kwargs["consent_version"] or None)
             Consent.objects.create(
                 lead=lead,
                 submission=submission,
                 article=article,
                 scope=Consent.Scope.SMS,
                 granted=bool(kwargs["sms_consent"]),
+                phone=kwargs["phone"],
                 text_version=text.version,
                 text_sha256=text.sha256,
                 ip_address=_ip_or_none(kwargs["ip_address"]),
@@ -313,36 +429,12 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
     return True
 
 
-# Lines of a pasted web page that are navigation or image captions, not article text.
-_PAGE_CHROME_PREFIXES = ("Call:", "Table of Contents", "Screenshot ")
-_PAGE_CHROME_ENDINGS = ("Start your path to healing today!", "Other Deep Dive Articles")
-
-
-def article_import_text(*, slug: str, text: str, topic: str = "") -> Article:
-    """Create or update an article from plain text copied off the clinic's site: the
-    first line is the title; navigation, captions and the old phone-number call to
-    action are dropped (the CTA form replaces them)."""
-    lines = [line.rstrip() for line in text.splitlines()]
-    title = lines[0].strip().rstrip(":").strip()
-    body: list[str] = []
-    for line in lines[1:]:
-        if line.strip().startswith(_PAGE_CHROME_ENDINGS):
-            break
-        if line.strip().startswith(_PAGE_CHROME_PREFIXES):
-            continue
-        body.append(line)
-    # The page's own lead-in to its phone number is replaced by the form's heading.
-    while body and (not body[-1].strip() or body[-1].startswith("Transform your")):
-        body.pop()
-    article, _ = Article.objects.update_or_create(
-        slug=slug,
-        defaults={
-            "title": title,
-            "topic": topic,
-            "body": "\n".join(body).strip(),
-            "is_listed": True,
-            "needs_review": False,
-            "published_at": timezone.now(),
-        },
+def lead_contact_preferences_update(
+    *, lead_id: int, voicemail_ok: bool, mention_clinic_ok: bool
+) -> bool:
+    """The person changed how the clinic may contact them (from their signed link)."""
+    return bool(
+        Lead.objects.filter(pk=lead_id).update(
+            voicemail_ok=voicemail_ok, mention_clinic_ok=mention_clinic_ok
+        )
     )
-    return article

@@ -1,0 +1,54 @@
+"""Intake's write paths. Other apps and intake's own views import from here.
+
+- ``leads``: storing submissions, attaching them to people, life stages
+- ``articles``: articles named by a CTA, imported from text, a sitemap or a feed
+- ``events``: anonymous CTA event counts
+"""
+
+from __future__ import annotations
+
+from intake.services.articles import (
+    ArticleImportResult,
+    article_for_slug,
+    article_import_text,
+    articles_import,
+    slug_from_url,
+)
+from intake.services.events import cta_event_counts_flush, cta_event_record, is_bot
+from intake.services.leads import (
+    CONTACT_PREFERENCE_DEFAULTS,
+    STAGE_ORDER,
+    STAGE_TIMESTAMP,
+    UTM_FIELDS,
+    LeadSubmitOutcome,
+    lead_contact_preferences_update,
+    lead_stage_advance,
+    lead_submit,
+    lead_submit_replay,
+    phone_type_of,
+    request_fingerprint,
+    submission_mark_processed,
+)
+
+__all__ = [
+    "CONTACT_PREFERENCE_DEFAULTS",
+    "STAGE_ORDER",
+    "STAGE_TIMESTAMP",
+    "UTM_FIELDS",
+    "ArticleImportResult",
+    "LeadSubmitOutcome",
+    "article_for_slug",
+    "article_import_text",
+    "articles_import",
+    "cta_event_counts_flush",
+    "cta_event_record",
+    "is_bot",
+    "lead_contact_preferences_update",
+    "lead_stage_advance",
+    "lead_submit",
+    "lead_submit_replay",
+    "phone_type_of",
+    "request_fingerprint",
+    "slug_from_url",
+    "submission_mark_processed",
+]

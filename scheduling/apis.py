@@ -1,0 +1,393 @@
+"""The callback queue over HTTP, for integrations and the console's scripts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config import roles
+from config.exceptions import ErrorSerializer
+from intake.models import Lead
+from scheduling import selectors, services
+from scheduling.models import Appointment, CallAttempt, Callback
+
+CARE = [roles.HasRole.of(roles.COORDINATOR, roles.SUPERVISOR)]
+PAGE_SIZE = 50
+
+
+class CallbackOutputSerializer(serializers.ModelSerializer):
+    lead_id = serializers.IntegerField()
+    first_name = serializers.CharField(source="lead.first_name")
+    preferred_channel = serializers.CharField(source="lead.preferred_channel")
+    best_time = serializers.CharField(source="lead.best_time")
+    article = serializers.CharField(source="submission.article.slug", allow_null=True, default=None)
+    claimed_by = serializers.CharField(
+        source="claimed_by.get_username", allow_null=True, default=None
+    )
+    overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Callback
+        fields = [
+            "id",
+            "lead_id",
+            "first_name",
+            "preferred_channel",
+            "best_time",
+            "article",
+            "status",
+            "is_urgent",
+            "patient_replied",
+            "overdue",
+            "due_at",
+            "original_due_at",
+            "retry_at",
+            "unanswered_attempts",
+            "claimed_by",
+            "lease_expires_at",
+            "created_at",
+        ]
+
+    def get_overdue(self, callback: Callback) -> bool:
+        return callback.due_at < timezone.now()
+
+
+class CallbackPageSerializer(serializers.Serializer):
+    results = CallbackOutputSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+
+
+def _cursor_encode(callback: Callback) -> str:
+    raw = json.dumps([callback.is_urgent, callback.original_due_at.isoformat(), callback.pk])
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _cursor_decode(cursor: str) -> tuple[bool, datetime, int]:
+    try:
+        urgent, due, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return bool(urgent), datetime.fromisoformat(due), int(pk)
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise ValidationError({"cursor": ["Invalid cursor."]}) from error
+
+
+class CallbackListApi(APIView):
+    """``GET /api/v1/callbacks/``: live callbacks in queue order, keyset-paginated."""
+
+    permission_classes = CARE
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(
+            choices=[Callback.Status.OPEN, Callback.Status.CLAIMED], required=False
+        )
+        urgent = serializers.BooleanField(required=False, allow_null=True, default=None)
+        overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+        mine = serializers.BooleanField(required=False, default=False)
+        cursor = serializers.CharField(required=False)
+
+    @extend_schema(
+        operation_id="callbacks_list",
+        parameters=[FilterSerializer],
+        responses={200: CallbackPageSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        tags=["callbacks"],
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        # Keyset order: urgent first, then original due time, then id.
+        queue = selectors.callback_queue().order_by("-is_urgent", "original_due_at", "pk")
+        now = timezone.now()
+        if data.get("status"):
+            queue = queue.filter(status=data["status"])
+        if data.get("urgent") is not None:
+            queue = queue.filter(is_urgent=data["urgent"])
+        if data.get("overdue") is not None:
+            queue = (
+                queue.filter(due_at__lt=now) if data["overdue"] else queue.filter(due_at__gte=now)
+            )
+        if data["mine"]:
+            queue = queue.filter(claimed_by=request.user)
+        if data.get("cursor"):
+            urgent, due, pk = _cursor_decode(data["cursor"])
+            after = Q(original_due_at__gt=due) | Q(original_due_at=due, pk__gt=pk)
+            queue = queue.filter(Q(is_urgent=urgent) & after | Q(is_urgent__lt=urgent))
+        page = list(queue[: PAGE_SIZE + 1])
+        next_cursor = _cursor_encode(page[PAGE_SIZE - 1]) if len(page) > PAGE_SIZE else None
+        body = {
+            "results": CallbackOutputSerializer(page[:PAGE_SIZE], many=True).data,
+            "next_cursor": next_cursor,
+            "counts": selectors.callback_queue_counts(),
+        }
+        return Response(body)
+
+
+class CallbackClaimNextApi(APIView):
+    """``POST /api/v1/callbacks/claim-next/``: take the best ready callback."""
+
+    permission_classes = CARE
+
+    @extend_schema(
+        operation_id="callbacks_claim_next",
+        request=None,
+        responses={
+            200: CallbackOutputSerializer,
+            204: OpenApiResponse(description="Nothing is ready."),
+            403: ErrorSerializer,
+        },
+        tags=["callbacks"],
+    )
+    def post(self, request: Request) -> Response:
+        callback = services.callback_claim_next(user_id=request.user.pk)
+        if callback is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        callback = selectors.callback_queue().get(pk=callback.pk)
+        return Response(CallbackOutputSerializer(callback).data)
+
+
+class CallbackReleaseApi(APIView):
+    """``POST /api/v1/callbacks/{id}/release/``: give a claimed callback back."""
+
+    permission_classes = CARE
+
+    @extend_schema(
+        operation_id="callbacks_release",
+        request=None,
+        responses={204: None, 403: ErrorSerializer, 409: ErrorSerializer},
+        tags=["callbacks"],
+    )
+    def post(self, request: Request, callback_id: int) -> Response:
+        if not services.callback_release(callback_id=callback_id, user_id=request.user.pk):
+            return Response(
+                {"code": "not_holder", "message": "You do not hold this callback."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AttemptInputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=CallAttempt.Outcome.choices)
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    call_back_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class AttemptOutputSerializer(serializers.ModelSerializer):
+    coordinator = serializers.CharField(source="coordinator.get_username")
+
+    class Meta:
+        model = CallAttempt
+        fields = [
+            "id",
+            "callback_id",
+            "coordinator",
+            "outcome",
+            "notes",
+            "call_back_at",
+            "created_at",
+        ]
+
+
+class CallbackAttemptsApi(APIView):
+    """``/api/v1/callbacks/{id}/attempts/``: the calls made, and logging a new one."""
+
+    permission_classes = CARE
+
+    @extend_schema(
+        operation_id="callbacks_attempts_list",
+        responses={
+            200: AttemptOutputSerializer(many=True),
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        tags=["callbacks"],
+    )
+    def get(self, request: Request, callback_id: int) -> Response:
+        callback = get_object_or_404(Callback, pk=callback_id)
+        attempts = callback.attempts.select_related("coordinator").order_by("created_at")
+        return Response(AttemptOutputSerializer(attempts, many=True).data)
+
+    @extend_schema(
+        operation_id="callbacks_attempts_create",
+        request=AttemptInputSerializer,
+        responses={
+            201: AttemptOutputSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        tags=["callbacks"],
+    )
+    def post(self, request: Request, callback_id: int) -> Response:
+        serializer = AttemptInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = serializer.validated_data
+        attempt = services.attempt_log(
+            callback_id=callback_id,
+            user_id=request.user.pk,
+            outcome=data["outcome"],
+            notes=data.get("notes", ""),
+            call_back_at=data.get("call_back_at"),
+        )
+        return Response(AttemptOutputSerializer(attempt).data, status=status.HTTP_201_CREATED)
+
+
+class SlotOutputSerializer(serializers.Serializer):
+    clinician_id = serializers.IntegerField()
+    clinician_name = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class SlotListApi(APIView):
+    """``GET /api/v1/slots/``: free consultation times (default: the next 7 days)."""
+
+    permission_classes = CARE
+
+    class FilterSerializer(serializers.Serializer):
+        clinician = serializers.IntegerField(required=False)
+        start = serializers.DateTimeField(required=False)
+        end = serializers.DateTimeField(required=False)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            start = attrs.get("start") or timezone.now()
+            end = attrs.get("end") or start + timedelta(days=7)
+            if end <= start:
+                raise ValidationError({"end": ["Must be after start."]})
+            if end - start > timedelta(days=62):
+                raise ValidationError({"end": ["At most 62 days at a time."]})
+            return {**attrs, "start": start, "end": end}
+
+    @extend_schema(
+        operation_id="slots_list",
+        parameters=[FilterSerializer],
+        responses={
+            200: SlotOutputSerializer(many=True),
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+        },
+        tags=["consultations"],
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        slots = selectors.slots_available(
+            start=data["start"], end=data["end"], clinician_id=data.get("clinician")
+        )
+        return Response(SlotOutputSerializer(slots, many=True).data)
+
+
+class AppointmentOutputSerializer(serializers.ModelSerializer):
+    first_name = serializers.CharField(source="lead.first_name")
+    clinician = serializers.CharField(source="clinician.name")
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "lead_id",
+            "first_name",
+            "clinician_id",
+            "clinician",
+            "starts_at",
+            "ends_at",
+            "status",
+            "created_at",
+            "confirmed_at",
+            "cancelled_at",
+        ]
+
+
+class AppointmentInputSerializer(serializers.Serializer):
+    lead_id = serializers.IntegerField()
+    clinician_id = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+
+
+class AppointmentListApi(APIView):
+    """``/api/v1/appointments/``: upcoming consultations, and booking one."""
+
+    permission_classes = CARE
+
+    @extend_schema(
+        operation_id="appointments_list",
+        responses={200: AppointmentOutputSerializer(many=True), 403: ErrorSerializer},
+        tags=["consultations"],
+    )
+    def get(self, request: Request) -> Response:
+        appointments = selectors.appointments_upcoming()[:500]
+        return Response(AppointmentOutputSerializer(appointments, many=True).data)
+
+    @extend_schema(
+        operation_id="appointments_create",
+        request=AppointmentInputSerializer,
+        responses={
+            201: AppointmentOutputSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        tags=["consultations"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = AppointmentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not Lead.objects.filter(pk=data["lead_id"]).exists():
+            raise ValidationError({"lead_id": ["Unknown lead."]})
+        appointment = services.appointment_book(
+            lead_id=data["lead_id"],
+            clinician_id=data["clinician_id"],
+            starts_at=data["starts_at"],
+            booked_by_id=request.user.pk,
+        )
+        appointment = selectors.appointment_get(appointment_id=appointment.pk)
+        return Response(
+            AppointmentOutputSerializer(appointment).data, status=status.HTTP_201_CREATED
+        )
+
+
+class AppointmentActionApi(APIView):
+    """``POST /api/v1/appointments/{id}/{action}/``: cancel, attended or no-show."""
+
+    permission_classes = CARE
+
+    @extend_schema(
+        operation_id="appointments_action",
+        request=None,
+        responses={
+            200: AppointmentOutputSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        tags=["consultations"],
+    )
+    def post(self, request: Request, appointment_id: int, action: str) -> Response:
+        get_object_or_404(Appointment, pk=appointment_id)
+        if action == "cancel":
+            if not services.appointment_cancel(appointment_id=appointment_id, by_person=False):
+                return Response(
+                    {
+                        "code": "not_active",
+                        "message": "Only a booked appointment can be cancelled.",
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
+        else:
+            services.appointment_mark(appointment_id=appointment_id, attended=action == "attended")
+        appointment = selectors.appointment_get(appointment_id=appointment_id)
+        return Response(AppointmentOutputSerializer(appointment).data)

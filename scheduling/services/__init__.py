@@ -1,0 +1,71 @@
+"""Scheduling's write paths. Other modules import from here.
+
+- ``callbacks``: routing each new submission, the queue, calls and outcomes, escalation
+- ``consultations``: booking, confirming, reminding, cancelling, attendance
+"""
+
+from __future__ import annotations
+
+from scheduling.services.callbacks import (
+    CLOSING_OUTCOMES,
+    CONFIRMATION_SMS_PER_NUMBER_WINDOW,
+    attempt_log,
+    callback_assign,
+    callback_claim_next,
+    callback_leases_expire,
+    callback_mark_replied,
+    callback_release,
+    callback_renew,
+    callbacks_escalate,
+    lead_sms_reply,
+    reply_enqueue,
+    reply_route,
+    retry_at_for,
+    submission_enqueue,
+    submission_route,
+)
+from scheduling.services.consultations import (
+    appointment_admit,
+    appointment_book,
+    appointment_cancel,
+    appointment_confirm,
+    appointment_ics,
+    appointment_mark,
+    appointment_reminders_send,
+    appointment_reply,
+    appointment_reschedule_request,
+    callback_book,
+    contact_preferences_change,
+    request_cancel,
+)
+
+__all__ = [
+    "CLOSING_OUTCOMES",
+    "CONFIRMATION_SMS_PER_NUMBER_WINDOW",
+    "appointment_admit",
+    "appointment_book",
+    "appointment_cancel",
+    "appointment_confirm",
+    "appointment_ics",
+    "appointment_mark",
+    "appointment_reminders_send",
+    "appointment_reply",
+    "appointment_reschedule_request",
+    "attempt_log",
+    "callback_assign",
+    "callback_book",
+    "callback_claim_next",
+    "callback_leases_expire",
+    "callback_mark_replied",
+    "callback_release",
+    "callback_renew",
+    "callbacks_escalate",
+    "contact_preferences_change",
+    "lead_sms_reply",
+    "reply_enqueue",
+    "reply_route",
+    "request_cancel",
+    "retry_at_for",
+    "submission_enqueue",
+    "submission_route",
+]

@@ -1,0 +1,540 @@
+"""The callback queue: routing submissions, claiming, calls and outcomes, escalation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from config import roles
+from config.celery import enqueue
+from config.exceptions import ApplicationError
+from intake import selectors as intake_selectors
+from intake import services as intake_services
+from intake.models import Lead, Submission
+from notifications import selectors as notification_selectors
+from notifications import services as notification_services
+from notifications.models import Message
+from notifications.wording import wording_problems
+from scheduling import business_time, links
+from scheduling.models import CallAttempt, Callback, StaffAlert
+
+logger = logging.getLogger(__name__)
+
+CONFIRMATION_SMS_PER_NUMBER_WINDOW = timedelta(hours=24)
+
+
+def _callback_open_for(*, submission: Submission) -> Callback:
+    """The lead's live callback, or a new one due by the speed-to-lead clock.
+    A crisis submission makes the callback urgent (first in the queue), including
+    a live one queued by an earlier submission."""
+    urgent = submission.is_crisis
+    live = Callback.objects.filter(
+        lead_id=submission.lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+    ).first()
+    if live is not None:
+        if urgent and not live.is_urgent:
+            live.is_urgent = True
+            live.save(update_fields=["is_urgent"])
+        return live
+    due_at = business_time.callback_due_at(
+        submitted_at=submission.created_at,
+        best_time=submission.lead.best_time,
+        tz_name=submission.lead.timezone,
+    )
+    return Callback.objects.create(
+        lead_id=submission.lead_id,
+        submission=submission,
+        due_at=due_at,
+        original_due_at=due_at,
+        is_urgent=urgent,
+    )
+
+
+def _sms_confirmation_allowed(*, submission: Submission, lead: Lead) -> bool:
+    # A landline gets a call; a number outside the allowed countries (SMS pumping)
+    # gets a call or an email, never a text.
+    if not intake_selectors.lead_sms_reachable(lead_id=lead.pk):
+        return False
+    if not intake_selectors.submission_sms_consent_granted(submission_id=submission.pk):
+        return False
+    return not notification_selectors.message_sent_recently(
+        channel=Message.Channel.SMS,
+        purpose=Message.Purpose.CONFIRMATION,
+        recipient=str(lead.phone),
+        since=timezone.now() - CONFIRMATION_SMS_PER_NUMBER_WINDOW,
+    )
+
+
+def submission_route(*, submission_id: int) -> Callback | None:
+    """Queue the callback and send the confirmations for one submission, once.
+
+    Safe to call again for the same submission (a redelivered task or the sweep):
+    the first call marks the submission processed in the same transaction, and
+    later calls do nothing. Spam is marked processed and gets nothing. Returns
+    the lead's live callback, or None when there was nothing to do."""
+    submission = intake_selectors.submission_get(submission_id=submission_id)
+    if submission is None:
+        return None
+    with transaction.atomic():
+        if not intake_services.submission_mark_processed(submission_id=submission_id):
+            return None
+        if submission.is_spam:
+            return None
+        lead = submission.lead
+        callback = _callback_open_for(submission=submission)
+        if callback.is_urgent:
+            _alert(callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR)
+        context = {
+            "first_name": submission.first_name,
+            "callback_window": business_time.callback_window_phrase(
+                due_at=callback.due_at, now=timezone.now(), tz_name=lead.timezone
+            ),
+        }
+        discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
+        correlation = f"lead:{lead.pk}"
+        if _sms_confirmation_allowed(submission=submission, lead=lead):
+            notification_services.message_send(
+                channel=Message.Channel.SMS,
+                purpose=Message.Purpose.CONFIRMATION,
+                recipient=str(lead.phone),
+                template="confirmation",
+                context=context,
+                correlation=correlation,
+                dedupe_key=f"confirmation:sms:submission:{submission.pk}",
+                discreet=discreet,
+            )
+        if lead.email:
+            notification_services.message_send(
+                channel=Message.Channel.EMAIL,
+                purpose=Message.Purpose.CONFIRMATION,
+                recipient=lead.email,
+                template="confirmation",
+                context={**context, "manage_url": links.request_manage_url(lead_id=lead.pk)},
+                correlation=correlation,
+                dedupe_key=f"confirmation:email:submission:{submission.pk}",
+                discreet=discreet,
+            )
+    return callback
+
+
+def submission_enqueue(*, submission_id: int) -> bool:
+    """Hand a submission to the workers; if the broker is down it stays unprocessed
+    and ``submissions_sweep`` hands it over later."""
+    from scheduling.tasks import submission_process
+
+    return enqueue(submission_process, submission_id)
+
+
+def reply_enqueue(*, inbound_id: int) -> bool:
+    from scheduling.tasks import reply_process
+
+    return enqueue(reply_process, inbound_id)
+
+
+def reply_route(*, inbound_id: int) -> str:
+    """A person texted us. "C" or "R" answers their next appointment; anything else
+    moves their live callback up the queue as "patient replied". Says which."""
+    from scheduling.services.consultations import appointment_reply
+
+    inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
+    if inbound is None:
+        return "unknown"
+    answered = appointment_reply(phone=inbound.sender, body=inbound.body)
+    if answered:
+        return answered
+    return "replied" if callback_mark_replied(inbound_id=inbound_id) else "no callback"
+
+
+def callback_mark_replied(*, inbound_id: int) -> int:
+    """A person texted us: their live callback moves up the queue as "patient
+    replied". Returns how many callbacks were marked."""
+    inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
+    if inbound is None:
+        return 0
+    return Callback.objects.filter(
+        lead__phone=inbound.sender, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+    ).update(patient_replied=True)
+
+
+def _ready_queue(now: datetime) -> QuerySet[Callback]:
+    """Callbacks a coordinator may take now, best first: urgent (crisis), then
+    overdue, then those whose person replied, then by original due time."""
+    return (
+        Callback.objects.filter(
+            Q(status=Callback.Status.OPEN)
+            | Q(status=Callback.Status.CLAIMED, lease_expires_at__lte=now)
+        )
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .annotate(
+            overdue=Case(When(due_at__lt=now, then=Value(1)), default=Value(0)),
+        )
+        .order_by("-is_urgent", "-overdue", "-patient_replied", "original_due_at", "pk")
+    )
+
+
+def callback_claim_next(*, user_id: int, lease: timedelta | None = None) -> Callback | None:
+    """Give the coordinator the best callback that is ready, atomically.
+
+    A coordinator holding a live claim gets that one back (one claim each, unless a
+    supervisor assigns more). Otherwise the first ready callback in queue order
+    is locked with ``SKIP LOCKED`` so concurrent claimers never get the same row,
+    and claimed with a lease. Returns None when nothing is ready."""
+    lease = lease or timedelta(minutes=settings.CALLBACK_LEASE_MINUTES)
+    now = timezone.now()
+    with transaction.atomic():
+        held = (
+            Callback.objects.select_for_update()
+            .filter(claimed_by_id=user_id, status=Callback.Status.CLAIMED, lease_expires_at__gt=now)
+            .order_by("claimed_at")
+            .first()
+        )
+        if held is not None:
+            held.lease_expires_at = now + lease
+            held.save(update_fields=["lease_expires_at"])
+            return held
+        candidate = _ready_queue(now).select_for_update(skip_locked=True).first()
+        if candidate is not None:
+            _claim(candidate, user_id=user_id, now=now, lease=lease)
+            return candidate
+    return None
+
+
+def _claim(callback: Callback, *, user_id: int, now: datetime, lease: timedelta) -> None:
+    callback.status = Callback.Status.CLAIMED
+    callback.claimed_by_id = user_id
+    callback.claimed_at = now
+    callback.lease_expires_at = now + lease
+    callback.save(update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at"])
+    StaffAlert.objects.filter(callback=callback, resolved_at__isnull=True).update(resolved_at=now)
+    intake_services.lead_stage_advance(lead_id=callback.lead_id, stage=Lead.Stage.CONTACTING)
+
+
+def callback_renew(*, callback_id: int, user_id: int, lease: timedelta | None = None) -> bool:
+    """Extend the holder's lease while they work on the callback."""
+    lease = lease or timedelta(minutes=settings.CALLBACK_LEASE_MINUTES)
+    now = timezone.now()
+    return bool(
+        Callback.objects.filter(
+            pk=callback_id,
+            claimed_by_id=user_id,
+            status=Callback.Status.CLAIMED,
+            lease_expires_at__gt=now,
+        ).update(lease_expires_at=now + lease)
+    )
+
+
+def callback_assign(
+    *, callback_id: int, to_user_id: int, lease: timedelta | None = None
+) -> Callback:
+    """A supervisor gives a live callback to a coordinator (also one already
+    claimed by someone else, and on top of any claim the coordinator holds)."""
+    lease = lease or timedelta(minutes=settings.CALLBACK_LEASE_MINUTES)
+    now = timezone.now()
+    with transaction.atomic():
+        callback = (
+            Callback.objects.select_for_update()
+            .filter(pk=callback_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED])
+            .first()
+        )
+        if callback is None:
+            raise ApplicationError(
+                "This callback is closed.", code="callback_closed", status_code=409
+            )
+        _claim(callback, user_id=to_user_id, now=now, lease=lease)
+    return callback
+
+
+def callback_release(*, callback_id: int, user_id: int) -> bool:
+    """Put a claimed callback back in the queue. Only its holder may release it."""
+    return bool(
+        Callback.objects.filter(
+            pk=callback_id, claimed_by_id=user_id, status=Callback.Status.CLAIMED
+        ).update(
+            status=Callback.Status.OPEN, claimed_by=None, claimed_at=None, lease_expires_at=None
+        )
+    )
+
+
+def callback_leases_expire() -> int:
+    """Return callbacks whose holder's lease ran out to the open queue."""
+    return Callback.objects.filter(
+        status=Callback.Status.CLAIMED, lease_expires_at__lte=timezone.now()
+    ).update(status=Callback.Status.OPEN, claimed_by=None, claimed_at=None, lease_expires_at=None)
+
+
+# After how many unanswered calls, and when, the next try comes: +15 min, +2 h,
+# then the next business morning; after that the lead is unreachable.
+CLOSING_OUTCOMES = {
+    CallAttempt.Outcome.NOT_INTERESTED: "not interested",
+    CallAttempt.Outcome.WRONG_NUMBER: "wrong number",
+    CallAttempt.Outcome.DO_NOT_CONTACT: "asked not to be contacted",
+}
+
+
+def retry_at_for(*, unanswered: int, now: datetime) -> datetime | None:
+    """When to try again after the ``unanswered``-th unanswered call, or None to stop."""
+    schedule = settings.CALLBACK_RETRY_SCHEDULE
+    if unanswered > len(schedule):
+        return None
+    step = schedule[unanswered - 1]
+    if step == "next-morning":
+        return business_time.next_business_morning(now)
+    return business_time.next_open(now + timedelta(minutes=int(step)))
+
+
+def attempt_log(
+    *,
+    callback_id: int,
+    user_id: int,
+    outcome: str,
+    notes: str = "",
+    call_back_at: datetime | None = None,
+) -> CallAttempt:
+    """Record a call and move the callback and the lead on.
+
+    Reached or booked: the lead is contacted and the callback done. Call back
+    later: the callback waits until ``call_back_at`` (required). No answer or a
+    voicemail: retried on the configured schedule (keeping its place in the queue),
+    with a "we tried to reach you" text; after the last try the lead is closed as
+    unreachable and gets a final email. Not interested, wrong number, do not
+    contact: the lead is closed (do not contact also blocks further SMS). A
+    voicemail may only be logged when the person allowed voicemails. Only the
+    coordinator holding the callback may log on it."""
+    outcome = CallAttempt.Outcome(outcome)
+    now = timezone.now()
+    with transaction.atomic():
+        callback = (
+            Callback.objects.select_for_update()
+            .select_related("lead", "submission")
+            .filter(pk=callback_id)
+            .first()
+        )
+        if callback is None or callback.status not in (
+            Callback.Status.OPEN,
+            Callback.Status.CLAIMED,
+        ):
+            raise ApplicationError(
+                "This callback is closed.", code="callback_closed", status_code=409
+            )
+        if callback.status == Callback.Status.CLAIMED and callback.claimed_by_id != user_id:
+            raise ApplicationError(
+                "Another coordinator holds this callback.", code="not_holder", status_code=409
+            )
+        lead = callback.lead
+        if (
+            outcome == CallAttempt.Outcome.VOICEMAIL
+            and not intake_selectors.lead_contact_preferences(lead_id=lead.pk).voicemail_ok
+        ):
+            raise ApplicationError(
+                "This person did not allow voicemails.",
+                fields={"outcome": ["Voicemail is not allowed for this person."]},
+            )
+        if outcome == CallAttempt.Outcome.CALL_BACK_LATER and (
+            call_back_at is None or call_back_at <= now
+        ):
+            raise ApplicationError(
+                "Say when to call back.", fields={"call_back_at": ["A future time is required."]}
+            )
+        attempt = CallAttempt.objects.create(
+            callback=callback,
+            coordinator_id=user_id,
+            outcome=outcome,
+            notes=notes,
+            call_back_at=call_back_at,
+        )
+        _apply_outcome(callback, outcome=outcome, now=now, call_back_at=call_back_at)
+    return attempt
+
+
+def _close(callback: Callback, *, result: str, now: datetime) -> None:
+    callback.status = Callback.Status.DONE
+    callback.result = result
+    callback.closed_at = now
+    callback.claimed_by = None
+    callback.lease_expires_at = None
+    callback.save()
+    StaffAlert.objects.filter(callback=callback, resolved_at__isnull=True).update(resolved_at=now)
+
+
+def _reopen(callback: Callback, *, retry_at: datetime) -> None:
+    callback.status = Callback.Status.OPEN
+    callback.retry_at = retry_at
+    callback.due_at = retry_at
+    callback.claimed_by = None
+    callback.claimed_at = None
+    callback.lease_expires_at = None
+    callback.patient_replied = False
+    callback.escalation_level = 0
+    callback.save()
+
+
+def _apply_outcome(
+    callback: Callback, *, outcome: str, now: datetime, call_back_at: datetime | None
+) -> None:
+    lead = callback.lead
+    if outcome in (CallAttempt.Outcome.REACHED, CallAttempt.Outcome.BOOKED):
+        intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
+        _close(callback, result=Callback.Result.REACHED, now=now)
+    elif outcome == CallAttempt.Outcome.CALL_BACK_LATER:
+        intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
+        _reopen(callback, retry_at=call_back_at)
+    elif outcome in CLOSING_OUTCOMES:
+        if outcome == CallAttempt.Outcome.DO_NOT_CONTACT and lead.phone:
+            notification_services.opt_out_record(phone=str(lead.phone), source="coordinator")
+        intake_services.lead_stage_advance(
+            lead_id=lead.pk, stage=Lead.Stage.CLOSED, reason=CLOSING_OUTCOMES[outcome]
+        )
+        _close(callback, result=Callback.Result.CLOSED, now=now)
+    else:  # no answer, voicemail
+        callback.unanswered_attempts += 1
+        retry_at = retry_at_for(unanswered=callback.unanswered_attempts, now=now)
+        if retry_at is None:
+            intake_services.lead_stage_advance(
+                lead_id=lead.pk, stage=Lead.Stage.CLOSED, reason="unreachable"
+            )
+            _close(callback, result=Callback.Result.UNREACHABLE, now=now)
+            _send_to_lead(callback, purpose="follow_up", template="unreachable", sms=False)
+        else:
+            _reopen(callback, retry_at=retry_at)
+            _send_to_lead(
+                callback,
+                purpose="follow_up",
+                template="missed_call",
+                sms=True,
+                email=False,
+                key=f"missed-call:{callback.pk}:{callback.unanswered_attempts}",
+            )
+
+
+def _send_to_lead(
+    callback: Callback,
+    *,
+    purpose: str,
+    template: str,
+    sms: bool,
+    email: bool = True,
+    key: str = "",
+) -> None:
+    """A follow-up to the lead: SMS only with consent and to a number that takes
+    texts (quiet hours apply in notifications), email when known; discreet when
+    the person asked us not to name the clinic."""
+    lead = callback.lead
+    key = key or f"{template}:{callback.pk}"
+    context = {"first_name": lead.first_name, "clinic_phone": settings.CLINIC_PHONE}
+    discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
+    correlation = f"lead:{lead.pk}"
+    if (
+        sms
+        and intake_selectors.lead_sms_reachable(lead_id=lead.pk)
+        and intake_selectors.lead_sms_consent_granted(lead_id=lead.pk)
+    ):
+        notification_services.message_send(
+            channel=Message.Channel.SMS,
+            purpose=purpose,
+            recipient=str(lead.phone),
+            template=template,
+            context=context,
+            correlation=correlation,
+            dedupe_key=f"{key}:sms",
+            recipient_time_zone=lead.timezone,
+            discreet=discreet,
+        )
+    if email and lead.email:
+        notification_services.message_send(
+            channel=Message.Channel.EMAIL,
+            purpose=purpose,
+            recipient=lead.email,
+            template=template,
+            context=context,
+            correlation=correlation,
+            dedupe_key=f"{key}:email",
+            discreet=discreet,
+        )
+
+
+def callbacks_escalate() -> dict[str, int]:
+    """Alert about callbacks nobody has taken: 5 minutes past due the on-duty pool,
+    15 minutes past due a supervisor. Each alert goes once per callback."""
+    now = timezone.now()
+    counts = {"pool": 0, "supervisor": 0}
+    live = Callback.objects.filter(status=Callback.Status.OPEN).filter(
+        Q(retry_at__isnull=True) | Q(retry_at__lte=now)
+    )
+    steps = (
+        (2, StaffAlert.Audience.SUPERVISOR, settings.ESCALATE_SUPERVISOR_AFTER),
+        (1, StaffAlert.Audience.POOL, settings.ESCALATE_POOL_AFTER),
+    )
+    for level, audience, after in steps:
+        for callback in live.filter(due_at__lte=now - after, escalation_level__lt=level):
+            if _alert(callback, kind=StaffAlert.Kind.UNCLAIMED, audience=audience):
+                counts[audience] += 1
+            Callback.objects.filter(pk=callback.pk, escalation_level__lt=level).update(
+                escalation_level=level
+            )
+    return counts
+
+
+def _alert(callback: Callback, *, kind: str, audience: str) -> bool:
+    """Record an alert for the console and email it to its audience, once."""
+    _alert_row, created = StaffAlert.objects.get_or_create(
+        callback=callback, kind=kind, audience=audience
+    )
+    if created:
+        notification_services.staff_alert(
+            title=f"{StaffAlert.Kind(kind).label} (callback #{callback.pk})",
+            text="Open the console to take it. No personal details are in this email.",
+            link=f"{settings.PUBLIC_BASE_URL}/console/",
+            recipients=_audience_emails(audience),
+            dedupe_key=f"alert:{kind}:{audience}:{callback.pk}",
+        )
+    return created
+
+
+def _audience_emails(audience: str) -> list[str]:
+    from django.contrib.auth import get_user_model
+
+    groups = (
+        [roles.SUPERVISOR] if audience == StaffAlert.Audience.SUPERVISOR else [roles.COORDINATOR]
+    )
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=groups)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
+def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
+    """A coordinator texts the lead from the console. Only with SMS consent, never
+    naming health information (the same checker as templates), at most 320 characters."""
+    body = " ".join(body.split())
+    if not body:
+        raise ApplicationError("Write a message.", fields={"body": ["Required."]})
+    if len(body) > 320:
+        raise ApplicationError("Keep it under 320 characters.", fields={"body": ["Too long."]})
+    problems = wording_problems(body)
+    if problems:
+        raise ApplicationError(
+            f"A text must not name health information ({', '.join(problems)}).",
+            fields={"body": ["Names health information."]},
+        )
+    callback = Callback.objects.select_related("lead").filter(pk=callback_id).first()
+    if callback is None:
+        raise ApplicationError("No such callback.", code="not_found", status_code=404)
+    lead = callback.lead
+    if not lead.phone or not intake_selectors.lead_sms_consent_granted(lead_id=lead.pk):
+        raise ApplicationError("This person has not agreed to texts.", code="no_sms_consent")
+    return notification_services.message_send(
+        channel=Message.Channel.SMS,
+        purpose=Message.Purpose.REPLY,
+        recipient=str(lead.phone),
+        template="coordinator_reply",
+        context={"reply_text": body},
+        correlation=f"lead:{lead.pk}",
+    )

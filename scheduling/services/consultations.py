@@ -1,0 +1,398 @@
+"""Consultations: booking, confirming, reminding, cancelling, and what happened."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.exceptions import ApplicationError
+from intake import selectors as intake_selectors
+from intake import services as intake_services
+from intake.models import Lead
+from notifications import selectors as notification_selectors
+from notifications import services as notification_services
+from notifications.models import Message
+from scheduling import business_time, links
+from scheduling import selectors as scheduling_selectors
+from scheduling.models import Appointment, CallAttempt, Callback, Clinician
+
+logger = logging.getLogger(__name__)
+
+REMINDERS = (("24h", timedelta(hours=24)), ("2h", timedelta(hours=2)))
+
+
+def appointment_ics(appointment: Appointment) -> str:
+    """An iCalendar (RFC 5545) invitation: time, place and the clinic's phone; no
+    health information, no clinician name (it can hint at a specialty)."""
+
+    def stamp(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    def text(value: str) -> str:
+        return (
+            value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+        )
+
+    domain = settings.PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0] or "clinic"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:-//{text(settings.CLINIC_NAME)}//Consultations//EN",
+        "METHOD:REQUEST",
+        "BEGIN:VEVENT",
+        f"UID:appointment-{appointment.pk}@{domain}",
+        f"DTSTAMP:{stamp(timezone.now())}",
+        f"DTSTART:{stamp(appointment.starts_at)}",
+        f"DTEND:{stamp(appointment.ends_at)}",
+        f"SUMMARY:{text('Consultation with ' + settings.CLINIC_NAME)}",
+        f"DESCRIPTION:{text('Questions or changes: ' + settings.CLINIC_PHONE)}",
+        "STATUS:CONFIRMED",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _when(appointment: Appointment, tz_name: str) -> str:
+    zone = business_time._person_zone(tz_name)
+    local = appointment.starts_at.astimezone(zone)
+    return f"{local:%A, %B} {local.day} at {local:%I:%M %p}".replace(" 0", " ") + (
+        f" {local.tzname()}" if local.tzname() else ""
+    )
+
+
+def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) -> None:
+    """Tell the person about their appointment: SMS with consent to a number that
+    takes texts, email when known (with the invitation), discreet if they asked."""
+    lead = appointment.lead
+    preferences = intake_selectors.lead_contact_preferences(lead_id=lead.pk)
+    context = {
+        "first_name": lead.first_name,
+        "appointment_time": _when(appointment, lead.timezone),
+        "manage_url": links.appointment_manage_url(appointment_id=appointment.pk),
+    }
+    correlation = f"lead:{lead.pk}"
+    if intake_selectors.lead_sms_reachable(
+        lead_id=lead.pk
+    ) and intake_selectors.lead_sms_consent_granted(lead_id=lead.pk):
+        notification_services.message_send(
+            channel=Message.Channel.SMS,
+            purpose=purpose,
+            recipient=str(lead.phone),
+            template=template,
+            context=context,
+            correlation=correlation,
+            dedupe_key=f"{key}:sms",
+            recipient_time_zone=lead.timezone,
+            discreet=not preferences.mention_clinic_ok,
+        )
+    if lead.email:
+        notification_services.message_send(
+            channel=Message.Channel.EMAIL,
+            purpose=purpose,
+            recipient=lead.email,
+            template=template,
+            context=context,
+            correlation=correlation,
+            dedupe_key=f"{key}:email",
+            discreet=not preferences.mention_clinic_ok,
+            attachment=("consultation.ics", appointment_ics(appointment))
+            if template == "appointment_booked"
+            else None,
+        )
+
+
+def appointment_book(
+    *, lead_id: int, clinician_id: int, starts_at: datetime, booked_by_id: int | None
+) -> Appointment:
+    """Book a free slot for a lead: the slot must be one the clinician offers and
+    nobody holds (the database refuses a double booking even under a race). The lead
+    becomes "consult booked", their live callback is done, and they get a
+    confirmation by SMS and email with a calendar invitation."""
+    clinician = Clinician.objects.filter(pk=clinician_id, is_active=True).first()
+    if clinician is None:
+        raise ApplicationError("No such clinician.", fields={"clinician_id": ["Unknown."]})
+    slot = scheduling_selectors.slot_find(clinician=clinician, starts_at=starts_at)
+    if slot is None:
+        raise ApplicationError(
+            "That time is not available.",
+            code="slot_unavailable",
+            status_code=409,
+            fields={"starts_at": ["Not an open slot for this clinician."]},
+        )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            appointment = Appointment.objects.create(
+                lead_id=lead_id,
+                clinician=clinician,
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
+                booked_by_id=booked_by_id,
+            )
+            intake_services.lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONTACTED)
+            intake_services.lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONSULT_BOOKED)
+            Callback.objects.filter(
+                lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+            ).update(
+                status=Callback.Status.DONE,
+                result=Callback.Result.REACHED,
+                closed_at=now,
+                claimed_by=None,
+                lease_expires_at=None,
+            )
+            appointment = Appointment.objects.select_related("lead").get(pk=appointment.pk)
+            _notify(
+                appointment,
+                template="appointment_booked",
+                purpose=Message.Purpose.CONFIRMATION,
+                key=f"appointment-booked:{appointment.pk}",
+            )
+    except IntegrityError as error:
+        raise ApplicationError(
+            "Someone else just booked that time.",
+            code="slot_taken",
+            status_code=409,
+            fields={"starts_at": ["Already booked."]},
+        ) from error
+    return appointment
+
+
+def callback_book(
+    *, callback_id: int, user_id: int, clinician_id: int, starts_at: datetime, notes: str = ""
+) -> Appointment:
+    """From the console: book a consultation for the callback's lead and log the call
+    as "booked", in one transaction."""
+    from scheduling.services.callbacks import attempt_log
+
+    callback = Callback.objects.filter(pk=callback_id).first()
+    if callback is None:
+        raise ApplicationError("No such callback.", code="not_found", status_code=404)
+    with transaction.atomic():
+        attempt_log(
+            callback_id=callback_id,
+            user_id=user_id,
+            outcome=CallAttempt.Outcome.BOOKED,
+            notes=notes,
+        )
+        return appointment_book(
+            lead_id=callback.lead_id,
+            clinician_id=clinician_id,
+            starts_at=starts_at,
+            booked_by_id=user_id,
+        )
+
+
+def _active(appointment_id: int) -> Appointment | None:
+    return (
+        Appointment.objects.select_for_update()
+        .select_related("lead")
+        .filter(pk=appointment_id, status__in=Appointment.ACTIVE)
+        .first()
+    )
+
+
+def appointment_confirm(*, appointment_id: int) -> bool:
+    """The person confirmed (replied C, or by link). False if not active."""
+    with transaction.atomic():
+        appointment = _active(appointment_id)
+        if appointment is None:
+            return False
+        appointment.status = Appointment.Status.CONFIRMED
+        appointment.confirmed_at = timezone.now()
+        appointment.save(update_fields=["status", "confirmed_at"])
+    return True
+
+
+def _queue_callback(appointment: Appointment, *, due_at: datetime, replied: bool) -> Callback:
+    """Put the lead back in the coordinators' queue (one live callback per lead)."""
+    live = Callback.objects.filter(
+        lead_id=appointment.lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+    ).first()
+    if live is not None:
+        if replied and not live.patient_replied:
+            live.patient_replied = True
+            live.save(update_fields=["patient_replied"])
+        return live
+    submission = intake_selectors.lead_submissions(lead_id=appointment.lead_id).first()
+    return Callback.objects.create(
+        lead_id=appointment.lead_id,
+        submission=submission,
+        due_at=due_at,
+        original_due_at=due_at,
+        patient_replied=replied,
+    )
+
+
+def appointment_reschedule_request(*, appointment_id: int) -> bool:
+    """The person asked to reschedule (replied R, or by link): the slot stays held
+    until a coordinator rebooks, and the lead is back in the queue as "replied"."""
+    with transaction.atomic():
+        appointment = _active(appointment_id)
+        if appointment is None:
+            return False
+        appointment.status = Appointment.Status.RESCHEDULE_REQUESTED
+        appointment.save(update_fields=["status"])
+        _queue_callback(appointment, due_at=timezone.now(), replied=True)
+    return True
+
+
+def appointment_cancel(*, appointment_id: int, by_person: bool) -> bool:
+    """Cancel and free the slot. A person who cancels is told it is done."""
+    with transaction.atomic():
+        appointment = _active(appointment_id)
+        if appointment is None:
+            return False
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.cancelled_at = timezone.now()
+        appointment.save(update_fields=["status", "cancelled_at"])
+        Message.objects.filter(
+            dedupe_key__startswith=f"appointment-reminder:{appointment.pk}:",
+            status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
+        ).update(status=Message.Status.SUPPRESSED, error_code="cancelled")
+        if by_person:
+            _notify(
+                appointment,
+                template="appointment_cancelled",
+                purpose=Message.Purpose.REPLY,
+                key=f"appointment-cancelled:{appointment.pk}",
+            )
+    return True
+
+
+def appointment_mark(*, appointment_id: int, attended: bool) -> Appointment:
+    """Record what happened. Attended moves the lead on; a no-show goes back to the
+    queue for a coordinator to call."""
+    with transaction.atomic():
+        appointment = (
+            Appointment.objects.select_for_update()
+            .select_related("lead")
+            .filter(pk=appointment_id)
+            .first()
+        )
+        if appointment is None or appointment.status not in Appointment.ACTIVE:
+            raise ApplicationError(
+                "Only a booked appointment can be marked.", code="not_active", status_code=409
+            )
+        if appointment.starts_at > timezone.now():
+            raise ApplicationError(
+                "The appointment has not started yet.", code="not_started", status_code=409
+            )
+        appointment.status = Appointment.Status.ATTENDED if attended else Appointment.Status.NO_SHOW
+        appointment.outcome_at = timezone.now()
+        appointment.save(update_fields=["status", "outcome_at"])
+        if attended:
+            intake_services.lead_stage_advance(
+                lead_id=appointment.lead_id, stage=Lead.Stage.CONSULT_ATTENDED
+            )
+        else:
+            _queue_callback(appointment, due_at=timezone.now(), replied=False)
+    return appointment
+
+
+def appointment_reminders_send() -> int:
+    """Remind people 24 hours and 2 hours before their consultation (each once;
+    texts wait for the end of quiet hours). Returns how many reminders were queued."""
+    now = timezone.now()
+    queued = 0
+    upcoming = Appointment.objects.select_related("lead").filter(
+        status__in=[Appointment.Status.BOOKED, Appointment.Status.CONFIRMED],
+        starts_at__gt=now,
+        starts_at__lte=now + REMINDERS[0][1],
+    )
+    for appointment in upcoming:
+        until = appointment.starts_at - now
+        # The 24-hour reminder only when it still comes well before the 2-hour one.
+        name = "2h" if until <= REMINDERS[1][1] else "24h"
+        if name == "24h" and appointment.created_at > appointment.starts_at - REMINDERS[0][1]:
+            continue  # booked less than a day ahead: the confirmation is fresh
+        key = f"appointment-reminder:{appointment.pk}:{name}"
+        if notification_selectors.message_exists(dedupe_key=f"{key}:sms") or (
+            notification_selectors.message_exists(dedupe_key=f"{key}:email")
+        ):
+            continue
+        with transaction.atomic():
+            _notify(
+                appointment,
+                template="appointment_reminder",
+                purpose=Message.Purpose.REMINDER,
+                key=key,
+            )
+        queued += 1
+    return queued
+
+
+def appointment_reply(*, phone: str, body: str) -> str | None:
+    """A text "C" confirms and "R" asks to reschedule the person's next appointment.
+    Returns what was done ("confirmed", "reschedule"), or None if it was not that."""
+    answer = body.strip().upper().rstrip(".!")
+    if answer not in {"C", "R"}:
+        return None
+    appointment = (
+        Appointment.objects.filter(
+            lead__phone=phone, status__in=Appointment.ACTIVE, starts_at__gt=timezone.now()
+        )
+        .order_by("starts_at")
+        .first()
+    )
+    if appointment is None:
+        return None
+    if answer == "C":
+        appointment_confirm(appointment_id=appointment.pk)
+        return "confirmed"
+    appointment_reschedule_request(appointment_id=appointment.pk)
+    return "reschedule"
+
+
+def appointment_admit(*, appointment_id: int) -> None:
+    """After an attended consultation, the person was admitted."""
+    appointment = Appointment.objects.filter(
+        pk=appointment_id, status=Appointment.Status.ATTENDED
+    ).first()
+    if appointment is None:
+        raise ApplicationError(
+            "Only an attended consultation can lead to admission.",
+            code="not_attended",
+            status_code=409,
+        )
+    intake_services.lead_stage_advance(lead_id=appointment.lead_id, stage=Lead.Stage.ADMITTED)
+
+
+def request_cancel(*, lead_id: int) -> None:
+    """The person cancelled their request from the link in their email: the lead is
+    closed, its callback cancelled and any consultation cancelled."""
+    now = timezone.now()
+    with transaction.atomic():
+        Callback.objects.filter(
+            lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+        ).update(status=Callback.Status.CANCELLED, closed_at=now, claimed_by=None)
+        for appointment_id in Appointment.objects.filter(
+            lead_id=lead_id, status__in=Appointment.ACTIVE
+        ).values_list("pk", flat=True):
+            appointment_cancel(appointment_id=appointment_id, by_person=True)
+        intake_services.lead_stage_advance(
+            lead_id=lead_id, stage=Lead.Stage.CLOSED, reason="cancelled by the person"
+        )
+
+
+def contact_preferences_change(
+    *, lead_id: int, voicemail_ok: bool, mention_clinic_ok: bool, texts_ok: bool
+) -> None:
+    """The person changed how we may contact them; turning texts off opts the number
+    out (as STOP would), turning them on opts it back in."""
+    lead = intake_selectors.lead_get(lead_id=lead_id)
+    if lead is None:
+        return
+    with transaction.atomic():
+        intake_services.lead_contact_preferences_update(
+            lead_id=lead_id, voicemail_ok=voicemail_ok, mention_clinic_ok=mention_clinic_ok
+        )
+        if lead.phone:
+            if texts_ok:
+                notification_services.opt_out_remove(phone=str(lead.phone))
+            else:
+                notification_services.opt_out_record(phone=str(lead.phone), source="email link")
