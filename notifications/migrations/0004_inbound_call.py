@@ -4,25 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0003_message_attachment'),
+        ("notifications", "0003_message_attachment"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InboundCall',
+            name="InboundCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_id', models.CharField(max_length=64, unique=True)),
-                ('caller', models.CharField(blank=True, help_text='Empty when withheld.', max_length=20)),
-                ('called', models.CharField(db_index=True, max_length=20)),
-                ('forward', models.CharField(choices=[('pending', 'Ringing the clinic'), ('answered', 'Answered'), ('missed', 'Not answered (no answer, busy or failed)')], default='pending', max_length=10)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('forward_ended_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider_id", models.CharField(max_length=64, unique=True)),
+                (
+                    "caller",
+                    models.CharField(blank=True, help_text="Empty when withheld.", max_length=20),
+                ),
+                ("called", models.CharField(db_index=True, max_length=20)),
+                (
+                    "forward",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Ringing the clinic"),
+                            ("answered", "Answered"),
+                            ("missed", "Not answered (no answer, busy or failed)"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("forward_ended_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-received_at'],
+                "ordering": ["-received_at"],
             },
         ),
     ]
