@@ -7,7 +7,15 @@ from intake.models import Article, ArticleDailyCount, Consent, Lead, Submission
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "topic", "is_listed", "needs_review", "published_at"]
+    list_display = [
+        "title",
+        "slug",
+        "topic",
+        "tracking_number",
+        "is_listed",
+        "needs_review",
+        "published_at",
+    ]
     list_filter = ["is_listed", "needs_review", "topic"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}

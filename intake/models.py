@@ -25,6 +25,10 @@ class Article(models.Model):
     topic = models.CharField(max_length=100, blank=True)
     body = models.TextField(blank=True)
     source_url = models.URLField(max_length=500, blank=True)
+    tracking_number = PhoneNumberField(
+        blank=True,
+        help_text="A phone number printed on this article only: calls to it count for it.",
+    )
     is_listed = models.BooleanField(
         default=True, help_text="Unlisted articles have no public page but still take leads."
     )
@@ -37,6 +41,13 @@ class Article(models.Model):
 
     class Meta:
         ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tracking_number"],
+                condition=~Q(tracking_number=""),
+                name="article_tracking_number_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -145,6 +156,10 @@ class Lead(models.Model):
 class Submission(models.Model):
     """One answer to a call to action, as it arrived."""
 
+    class Source(models.TextChoices):
+        WEB = "web", "Web form"
+        PHONE = "phone", "Phone call"
+
     reference = models.CharField(max_length=20, unique=True, default=new_reference)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="submissions")
     article = models.ForeignKey(
@@ -169,6 +184,7 @@ class Submission(models.Model):
         blank=True,
         help_text="The first campaign touch the embed remembered: utm_* and when (at).",
     )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
     is_spam = models.BooleanField(
         default=False, help_text="Honeypot filled in: kept for review, nothing is sent."
     )

@@ -136,3 +136,20 @@ def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:
 
 def lead_consents(*, lead_id: int) -> QuerySet[Consent]:
     return Consent.objects.filter(lead_id=lead_id).order_by("-created_at")
+
+
+def article_id_for_tracking_number(*, number: str) -> int | None:
+    """The article whose tracking number was called, if any."""
+    if not number:
+        return None
+    return Article.objects.filter(tracking_number=number).values_list("pk", flat=True).first()
+
+
+def lead_id_open_for_phone(*, phone: str) -> int | None:
+    return (
+        Lead.objects.filter(phone=phone)
+        .exclude(stage=Lead.Stage.CLOSED)
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+        .first()
+    )

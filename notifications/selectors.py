@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from notifications.models import InboundMessage, Message, OptOut
+from notifications.models import InboundCall, InboundMessage, Message, OptOut
 
 
 def message_list(*, correlation: str = "", limit: int = 200) -> QuerySet[Message]:
@@ -58,3 +58,7 @@ def sms_block_get(*, phone: str) -> OptOut | None:
 
 def message_exists(*, dedupe_key: str) -> bool:
     return Message.objects.filter(dedupe_key=dedupe_key).exists()
+
+
+def call_get(*, call_id: int) -> InboundCall | None:
+    return InboundCall.objects.filter(pk=call_id).first()

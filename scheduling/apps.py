@@ -9,7 +9,7 @@ class SchedulingConfig(AppConfig):
 
     def ready(self) -> None:
         from intake.signals import callback_window_requested, submission_received
-        from notifications.signals import reply_received
+        from notifications.signals import call_missed, call_received, reply_received
         from scheduling import receivers
 
         submission_received.connect(
@@ -22,3 +22,5 @@ class SchedulingConfig(AppConfig):
         reply_received.connect(
             receivers.on_reply_received, dispatch_uid="scheduling.reply_received"
         )
+        call_received.connect(receivers.on_call_received, dispatch_uid="scheduling.call_received")
+        call_missed.connect(receivers.on_call_missed, dispatch_uid="scheduling.call_missed")

@@ -6,8 +6,11 @@ returns aware datetimes; the database keeps UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from time import monotonic
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -23,26 +26,56 @@ def clinic_zone() -> ZoneInfo:
     return ZoneInfo(settings.CLINIC_TIME_ZONE)
 
 
+# Opening hours and closures change a few times a year but are read on every
+# request: each process keeps them for a short while.
+CACHE_SECONDS = 30.0
+_memo: dict[str, tuple[float, Any]] = {}
+
+
+def _remembered(name: str, load: Callable[[], Any]) -> Any:
+    now = monotonic()
+    hit = _memo.get(name)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    _memo[name] = (now, value)
+    return value
+
+
+def forget() -> None:
+    """Drop what this process remembers (after an admin edit, and in tests)."""
+    _memo.clear()
+
+
 def _weekly_hours() -> dict[int, list[tuple[time, time]]]:
-    hours: dict[int, list[tuple[time, time]]] = {}
-    for row in OpeningHours.objects.order_by("weekday", "opens_at"):
-        hours.setdefault(row.weekday, []).append((row.opens_at, row.closes_at))
-    return hours
+    def load() -> dict[int, list[tuple[time, time]]]:
+        hours: dict[int, list[tuple[time, time]]] = {}
+        for row in OpeningHours.objects.order_by("weekday", "opens_at"):
+            hours.setdefault(row.weekday, []).append((row.opens_at, row.closes_at))
+        return hours
+
+    return _remembered("weekly-hours", load)
+
+
+@lru_cache(maxsize=32)
+def _public_holidays(country: str, subdivision: str, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision or None, years=year))
 
 
 def closed_days(start: date, end: date) -> set[date]:
     """Public holidays (``holidays`` library, the clinic's country and subdivision)
     and ad-hoc closures entered in admin."""
-    closed = set(
-        ClinicClosure.objects.filter(day__gte=start, day__lte=end).values_list("day", flat=True)
+    closures = _remembered(
+        "closures",
+        lambda: frozenset(ClinicClosure.objects.values_list("day", flat=True)),
     )
+    closed = {day for day in closures if start <= day <= end}
     if settings.CLINIC_HOLIDAYS_COUNTRY:
-        public = holidays.country_holidays(
-            settings.CLINIC_HOLIDAYS_COUNTRY,
-            subdiv=settings.CLINIC_HOLIDAYS_SUBDIVISION or None,
-            years=range(start.year, end.year + 1),
-        )
-        closed |= {day for day in public if start <= day <= end}
+        for year in range(start.year, end.year + 1):
+            public = _public_holidays(
+                settings.CLINIC_HOLIDAYS_COUNTRY, settings.CLINIC_HOLIDAYS_SUBDIVISION, year
+            )
+            closed |= {day for day in public if start <= day <= end}
     return closed
 
 

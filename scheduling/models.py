@@ -104,10 +104,38 @@ class Callback(models.Model):
             ),
         ]
         indexes = [
+            # The queue's own order (urgent first, then by first due time), live rows only.
             models.Index(
-                fields=["is_urgent", "original_due_at"],
+                F("is_urgent").desc(),
+                "original_due_at",
+                "id",
                 name="callback_queue",
                 condition=Q(status__in=["open", "claimed"]),
+            ),
+            # Claim-next probes these in turn: urgent, then overdue (the front of the
+            # queue by original due time), then patient replied, then the rest.
+            models.Index(
+                "original_due_at",
+                "id",
+                name="callback_ready",
+                condition=Q(status__in=["open", "claimed"]),
+            ),
+            models.Index(
+                "due_at",
+                name="callback_ready_due",
+                condition=Q(status__in=["open", "claimed"]),
+            ),
+            models.Index(
+                "original_due_at",
+                "id",
+                name="callback_ready_urgent",
+                condition=Q(status__in=["open", "claimed"], is_urgent=True),
+            ),
+            models.Index(
+                "original_due_at",
+                "id",
+                name="callback_ready_replied",
+                condition=Q(status__in=["open", "claimed"], patient_replied=True),
             ),
         ]
 

@@ -24,3 +24,11 @@ def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any)
     # Keywords are handled by notifications; anything a person wrote goes to a coordinator.
     if kind in ("reply", "opt_out_request"):
         services.reply_enqueue(inbound_id=inbound_id)
+
+
+def on_call_received(sender: Any, *, call_id: int, **kwargs: Any) -> None:
+    services.call_enqueue(call_id=call_id, missed=False)
+
+
+def on_call_missed(sender: Any, *, call_id: int, **kwargs: Any) -> None:
+    services.call_enqueue(call_id=call_id, missed=True)

@@ -59,3 +59,29 @@ def callback_leases_expire() -> int:
 def appointment_reminders_send() -> int:
     """Every five minutes: queue the 24-hour and 2-hour consultation reminders."""
     return services.appointment_reminders_send()
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(Exception,),
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=120,
+)
+def call_process(call_id: int) -> None:
+    """A call to a tracking number: record it as a submission (idempotent)."""
+    services.call_route(call_id=call_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(Exception,),
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=120,
+)
+def call_missed_process(call_id: int) -> None:
+    """A forwarded call nobody answered: make the caller's callback urgent."""
+    services.call_missed_route(call_id=call_id)

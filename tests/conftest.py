@@ -8,6 +8,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from notifications.backends import LocmemSmsBackend
+from scheduling import business_time
 from tests.factories import UserFactory
 
 # The fake Twilio server's fixtures, defined once for the whole suite: a session
@@ -21,7 +22,9 @@ def _isolated_state() -> Iterator[None]:
     LocmemSmsBackend.outbox.clear()
     LocmemSmsBackend.failures.clear()
     cache.clear()
+    business_time.forget()
     yield
+    business_time.forget()
     LocmemSmsBackend.outbox.clear()
     LocmemSmsBackend.failures.clear()
 

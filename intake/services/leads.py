@@ -20,7 +20,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 from config.exceptions import ApplicationError
 from intake.consent import consent_text
 from intake.crisis import crisis_language_in
-from intake.models import Consent, IdempotencyKey, Lead, PhoneType, Submission
+from intake.models import Article, Consent, IdempotencyKey, Lead, PhoneType, Submission
 from intake.services.articles import article_for_slug
 from intake.signals import callback_window_requested, submission_received
 
@@ -170,7 +170,8 @@ def _lead_attach(
             .first()
         )
         if lead is not None:
-            if is_spam:
+            # Spam changes nothing; a phone call gives no name to compare or to keep.
+            if is_spam or not first_name:
                 return lead
             if lead.first_name.casefold() == first_name.casefold():
                 _lead_update_from(
@@ -233,6 +234,7 @@ def lead_submit(
     user_agent: str = "",
     idempotency_key: str = "",
     request_sha256: str = "",
+    source: str = Submission.Source.WEB,
 ) -> LeadSubmitOutcome:
     """Store one call-to-action answer: the lead (new or the person's open one), the
     submission linked to its article and campaign, and the SMS consent record, in one
@@ -341,6 +343,7 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
             page_url=kwargs["page_url"],
             referrer=kwargs["referrer"],
             is_spam=kwargs["is_spam"],
+            source=kwargs["source"],
             in_crisis=bool(kwargs["in_crisis"]),
             crisis_language=crisis_language_in(kwargs["message"]),
             first_touch=kwargs["first_touch"] or {},
@@ -437,4 +440,23 @@ def lead_contact_preferences_update(
         Lead.objects.filter(pk=lead_id).update(
             voicemail_ok=voicemail_ok, mention_clinic_ok=mention_clinic_ok
         )
+    )
+
+
+def lead_submit_call(
+    *, caller: PhoneNumber, article_id: int | None, idempotency_key: str
+) -> LeadSubmitOutcome:
+    """A phone call to an article's tracking number, recorded as a submission from
+    that article: the caller's number is matched to their open lead like a web
+    lead's; a new caller becomes a lead without a name. A call gives no consent to
+    texts, so none is recorded as given. ``idempotency_key`` names the call: a second
+    call of this function for it replays the first submission."""
+    article = Article.objects.filter(pk=article_id).only("slug").first() if article_id else None
+    return lead_submit(
+        first_name="",
+        phone=caller,
+        article_slug=article.slug if article else "",
+        source=Submission.Source.PHONE,
+        idempotency_key=idempotency_key,
+        request_sha256=request_fingerprint({"call": idempotency_key}),
     )

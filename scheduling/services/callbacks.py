@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from phonenumber_field.phonenumber import to_python
 
 from config import roles
 from config.celery import enqueue
@@ -161,20 +162,31 @@ def callback_mark_replied(*, inbound_id: int) -> int:
     ).update(patient_replied=True)
 
 
-def _ready_queue(now: datetime) -> QuerySet[Callback]:
-    """Callbacks a coordinator may take now, best first: urgent (crisis), then
-    overdue, then those whose person replied, then by original due time."""
-    return (
-        Callback.objects.filter(
-            Q(status=Callback.Status.OPEN)
-            | Q(status=Callback.Status.CLAIMED, lease_expires_at__lte=now)
-        )
-        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-        .annotate(
-            overdue=Case(When(due_at__lt=now, then=Value(1)), default=Value(0)),
-        )
-        .order_by("-is_urgent", "-overdue", "-patient_replied", "original_due_at", "pk")
+def _ready(now: datetime) -> QuerySet[Callback]:
+    """Callbacks a coordinator may take now: open, or claimed with a lapsed lease,
+    and not waiting for a retry time."""
+    return Callback.objects.filter(
+        Q(status=Callback.Status.OPEN)
+        | Q(status=Callback.Status.CLAIMED, lease_expires_at__lte=now),
+        Q(retry_at__isnull=True) | Q(retry_at__lte=now),
     )
+
+
+def _queue_tiers(now: datetime) -> list[QuerySet[Callback]]:
+    """The ready queue in priority order, as index-backed slices: urgent (crisis),
+    then overdue, then those whose person replied, then the rest; each by original
+    due time, so a retried callback keeps its place."""
+    ready = _ready(now).order_by("original_due_at", "pk")
+    # Overdue rows are found through the due-time index (usually there are none, and
+    # scanning the queue in original-due order to learn that is the slow way); the
+    # hundred most overdue are then taken in queue order.
+    overdue = _ready(now).filter(due_at__lt=now).order_by("due_at").values("pk")[:100]
+    return [
+        ready.filter(is_urgent=True),
+        ready.filter(pk__in=overdue),
+        ready.filter(patient_replied=True),
+        ready,
+    ]
 
 
 def callback_claim_next(*, user_id: int, lease: timedelta | None = None) -> Callback | None:
@@ -182,7 +194,8 @@ def callback_claim_next(*, user_id: int, lease: timedelta | None = None) -> Call
 
     A coordinator holding a live claim gets that one back (one claim each, unless a
     supervisor assigns more). Otherwise the first ready callback in queue order
-    is locked with ``SKIP LOCKED`` so concurrent claimers never get the same row,
+    (see :func:`_queue_tiers`) is locked with ``SKIP LOCKED`` so concurrent
+    claimers never get the same row,
     and claimed with a lease. Returns None when nothing is ready."""
     lease = lease or timedelta(minutes=settings.CALLBACK_LEASE_MINUTES)
     now = timezone.now()
@@ -197,10 +210,13 @@ def callback_claim_next(*, user_id: int, lease: timedelta | None = None) -> Call
             held.lease_expires_at = now + lease
             held.save(update_fields=["lease_expires_at"])
             return held
-        candidate = _ready_queue(now).select_for_update(skip_locked=True).first()
-        if candidate is not None:
-            _claim(candidate, user_id=user_id, now=now, lease=lease)
-            return candidate
+        for tier in _queue_tiers(now):
+            # SKIP LOCKED: a row another coordinator is claiming right now is passed
+            # over, never waited for and never handed out twice.
+            candidate = tier.select_for_update(skip_locked=True).first()
+            if candidate is not None:
+                _claim(candidate, user_id=user_id, now=now, lease=lease)
+                return candidate
     return None
 
 
@@ -538,3 +554,60 @@ def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
         context={"reply_text": body},
         correlation=f"lead:{lead.pk}",
     )
+
+
+def call_enqueue(*, call_id: int, missed: bool) -> bool:
+    from scheduling.tasks import call_missed_process, call_process
+
+    return enqueue(call_missed_process if missed else call_process, call_id)
+
+
+def call_route(*, call_id: int) -> Callback | None:
+    """A call to an article's tracking number becomes a submission from that article
+    (once per call), routed like a web request: the caller's open lead, one live
+    callback. A withheld number cannot be called back and is only counted."""
+    call = notification_selectors.call_get(call_id=call_id)
+    if call is None or not call.caller:
+        return None
+    caller = to_python(call.caller)
+    if caller is None or not caller.is_valid():
+        return None
+    # Keyed by the call, so a redelivered task replays instead of recording it again.
+    outcome = intake_services.lead_submit_call(
+        caller=caller,
+        article_id=intake_selectors.article_id_for_tracking_number(number=call.called),
+        idempotency_key=f"call:{call.provider_id}",
+    )
+    return submission_route(submission_id=outcome.submission.pk) or (
+        Callback.objects.filter(
+            lead_id=outcome.submission.lead_id,
+            status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED],
+        ).first()
+    )
+
+
+def call_missed_route(*, call_id: int) -> Callback | None:
+    """Nobody at the clinic answered the forwarded call: the caller's callback is made
+    urgent (first in the queue) and a supervisor is alerted."""
+    call = notification_selectors.call_get(call_id=call_id)
+    if call is None or not call.caller:
+        return None
+    caller = to_python(call.caller)
+    lead_id = intake_selectors.lead_id_open_for_phone(phone=str(caller)) if caller else None
+    if lead_id is None:
+        # The call's own task has not run yet: record it now (idempotent).
+        call_route(call_id=call_id)
+        lead_id = intake_selectors.lead_id_open_for_phone(phone=str(caller)) if caller else None
+    with transaction.atomic():
+        callback = (
+            Callback.objects.select_for_update()
+            .filter(lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED])
+            .first()
+        )
+        if callback is None:
+            return None
+        if not callback.is_urgent:
+            callback.is_urgent = True
+            callback.save(update_fields=["is_urgent"])
+        _alert(callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR)
+    return callback
