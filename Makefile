@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | sha1sum | cut -c1-12)
 
-.PHONY: run test setup lint format migrate check lock clean
+.PHONY: run test bench setup lint format migrate check lock clean
 
 $(STAMP): requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,6 +29,12 @@ test: setup
 	$(BIN)/ruff format --check .
 	DJANGO_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Run every benchmark (PostgreSQL and Redis on 127.0.0.1; each prints its table).
+bench: setup
+	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/notifications.py
+	$(BIN)/python bench/callback_queue.py
 
 lint:
 	$(BIN)/ruff check .

@@ -1,4 +1,7 @@
-"""Benchmark of the callback queue: `.venv/bin/python bench/queue.py`.
+"""Benchmark of the callback queue: `.venv/bin/python bench/callback_queue.py`.
+
+(The issue calls it bench/queue.py; that name would hide the standard library's
+``queue`` module from every script in bench/, so it is callback_queue.py.)
 
 On PostgreSQL (a fresh ``clinic_bench_queue`` database, dropped at the end) with
 1,000,000 historical and 10,000 open callbacks (bulk-loaded with INSERT ... SELECT
