@@ -9,22 +9,26 @@ from django.utils import timezone
 from intake import selectors as intake_selectors
 from scheduling import services
 
+# Tasks that record what a person did: idempotent, so redelivered after a crash and
+# retried with backoff (bounded far below the broker's visibility timeout).
+RECORDING_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (Exception,),
+    "max_retries": 5,
+    "retry_backoff": True,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+}
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(Exception,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=120,
-    retry_jitter=True,
-)
+
+@shared_task(**RECORDING_TASK)
 def submission_process(submission_id: int) -> None:
     """Queue the callback and confirmations of a new submission (idempotent)."""
     services.submission_route(submission_id=submission_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(**RECORDING_TASK)
 def reply_process(inbound_id: int) -> None:
     """A person texted us: "C"/"R" answer their appointment, anything else marks their
     callback "patient replied" (idempotent)."""
@@ -61,27 +65,13 @@ def appointment_reminders_send() -> int:
     return services.appointment_reminders_send()
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(Exception,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=120,
-)
+@shared_task(**RECORDING_TASK)
 def call_process(call_id: int) -> None:
     """A call to a tracking number: record it as a submission (idempotent)."""
     services.call_route(call_id=call_id)
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(Exception,),
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=120,
-)
+@shared_task(**RECORDING_TASK)
 def call_missed_process(call_id: int) -> None:
     """A forwarded call nobody answered: make the caller's callback urgent."""
     services.call_missed_route(call_id=call_id)

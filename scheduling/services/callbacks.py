@@ -23,6 +23,7 @@ from notifications.models import Message
 from notifications.wording import wording_problems
 from scheduling import business_time, links
 from scheduling.models import CallAttempt, Callback, StaffAlert
+from scheduling.services.outreach import lead_message
 
 logger = logging.getLogger(__name__)
 
@@ -428,49 +429,18 @@ def _apply_outcome(
 
 
 def _send_to_lead(
-    callback: Callback,
-    *,
-    purpose: str,
-    template: str,
-    sms: bool,
-    email: bool = True,
-    key: str = "",
+    callback: Callback, *, purpose: str, template: str, sms: bool, email: bool = True, key: str = ""
 ) -> None:
-    """A follow-up to the lead: SMS only with consent and to a number that takes
-    texts (quiet hours apply in notifications), email when known; discreet when
-    the person asked us not to name the clinic."""
-    lead = callback.lead
-    key = key or f"{template}:{callback.pk}"
-    context = {"first_name": lead.first_name, "clinic_phone": settings.CLINIC_PHONE}
-    discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
-    correlation = f"lead:{lead.pk}"
-    if (
-        sms
-        and intake_selectors.lead_sms_reachable(lead_id=lead.pk)
-        and intake_selectors.lead_sms_consent_granted(lead_id=lead.pk)
-    ):
-        notification_services.message_send(
-            channel=Message.Channel.SMS,
-            purpose=purpose,
-            recipient=str(lead.phone),
-            template=template,
-            context=context,
-            correlation=correlation,
-            dedupe_key=f"{key}:sms",
-            recipient_time_zone=lead.timezone,
-            discreet=discreet,
-        )
-    if email and lead.email:
-        notification_services.message_send(
-            channel=Message.Channel.EMAIL,
-            purpose=purpose,
-            recipient=lead.email,
-            template=template,
-            context=context,
-            correlation=correlation,
-            dedupe_key=f"{key}:email",
-            discreet=discreet,
-        )
+    """A follow-up about this callback (see ``outreach.lead_message`` for the rules)."""
+    lead_message(
+        lead=callback.lead,
+        purpose=purpose,
+        template=template,
+        context={"clinic_phone": settings.CLINIC_PHONE},
+        key=key or f"{template}:{callback.pk}",
+        sms=sms,
+        email=email,
+    )
 
 
 def callbacks_escalate() -> dict[str, int]:

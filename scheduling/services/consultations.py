@@ -19,6 +19,7 @@ from notifications.models import Message
 from scheduling import business_time, links
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment, CallAttempt, Callback, Clinician
+from scheduling.services.outreach import lead_message
 
 logger = logging.getLogger(__name__)
 
@@ -66,44 +67,22 @@ def _when(appointment: Appointment, tz_name: str) -> str:
 
 
 def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) -> None:
-    """Tell the person about their appointment: SMS with consent to a number that
-    takes texts, email when known (with the invitation), discreet if they asked."""
+    """Tell the person about their appointment (see ``outreach.lead_message`` for the
+    rules); the booking email carries the calendar invitation."""
     lead = appointment.lead
-    preferences = intake_selectors.lead_contact_preferences(lead_id=lead.pk)
-    context = {
-        "first_name": lead.first_name,
-        "appointment_time": _when(appointment, lead.timezone),
-        "manage_url": links.appointment_manage_url(appointment_id=appointment.pk),
-    }
-    correlation = f"lead:{lead.pk}"
-    if intake_selectors.lead_sms_reachable(
-        lead_id=lead.pk
-    ) and intake_selectors.lead_sms_consent_granted(lead_id=lead.pk):
-        notification_services.message_send(
-            channel=Message.Channel.SMS,
-            purpose=purpose,
-            recipient=str(lead.phone),
-            template=template,
-            context=context,
-            correlation=correlation,
-            dedupe_key=f"{key}:sms",
-            recipient_time_zone=lead.timezone,
-            discreet=not preferences.mention_clinic_ok,
-        )
-    if lead.email:
-        notification_services.message_send(
-            channel=Message.Channel.EMAIL,
-            purpose=purpose,
-            recipient=lead.email,
-            template=template,
-            context=context,
-            correlation=correlation,
-            dedupe_key=f"{key}:email",
-            discreet=not preferences.mention_clinic_ok,
-            attachment=("consultation.ics", appointment_ics(appointment))
-            if template == "appointment_booked"
-            else None,
-        )
+    lead_message(
+        lead=lead,
+        purpose=purpose,
+        template=template,
+        context={
+            "appointment_time": _when(appointment, lead.timezone),
+            "manage_url": links.appointment_manage_url(appointment_id=appointment.pk),
+        },
+        key=key,
+        attachment=("consultation.ics", appointment_ics(appointment))
+        if template == "appointment_booked"
+        else None,
+    )
 
 
 def appointment_book(
