@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
+from typing import Any
 
-from celery import Celery, Task
+import structlog
+from celery import Celery, Task, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -20,6 +23,49 @@ app.conf.task_queues = (
     Queue("default"),
 )
 app.autodiscover_tasks()
+
+# --- Logs: the project's JSON formatter, and the web request's id in task logs ---
+
+REQUEST_ID_HEADER = "request_id"
+# Context bound for each running task, keyed by task id, reset when it ends (an
+# eager task runs inside the web request and must leave its context as it was).
+_task_context: dict[str, Any] = {}
+
+
+@signals.setup_logging.connect
+def logging_configure(**kwargs: Any) -> None:
+    """Workers and beat log through ``settings.LOGGING`` (JSON, redacted) instead of
+    Celery's own plain format."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.before_task_publish.connect
+def request_id_attach(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """Carry the publishing request's (or task's) id in the message headers."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id and headers is not None:
+        headers.setdefault(REQUEST_ID_HEADER, request_id)
+
+
+@signals.task_prerun.connect
+def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
+    request = task.request
+    request_id = getattr(request, REQUEST_ID_HEADER, None) or (
+        (request.headers or {}).get(REQUEST_ID_HEADER) if request.headers else None
+    )
+    context: dict[str, Any] = {"task_id": task_id, "task_name": task.name}
+    if request_id:
+        context["request_id"] = request_id
+    _task_context[task_id] = structlog.contextvars.bind_contextvars(**context)
+
+
+@signals.task_postrun.connect
+def task_context_reset(task_id: str, **kwargs: Any) -> None:
+    tokens = _task_context.pop(task_id, None)
+    if tokens:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def enqueue(task: Task, *args: int) -> bool:

@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from config import views
+
+logger = structlog.get_logger("config.request")
+
+# A caller's id is kept only if it looks like an id: it ends up in every log line.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+class RequestIdMiddleware:
+    """Give every request an id, from ``X-Request-ID`` or a new one; put it in the
+    log context (and so into the Celery tasks this request publishes: see
+    ``config.celery``) and send it back in the response's ``X-Request-ID``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        offered = request.headers.get("X-Request-ID", "")
+        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            match = getattr(request, "resolver_match", None)
+            # The route, not the path: paths carry signed tokens and ids.
+            logger.info(
+                "request.finished",
+                method=request.method,
+                route=match.route if match else None,
+                view=match.view_name if match else None,
+                status=response.status_code,
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+            response["X-Request-ID"] = request_id
+            return response
+        finally:
+            structlog.contextvars.clear_contextvars()
 
 
 class HealthCheckMiddleware:

@@ -20,7 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from config.logs import configure_structlog, json_formatter
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -64,7 +67,7 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rs
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin.ClinicAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -75,6 +78,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "corsheaders",
     "phonenumber_field",
     "django_celery_beat",
@@ -85,7 +89,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.HealthCheckMiddleware",
+    "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -461,11 +467,10 @@ DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
+    # JSON, redacted (config.logs); see "Logging and privacy" below.
+    "formatters": {"json": json_formatter()},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "json"},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -509,4 +514,51 @@ ARTICLE_IMPORT_TIMEOUT_SECONDS = env.float("ARTICLE_IMPORT_TIMEOUT_SECONDS", def
 CELERY_BEAT_SCHEDULE["flush-cta-event-counts"] = {
     "task": "intake.tasks.cta_event_counts_flush",
     "schedule": timedelta(minutes=1),
+}
+
+# --- Reports ----------------------------------------------------------------------
+
+# Small-cell suppression: counts from 1 to REPORT_MIN_CELL - 1 show as "<REPORT_MIN_CELL".
+REPORT_MIN_CELL = env.int("REPORT_MIN_CELL", default=5)
+if REPORT_MIN_CELL < 1:
+    raise ImproperlyConfigured("REPORT_MIN_CELL must be at least 1")
+CELERY_BEAT_SCHEDULE["sync-funnel-event-counts"] = {
+    "task": "intake.tasks.funnel_event_counts_sync",
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["rebuild-funnel-rollups"] = {
+    "task": "intake.tasks.funnel_rollups_rebuild",
+    "schedule": crontab(hour=3, minute=40),
+}
+
+# --- Logging and privacy ----------------------------------------------------------
+
+# Every log line is one JSON object with the request id (X-Request-ID, also carried
+# into Celery tasks) and no personal data: config.logs redacts personal keys and
+# masks phone numbers, email addresses and signed-link tokens in any text.
+# LOG_FORMAT=console renders the same redacted events for humans (development).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or console")
+LOGGING["formatters"]["json"] = json_formatter(console=LOG_FORMAT == "console")
+configure_structlog()
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------------
+
+# Every page: our own scripts, styles and images only, no inline script or style
+# (htmx, console.js and cta.js are local static files), never framed. The API
+# docs page relaxes style-src for Swagger UI (config.urls).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+    },
 }

@@ -7,9 +7,11 @@ so no cookies: ``POST /api/v1/leads/``, ``POST /api/v1/events/`` and
 
 from __future__ import annotations
 
+import csv
+import io
 import unicodedata
 import zoneinfo
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,21 +20,30 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.http import HttpRequest
 from django.utils.cache import patch_cache_control
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled, UnsupportedMediaType, ValidationError
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import roles
 from config.exceptions import ApplicationError, ErrorSerializer
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
 from intake.models import CtaEventType, Lead, PhoneType
 from intake.parsers import BoundedJSONParser, PlainTextJSONParser
+from intake.reports import GROUPS, RATES, article_funnel_report
 from intake.selectors import cta_config
 from intake.services import (
     UTM_FIELDS,
@@ -43,6 +54,7 @@ from intake.services import (
     phone_type_of,
     request_fingerprint,
 )
+from intake.services.events import clinic_day
 from intake.throttles import (
     CtaConfigIpThrottle,
     CtaEventIpThrottle,
@@ -524,4 +536,242 @@ class CtaConfigApi(PublicApi):
         )
         response = Response(body)
         patch_cache_control(response, public=True, max_age=seconds)
+        return response
+
+
+# --- Conversion reports (marketing) ----------------------------------------------------
+
+REPORT_ROLES = (roles.MARKETING, roles.SUPERVISOR, roles.ADMIN)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "string", "pattern": "^<[0-9]+$", "example": "<5"},
+        ],
+        "nullable": True,
+        "description": 'A count; from 1 to REPORT_MIN_CELL - 1 it is the string "<N>" '
+        "(small-cell suppression). Null where it does not apply (CTA events by campaign "
+        "or source).",
+    }
+)
+class SuppressedCountField(serializers.Field):
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ReportRatesSerializer(serializers.Serializer):
+    """Each null when a count it divides is suppressed, zero or not applicable."""
+
+    cta_view_rate = serializers.FloatField(allow_null=True, help_text="CTA views / article views.")
+    form_start_rate = serializers.FloatField(allow_null=True, help_text="Form starts / CTA views.")
+    submission_rate = serializers.FloatField(
+        allow_null=True, help_text="Submissions / form starts (phone calls start no form)."
+    )
+    contact_rate = serializers.FloatField(allow_null=True, help_text="Contacted / leads.")
+    booking_rate = serializers.FloatField(
+        allow_null=True, help_text="Consultation booked / contacted."
+    )
+    attendance_rate = serializers.FloatField(allow_null=True, help_text="Attended / booked.")
+    admission_rate = serializers.FloatField(allow_null=True, help_text="Admitted / attended.")
+    lead_to_patient_rate = serializers.FloatField(allow_null=True, help_text="Admitted / leads.")
+
+
+class ReportWaitSerializer(serializers.Serializer):
+    median_seconds = serializers.IntegerField(allow_null=True)
+    p90_seconds = serializers.IntegerField(allow_null=True)
+
+
+class ReportFirstContactSerializer(serializers.Serializer):
+    system = ReportWaitSerializer(
+        help_text="From the submission to the callback and confirmations being queued."
+    )
+    coordinators = ReportWaitSerializer(help_text="From then to the first contact.")
+
+
+class ReportRowSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        allow_blank=True,
+        help_text="Article slug, topic, UTM value, web/phone, or the first day of the week "
+        "or month.",
+    )
+    label = serializers.CharField()
+    article_views = SuppressedCountField()
+    cta_views = SuppressedCountField()
+    form_starts = SuppressedCountField()
+    submissions = SuppressedCountField()
+    leads = SuppressedCountField(help_text="Unique people (spam excluded).")
+    contacted = SuppressedCountField()
+    consult_booked = SuppressedCountField()
+    consult_attended = SuppressedCountField()
+    admitted = SuppressedCountField()
+    rates = ReportRatesSerializer()
+    first_contact = ReportFirstContactSerializer(
+        help_text="Time to first contact, estimated from a histogram; null for fewer than "
+        "REPORT_MIN_CELL leads."
+    )
+    contacted_within_target_share = serializers.FloatField(
+        allow_null=True,
+        help_text="Share of contacted leads reached by the end of the callback window "
+        "promised at their first submission (the speed-to-lead target in clinic hours).",
+    )
+
+
+class ArticleReportOutputSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    group = serializers.CharField()
+    attribution = serializers.CharField()
+    article = serializers.CharField(allow_blank=True)
+    min_cell = serializers.IntegerField(help_text="Counts below this (and above 0) are hidden.")
+    rows = ReportRowSerializer(many=True)
+    total = ReportRowSerializer()
+
+
+class ArticleReportQuerySerializer(serializers.Serializer):
+    date_from = serializers.DateField(
+        required=False, help_text="First clinic day (default: 90 days before date_to)."
+    )
+    date_to = serializers.DateField(required=False, help_text="Last clinic day (default: today).")
+    group = serializers.ChoiceField(choices=GROUPS, default="article")
+    attribution = serializers.ChoiceField(
+        choices=[("first", "First touch"), ("last", "Last touch")],
+        default="first",
+        help_text="first: everything a lead does counts for their first touch; last: each "
+        "step counts for the latest submission before it.",
+    )
+    article = serializers.SlugField(
+        max_length=200, required=False, allow_blank=True, help_text="Only this article."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        date_to = attrs.get("date_to") or clinic_day()
+        date_from = attrs.get("date_from") or date_to - timedelta(days=89)
+        if date_from > date_to:
+            raise ValidationError({"date_from": ["Must be on or before date_to."]})
+        if (date_to - date_from).days > 3 * 366:
+            raise ValidationError({"date_from": ["At most three years at a time."]})
+        attrs.update(date_from=date_from, date_to=date_to)
+        return attrs
+
+
+class ReportCsvRenderer(BaseRenderer):
+    """``?format=csv``: one line per row and a total line, counts suppressed as in JSON."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        if not isinstance(data, dict) or "rows" not in data:  # an error body
+            writer.writerow(["code", "message"])
+            writer.writerow([(data or {}).get("code", ""), (data or {}).get("message", "")])
+            return out.getvalue().encode()
+        columns = report_csv_columns()
+        writer.writerow([name for name, _path in columns])
+        for row in [*data["rows"], data["total"]]:
+            writer.writerow([_csv_cell(_dig(row, path)) for _name, path in columns])
+        return out.getvalue().encode()
+
+
+def report_csv_columns() -> list[tuple[str, tuple[str, ...]]]:
+    columns: list[tuple[str, tuple[str, ...]]] = [("key", ("key",)), ("label", ("label",))]
+    columns += [(name, (name,)) for name in REPORT_COUNT_COLUMNS]
+    columns += [(name, ("rates", name)) for name, _top, _bottom in RATES]
+    for part in ("system", "coordinators"):
+        for figure in ("median_seconds", "p90_seconds"):
+            columns.append((f"first_contact_{part}_{figure}", ("first_contact", part, figure)))
+    columns.append(("contacted_within_target_share", ("contacted_within_target_share",)))
+    return columns
+
+
+REPORT_COUNT_COLUMNS = (
+    "article_views",
+    "cta_views",
+    "form_starts",
+    "submissions",
+    "leads",
+    "contacted",
+    "consult_booked",
+    "consult_attended",
+    "admitted",
+)
+
+
+def _dig(row: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = row
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheets run cells starting with these as formulas; UTM values come from URLs.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class ArticleReportApi(APIView):
+    """``GET /api/v1/reports/articles/``: the conversion funnel per article (or topic,
+    campaign, source, week, month), aggregates only, for marketing, supervisors and
+    admins. ``?format=csv`` for a spreadsheet."""
+
+    permission_classes = [roles.HasRole.of(*REPORT_ROLES)]
+    renderer_classes = [JSONRenderer, ReportCsvRenderer]
+
+    @extend_schema(
+        operation_id="reports_articles",
+        summary="Conversion funnel per article, campaign, source, week or month",
+        parameters=[
+            ArticleReportQuerySerializer,
+            OpenApiParameter(
+                "format",
+                str,
+                OpenApiParameter.QUERY,
+                required=False,
+                enum=["json", "csv"],
+                description="csv: the same rows as text/csv, one line each plus a total.",
+            ),
+        ],
+        responses={
+            (200, "application/json"): ArticleReportOutputSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="Columns: key, label, counts, rates, times."
+            ),
+            400: OpenApiResponse(ErrorSerializer, "Invalid query parameters."),
+            403: OpenApiResponse(
+                ErrorSerializer, "Not signed in, or not marketing, supervisor or admin."
+            ),
+        },
+        tags=["reports"],
+    )
+    def get(self, request: Request) -> Response:
+        query = ArticleReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        report = article_funnel_report(
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            group=data["group"],
+            attribution=data["attribution"],
+            article_slug=data.get("article", ""),
+        )
+        response = Response(ArticleReportOutputSerializer(report).data)
+        if getattr(request.accepted_renderer, "format", "") == "csv":
+            name = f"funnel-{data['group']}-{data['date_from']}-{data['date_to']}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Cache-Control"] = "private, no-store"
         return response

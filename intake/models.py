@@ -322,3 +322,119 @@ class ArticleDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id} {self.day} {self.type}: {self.count}"
+
+
+# Time-to-first-contact histogram: a bucket is named by its upper edge in seconds;
+# the last one ("over") holds everything past two days.
+CONTACT_TIME_EDGES = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800)
+CONTACT_TIME_PARTS = ("system", "coordinators")
+
+
+def contact_time_field(part: str, edge: int | None) -> str:
+    return f"{part}_le_{edge}" if edge is not None else f"{part}_over"
+
+
+CONTACT_TIME_FIELDS = tuple(
+    contact_time_field(part, edge)
+    for part in CONTACT_TIME_PARTS
+    for edge in (*CONTACT_TIME_EDGES, None)
+)
+FUNNEL_LEAD_FIELDS = (
+    "submissions",
+    "leads",
+    "contacted",
+    "consult_booked",
+    "consult_attended",
+    "admitted",
+    "contacted_within_target",
+)
+FUNNEL_EVENT_FIELDS = ("article_views", "cta_views", "form_starts")
+FUNNEL_FIELDS = FUNNEL_EVENT_FIELDS + FUNNEL_LEAD_FIELDS + CONTACT_TIME_FIELDS
+
+
+class FunnelRollup(models.Model):
+    """Aggregate counters of the conversion funnel: no person can be found in them.
+
+    One row per period (a clinic day, an ISO week from Monday, a month from its first
+    day), article, form or phone, UTM source/medium/campaign and attribution model.
+    Lead counters are kept up to date by intake's write paths
+    (``intake.services.rollups``) and rebuilt nightly from the raw rows; CTA event
+    counters (attribution "") are copied from ``ArticleDailyCount``. Week and month rows
+    exist so that long ranges read a few thousand rows, not millions.
+    """
+
+    class Grain(models.TextChoices):
+        DAY = "day", "Day"
+        WEEK = "week", "Week"
+        MONTH = "month", "Month"
+
+    class Attribution(models.TextChoices):
+        FIRST = "first", "First touch"
+        LAST = "last", "Last touch"
+        EVENTS = "", "CTA events (no attribution)"
+
+    grain = models.CharField(max_length=5, choices=Grain.choices)
+    period_start = models.DateField(help_text="In the clinic's time zone.")
+    attribution = models.CharField(max_length=5, choices=Attribution.choices, blank=True)
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=10, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+
+    article_views = models.IntegerField(default=0)
+    cta_views = models.IntegerField(default=0)
+    form_starts = models.IntegerField(default=0)
+    submissions = models.IntegerField(default=0)
+    leads = models.IntegerField(default=0)
+    contacted = models.IntegerField(default=0)
+    consult_booked = models.IntegerField(default=0)
+    consult_attended = models.IntegerField(default=0)
+    admitted = models.IntegerField(default=0)
+    contacted_within_target = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "grain",
+                    "period_start",
+                    "attribution",
+                    "article",
+                    "source",
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                ],
+                condition=Q(article__isnull=False),
+                name="funnel_rollup_unique",
+            ),
+            models.UniqueConstraint(
+                fields=[
+                    "grain",
+                    "period_start",
+                    "attribution",
+                    "source",
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                ],
+                condition=Q(article__isnull=True),
+                name="funnel_rollup_unique_no_article",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["attribution", "grain", "source", "period_start"],
+                name="funnel_rollup_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.period_start} {self.attribution or 'events'}"
+
+
+for _name in CONTACT_TIME_FIELDS:
+    FunnelRollup.add_to_class(_name, models.IntegerField(default=0))

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
 from intake.models import IdempotencyKey
 from intake.services import cta_event_counts_flush as flush_counts
+from intake.services import funnel_event_counts_sync as sync_event_counts
+from intake.services import funnel_rollups_rebuild as rebuild_rollups
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -22,3 +26,20 @@ def idempotency_keys_prune() -> int:
 def cta_event_counts_flush() -> int:
     """Every minute: move the cached CTA event counters into ArticleDailyCount."""
     return flush_counts()
+
+
+@shared_task(time_limit=55, soft_time_limit=50)
+def funnel_event_counts_sync() -> int:
+    """Every minute: copy today's and yesterday's CTA event counts into the rollups."""
+    from intake.services.events import clinic_day
+
+    today = clinic_day()
+    return sync_event_counts(days=[today - timedelta(days=1), today])
+
+
+# A nightly rebuild replaces every rollup row in one transaction; a second run after a
+# crash does the same work again and no harm.
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3 * 3600)
+def funnel_rollups_rebuild() -> int:
+    """Nightly: rebuild the funnel rollups from the raw rows (and log any drift)."""
+    return rebuild_rollups()

@@ -10,6 +10,12 @@ api_urlpatterns = [
     path("leads/", apis.LeadSubmitApi.as_view(), name="lead-submit"),
     path("events/", apis.CtaEventApi.as_view(), name="cta-event"),
     path("cta/", apis.CtaConfigApi.as_view(), name="cta-config"),
+    path("reports/articles/", apis.ArticleReportApi.as_view(), name="reports-articles"),
+]
+
+# Mounted at /reports/ by config.urls: marketing's dashboard.
+report_urlpatterns = [
+    path("", views.reports_dashboard, name="reports-dashboard"),
 ]
 
 urlpatterns = [

@@ -1,10 +1,13 @@
-"""Public pages: the article with its call to action, and the no-JavaScript form."""
+"""Public pages: the article with its call to action, and the no-JavaScript form;
+and marketing's reports dashboard."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -12,10 +15,18 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import Throttled
 
 from config.exceptions import ApplicationError
-from intake.apis import LeadSubmitInputSerializer, lead_submit_validated
+from config.roles import ADMIN, MARKETING, SUPERVISOR, role_required
+from intake.apis import (
+    REPORT_COUNT_COLUMNS,
+    ArticleReportQuerySerializer,
+    LeadSubmitInputSerializer,
+    lead_submit_validated,
+)
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.models import Article, Lead
+from intake.report_charts import funnel_bars, trend_series
+from intake.reports import GROUPS, article_choices, article_funnel_report
 from intake.selectors import article_get_listed, article_list_listed, cta_config
 from intake.throttles import LeadSubmitIpThrottle
 
@@ -135,3 +146,95 @@ def _throttled(request: HttpRequest, article: Article, wait: float | None) -> Ht
 
 def article_path(article: Article) -> str:
     return f"/articles/{article.slug}/"
+
+
+@require_GET
+@role_required(MARKETING, SUPERVISOR, ADMIN)
+def reports_dashboard(request: HttpRequest) -> HttpResponse:
+    """Marketing's dashboard: the funnel, a weekly trend, a sortable table, CSV export.
+    Aggregates only (``intake.reports``), suppressed like the API."""
+    query = ArticleReportQuerySerializer(data=request.GET)
+    if not query.is_valid():
+        query = ArticleReportQuerySerializer(data={})
+        query.is_valid(raise_exception=True)
+        messages.error(request, "Some filters were not valid; showing the last 90 days.")
+    params = query.validated_data
+    report = article_funnel_report(
+        date_from=params["date_from"],
+        date_to=params["date_to"],
+        group=params["group"],
+        attribution=params["attribution"],
+        article_slug=params.get("article", ""),
+    )
+    trend = article_funnel_report(
+        date_from=params["date_from"],
+        date_to=params["date_to"],
+        group="week",
+        attribution=params["attribution"],
+        article_slug=params.get("article", ""),
+    )
+    series, ticks, top = trend_series(trend["rows"])
+    query_string = urlencode(
+        {
+            "date_from": params["date_from"].isoformat(),
+            "date_to": params["date_to"].isoformat(),
+            "group": params["group"],
+            "attribution": params["attribution"],
+            "article": params.get("article", ""),
+        }
+    )
+    response = render(
+        request,
+        "intake/reports_dashboard.html",
+        {
+            "report": report,
+            "params": params,
+            "groups": GROUPS,
+            "articles": article_choices(),
+            "funnel": funnel_bars(report["total"], min_cell=report["min_cell"]),
+            "trend": series,
+            "trend_ticks": ticks,
+            "trend_top": top,
+            "csv_url": f"/api/v1/reports/articles/?{query_string}&format=csv",
+            "table_rows": [_table_row(row) for row in report["rows"]],
+            "table_total": _table_row(report["total"]),
+        },
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+NOT_SHOWN = "\u2013"  # an en dash: hidden or not measured
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return NOT_SHOWN
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _share(value: float | None) -> str:
+    return NOT_SHOWN if value is None else f"{value:.0%}"
+
+
+def _table_row(row: dict) -> dict:
+    """The dashboard table's cells: (shown, sort key). Suppressed counts all sort alike."""
+    cells: list[tuple[str, float]] = []
+    for name in REPORT_COUNT_COLUMNS:
+        value = row[name]
+        if value is None:
+            cells.append(("n/a", -1))
+        elif isinstance(value, str):
+            cells.append((value, 0.5))
+        else:
+            cells.append((str(value), value))
+    for value in (row["rates"]["lead_to_patient_rate"], row["contacted_within_target_share"]):
+        cells.append((_share(value), -1 if value is None else value))
+    for part in ("system", "coordinators"):
+        seconds = row["first_contact"][part]["median_seconds"]
+        cells.insert(-1, (_duration(seconds), -1 if seconds is None else seconds))
+    return {"label": row["label"], "cells": cells}

@@ -3,6 +3,7 @@
 - ``leads``: storing submissions, attaching them to people, life stages
 - ``articles``: articles named by a CTA, imported from text, a sitemap or a feed
 - ``events``: anonymous CTA event counts
+- ``rollups``: the conversion funnel's aggregate counters
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ from intake.services.leads import (
     request_fingerprint,
     submission_mark_processed,
 )
+from intake.services.rollups import (
+    funnel_event_counts_sync,
+    funnel_rollups_rebuild,
+    lead_funnel_contributions,
+)
 
 __all__ = [
     "CONTACT_PREFERENCE_DEFAULTS",
@@ -43,8 +49,11 @@ __all__ = [
     "articles_import",
     "cta_event_counts_flush",
     "cta_event_record",
+    "funnel_event_counts_sync",
+    "funnel_rollups_rebuild",
     "is_bot",
     "lead_contact_preferences_update",
+    "lead_funnel_contributions",
     "lead_stage_advance",
     "lead_submit",
     "lead_submit_call",

@@ -22,6 +22,7 @@ from intake.consent import consent_text
 from intake.crisis import crisis_language_in
 from intake.models import Article, Consent, IdempotencyKey, Lead, PhoneType, Submission
 from intake.services.articles import article_for_slug
+from intake.services.rollups import funnel_rollups_update, lead_funnel_snapshot
 from intake.signals import callback_window_requested, submission_received
 
 logger = logging.getLogger(__name__)
@@ -332,6 +333,7 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
         )
         utm = kwargs["utm"] or {}
         now = timezone.now()
+        funnel_before = lead_funnel_snapshot(lead_id=lead.pk)
         submission = Submission.objects.create(
             lead=lead,
             article=article,
@@ -374,6 +376,7 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
             IdempotencyKey.objects.create(
                 key=key, request_sha256=kwargs["request_sha256"], submission=submission
             )
+        funnel_rollups_update(lead_id=lead.pk, before=funnel_before)
         submission_id = submission.pk
         transaction.on_commit(
             lambda: submission_received.send_robust(sender=Submission, submission_id=submission_id)
@@ -421,6 +424,7 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
             return False
         if stage != Lead.Stage.CLOSED and STAGE_ORDER.index(stage) < STAGE_ORDER.index(lead.stage):
             return False
+        funnel_before = lead_funnel_snapshot(lead_id=lead_id)
         now = timezone.now()
         lead.stage = stage
         update = ["stage", STAGE_TIMESTAMP[stage]]
@@ -429,6 +433,7 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
             lead.closed_reason = reason[:200]
             update.append("closed_reason")
         lead.save(update_fields=update)
+        funnel_rollups_update(lead_id=lead_id, before=funnel_before)
     return True
 
 

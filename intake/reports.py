@@ -1,0 +1,306 @@
+"""Conversion reports for marketing, read from the funnel rollups (a selector module).
+
+Everything here is an aggregate; nothing names, counts or finds a person. Counts from
+1 to ``REPORT_MIN_CELL - 1`` leave as the string "<N>" (N = ``REPORT_MIN_CELL``), and
+every rate or time that would let a reader work such a count out is None.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, Sum
+
+from intake.models import (
+    CONTACT_TIME_EDGES,
+    CONTACT_TIME_PARTS,
+    FUNNEL_EVENT_FIELDS,
+    FUNNEL_LEAD_FIELDS,
+    Article,
+    FunnelRollup,
+    Submission,
+    contact_time_field,
+)
+from intake.services.rollups import ALL_SOURCES
+
+Grain = FunnelRollup.Grain
+Attribution = FunnelRollup.Attribution
+
+GROUPS = (
+    "article",
+    "topic",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "source",
+    "week",
+    "month",
+)
+# Event counts exist per article and day only.
+_EVENT_GROUPS = {"article", "topic", "week", "month"}
+COUNT_FIELDS = FUNNEL_EVENT_FIELDS + FUNNEL_LEAD_FIELDS
+# (name, numerator, denominator): the rate between each pair of funnel stages.
+RATES = (
+    ("cta_view_rate", "cta_views", "article_views"),
+    ("form_start_rate", "form_starts", "cta_views"),
+    ("submission_rate", "submissions", "form_starts"),
+    ("contact_rate", "contacted", "leads"),
+    ("booking_rate", "consult_booked", "contacted"),
+    ("attendance_rate", "consult_attended", "consult_booked"),
+    ("admission_rate", "admitted", "consult_attended"),
+    ("lead_to_patient_rate", "admitted", "leads"),
+)
+NONE_LABEL = "(none)"
+
+
+def min_cell() -> int:
+    return int(getattr(settings, "REPORT_MIN_CELL", 5))
+
+
+def suppressed_label() -> str:
+    return f"<{min_cell()}"
+
+
+def is_suppressed(count: int) -> bool:
+    return 0 < count < min_cell()
+
+
+def shown_count(count: int) -> int | str:
+    return suppressed_label() if is_suppressed(count) else count
+
+
+def shown_rate(numerator: int, denominator: int) -> float | None:
+    if not denominator or is_suppressed(numerator) or is_suppressed(denominator):
+        return None
+    return round(numerator / denominator, 4)
+
+
+def histogram_quantile(counts: list[int], share: float) -> int | None:
+    """Seconds at ``share`` of a contact-time histogram, interpolated in its bucket
+    (the open last bucket answers its lower edge)."""
+    total = sum(counts)
+    if not total:
+        return None
+    target = share * total
+    seen = 0
+    lower = 0
+    for index, count in enumerate(counts):
+        upper = CONTACT_TIME_EDGES[index] if index < len(CONTACT_TIME_EDGES) else None
+        if count and seen + count >= target:
+            if upper is None:
+                return lower
+            return round(lower + (upper - lower) * (target - seen) / count)
+        seen += count
+        lower = upper if upper is not None else lower
+    return lower
+
+
+def _time_fields(part: str) -> list[str]:
+    return [contact_time_field(part, edge) for edge in (*CONTACT_TIME_EDGES, None)]
+
+
+def _shown_times(sums: dict[str, int]) -> dict[str, dict[str, int | None]]:
+    out = {}
+    for part in CONTACT_TIME_PARTS:
+        counts = [sums.get(field, 0) for field in _time_fields(part)]
+        measured = sum(counts)
+        # A median of fewer than REPORT_MIN_CELL people is someone's own wait.
+        hidden = measured < min_cell()
+        out[part] = {
+            "median_seconds": None if hidden else histogram_quantile(counts, 0.5),
+            "p90_seconds": None if hidden else histogram_quantile(counts, 0.9),
+        }
+    return out
+
+
+def shown_row(sums: dict[str, int], *, with_events: bool) -> dict[str, Any]:
+    """One row of the report, suppressed."""
+    row: dict[str, Any] = {}
+    for field in COUNT_FIELDS:
+        if field == "contacted_within_target":
+            continue
+        if field in FUNNEL_EVENT_FIELDS and not with_events:
+            row[field] = None
+        else:
+            row[field] = shown_count(sums.get(field, 0))
+    row["rates"] = {
+        name: (
+            None
+            if not with_events and (top in FUNNEL_EVENT_FIELDS or bottom in FUNNEL_EVENT_FIELDS)
+            else shown_rate(sums.get(top, 0), sums.get(bottom, 0))
+        )
+        for name, top, bottom in RATES
+    }
+    row["first_contact"] = _shown_times(sums)
+    row["contacted_within_target_share"] = shown_rate(
+        sums.get("contacted_within_target", 0), sums.get("contacted", 0)
+    )
+    return row
+
+
+@dataclass(frozen=True)
+class Segment:
+    grain: str
+    start: date
+    end: date  # inclusive, in period_start terms
+
+
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def segments(date_from: date, date_to: date, *, coarse: str) -> list[Segment]:
+    """Cover [date_from, date_to] with whole ``coarse`` periods (week or month rows)
+    and day rows at the edges."""
+    if coarse == Grain.WEEK:
+        first = date_from + timedelta(days=(7 - date_from.weekday()) % 7)
+        last_end = date_to - timedelta(days=(date_to.weekday() + 1) % 7)
+        last = last_end - timedelta(days=6)
+    else:
+        first = date_from if date_from.day == 1 else _month_end(date_from) + timedelta(days=1)
+        last_end = (
+            date_to
+            if date_to == _month_end(date_to)
+            else date_to.replace(day=1) - timedelta(days=1)
+        )
+        last = last_end.replace(day=1)
+    if first > last:
+        return [Segment(Grain.DAY, date_from, date_to)]
+    out = [Segment(coarse, first, last)]
+    if date_from < first:
+        out.append(Segment(Grain.DAY, date_from, first - timedelta(days=1)))
+    if last_end < date_to:
+        out.append(Segment(Grain.DAY, last_end + timedelta(days=1), date_to))
+    return out
+
+
+_GROUP_COLUMN = {
+    "article": "article_id",
+    "topic": "article__topic",
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
+    "source": "source",
+    "week": "period_start",
+    "month": "period_start",
+}
+
+
+def _group_value(group: str, value: Any) -> Any:
+    if group == "week":
+        return value - timedelta(days=value.weekday())
+    if group == "month":
+        return value.replace(day=1)
+    return value
+
+
+def _sums(
+    *,
+    date_from: date,
+    date_to: date,
+    group: str,
+    attribution: str,
+    article_id: int | None,
+) -> dict[Any, dict[str, int]]:
+    coarse = Grain.WEEK if group == "week" else Grain.MONTH
+    fields = (*COUNT_FIELDS, *(f for part in CONTACT_TIME_PARTS for f in _time_fields(part)))
+    column = _GROUP_COLUMN[group]
+    out: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for segment in segments(date_from, date_to, coarse=coarse):
+        rows = FunnelRollup.objects.filter(
+            grain=segment.grain, period_start__range=(segment.start, segment.end)
+        )
+        if article_id is not None:
+            rows = rows.filter(article_id=article_id)
+        events = Q(attribution=Attribution.EVENTS) if group in _EVENT_GROUPS else Q(pk__in=[])
+        if group in _EVENT_GROUPS and segment.grain != Grain.DAY:
+            # Week and month: the rows for all sources and campaigns, and the CTA events.
+            rows = rows.filter(Q(attribution=attribution, source=ALL_SOURCES) | events)
+        else:
+            rows = rows.filter(Q(attribution=attribution) | events).exclude(source=ALL_SOURCES)
+        for values in (
+            rows.order_by()
+            .values(column)
+            .annotate(**{f"sum_{field}": Sum(field) for field in fields})
+        ):
+            bucket = out[_group_value(group, values[column])]
+            for field in fields:
+                bucket[field] += values[f"sum_{field}"] or 0
+    return out
+
+
+def _label(group: str, key: Any, articles: dict[int, Article]) -> tuple[str, str]:
+    if group == "article":
+        article = articles.get(key)
+        return (article.slug, article.title) if article else ("", NONE_LABEL)
+    if group in ("week", "month"):
+        return key.isoformat(), key.isoformat() if group == "week" else key.strftime("%Y-%m")
+    if group == "source":
+        return key, str(dict(Submission.Source.choices).get(key, key or NONE_LABEL))
+    return key or "", key or NONE_LABEL
+
+
+def article_funnel_report(
+    *,
+    date_from: date,
+    date_to: date,
+    group: str = "article",
+    attribution: str = Attribution.FIRST,
+    article_slug: str = "",
+) -> dict[str, Any]:
+    """The funnel per ``group`` over clinic days [date_from, date_to], and its total,
+    from the rollups, suppressed. ``article_slug`` narrows it to one article."""
+    if group not in GROUPS:
+        raise ValueError(f"unknown group {group!r}")
+    article_id = None
+    if article_slug:
+        article_id = Article.objects.filter(slug=article_slug).values_list("pk", flat=True).first()
+        if article_id is None:
+            article_id = -1  # an unknown article has no rows
+    sums = _sums(
+        date_from=date_from,
+        date_to=date_to,
+        group=group,
+        attribution=attribution,
+        article_id=article_id,
+    )
+    if group == "source":
+        sums.pop("", None)  # event rows carry no source
+    with_events = group in _EVENT_GROUPS
+    articles = (
+        {a.pk: a for a in Article.objects.filter(pk__in=[k for k in sums if k])}
+        if group == "article"
+        else {}
+    )
+    rows = []
+    total: dict[str, int] = defaultdict(int)
+    for key in sorted(sums, key=lambda k: (k is None, str(k))):
+        values = sums[key]
+        if not any(values.values()):
+            continue
+        for field, count in values.items():
+            total[field] += count
+        slug_or_key, label = _label(group, key, articles)
+        rows.append(
+            {"key": slug_or_key, "label": label, **shown_row(values, with_events=with_events)}
+        )
+    return {
+        "date_from": date_from,
+        "date_to": date_to,
+        "group": group,
+        "attribution": attribution,
+        "article": article_slug,
+        "min_cell": min_cell(),
+        "rows": rows,
+        "total": {"key": "", "label": "Total", **shown_row(total, with_events=with_events)},
+    }
+
+
+def article_choices() -> list[tuple[str, str]]:
+    """(slug, title) of every article, for the dashboard's article picker."""
+    return list(Article.objects.order_by("title").values_list("slug", "title"))

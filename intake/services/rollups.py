@@ -1,0 +1,477 @@
+"""Funnel rollups: aggregate counters kept up to date by intake's own write paths.
+
+What a lead counts for is defined once, in ``lead_funnel_contributions``: a pure
+function of the lead's stage time stamps and its submissions. The write paths
+(``lead_submit``, ``lead_stage_advance``, ``submission_mark_processed``) take the
+lead's contributions before the change, make it, and add the difference, in the
+same transaction, with the lead row locked. So a stage reached twice counts once, a
+replayed task adds nothing, and the nightly ``funnel_rollups_rebuild`` (the same
+function over the raw rows) agrees with them.
+
+The rules, in the clinic's words:
+
+- Spam submissions count nowhere; a lead with only spam is no lead.
+- Every stage is credited to a submission and to that submission's clinic day
+  (cohorts: a lead admitted in March for an article read in January counts in January).
+  *Last touch*: the latest submission made at or before the stage was reached (a new
+  lead is reached at its first submission, and each submission is its own touch).
+  *First touch*: the lead's first submission, with the campaign the embed remembered
+  as its first touch (``first_touch``) if any, for everything the lead does.
+- A stage is reached when its time stamp or any later stage's is set (a lead booked
+  straight away was contacted), at the earliest of those times.
+- Time to first contact, of contacted leads: the system's part is ``processed_at -
+  created_at`` of the lead's first submission; the coordinators' part is from
+  ``processed_at`` to contact; both counted with the contact (a lead reached before
+  its hand-off was processed has no split).
+  "Within target" compares contact with the end of the callback window promised to the
+  lead at their first submission (scheduling's business-time clock answered it, and
+  the submission keeps it), or, when none was stored, ``SPEED_TO_LEAD_MINUTES`` of
+  wall-clock time.
+- CTA events (article views, CTA views, form starts) are copied from
+  ``ArticleDailyCount`` by ``funnel_event_counts_sync`` (every minute for today and
+  yesterday, nightly for everything) into rows with attribution "".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from intake.models import (
+    CONTACT_TIME_EDGES,
+    FUNNEL_EVENT_FIELDS,
+    FUNNEL_FIELDS,
+    FUNNEL_LEAD_FIELDS,
+    ArticleDailyCount,
+    CtaEventType,
+    FunnelRollup,
+    Lead,
+    Submission,
+    contact_time_field,
+)
+
+logger = logging.getLogger(__name__)
+
+Grain = FunnelRollup.Grain
+Attribution = FunnelRollup.Attribution
+
+# The funnel's stages after "lead", in order, with their time stamp on Lead.
+FUNNEL_STAGES = (
+    ("contacted", "contacted_at"),
+    ("consult_booked", "consult_booked_at"),
+    ("consult_attended", "consult_attended_at"),
+    ("admitted", "admitted_at"),
+)
+_EVENT_FIELD = {
+    CtaEventType.ARTICLE_VIEW: "article_views",
+    CtaEventType.CTA_VIEW: "cta_views",
+    CtaEventType.FORM_START: "form_starts",
+}
+_SUBMISSION_FIELDS = (
+    "pk",
+    "lead_id",
+    "article_id",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "first_touch",
+    "is_spam",
+    "created_at",
+    "processed_at",
+    "callback_window",
+)
+_LEAD_FIELDS = ("pk", *(stamp for _stage, stamp in FUNNEL_STAGES))
+
+
+@dataclass(frozen=True, order=True)
+class RollupKey:
+    """Where a count goes, before it is spread over day, week and month rows."""
+
+    attribution: str
+    day: date
+    article_id: int | None
+    source: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+
+
+Contributions = Counter[tuple[RollupKey, str]]
+
+
+def clinic_date(moment: datetime) -> date:
+    return timezone.localdate(moment, ZoneInfo(settings.CLINIC_TIME_ZONE))
+
+
+def period_start(day: date, grain: str) -> date:
+    if grain == Grain.WEEK:
+        return day - timedelta(days=day.weekday())
+    if grain == Grain.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def contact_time_bucket(part: str, seconds: float) -> str:
+    for edge in CONTACT_TIME_EDGES:
+        if seconds <= edge:
+            return contact_time_field(part, edge)
+    return contact_time_field(part, None)
+
+
+def _key(submission: Submission, attribution: str) -> RollupKey:
+    utm = {
+        "utm_source": submission.utm_source,
+        "utm_medium": submission.utm_medium,
+        "utm_campaign": submission.utm_campaign,
+    }
+    if attribution == Attribution.FIRST:
+        remembered = submission.first_touch or {}
+        if any(remembered.get(name) for name in utm):
+            utm = {name: str(remembered.get(name) or "")[:200] for name in utm}
+    return RollupKey(
+        attribution=attribution,
+        day=clinic_date(submission.created_at),
+        article_id=submission.article_id,
+        source=submission.source,
+        **utm,
+    )
+
+
+def _due_at(submission: Submission) -> datetime:
+    promised = (submission.callback_window or {}).get("ends_at")
+    due = parse_datetime(promised) if isinstance(promised, str) else None
+    if due is None:
+        return submission.created_at + timedelta(minutes=settings.SPEED_TO_LEAD_MINUTES)
+    return due
+
+
+def stages_reached(lead: Lead) -> list[tuple[str, datetime]]:
+    """(stage, when) for each funnel stage the lead reached, in funnel order."""
+    stamps = [getattr(lead, stamp) for _stage, stamp in FUNNEL_STAGES]
+    reached = []
+    for index, (stage, _stamp) in enumerate(FUNNEL_STAGES):
+        later = [moment for moment in stamps[index:] if moment is not None]
+        if later:
+            reached.append((stage, min(later)))
+    return reached
+
+
+def lead_funnel_contributions(lead: Lead, submissions: Iterable[Submission]) -> Contributions:
+    """Every count the lead adds to the rollups (see the module's rules)."""
+    touches = sorted(
+        (submission for submission in submissions if not submission.is_spam),
+        key=lambda submission: (submission.created_at, submission.pk),
+    )
+    out: Contributions = Counter()
+    if not touches:
+        return out
+    first = touches[0]
+    first_key = _key(first, Attribution.FIRST)
+
+    def credit(last_touch: Submission, field: str) -> None:
+        out[(first_key, field)] += 1
+        out[(_key(last_touch, Attribution.LAST), field)] += 1
+
+    def latest_touch(moment: datetime) -> Submission | None:
+        found = None
+        for touch in touches:
+            if touch.created_at > moment:
+                break
+            found = touch
+        return found
+
+    for touch in touches:
+        credit(touch, "submissions")
+    credit(first, "leads")
+    for stage, moment in stages_reached(lead):
+        touch = latest_touch(moment)
+        if touch is None:
+            continue  # reached before the lead's first real submission: not a funnel step
+        credit(touch, stage)
+        if stage == "contacted":
+            if moment <= _due_at(first):
+                credit(touch, "contacted_within_target")
+            # Measured at contact, when the hand-off was done by then (it always is,
+            # but for a lead reached before the workers ran): processing never moves
+            # a count, so submission_mark_processed needs no hook and no lead lock.
+            processed_at = first.processed_at
+            if processed_at is not None and processed_at <= moment:
+                system = max(0.0, (processed_at - first.created_at).total_seconds())
+                credit(touch, contact_time_bucket("system", system))
+                coordinators = (moment - processed_at).total_seconds()
+                credit(touch, contact_time_bucket("coordinators", coordinators))
+    return out
+
+
+def _lead_state(lead_id: int) -> tuple[Lead | None, list[Submission]]:
+    lead = Lead.objects.filter(pk=lead_id).only(*_LEAD_FIELDS).first()
+    if lead is None:
+        return None, []
+    return lead, list(Submission.objects.filter(lead_id=lead_id).only(*_SUBMISSION_FIELDS))
+
+
+def lead_funnel_snapshot(*, lead_id: int) -> Contributions:
+    """The lead's contributions now: take it before a change, pass it to
+    ``funnel_rollups_update`` after."""
+    lead, submissions = _lead_state(lead_id)
+    return lead_funnel_contributions(lead, submissions) if lead is not None else Counter()
+
+
+def funnel_rollups_update(*, lead_id: int, before: Contributions) -> None:
+    """Add the difference the change made to the lead's contributions. Call it in the
+    change's transaction, with the lead row locked. A failure here is logged, rolled
+    back to a savepoint and left to the nightly rebuild: it never loses the lead."""
+    try:
+        with transaction.atomic():
+            after = lead_funnel_snapshot(lead_id=lead_id)
+            delta: dict[RollupKey, dict[str, int]] = defaultdict(dict)
+            for key_field in before.keys() | after.keys():
+                change = after[key_field] - before[key_field]
+                if change:
+                    key, field = key_field
+                    delta[key][field] = change
+            _rollups_add(delta)
+    except DatabaseError:
+        logger.exception("Funnel rollups of lead %s not updated; the nightly rebuild will", lead_id)
+
+
+# Week and month rows come twice: by source and campaign, and once more for all of them
+# (source ALL_SOURCES, no UTM), so a long range per article reads a few rows per month.
+ALL_SOURCES = "*"
+
+
+def _rollup_lookups(key: RollupKey) -> list[dict]:
+    lookups = [_rollup_filter(grain, key) for grain in Grain.values]
+    if key.attribution != Attribution.EVENTS:
+        for grain in (Grain.WEEK, Grain.MONTH):
+            lookups.append(
+                {
+                    **_rollup_filter(grain, key),
+                    "source": ALL_SOURCES,
+                    "utm_source": "",
+                    "utm_medium": "",
+                    "utm_campaign": "",
+                }
+            )
+    return lookups
+
+
+def _rollup_filter(grain: str, key: RollupKey) -> dict:
+    return {
+        "grain": grain,
+        "period_start": period_start(key.day, grain),
+        "attribution": key.attribution,
+        "article_id": key.article_id,
+        "source": key.source,
+        "utm_source": key.utm_source,
+        "utm_medium": key.utm_medium,
+        "utm_campaign": key.utm_campaign,
+    }
+
+
+def _rollup_add(key: RollupKey, changes: dict[str, int]) -> None:
+    _rollups_add({key: changes})
+
+
+def _rollups_add(delta: dict[RollupKey, dict[str, int]]) -> None:
+    """Add the changes to their keys' day, week and month rows (upsert), one statement
+    per row, in one global order of rows: concurrent writers share week and month rows,
+    and taking their locks in the same order is what keeps them from deadlocking."""
+    merged: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for key, changes in delta.items():
+        for lookup in _rollup_lookups(key):
+            for field, change in changes.items():
+                merged[tuple(lookup.items())][field] += change
+    for items in sorted(
+        merged, key=lambda items: [(n, "" if v is None else str(v)) for n, v in items]
+    ):
+        lookup = dict(items)
+        changes = {field: change for field, change in merged[items].items() if change}
+        if not changes:
+            continue
+        rows = FunnelRollup.objects.filter(**lookup)
+        if rows.update(**{field: F(field) + change for field, change in changes.items()}):
+            continue
+        try:
+            with transaction.atomic():
+                FunnelRollup.objects.create(**lookup, **changes)
+        except IntegrityError:  # created meanwhile
+            rows.update(**{field: F(field) + change for field, change in changes.items()})
+
+
+# --- Rebuilding from the raw rows -------------------------------------------------------
+
+
+def _leads_with_submissions(*, chunk: int = 2000) -> Iterator[tuple[Lead, list[Submission]]]:
+    """Every lead that has a non-spam submission, with all its submissions."""
+    lead_ids = (
+        Submission.objects.filter(is_spam=False)
+        .order_by("lead_id")
+        .values_list("lead_id", flat=True)
+        .distinct()
+    )
+    ids = list(lead_ids)
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in=part).only(*_LEAD_FIELDS)}
+        grouped: dict[int, list[Submission]] = defaultdict(list)
+        for submission in Submission.objects.filter(lead_id__in=part).only(*_SUBMISSION_FIELDS):
+            grouped[submission.lead_id].append(submission)
+        for lead_id in part:
+            if lead_id in leads:
+                yield leads[lead_id], grouped[lead_id]
+
+
+def funnel_contributions_recompute() -> Contributions:
+    """All lead contributions, from the raw rows."""
+    total: Contributions = Counter()
+    for lead, submissions in _leads_with_submissions():
+        total.update(lead_funnel_contributions(lead, submissions))
+    return total
+
+
+def _rows_from(contributions: Contributions) -> list[FunnelRollup]:
+    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (key, field), count in contributions.items():
+        if not count:
+            continue
+        for lookup in _rollup_lookups(key):
+            rows[tuple(lookup.items())][field] += count
+    return [FunnelRollup(**dict(lookup), **counts) for lookup, counts in rows.items()]
+
+
+def _event_rows() -> list[FunnelRollup]:
+    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    counts = ArticleDailyCount.objects.values_list("article_id", "day", "type", "count")
+    for article_id, day, event_type, count in counts.iterator():
+        if not count or event_type not in _EVENT_FIELD:
+            continue
+        for grain in Grain.values:
+            rows[(grain, period_start(day, grain), article_id)][_EVENT_FIELD[event_type]] += count
+    return [
+        FunnelRollup(
+            grain=grain,
+            period_start=start,
+            attribution=Attribution.EVENTS,
+            article_id=article_id,
+            **fields,
+        )
+        for (grain, start, article_id), fields in rows.items()
+    ]
+
+
+def funnel_rollups_rebuild() -> int:
+    """Replace every rollup row with a recomputation from the raw rows (the nightly
+    reconciliation). One transaction: readers see the old rows or the new ones. Returns
+    how many rows differed from what the write paths had kept (0 when all is well)."""
+    with transaction.atomic():
+        # The write paths lock only their lead's row, so a change committed while this
+        # runs may be missed until the next rebuild: it runs at night, when few come.
+        fresh = _rows_from(funnel_contributions_recompute()) + _event_rows()
+        kept = _rollup_table()
+        fresh_table = {_identity(row): _counts(row) for row in fresh}
+        drift = sum(
+            1
+            for identity in kept.keys() | fresh_table.keys()
+            if kept.get(identity) != fresh_table.get(identity)
+        )
+        FunnelRollup.objects.all().delete()
+        FunnelRollup.objects.bulk_create(fresh, batch_size=2000)
+    if drift:
+        logger.warning("Funnel rollups rebuilt: %s rows had drifted", drift)
+    return drift
+
+
+def _identity(row: FunnelRollup) -> tuple:
+    return (
+        row.grain,
+        row.period_start,
+        row.attribution,
+        row.article_id,
+        row.source,
+        row.utm_source,
+        row.utm_medium,
+        row.utm_campaign,
+    )
+
+
+def _counts(row: FunnelRollup) -> dict[str, int]:
+    return {field: getattr(row, field) for field in FUNNEL_FIELDS if getattr(row, field)}
+
+
+def _rollup_table() -> dict[tuple, dict[str, int]]:
+    table = {}
+    for row in FunnelRollup.objects.all().iterator(chunk_size=2000):
+        counts = _counts(row)
+        if counts:
+            table[_identity(row)] = counts
+    return table
+
+
+def funnel_event_counts_sync(*, days: Iterable[date]) -> int:
+    """Copy the CTA event counts of ``days`` from ``ArticleDailyCount`` into the rollups
+    (day rows set, week and month rows moved by the difference). Idempotent. Returns
+    how many (article, day) rows changed."""
+    changed = 0
+    for day in days:
+        with transaction.atomic():
+            wanted: dict[int, dict[str, int]] = defaultdict(
+                lambda: dict.fromkeys(_EVENT_FIELD.values(), 0)
+            )
+            for article_id, event_type, count in ArticleDailyCount.objects.filter(
+                day=day
+            ).values_list("article_id", "type", "count"):
+                if event_type in _EVENT_FIELD:
+                    wanted[article_id][_EVENT_FIELD[event_type]] = count
+            kept = {
+                row["article_id"]: row
+                for row in FunnelRollup.objects.select_for_update()
+                .filter(grain=Grain.DAY, period_start=day, attribution=Attribution.EVENTS)
+                .values("article_id", *FUNNEL_EVENT_FIELDS)
+            }
+            for article_id in wanted.keys() | kept.keys():
+                now = wanted.get(article_id) or dict.fromkeys(FUNNEL_EVENT_FIELDS, 0)
+                before = kept.get(article_id) or {}
+                delta = {
+                    field: now[field] - (before.get(field) or 0)
+                    for field in FUNNEL_EVENT_FIELDS
+                    if now[field] != (before.get(field) or 0)
+                }
+                if delta:
+                    _rollup_add(
+                        RollupKey(Attribution.EVENTS, day, article_id, "", "", "", ""), delta
+                    )
+                    changed += 1
+    return changed
+
+
+def funnel_rollup_totals(**filters: object) -> dict[str, int]:
+    """Sums of every counter over the rows ``filters`` select (for checks and tests)."""
+    sums = FunnelRollup.objects.filter(Q(**filters)).aggregate(
+        **{field: Sum(field) for field in FUNNEL_FIELDS}
+    )
+    return {field: value or 0 for field, value in sums.items()}
+
+
+__all__ = [
+    "FUNNEL_LEAD_FIELDS",
+    "FUNNEL_STAGES",
+    "RollupKey",
+    "funnel_contributions_recompute",
+    "funnel_event_counts_sync",
+    "funnel_rollups_rebuild",
+    "funnel_rollups_update",
+    "lead_funnel_contributions",
+    "lead_funnel_snapshot",
+]

@@ -1,0 +1,81 @@
+"""Security headers on the pages people and staff see, and a configurable admin path."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.contrib.auth.models import Group
+
+from config.logs import redact_text
+from tests.config.test_settings import PRODUCTION_ENV, run_python
+from tests.factories import ArticleFactory, UserFactory
+
+
+@pytest.fixture
+def coordinator_client(client, db):
+    user = UserFactory(username="hardening-coordinator")
+    user.groups.add(Group.objects.get_or_create(name="coordinator")[0])
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/articles/", "/articles/hardening/", "/accounts/login/"])
+def test_public_pages_allow_only_their_own_scripts_and_are_never_framed(client, path):
+    ArticleFactory(slug="hardening")
+    response = client.get(path)
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_the_console_has_the_strict_policy(coordinator_client):
+    response = coordinator_client.get("/console/")
+    assert response.status_code == 200
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+    assert b"<script>" not in response.content and b" style=" not in response.content
+
+
+def test_the_api_docs_relax_styles_only(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self';" in policy + ";"
+    assert "style-src 'self' 'unsafe-inline'" in policy
+    assert b"<script>" not in response.content  # the split view serves its script as a file
+
+
+def test_the_admin_path_comes_from_admin_url():
+    result = run_python(
+        "import os, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; "
+        "django.setup(); from django.urls import reverse, resolve, Resolver404; "
+        "print(reverse('admin:index'))\n"
+        "try:\n    resolve('/admin/'); print('still-at-admin')\n"
+        "except Resolver404:\n    print('gone')",
+        {**PRODUCTION_ENV, "ADMIN_URL": "staff-door-4821/"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["/staff-door-4821/", "gone"]
+
+
+def test_logs_mask_phones_emails_and_signed_links():
+    text = "from +12025550143 or (202) 555-0143, maria@example.org, /r/eyJsZWFkIjo1fQ:1abc:x/"
+    assert redact_text(text) == "from [phone] or [phone], [email], /r/[token]/"
+    assert redact_text("task 6b4ec344-df20-4d75 took 0.017s, lead 42") == (
+        "task 6b4ec344-df20-4d75 took 0.017s, lead 42"
+    )
+
+
+def test_a_request_id_is_echoed_or_made(client, caplog, db):
+    caplog.set_level(logging.INFO)
+    assert client.get("/articles/", HTTP_X_REQUEST_ID="abc-123-def-456")["X-Request-ID"] == (
+        "abc-123-def-456"
+    )
+    made = client.get("/articles/", HTTP_X_REQUEST_ID="bad id\n")["X-Request-ID"]
+    assert len(made) == 32 and made != "bad id\n"

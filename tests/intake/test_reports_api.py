@@ -1,0 +1,279 @@
+"""GET /api/v1/reports/articles/ and the /reports/ dashboard: who may see them, what
+they show, and what they never show."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.contrib.auth.models import Group
+
+from intake.models import ArticleDailyCount, CtaEventType, Lead, Submission
+from intake.services import funnel_event_counts_sync, lead_stage_advance
+from intake.services.events import clinic_day
+from tests.factories import ArticleFactory, UserFactory, submit_lead
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/reports/articles/"
+SLUG = "sleep-and-mood"
+PERSON = {"first_name": "Marisol", "last_name": "Quintero-Vance"}
+
+
+@pytest.fixture
+def article():
+    return ArticleFactory(slug=SLUG, title="Sleep and mood", topic="depression")
+
+
+def _leads(count: int, *, slug: str = SLUG, stage: str | None = None, **extra):
+    submissions = []
+    for _ in range(count):
+        values = {"message": "I cannot sleep since the accident", **PERSON, **extra}
+        submission = submit_lead(article_slug=slug, **values)
+        if stage:
+            lead_stage_advance(lead_id=submission.lead_id, stage=stage)
+        submissions.append(submission)
+    return submissions
+
+
+def _events(article, *, views: int) -> None:
+    ArticleDailyCount.objects.create(
+        article=article, day=clinic_day(), type=CtaEventType.ARTICLE_VIEW, count=views
+    )
+    funnel_event_counts_sync(days=[clinic_day()])
+
+
+def _row(body: dict, key: str) -> dict:
+    return next(row for row in body["rows"] if row["key"] == key)
+
+
+def test_marketing_sees_counts_per_article(api_client, marketer, article):
+    _leads(6, stage=Lead.Stage.CONTACTED)
+    _events(article, views=300)
+    api_client.force_authenticate(marketer)
+
+    body = api_client.get(URL).json()
+
+    row = _row(body, SLUG)
+    assert row["label"] == "Sleep and mood"
+    assert row["article_views"] == 300
+    assert row["submissions"] == 6 and row["leads"] == 6 and row["contacted"] == 6
+    assert row["rates"]["contact_rate"] == 1.0
+    assert row["contacted_within_target_share"] == 1.0
+    assert body["total"]["leads"] == 6
+
+
+def test_counts_from_one_to_four_show_as_less_than_five_and_hide_their_rates(
+    api_client, marketer, article
+):
+    _leads(7, stage=Lead.Stage.CONTACTED)
+    booked = Submission.objects.filter(article=article).values_list("lead_id", flat=True)[:3]
+    for lead_id in booked:
+        lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONSULT_BOOKED)
+    api_client.force_authenticate(marketer)
+
+    row = _row(api_client.get(URL).json(), SLUG)
+
+    assert row["leads"] == 7
+    assert row["consult_booked"] == "<5"
+    assert row["consult_attended"] == 0  # zero may show
+    assert row["rates"]["booking_rate"] is None
+    assert row["rates"]["attendance_rate"] is None
+    assert row["rates"]["contact_rate"] == 1.0
+
+
+def test_the_threshold_follows_the_setting(api_client, marketer, article, settings):
+    settings.REPORT_MIN_CELL = 10
+    _leads(7)
+    api_client.force_authenticate(marketer)
+
+    row = _row(api_client.get(URL).json(), SLUG)
+
+    assert row["leads"] == "<10"
+
+
+def test_times_to_first_contact_are_hidden_for_fewer_than_five_leads(api_client, marketer, article):
+    from intake.services import submission_mark_processed
+
+    for submission in _leads(3):
+        submission_mark_processed(submission_id=submission.pk)
+        lead_stage_advance(lead_id=submission.lead_id, stage=Lead.Stage.CONTACTED)
+    api_client.force_authenticate(marketer)
+
+    row = _row(api_client.get(URL).json(), SLUG)
+
+    assert row["first_contact"]["system"] == {"median_seconds": None, "p90_seconds": None}
+    assert row["contacted_within_target_share"] is None
+
+
+def test_times_to_first_contact_are_shown_for_five_or_more(api_client, marketer, article):
+    from intake.services import submission_mark_processed
+
+    for submission in _leads(5):
+        submission_mark_processed(submission_id=submission.pk)
+        lead_stage_advance(lead_id=submission.lead_id, stage=Lead.Stage.CONTACTED)
+    api_client.force_authenticate(marketer)
+
+    row = _row(api_client.get(URL).json(), SLUG)
+
+    assert 0 <= row["first_contact"]["system"]["median_seconds"] <= 60
+    assert 0 <= row["first_contact"]["coordinators"]["p90_seconds"] <= 60
+
+
+def test_csv_has_the_same_suppressed_rows(api_client, marketer, article):
+    _leads(6)
+    _leads(2, slug="another-article")
+    api_client.force_authenticate(marketer)
+
+    response = api_client.get(URL, {"format": "csv"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    by_key = {row["key"]: row for row in rows}
+    assert by_key[SLUG]["leads"] == "6"
+    assert by_key["another-article"]["leads"] == "<5"
+    assert by_key["another-article"]["contact_rate"] == ""
+    assert rows[-1]["label"] == "Total" and rows[-1]["leads"] == "8"
+
+
+def test_breakdown_by_campaign_source_topic_week_and_month(api_client, marketer, article):
+    _leads(5, utm={"utm_source": "newsletter", "utm_campaign": "spring"})
+    _leads(5, source=Submission.Source.PHONE, first_name="")
+    api_client.force_authenticate(marketer)
+
+    def keys(group: str) -> dict:
+        body = api_client.get(URL, {"group": group}).json()
+        return {row["key"]: row["leads"] for row in body["rows"]}
+
+    assert keys("utm_source") == {"": 5, "newsletter": 5}
+    assert keys("utm_campaign") == {"": 5, "spring": 5}
+    assert keys("source") == {"phone": 5, "web": 5}
+    assert keys("topic") == {"depression": 10}
+    today = clinic_day()
+    assert sum(keys("week").values()) == 10
+    assert keys("month") == {today.replace(day=1).isoformat(): 10}
+
+
+def test_campaign_breakdowns_leave_cta_events_out(api_client, marketer, article):
+    _leads(5, utm={"utm_source": "newsletter"})
+    _events(article, views=50)
+    api_client.force_authenticate(marketer)
+
+    body = api_client.get(URL, {"group": "utm_source"}).json()
+
+    assert body["rows"][0]["article_views"] is None
+    assert body["rows"][0]["rates"]["cta_view_rate"] is None
+
+
+def test_first_and_last_touch_credit_different_articles(api_client, marketer, article):
+    ArticleFactory(slug="second-read", title="Second read")
+    people = _leads(5)
+    for submission in people:
+        again = submit_lead(
+            article_slug="second-read",
+            phone=submission.phone,
+            email=submission.email,
+            **PERSON,
+        )
+        assert again.lead_id == submission.lead_id
+        lead_stage_advance(lead_id=submission.lead_id, stage=Lead.Stage.CONTACTED)
+    api_client.force_authenticate(marketer)
+
+    first = api_client.get(URL, {"attribution": "first"}).json()
+    last = api_client.get(URL, {"attribution": "last"}).json()
+
+    assert _row(first, SLUG)["contacted"] == 5
+    assert "second-read" not in [row["key"] for row in first["rows"]]
+    assert _row(last, "second-read")["contacted"] == 5
+    assert _row(last, SLUG)["contacted"] == 0
+    assert _row(first, SLUG)["leads"] == _row(last, SLUG)["leads"] == 5
+
+
+def test_spam_counts_nowhere(api_client, marketer, article):
+    _leads(5)
+    _leads(5, is_spam=True, phone="+12025550999", email="bot@example.org")
+    api_client.force_authenticate(marketer)
+
+    row = _row(api_client.get(URL).json(), SLUG)
+
+    assert row["submissions"] == 5 and row["leads"] == 5
+
+
+def test_one_article_and_a_date_range(api_client, marketer, article):
+    _leads(5)
+    _leads(5, slug="other")
+    api_client.force_authenticate(marketer)
+    today = clinic_day().isoformat()
+
+    body = api_client.get(URL, {"article": SLUG, "date_from": today, "date_to": today}).json()
+
+    assert [row["key"] for row in body["rows"]] == [SLUG]
+    assert api_client.get(URL, {"date_from": "2020-01-01", "date_to": "2019-01-01"}).json()[
+        "fields"
+    ]["date_from"]
+
+
+@pytest.mark.parametrize("role", ["marketing", "supervisor", "admin"])
+def test_report_roles_may_read_the_report(api_client, role):
+    user = UserFactory(username=f"{role}-reader")
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    api_client.force_authenticate(user)
+
+    assert api_client.get(URL).status_code == 200
+    assert api_client.get(URL, {"format": "csv"}).status_code == 200
+
+
+def test_coordinators_are_refused(api_client, client, coordinator):
+    api_client.force_authenticate(coordinator)
+    client.force_login(coordinator)
+
+    assert api_client.get(URL).status_code == 403
+    assert api_client.get(URL, {"format": "csv"}).status_code == 403
+    assert client.get("/reports/").status_code == 403
+
+
+def test_anonymous_readers_are_refused(api_client, client):
+    assert api_client.get(URL).status_code == 403
+    assert client.get("/reports/").status_code == 302  # to sign in
+
+
+def test_marketing_never_sees_personal_data(api_client, client, marketer, article):
+    submissions = _leads(6, stage=Lead.Stage.CONTACTED, utm={"utm_campaign": "spring"})
+    api_client.force_authenticate(marketer)
+    client.force_login(marketer)
+    lead = submissions[0].lead
+    secrets = [
+        PERSON["first_name"],
+        PERSON["last_name"],
+        "cannot sleep",
+        *(str(s.phone) for s in submissions),
+        *(s.phone.as_national for s in submissions),
+        *(s.email for s in submissions),
+        *(s.reference for s in submissions),
+    ]
+    readable = []
+    for group in ("article", "topic", "utm_campaign", "source", "week", "month"):
+        for attribution in ("first", "last"):
+            params = {"group": group, "attribution": attribution}
+            readable.append(json.dumps(api_client.get(URL, params).json()))
+            readable.append(api_client.get(URL, {**params, "format": "csv"}).content.decode())
+            readable.append(client.get("/reports/", params).content.decode())
+    for text in readable:
+        for secret in secrets:
+            assert secret not in text
+        assert f'"lead_id": {lead.pk}' not in text and "lead_id" not in text
+
+
+def test_the_dashboard_shows_charts_and_a_table(client, marketer, article):
+    _leads(6, stage=Lead.Stage.CONTACTED)
+    client.force_login(marketer)
+
+    page = client.get("/reports/").content.decode()
+
+    assert 'data-chart="funnel"' in page and 'data-chart="trend"' in page
+    assert "Sleep and mood" in page
+    assert "/api/v1/reports/articles/?" in page and "format=csv" in page
