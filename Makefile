@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/notifications.py
 	$(BIN)/python bench/callback_queue.py
+	$(BIN)/python bench/reports.py
 
 lint:
 	$(BIN)/ruff check .
