@@ -549,11 +549,13 @@ REPORT_ROLES = (roles.MARKETING, roles.SUPERVISOR, roles.ADMIN)
         "oneOf": [
             {"type": "integer", "minimum": 0},
             {"type": "string", "pattern": "^<[0-9]+$", "example": "<5"},
+            {"type": "string", "enum": ["hidden"]},
         ],
         "nullable": True,
         "description": 'A count; from 1 to REPORT_MIN_CELL - 1 it is the string "<N>" '
-        "(small-cell suppression). Null where it does not apply (CTA events by campaign "
-        "or source).",
+        '(small-cell suppression); "hidden" where a larger count is withheld so that a '
+        "small one in the same column cannot be recovered from the total. Null where it "
+        "does not apply (CTA events by campaign or source).",
     }
 )
 class SuppressedCountField(serializers.Field):

@@ -118,20 +118,58 @@ def _shown_times(sums: dict[str, int]) -> dict[str, dict[str, int | None]]:
     return out
 
 
-def shown_row(sums: dict[str, int], *, with_events: bool) -> dict[str, Any]:
-    """One row of the report, suppressed."""
+# A count hidden only so that a small one cannot be recovered by subtraction.
+HIDDEN = "hidden"
+
+
+def complementary_hidden(rows: list[dict[str, int]], total: dict[str, int]) -> list[set[str]]:
+    """For each row, the count fields to hide besides the small ones themselves.
+
+    A total is shown, so one small cell in a column could be recovered as the total
+    minus the other rows. In every column the hidden cells must add up to at least
+    ``REPORT_MIN_CELL`` (or to nothing): while they do not, the smallest shown
+    non-zero cell of that column is hidden too."""
+    hidden: list[set[str]] = [set() for _ in rows]
+    if len(rows) < 2:
+        return hidden
+    for field in COUNT_FIELDS:
+        if is_suppressed(total.get(field, 0)):
+            continue  # every non-zero cell of this column is small and hidden already
+        hidden_sum = sum(r.get(field, 0) for r in rows if is_suppressed(r.get(field, 0)))
+        while 0 < hidden_sum < min_cell():
+            shown = [
+                (r.get(field, 0), index)
+                for index, r in enumerate(rows)
+                if r.get(field, 0) >= min_cell() and field not in hidden[index]
+            ]
+            if not shown:
+                break
+            value, index = min(shown)
+            hidden[index].add(field)
+            hidden_sum += value
+    return hidden
+
+
+def shown_row(
+    sums: dict[str, int], *, with_events: bool, hidden: set[str] = frozenset()
+) -> dict[str, Any]:
+    """One row of the report, suppressed; ``hidden`` fields show as "hidden"."""
     row: dict[str, Any] = {}
     for field in COUNT_FIELDS:
         if field == "contacted_within_target":
             continue
         if field in FUNNEL_EVENT_FIELDS and not with_events:
             row[field] = None
+        elif field in hidden:
+            row[field] = HIDDEN
         else:
             row[field] = shown_count(sums.get(field, 0))
     row["rates"] = {
         name: (
             None
-            if not with_events and (top in FUNNEL_EVENT_FIELDS or bottom in FUNNEL_EVENT_FIELDS)
+            if (not with_events and (top in FUNNEL_EVENT_FIELDS or bottom in FUNNEL_EVENT_FIELDS))
+            or top in hidden
+            or bottom in hidden
             else shown_rate(sums.get(top, 0), sums.get(bottom, 0))
         )
         for name, top, bottom in RATES
@@ -277,7 +315,7 @@ def article_funnel_report(
         if group == "article"
         else {}
     )
-    rows = []
+    kept = []
     total: dict[str, int] = defaultdict(int)
     for key in sorted(sums, key=lambda k: (k is None, str(k))):
         values = sums[key]
@@ -285,9 +323,17 @@ def article_funnel_report(
             continue
         for field, count in values.items():
             total[field] += count
+        kept.append((key, values))
+    hidden = complementary_hidden([values for _key, values in kept], total)
+    rows = []
+    for (key, values), row_hidden in zip(kept, hidden, strict=True):
         slug_or_key, label = _label(group, key, articles)
         rows.append(
-            {"key": slug_or_key, "label": label, **shown_row(values, with_events=with_events)}
+            {
+                "key": slug_or_key,
+                "label": label,
+                **shown_row(values, with_events=with_events, hidden=row_hidden),
+            }
         )
     return {
         "date_from": date_from,

@@ -134,7 +134,8 @@ def test_csv_has_the_same_suppressed_rows(api_client, marketer, article):
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     by_key = {row["key"]: row for row in rows}
-    assert by_key[SLUG]["leads"] == "6"
+    # 6 is withheld too: with the total shown, it would give the small count away.
+    assert by_key[SLUG]["leads"] == "hidden"
     assert by_key["another-article"]["leads"] == "<5"
     assert by_key["another-article"]["contact_rate"] == ""
     assert rows[-1]["label"] == "Total" and rows[-1]["leads"] == "8"
@@ -277,3 +278,25 @@ def test_the_dashboard_shows_charts_and_a_table(client, marketer, article):
     assert 'data-chart="funnel"' in page and 'data-chart="trend"' in page
     assert "Sleep and mood" in page
     assert "/api/v1/reports/articles/?" in page and "format=csv" in page
+
+
+def test_a_small_count_cannot_be_recovered_by_subtracting_from_the_total(
+    api_client, marketer, article
+):
+    _leads(9)
+    _leads(7, slug="another-article")
+    _leads(2, slug="third-article")
+    api_client.force_authenticate(marketer)
+
+    body = api_client.get(URL).json()
+
+    leads = {row["key"]: row["leads"] for row in body["rows"]}
+    assert body["total"]["leads"] == 18
+    assert leads["third-article"] == "<5"
+    # The smallest shown count in the column is withheld with it, the largest stays.
+    assert leads["another-article"] == "hidden"
+    assert leads[SLUG] == 9
+    shown = [value for value in leads.values() if isinstance(value, int)]
+    assert body["total"]["leads"] - sum(shown) >= body["min_cell"]
+    row = next(row for row in body["rows"] if row["key"] == "another-article")
+    assert row["rates"]["contact_rate"] is None
