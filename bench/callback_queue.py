@@ -17,80 +17,18 @@ Targets: claim p99 <= 20 ms, list p99 <= 50 ms, 0 double claims.
 
 from __future__ import annotations
 
+import argparse
+import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, and this file's name
-# would hide the standard library's ``queue`` module from everything imported below.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
+from database import bulk_insert, database_create, database_drop, database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "clinic_bench_queue"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
-
-
-def psql(sql: str, database: str = "postgres") -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qc", sql],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def setup_database() -> None:
-    psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DATABASE}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=BASE_DIR,
-        env={**os.environ, "DJANGO_ENV": "test", "DATABASE_URL": DATABASE_URL},
-        check=True,
-    )
-
-
-def _filler(column: str, data_type: str, row: str) -> str:
-    """A value for a NOT NULL column with no default, by type (the schema evolves;
-    the bench should not have to)."""
-    if data_type in ("character varying", "text"):
-        return "''"
-    if data_type == "boolean":
-        return "false"
-    if data_type.startswith("timestamp"):
-        return f"now() - mod({row}, 700) * interval '1 day'"
-    if data_type in ("integer", "bigint", "smallint"):
-        return "0"
-    if data_type == "jsonb":
-        return "'{}'::jsonb"
-    if data_type == "date":
-        return "current_date"
-    raise ValueError(f"no filler for {column} ({data_type})")
-
-
-def bulk_insert(cursor, table: str, count: int, values: dict[str, str]) -> None:
-    """INSERT ``count`` rows into ``table`` from generate_series (``g``), with the
-    given column expressions and a filler for every other required column."""
-    cursor.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL",
-        [table],
-    )
-    columns = dict(values)
-    for column, data_type in cursor.fetchall():
-        if column not in columns and column != "id":
-            columns[column] = _filler(column, data_type, "g")
-    names = ", ".join(columns)
-    expressions = ", ".join(columns.values())
-    cursor.execute(
-        # Names and expressions come from this file and the schema, not from input.
-        f"INSERT INTO {table} ({names}) SELECT {expressions} FROM generate_series(1, %s) AS g",  # noqa: S608
-        [count],
-    )
+DATABASE_URL = database_url(DATABASE)
 
 
 def load(historical: int, open_count: int) -> None:
@@ -267,7 +205,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
-    setup_database()
+    database_create(DATABASE)
     os.environ.update(
         {
             "DJANGO_ENV": "test",
@@ -316,7 +254,7 @@ def main() -> int:
     finally:
         connections.close_all()
         if not args.keep:
-            psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            database_drop(DATABASE)
 
 
 if __name__ == "__main__":

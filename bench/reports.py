@@ -21,73 +21,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from database import bulk_insert, database_create, database_drop, database_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "clinic_bench_reports"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
+DATABASE_URL = database_url(DATABASE)
 DAYS = 730
 ARTICLES = 200
-
-
-def psql(sql: str, database: str = "postgres") -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qc", sql],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def setup_database() -> None:
-    psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DATABASE}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=BASE_DIR,
-        env={**os.environ, "DJANGO_ENV": "test", "DATABASE_URL": DATABASE_URL},
-        check=True,
-    )
-
-
-def _filler(data_type: str) -> str:
-    if data_type in ("character varying", "text"):
-        return "''"
-    if data_type == "boolean":
-        return "false"
-    if data_type.startswith("timestamp"):
-        return "now()"
-    if data_type in ("integer", "bigint", "smallint"):
-        return "0"
-    if data_type == "jsonb":
-        return "'{}'::jsonb"
-    if data_type == "date":
-        return "current_date"
-    raise ValueError(data_type)
-
-
-def bulk_insert(cursor, table: str, count: int, values: dict[str, str], source: str = "") -> None:
-    """INSERT ``count`` rows from generate_series (``g``) with the given expressions and
-    a filler for every other required column."""
-    cursor.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL",
-        [table],
-    )
-    columns = dict(values)
-    for column, data_type in cursor.fetchall():
-        if column not in columns and column != "id":
-            columns[column] = _filler(data_type)
-    names = ", ".join(columns)
-    expressions = ", ".join(columns.values())
-    cursor.execute(
-        # Names and expressions come from this file and the schema, not from input.
-        f"INSERT INTO {table} ({names}) SELECT {expressions} "  # noqa: S608
-        f"FROM generate_series(1, %s) AS g {source}",
-        [count],
-    )
 
 
 def load(leads: int, events: int) -> float:
@@ -228,7 +172,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
-    setup_database()
+    database_create(DATABASE)
     os.environ.update(
         {
             "DJANGO_ENV": "test",
@@ -322,7 +266,7 @@ def main() -> int:
     finally:
         connections.close_all()
         if not args.keep:
-            psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            database_drop(DATABASE)
 
 
 if __name__ == "__main__":
