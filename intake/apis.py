@@ -44,7 +44,7 @@ from intake.crisis import crisis_resources
 from intake.models import CtaEventType, Lead, PhoneType
 from intake.parsers import BoundedJSONParser, PlainTextJSONParser
 from intake.reports import GROUPS, RATES, article_funnel_report
-from intake.selectors import cta_config
+from intake.selectors import cta_config, lead_by_reference, lead_consents, lead_submissions
 from intake.services import (
     UTM_FIELDS,
     LeadSubmitOutcome,
@@ -777,3 +777,83 @@ class ArticleReportApi(APIView):
             response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["Cache-Control"] = "private, no-store"
         return response
+
+
+# --- Staff: one lead --------------------------------------------------------------------
+
+
+class LeadSubmissionSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    source = serializers.CharField()
+    article = serializers.CharField(source="article.slug", allow_null=True, default=None)
+    interest = serializers.CharField()
+    message = serializers.CharField()
+    is_crisis = serializers.BooleanField()
+    is_spam = serializers.BooleanField()
+    utm_source = serializers.CharField()
+    utm_medium = serializers.CharField()
+    utm_campaign = serializers.CharField()
+    utm_term = serializers.CharField()
+    utm_content = serializers.CharField()
+
+
+class LeadConsentSerializer(serializers.Serializer):
+    scope = serializers.CharField()
+    granted = serializers.BooleanField()
+    text_version = serializers.CharField()
+    text_sha256 = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class LeadDetailOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    phone = serializers.CharField(allow_blank=True)
+    phone_type = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_blank=True)
+    preferred_channel = serializers.CharField()
+    best_time = serializers.CharField()
+    timezone = serializers.CharField(allow_blank=True)
+    voicemail_ok = serializers.BooleanField()
+    mention_clinic_ok = serializers.BooleanField()
+    needs_review = serializers.BooleanField()
+    stage = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    contacting_at = serializers.DateTimeField(allow_null=True)
+    contacted_at = serializers.DateTimeField(allow_null=True)
+    consult_booked_at = serializers.DateTimeField(allow_null=True)
+    consult_attended_at = serializers.DateTimeField(allow_null=True)
+    admitted_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closed_reason = serializers.CharField(allow_blank=True)
+    submissions = LeadSubmissionSerializer(many=True)
+    consents = LeadConsentSerializer(many=True)
+
+
+class LeadDetailApi(APIView):
+    """``GET /api/v1/leads/{reference}/``: the person behind a submission, with all
+    their submissions and consent records. The care team only (personal data)."""
+
+    permission_classes = [roles.HasRole.of(*roles.CARE_TEAM)]
+
+    @extend_schema(
+        operation_id="leads_retrieve",
+        responses={200: LeadDetailOutputSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        tags=["intake"],
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        lead = lead_by_reference(reference=reference)
+        if lead is None:
+            return Response(
+                {"code": "not_found", "message": "No request has this reference."},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        body = {
+            **{field: getattr(lead, field) for field in LeadDetailOutputSerializer().fields},
+            "phone": str(lead.phone) if lead.phone else "",
+            "submissions": lead_submissions(lead_id=lead.pk),
+            "consents": lead_consents(lead_id=lead.pk),
+        }
+        return Response(LeadDetailOutputSerializer(body).data)

@@ -153,3 +153,13 @@ def lead_id_open_for_phone(*, phone: str) -> int | None:
         .values_list("pk", flat=True)
         .first()
     )
+
+
+def lead_by_reference(*, reference: str) -> Lead | None:
+    """The lead one of whose submissions has this public reference."""
+    submission = (
+        Submission.objects.select_related("lead")
+        .filter(reference=reference.strip().upper())
+        .first()
+    )
+    return submission.lead if submission else None

@@ -8,6 +8,7 @@ app_name = "intake"
 
 api_urlpatterns = [
     path("leads/", apis.LeadSubmitApi.as_view(), name="lead-submit"),
+    path("leads/<str:reference>/", apis.LeadDetailApi.as_view(), name="lead-detail"),
     path("events/", apis.CtaEventApi.as_view(), name="cta-event"),
     path("cta/", apis.CtaConfigApi.as_view(), name="cta-config"),
     path("reports/articles/", apis.ArticleReportApi.as_view(), name="reports-articles"),

@@ -67,6 +67,7 @@ SAMPLE_KWARGS = {
     "slug": ARTICLE_SLUG,
     "token": "not-a-valid-signed-token",
     "action": "cancel",
+    "reference": "R-2345-6789-ABCD",
 }
 
 
