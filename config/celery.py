@@ -23,6 +23,8 @@ app.conf.task_queues = (
     Queue("default"),
 )
 app.autodiscover_tasks()
+# The platform's own tasks (config is not an installed app).
+app.autodiscover_tasks(["config"])
 
 # --- Logs: the project's JSON formatter, and the web request's id in task logs ---
 

@@ -55,15 +55,18 @@ class RequestIdMiddleware:
 
 
 class HealthCheckMiddleware:
-    """Answer ``/healthz`` before host validation and HTTPS redirects, so a load
+    """Answer ``/healthz`` and ``/readyz`` before host validation and HTTPS redirects, so a load
     balancer probing a container by IP address gets 200 instead of 400 or 301."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info == "/healthz" and request.method in ("GET", "HEAD"):
-            return views.healthz(request)
+        if request.method in ("GET", "HEAD"):
+            if request.path_info == "/healthz":
+                return views.healthz(request)
+            if request.path_info == "/readyz":
+                return views.readyz(request)
         return self.get_response(request)
 
 

@@ -336,11 +336,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    "config.*": {"queue": "default"},
     "notifications.*": {"queue": "notifications"},
     "scheduling.*": {"queue": "scheduling"},
     "intake.*": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# /readyz answers 503 with this Retry-After when a dependency is down.
+READYZ_RETRY_AFTER_SECONDS = env.int("READYZ_RETRY_AFTER_SECONDS", default=10)
 # How often beat runs the sweeps that make good a lost hand-off.
 SWEEP_INTERVAL = timedelta(seconds=env.int("SWEEP_INTERVAL_SECONDS", default=60))
 CELERY_BEAT_SCHEDULE = {
@@ -363,6 +366,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-appointment-reminders": {
         "task": "scheduling.tasks.appointment_reminders_send",
         "schedule": timedelta(minutes=5),
+    },
+    "worker-heartbeat": {
+        "task": "config.tasks.worker_heartbeat",
+        "schedule": timedelta(seconds=30),
     },
     "prune-idempotency-keys": {
         "task": "intake.tasks.idempotency_keys_prune",

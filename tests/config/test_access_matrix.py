@@ -35,6 +35,7 @@ ROLES = (roles.COORDINATOR, roles.SUPERVISOR, roles.MARKETING, roles.ADMIN)
 PUBLIC = {
     "home": "redirects to the article index",
     "healthz": "load balancer probe",
+    "readyz": "orchestrator readiness probe (no data in the answer)",
     "login": "staff sign-in",
     "logout": "signing out needs no role",
     "schema": "OpenAPI document (no data)",
@@ -283,7 +284,10 @@ def _expected(endpoint: Endpoint, role: str | None) -> set[str]:
 
 @pytest.fixture
 def matrix_data(db):
+    from config.tasks import worker_heartbeat
+
     ArticleFactory(slug=ARTICLE_SLUG)
+    worker_heartbeat()  # so /readyz is ready (a 503 would read as a server error)
 
 
 @pytest.mark.parametrize("role", [None, *ROLES], ids=["anonymous", *ROLES])
