@@ -129,7 +129,8 @@ BEST_TIME_WINDOWS = {
 }
 
 
-def _person_zone(tz_name: str) -> ZoneInfo:
+def person_zone(tz_name: str) -> ZoneInfo:
+    """The person's time zone when they gave a valid one, else the clinic's."""
     try:
         return ZoneInfo(tz_name) if tz_name else clinic_zone()
     except (KeyError, ValueError):
@@ -140,7 +141,7 @@ def _in_window(start: datetime, best_time: str, tz_name: str) -> datetime | None
     """The first moment at or after ``start`` that is both open and in the person's
     ``best_time`` window (their zone); None if there is none in the coming weeks."""
     window = BEST_TIME_WINDOWS[best_time]
-    zone = _person_zone(tz_name)
+    zone = person_zone(tz_name)
     for opens_at, closes_at in open_intervals(start):
         local_day = opens_at.astimezone(zone).date()
         for day in (local_day - timedelta(days=1), local_day, local_day + timedelta(days=1)):
@@ -179,7 +180,7 @@ def callback_window(
 
 def callback_window_phrase(*, due_at: datetime, now: datetime, tz_name: str = "") -> str:
     """Plain words for when the call will come, in the lead's zone when known."""
-    zone = _person_zone(tz_name)
+    zone = person_zone(tz_name)
     if due_at - now <= timedelta(minutes=15):
         return "in the next few minutes"
     local_due = due_at.astimezone(zone)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,15 +27,6 @@ from scheduling.models import (
 )
 
 LIVE = [Callback.Status.OPEN, Callback.Status.CLAIMED]
-
-
-def clinic_zone() -> ZoneInfo:
-    return ZoneInfo(settings.CLINIC_TIME_ZONE)
-
-
-def person_zone(tz_name: str) -> ZoneInfo:
-    """The person's time zone when they gave a valid one, else the clinic's."""
-    return business_time._person_zone(tz_name)
 
 
 def callback_queue() -> QuerySet[Callback]:
@@ -77,10 +67,6 @@ def callback_queue_counts() -> dict[str, int]:
 
 def staff_alerts_open() -> QuerySet[StaffAlert]:
     return StaffAlert.objects.filter(resolved_at__isnull=True).select_related("callback")
-
-
-def lead_voicemail_ok(*, lead: Lead) -> bool:
-    return intake_selectors.lead_contact_preferences(lead_id=lead.pk).voicemail_ok
 
 
 @dataclass(frozen=True)
@@ -222,7 +208,7 @@ def slots_available(
     """Free consultation slots between ``start`` and ``end``: each clinician's usual
     week and exceptions, cut into their slot length, without clinic closures, time
     already booked, or anything sooner than ``BOOKING_MIN_NOTICE`` from now."""
-    zone = clinic_zone()
+    zone = business_time.clinic_zone()
     earliest = max(start, timezone.now() + settings.BOOKING_MIN_NOTICE)
     if end <= earliest:
         return []

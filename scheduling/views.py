@@ -16,7 +16,7 @@ from config import roles
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from notifications import selectors as notification_selectors
-from scheduling import links, selectors, services
+from scheduling import business_time, links, selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
@@ -69,11 +69,12 @@ def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
         "holder": callback.claimed_by_id == request.user.pk
         and callback.status == Callback.Status.CLAIMED,
         "outcomes": CallAttempt.Outcome.choices,
-        "voicemail_ok": selectors.lead_voicemail_ok(lead=callback.lead),
+        "voicemail_ok": intake_selectors.lead_contact_preferences(
+            lead_id=callback.lead_id
+        ).voicemail_ok,
         "slots": selectors.slots_available(
             start=timezone.now(), end=timezone.now() + timedelta(days=7), limit=60
         ),
-        "clinic_zone": selectors.clinic_zone(),
         "is_supervisor": roles.has_role(request.user, roles.SUPERVISOR),
         "coordinators": get_user_model()
         .objects.filter(is_active=True, groups__name__in=CARE)
@@ -89,7 +90,7 @@ def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
 def console_attempt(request: HttpRequest, callback_id: int) -> HttpResponse:
     call_back_at = parse_datetime(request.POST.get("call_back_at", "") or "")
     if call_back_at is not None and timezone.is_naive(call_back_at):
-        call_back_at = timezone.make_aware(call_back_at, selectors.clinic_zone())
+        call_back_at = timezone.make_aware(call_back_at, business_time.clinic_zone())
     try:
         services.attempt_log(
             callback_id=callback_id,
@@ -187,7 +188,7 @@ def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        when = timezone.localtime(appointment.starts_at, selectors.clinic_zone())
+        when = timezone.localtime(appointment.starts_at, business_time.clinic_zone())
         messages.success(request, f"Consultation booked for {when:%a %d %b %H:%M}.")
         return redirect("scheduling:console-appointments")
     return redirect("scheduling:console-callback", callback_id=callback_id)
@@ -292,7 +293,7 @@ def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
         {
             "appointment": appointment,
             "when": timezone.localtime(
-                appointment.starts_at, selectors.person_zone(appointment.lead.timezone)
+                appointment.starts_at, business_time.person_zone(appointment.lead.timezone)
             ),
             "active": appointment.status in Appointment.ACTIVE,
             "done": done,

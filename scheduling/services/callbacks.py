@@ -149,17 +149,14 @@ def reply_route(*, inbound_id: int) -> str:
     answered = appointment_reply(phone=inbound.sender, body=inbound.body)
     if answered:
         return answered
-    return "replied" if callback_mark_replied(inbound_id=inbound_id) else "no callback"
+    return "replied" if callback_mark_replied(phone=inbound.sender) else "no callback"
 
 
-def callback_mark_replied(*, inbound_id: int) -> int:
-    """A person texted us: their live callback moves up the queue as "patient
-    replied". Returns how many callbacks were marked."""
-    inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
-    if inbound is None:
-        return 0
+def callback_mark_replied(*, phone: str) -> int:
+    """The person at ``phone`` texted us: their live callback moves up the queue as
+    "patient replied". Returns how many callbacks were marked."""
     return Callback.objects.filter(
-        lead__phone=inbound.sender, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+        lead__phone=phone, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
     ).update(patient_replied=True)
 
 

@@ -59,7 +59,7 @@ def appointment_ics(appointment: Appointment) -> str:
 
 
 def _when(appointment: Appointment, tz_name: str) -> str:
-    zone = business_time._person_zone(tz_name)
+    zone = business_time.person_zone(tz_name)
     local = appointment.starts_at.astimezone(zone)
     return f"{local:%A, %B} {local.day} at {local:%I:%M %p}".replace(" 0", " ") + (
         f" {local.tzname()}" if local.tzname() else ""
