@@ -503,6 +503,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The twilio client logs request parameters (phone numbers) at INFO.
         "twilio": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; its warnings (failures,
+        # lockouts) stay, without usernames (AXES_CLIENT_STR_CALLABLE).
+        "axes": {"level": "WARNING"},
     },
 }
 
