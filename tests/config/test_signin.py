@@ -4,6 +4,7 @@ admin's part in both."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ import time_machine
 from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -368,3 +370,36 @@ def test_otp_required_false_is_allowed_in_development():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_demo_users_sign_in_with_a_password_when_development_relaxes_otp(db, settings):
+    settings.OTP_REQUIRED = False
+    settings.DEMO_PASSWORD = "demo password for the day"
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "two-factor" not in out.getvalue()
+    client = Client()
+    assert sign_in(client, "coordinator", settings.DEMO_PASSWORD)["Location"] == CONSOLE
+    assert client.get(CONSOLE).status_code == 200
+
+
+def test_seed_demo_tells_how_the_care_team_enrols(db, settings):
+    settings.DEMO_PASSWORD = "demo password for the day"
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "enrol an authenticator app at their first sign-in" in out.getvalue()
+    client = Client()
+    sign_in(client, "coordinator", settings.DEMO_PASSWORD)
+    assert client.get(CONSOLE)["Location"].startswith(ENROL)
+
+
+def test_lockout_logs_carry_no_username_or_address(casey, caplog):
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    with caplog.at_level("INFO"):
+        for _ in range(5):
+            sign_in(client, "casey", "wrong password")
+    axes_lines = [
+        record.getMessage() for record in caplog.records if record.name.startswith("axes")
+    ]
+    assert any("path=/accounts/login/" in line for line in axes_lines)
+    assert not [line for line in axes_lines if "casey" in line or "203.0.113.7" in line]
