@@ -64,6 +64,10 @@ def _home_for(user: Any) -> str:
     return reverse("admin:index")
 
 
+def _with_query(path: str, request: HttpRequest) -> str:
+    return f"{path}?{request.GET.urlencode()}" if request.GET else path
+
+
 def _next_for(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next")
     return _next(request) if target else _home_for(request.user)
@@ -78,7 +82,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     if request.user.is_verified():
         return HttpResponseRedirect(_next_for(request))
     if services.totp_device_for(user=request.user) is None:
-        return redirect(f"{reverse('signin:enrol')}?{request.GET.urlencode()}")
+        return redirect(_with_query(reverse("signin:enrol"), request))
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         device = services.otp_verify(user=request.user, token=form.cleaned_data["token"])
@@ -100,7 +104,7 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
     manual entry; the device counts only once a code from it is confirmed."""
     if services.totp_device_for(user=request.user) is not None:
         if not request.user.is_verified():
-            return redirect(f"{reverse('signin:verify')}?{request.GET.urlencode()}")
+            return redirect(_with_query(reverse("signin:verify"), request))
         messages.info(request, "Two-factor sign-in is already set up.")
         return redirect("signin:backup-codes")
     device = services.totp_device_start(user=request.user)
