@@ -82,6 +82,11 @@ INSTALLED_APPS = [
     "corsheaders",
     "phonenumber_field",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "knox",
     "notifications",
     "intake",
     "scheduling",
@@ -98,9 +103,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "config.middleware.ClinicTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.signin.middleware.IdleTimeoutMiddleware",
+    "config.signin.middleware.OtpRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the answer of every sign-in attempt (django-axes' rule).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -200,6 +210,11 @@ if TESTING:
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "scheduling:console"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out client before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- Internationalisation and time -------------------------------------------
 
@@ -257,8 +272,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 # --- REST framework ---------------------------------------------------------
 
 REST_FRAMEWORK = {
+    # Staff pages' session (CSRF-checked), then integrations' API tokens
+    # ("Authorization: Token ...", django-rest-knox; no CSRF, no session rules).
+    # Session first keeps an anonymous call's answer a 403, as documented.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -484,6 +503,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The twilio client logs request parameters (phone numbers) at INFO.
         "twilio": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; its warnings (failures,
+        # lockouts) stay, without usernames (AXES_CLIENT_STR_CALLABLE).
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -549,6 +571,53 @@ if LOG_FORMAT not in {"json", "console"}:
     raise ImproperlyConfigured("LOG_FORMAT must be json or console")
 LOGGING["formatters"]["json"] = json_formatter(console=LOG_FORMAT == "console")
 configure_structlog()
+
+# --- Staff sign-in (config.signin) -------------------------------------------------
+
+# django-axes: failures are counted per username AND client address together, so a
+# stranger cannot lock a coordinator out from elsewhere (per username alone), and
+# one typo-prone colleague cannot lock out a whole clinic behind one NAT address
+# (per address alone). Password spraying across usernames is answered by the
+# password rules above and by the second factor.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+if AXES_FAILURE_LIMIT < 1 or LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES must be positive")
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A locked-out client that keeps trying does not push its cool-off further out:
+# the page promises a time, and keeps it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "config.signin.views.locked_out"
+# The same client address as the API throttles (NUM_PROXIES), and no username or
+# address in log lines.
+AXES_CLIENT_IP_CALLABLE = "config.signin.services.signin_client_ip"
+AXES_CLIENT_STR_CALLABLE = "config.signin.services.signin_client_str"
+AXES_VERBOSE = False
+# Staff in a personal-data role (coordinator, supervisor, admin) must pass a TOTP
+# second factor. Only a development machine may switch it off.
+OTP_REQUIRED = env.bool("OTP_REQUIRED", default=True)
+if not OTP_REQUIRED and not DEVELOPMENT:
+    raise ImproperlyConfigured("OTP_REQUIRED may be false only when DJANGO_ENV=development")
+OTP_TOTP_ISSUER = CLINIC_NAME
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# How many one-time backup codes a user gets on enrolment.
+OTP_BACKUP_CODES = 10
+# A signed-in session left alone this long is signed out. Background requests
+# (the console's queue polling, lease renewal) do not count as activity.
+IDLE_TIMEOUT_MINUTES = env.int("IDLE_TIMEOUT_MINUTES", default=30)
+if IDLE_TIMEOUT_MINUTES < 1:
+    raise ImproperlyConfigured("IDLE_TIMEOUT_MINUTES must be at least 1")
+# API tokens for integrations (django-rest-knox): hashed at rest, made by an admin.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS) if API_TOKEN_TTL_DAYS > 0 else None,
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_PREFIX": "clinic_",
+}
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------
 

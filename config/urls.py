@@ -10,6 +10,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import views
+from config.signin.views import SignInView
 from intake.urls import api_urlpatterns as intake_api
 from intake.urls import report_urlpatterns as intake_reports
 from notifications.urls import dev_urlpatterns as notifications_dev
@@ -39,7 +40,8 @@ urlpatterns = [
     path("console/", include("scheduling.urls")),
     path("reports/", include((intake_reports, "reports"), namespace="reports")),
     path("", include((scheduling_public, "manage"), namespace="manage")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
+    path("accounts/two-factor/", include("config.signin.urls", namespace="signin")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from intake.models import Lead
 from scheduling.models import Appointment, Availability, CallAttempt, Callback, Clinician
 from tests.factories import UserFactory, submit_lead
+from tests.signin import totp_code, totp_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,10 +37,15 @@ def clinician():
 
 
 def sign_in(page, live_server, user) -> None:
+    """The real form: password, then the code the user's authenticator shows."""
+    device = totp_device(user)
     page.goto(f"{live_server.url}/console/")
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/accounts/two-factor/?next=%2Fconsole%2F")
+    page.get_by_label("Code", exact=True).fill(totp_code(device))
+    page.get_by_role("button", name="Verify").click()
     page.wait_for_url(f"{live_server.url}/console/")
 
 

@@ -10,13 +10,14 @@ from django.contrib.auth.models import Group
 from config.logs import redact_text
 from tests.config.test_settings import PRODUCTION_ENV, run_python
 from tests.factories import ArticleFactory, UserFactory
+from tests.signin import verified_login
 
 
 @pytest.fixture
 def coordinator_client(client, db):
     user = UserFactory(username="hardening-coordinator")
     user.groups.add(Group.objects.get_or_create(name="coordinator")[0])
-    client.force_login(user)
+    verified_login(client, user)
     return client
 
 

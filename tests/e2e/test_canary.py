@@ -27,6 +27,7 @@ from scheduling.models import Callback
 # importing them here would start a second session worker.
 from tests.e2e.conftest import KEY_PREFIX
 from tests.factories import UserFactory
+from tests.signin import verified_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -140,7 +141,7 @@ def test_a_canary_lead_leaves_no_personal_data_behind(
         coordinator = UserFactory(username=f"canary-coordinator-{mark}")
         coordinator.groups.add(Group.objects.get_or_create(name="coordinator")[0])
         staff = APIClient()
-        staff.force_login(coordinator)
+        verified_login(staff, coordinator)
         claimed = staff.post("/api/v1/callbacks/claim-next/")
         assert claimed.status_code == 200, claimed.content
         callback_id = claimed.json()["id"]

@@ -14,6 +14,7 @@ from intake.models import ArticleDailyCount, CtaEventType, Lead, Submission
 from intake.services import funnel_event_counts_sync, lead_stage_advance
 from intake.services.events import clinic_day
 from tests.factories import ArticleFactory, UserFactory, submit_lead
+from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -230,7 +231,7 @@ def test_report_roles_may_read_the_report(api_client, role):
 
 def test_coordinators_are_refused(api_client, client, coordinator):
     api_client.force_authenticate(coordinator)
-    client.force_login(coordinator)
+    verified_login(client, coordinator)
 
     assert api_client.get(URL).status_code == 403
     assert api_client.get(URL, {"format": "csv"}).status_code == 403
@@ -245,7 +246,7 @@ def test_anonymous_readers_are_refused(api_client, client):
 def test_marketing_never_sees_personal_data(api_client, client, marketer, article):
     submissions = _leads(6, stage=Lead.Stage.CONTACTED, utm={"utm_campaign": "spring"})
     api_client.force_authenticate(marketer)
-    client.force_login(marketer)
+    verified_login(client, marketer)
     lead = submissions[0].lead
     secrets = [
         PERSON["first_name"],
@@ -271,7 +272,7 @@ def test_marketing_never_sees_personal_data(api_client, client, marketer, articl
 
 def test_the_dashboard_shows_charts_and_a_table(client, marketer, article):
     _leads(6, stage=Lead.Stage.CONTACTED)
-    client.force_login(marketer)
+    verified_login(client, marketer)
 
     page = client.get("/reports/").content.decode()
 

@@ -4,6 +4,7 @@ import pytest
 
 from scheduling.models import Callback
 from tests.factories import submit_lead
+from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ def test_the_console_asks_anonymous_users_to_sign_in(client):
 
 
 def test_marketing_may_not_see_the_queue(client, marketer):
-    client.force_login(marketer)
+    verified_login(client, marketer)
     assert client.get("/console/").status_code == 403
     assert client.get("/console/queue/").status_code == 403
     assert client.post("/console/next/").status_code == 403
@@ -25,7 +26,7 @@ def test_a_coordinator_sees_open_callbacks_most_urgent_first(client, coordinator
     route(submit_lead(first_name="Later"))
     urgent = route(submit_lead(first_name="Urgent"))
     Callback.objects.filter(pk=urgent.pk).update(is_urgent=True)
-    client.force_login(coordinator)
+    verified_login(client, coordinator)
 
     html = client.get("/console/").content.decode()
 
@@ -36,7 +37,7 @@ def test_a_coordinator_sees_open_callbacks_most_urgent_first(client, coordinator
 
 def test_next_callback_claims_and_shows_the_lead(client, coordinator, route):
     callback = route(submit_lead(first_name="Maria", message="Please call after 5"))
-    client.force_login(coordinator)
+    verified_login(client, coordinator)
 
     response = client.post("/console/next/", follow=True)
 
@@ -53,7 +54,7 @@ def test_next_callback_claims_and_shows_the_lead(client, coordinator, route):
 
 def test_returning_a_callback_puts_it_back_in_the_queue(client, coordinator, route):
     callback = route(submit_lead())
-    client.force_login(coordinator)
+    verified_login(client, coordinator)
     client.post("/console/next/")
 
     client.post(f"/console/callbacks/{callback.pk}/release/")
@@ -64,7 +65,7 @@ def test_returning_a_callback_puts_it_back_in_the_queue(client, coordinator, rou
 
 def test_the_queue_fragment_is_served_for_polling(client, supervisor, route):
     route(submit_lead(first_name="Polled"))
-    client.force_login(supervisor)
+    verified_login(client, supervisor)
 
     response = client.get("/console/queue/")
 

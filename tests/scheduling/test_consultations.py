@@ -21,6 +21,7 @@ from scheduling.models import (
     Clinician,
 )
 from tests.factories import submit_lead
+from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -296,7 +297,7 @@ def test_booking_from_the_console_logs_the_call(client, coordinator, clinician, 
     from scheduling.services import callback_claim_next
 
     callback_claim_next(user_id=coordinator.pk)
-    client.force_login(coordinator)
+    verified_login(client, coordinator)
     page = client.get(f"/console/callbacks/{lead_callback.pk}/")
     assert "Book a consultation" in page.content.decode()
 

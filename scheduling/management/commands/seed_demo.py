@@ -79,6 +79,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"user: {role}")
             else:
                 self.stdout.write(f"user: {role} (exists, password unchanged)")
+        if settings.OTP_REQUIRED:
+            self.stdout.write(
+                "two-factor: coordinator, supervisor and admin enrol an authenticator app at "
+                "their first sign-in (OTP_REQUIRED=false skips this in development)"
+            )
         if generated and created_any:
             self.stdout.write(
                 self.style.WARNING(
