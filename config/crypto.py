@@ -38,7 +38,7 @@ from phonenumber_field.phonenumber import to_python
 
 # Every Fernet token starts with its version byte (0x80) and a 64-bit time stamp whose
 # high bytes are zero for the next few thousand years: "gAAAAA" in base64.
-TOKEN_PREFIX = "gAAAAA"
+FERNET_MAGIC = "gAAAAA"
 
 
 class DecryptionError(ImproperlyConfigured):
@@ -94,7 +94,7 @@ def decrypt_text(token: str) -> str:
 
 def is_token(value: str) -> bool:
     """``value`` decrypts under one of the keys (so it is not plain text)."""
-    if not value.startswith(TOKEN_PREFIX):
+    if not value.startswith(FERNET_MAGIC):
         return False
     try:
         field_keys().decrypt(value.encode("ascii"))
@@ -219,13 +219,15 @@ def column_rewrite(
     field's own conversions would get in the way). A row changed since it was read is
     left alone (its new value is already under the current key). Returns (rewritten,
     kept)."""
+    # Table and column names come from model metadata, quoted; values are parameters.
     quote = connection.ops.quote_name
     select = (
-        f"SELECT id, {quote(column)} FROM {quote(table)} "
+        f"SELECT id, {quote(column)} FROM {quote(table)} "  # noqa: S608
         f"WHERE id > %s AND {quote(column)} <> '' ORDER BY id LIMIT %s"
     )
     update = (
-        f"UPDATE {quote(table)} SET {quote(column)} = %s WHERE id = %s AND {quote(column)} = %s"
+        f"UPDATE {quote(table)} SET {quote(column)} = %s "  # noqa: S608
+        f"WHERE id = %s AND {quote(column)} = %s"
     )
     rewritten = kept = 0
     last = 0

@@ -138,6 +138,12 @@ class Lead(models.Model):
         blank=True,
         help_text="Personal data erased (on request, or at the end of the retention period).",
     )
+    anonymised_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why: the retention period, or the erasure request (a ticket number, "
+        "never the person's details).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -265,7 +271,12 @@ class ConsentQuerySet(models.QuerySet["Consent"]):
 
 
 # What an anonymised consent record keeps of its personal fields.
-CONSENT_REDACTED: dict[str, Any] = {"phone": "", "ip_address": None, "user_agent": "", "page_url": ""}
+CONSENT_REDACTED: dict[str, Any] = {
+    "phone": "",
+    "ip_address": None,
+    "user_agent": "",
+    "page_url": "",
+}
 
 
 class Consent(models.Model):
