@@ -130,9 +130,7 @@ def test_the_data_migration_encrypts_plain_rows_once_and_reverses():
         connection, table="intake_submission", column="message", transform=encrypt_plain
     ) == (0, 1)
 
-    column_rewrite(
-        connection, table="intake_submission", column="message", transform=decrypt_token
-    )
+    column_rewrite(connection, table="intake_submission", column="message", transform=decrypt_token)
     assert stored("intake_submission", "message", submission.pk) == "written before encryption"
 
 

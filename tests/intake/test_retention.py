@@ -132,9 +132,13 @@ def test_an_opt_out_is_still_honoured_after_anonymisation(closed_lead):
 
 def test_the_funnel_rollups_do_not_change(closed_lead):
     closed_lead("+12025550174")
-    closed_lead("+12025550175")
+    booked = submit_lead(phone="+12025550175", utm={"utm_source": "newsletter"})
+    for stage in (Lead.Stage.CONTACTED, Lead.Stage.CONSULT_BOOKED):
+        lead_stage_advance(lead_id=booked.lead_id, stage=stage)
+    lead_stage_advance(lead_id=booked.lead_id, stage=Lead.Stage.CLOSED, reason="no-show")
     before = rollups()
     assert any(row["leads"] for row in before)
+    assert any(row["consult_booked"] and row["utm_source"] == "newsletter" for row in before)
 
     assert leads_retention_anonymise(now=timezone.now() + LATER) == 2
 
