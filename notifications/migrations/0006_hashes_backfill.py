@@ -25,8 +25,10 @@ def hashes_fill(apps, schema_editor):
             continue
         seen.add(value)
         OptOut.objects.filter(pk=opt_out.pk).update(phone_hash=value)
-    for inbound in InboundMessage.objects.filter(sender_hash="").exclude(sender="").iterator():
-        InboundMessage.objects.filter(pk=inbound.pk).update(sender_hash=phone_hash(inbound.sender))
+    # values_list: the bodies are not encrypted yet, so the field must not read them.
+    senders = InboundMessage.objects.filter(sender_hash="").exclude(sender="")
+    for pk, sender in senders.values_list("pk", "sender").iterator():
+        InboundMessage.objects.filter(pk=pk).update(sender_hash=phone_hash(sender))
 
 
 def bodies_encrypt(apps, schema_editor):
