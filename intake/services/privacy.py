@@ -19,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from config.crypto import email_hash, phone_hash
 from config.exceptions import ApplicationError
 from intake.models import Consent, IdempotencyKey, Lead, Submission
 from intake.services.leads import lead_stage_advance
@@ -50,15 +51,11 @@ _SUBMISSION_BLANK = {
 }
 
 
-def _shared(lead: Lead, field: str) -> bool:
-    """Another lead not yet anonymised has the same phone or email hash: what was
-    sent to or received from that number or address is theirs too and stays."""
-    value = getattr(lead, field)
-    return (
-        Lead.objects.filter(**{field: value}, anonymised_at__isnull=True)
-        .exclude(pk=lead.pk)
-        .exists()
-    )
+def _held_by_another(lead: Lead, *, phone: str = "", email: str = "") -> bool:
+    """Another lead not yet anonymised has this phone or email: what was sent to or
+    received from that number or address is theirs too, and stays."""
+    match = {"phone_hash": phone_hash(phone)} if phone else {"email_hash": email_hash(email)}
+    return Lead.objects.filter(**match, anonymised_at__isnull=True).exclude(pk=lead.pk).exists()
 
 
 def _lead_anonymise(*, lead_id: int, reason: str, now: datetime) -> bool:
@@ -78,10 +75,8 @@ def _lead_anonymise(*, lead_id: int, reason: str, now: datetime) -> bool:
                 phones.add(str(submission.phone))
             if submission.email:
                 emails.add(submission.email)
-        if lead.phone_hash and _shared(lead, "phone_hash"):
-            phones.discard(str(lead.phone))
-        if lead.email_hash and _shared(lead, "email_hash"):
-            emails.discard(lead.email)
+        phones = {phone for phone in phones if not _held_by_another(lead, phone=phone)}
+        emails = {email for email in emails if not _held_by_another(lead, email=email)}
         lead_erased.send(sender=Lead, lead_id=lead.pk)
         notification_services.contact_erase(phones=sorted(phones), emails=sorted(emails))
         Submission.objects.filter(lead_id=lead.pk).update(**_SUBMISSION_BLANK)
