@@ -86,6 +86,7 @@ class LeadAdmin(HashSearchMixin, admin.ModelAdmin):
         "voicemail_ok",
         "mention_clinic_ok",
     ]
+    # Shown as the search box; the search itself goes through the hashes (HashSearchMixin).
     search_fields = ["=phone", "=email"]
     hash_search_fields = ("phone_hash", "email_hash")
     actions = ["erase"]
