@@ -14,12 +14,16 @@ Every variable is documented in the README.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
+from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -47,7 +51,15 @@ def _required_in_production(name: str) -> None:
         raise ImproperlyConfigured(f"{name} must be set when DJANGO_ENV=production")
 
 
-for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL"):
+for _name in (
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "PUBLIC_BASE_URL",
+    "FIELD_ENCRYPTION_KEYS",
+    "LOOKUP_HASH_KEY",
+):
     _required_in_production(_name)
 
 if not PRODUCTION:
@@ -617,6 +629,47 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
     "AUTH_HEADER_PREFIX": "Token",
     "TOKEN_PREFIX": "clinic_",
+}
+
+# --- Privacy: encryption at rest, lookup hashes, retention ---------------------------
+
+
+def _derived_from_secret_key(purpose: str) -> bytes:
+    """Development and test only: a stable key for ``purpose`` derived from SECRET_KEY."""
+    return hmac.new(SECRET_KEY.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
+
+
+# Fernet keys, comma-separated: the first encrypts, all decrypt (config.crypto). Rotate by
+# putting a new key first, running manage.py rotate_encryption_keys, then dropping the old.
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS",
+    default=[]
+    if PRODUCTION
+    else [base64.urlsafe_b64encode(_derived_from_secret_key("clinic.field-encryption")).decode()],
+)
+try:
+    for _key in FIELD_ENCRYPTION_KEYS:
+        Fernet(_key)
+except ValueError:
+    raise ImproperlyConfigured(
+        'FIELD_ENCRYPTION_KEYS must be Fernet keys: python -c "from cryptography.fernet '
+        'import Fernet; print(Fernet.generate_key().decode())"'
+    ) from None
+# The HMAC key of the phone and email lookup hashes. Never change it: every stored hash
+# (opt-outs of anonymised people among them) would stop matching.
+LOOKUP_HASH_KEY = env.str(
+    "LOOKUP_HASH_KEY",
+    default="" if PRODUCTION else _derived_from_secret_key("clinic.lookup-hash").hex(),
+)
+# Leads closed without admission are anonymised this many days after closing.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=365)
+if RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("RETENTION_DAYS must be at least 1")
+# Rows per transaction in anonymisation and key rotation.
+PRIVACY_BATCH_SIZE = env.int("PRIVACY_BATCH_SIZE", default=200)
+CELERY_BEAT_SCHEDULE["anonymise-expired-leads"] = {
+    "task": "intake.tasks.leads_retention_anonymise",
+    "schedule": crontab(hour=4, minute=10),
 }
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------

@@ -1,8 +1,45 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from config import roles
+from config.crypto import email_hash, phone_hash
 from intake.models import Article, ArticleDailyCount, Consent, Lead, Submission
+from intake.services import lead_erase
+
+
+class HashSearchMixin:
+    """Search by phone or email through their keyed hashes (the plain columns are not
+    indexed, and go when a lead is anonymised)."""
+
+    hash_search_fields: tuple[str, ...] = ()
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        hashes = {"phone_hash": phone_hash(term), "email_hash": email_hash(term)}
+        match = queryset.none()
+        for field in self.hash_search_fields:
+            match = match | queryset.filter(**{field: hashes[field]})
+        return match, False
+
+
+class EraseForm(forms.Form):
+    reason = forms.CharField(
+        max_length=180,
+        help_text="A ticket number or 'request by email': never the person's details.",
+    )
 
 
 @admin.register(Article)
@@ -40,7 +77,7 @@ class SubmissionInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(HashSearchMixin, admin.ModelAdmin):
     list_display = ["id", "first_name", "stage", "preferred_channel", "needs_review", "created_at"]
     list_filter = [
         "stage",
@@ -49,8 +86,13 @@ class LeadAdmin(admin.ModelAdmin):
         "voicemail_ok",
         "mention_clinic_ok",
     ]
+    # Shown as the search box; the search itself goes through the hashes (HashSearchMixin).
     search_fields = ["=phone", "=email"]
+    hash_search_fields = ("phone_hash", "email_hash")
+    actions = ["erase"]
     readonly_fields = [
+        "anonymised_at",
+        "anonymised_reason",
         "created_at",
         "contacting_at",
         "contacted_at",
@@ -61,6 +103,30 @@ class LeadAdmin(admin.ModelAdmin):
         "phone_type",
     ]
     inlines = [SubmissionInline]
+
+    @admin.action(description="Erase personal data (on the person's request)")
+    def erase(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse | None:
+        """Asks for a reason on a confirmation page, then erases each selected lead
+        (``intake.services.lead_erase``). Admin role only."""
+        if not roles.has_role(request.user, roles.ADMIN):
+            raise PermissionDenied
+        form = EraseForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            erased = sum(
+                lead_erase(lead=lead, actor=request.user, reason=form.cleaned_data["reason"])
+                for lead in queryset
+            )
+            self.message_user(request, f"{erased} lead(s) erased.", messages.SUCCESS)
+            return None
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": "Erase personal data",
+            "opts": self.model._meta,
+            "leads": queryset,
+            "form": form,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/intake/lead/erase_confirmation.html", context)
 
 
 @admin.register(Submission)
@@ -92,7 +158,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 class ConsentAdmin(admin.ModelAdmin):
     """The consent ledger is append-only: readable, never edited."""
 
-    list_display = ["submission", "scope", "granted", "phone", "text_version", "created_at"]
+    list_display = ["submission", "scope", "granted", "text_version", "created_at"]
     list_filter = ["scope", "granted", "text_version"]
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 
+from config.crypto import EncryptedTextField
+
 # No 0/O, 1/I/L: references are read out over the phone.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -95,8 +97,12 @@ class Lead(models.Model):
 
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
-    phone = PhoneNumberField(blank=True, db_index=True)
-    email = models.EmailField(max_length=254, blank=True, db_index=True)
+    # Plain while the lead is live (coordinators call them); people are found and
+    # deduplicated by the keyed hashes (config.crypto), which anonymisation clears too.
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    email_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     preferred_channel = models.CharField(
         max_length=10, choices=Channel.choices, default=Channel.CALL
     )
@@ -127,24 +133,44 @@ class Lead(models.Model):
     admitted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_reason = models.CharField(max_length=200, blank=True)
+    anonymised_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Personal data erased (on request, or at the end of the retention period).",
+    )
+    anonymised_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why: the retention period, or the erasure request (a ticket number, "
+        "never the person's details).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["stage", "created_at"])]
+        indexes = [
+            models.Index(fields=["stage", "created_at"]),
+            # The retention sweep: closed, not yet anonymised, by closing time.
+            models.Index(
+                fields=["closed_at"],
+                name="lead_retention_due",
+                condition=Q(stage="closed", anonymised_at__isnull=True),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(phone="") | ~Q(email=""), name="lead_has_phone_or_email"
+                condition=~Q(phone="") | ~Q(email="") | Q(anonymised_at__isnull=False),
+                name="lead_has_phone_or_email",
             ),
             # A person has at most one open lead per phone and per email; later
             # submissions attach to it (see intake.services.lead_submit).
             models.UniqueConstraint(
-                fields=["phone"],
-                condition=~Q(phone="") & ~Q(stage="closed"),
+                fields=["phone_hash"],
+                condition=~Q(phone_hash="") & ~Q(stage="closed"),
                 name="lead_open_unique_phone",
             ),
             models.UniqueConstraint(
-                fields=["email"],
-                condition=~Q(email="") & ~Q(stage="closed"),
+                fields=["email_hash"],
+                condition=~Q(email_hash="") & ~Q(stage="closed"),
                 name="lead_open_unique_email",
             ),
         ]
@@ -171,7 +197,7 @@ class Submission(models.Model):
     phone = PhoneNumberField(blank=True)
     email = models.EmailField(max_length=254, blank=True)
     interest = models.CharField(max_length=100, blank=True)
-    message = models.TextField(blank=True)
+    message = EncryptedTextField(blank=True)
     page_url = models.URLField(max_length=2000, blank=True)
     referrer = models.URLField(max_length=2000, blank=True)
     utm_source = models.CharField(max_length=200, blank=True)
@@ -238,13 +264,29 @@ class ConsentQuerySet(models.QuerySet["Consent"]):
     def delete(self) -> tuple[int, dict[str, int]]:
         raise ConsentLedgerError("Consent records are append-only.")
 
+    def redact(self) -> int:
+        """Drop the personal fields of these records, keeping the phone's hash and the
+        rest of the evidence (the PostgreSQL trigger allows exactly this change)."""
+        return super().update(**CONSENT_REDACTED)
+
+
+# What an anonymised consent record keeps of its personal fields.
+CONSENT_REDACTED: dict[str, Any] = {
+    "phone": "",
+    "ip_address": None,
+    "user_agent": "",
+    "page_url": "",
+}
+
 
 class Consent(models.Model):
     """Append-only record of what a person agreed to, with the exact wording shown.
 
     Rows are only ever inserted (``save()`` of a stored row, ``delete()`` and queryset
     ``update()``/``delete()`` raise ``ConsentLedgerError``; on PostgreSQL a trigger
-    refuses UPDATE too). They go only when their lead is erased (cascade).
+    refuses UPDATE too). The one change allowed is ``ConsentQuerySet.redact()``, when
+    the lead is anonymised: the phone, IP address, user agent and page go, and the
+    phone's keyed hash stays as the evidence of what that number agreed to.
     """
 
     class Scope(models.TextChoices):
@@ -256,6 +298,7 @@ class Consent(models.Model):
     scope = models.CharField(max_length=20, choices=Scope.choices)
     granted = models.BooleanField()
     phone = PhoneNumberField(blank=True, help_text="The number the SMS consent covers.")
+    phone_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     text_version = models.CharField(max_length=50)
     text_sha256 = models.CharField(max_length=64)
     ip_address = models.GenericIPAddressField(null=True, blank=True)

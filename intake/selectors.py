@@ -10,6 +10,7 @@ import phonenumbers
 from django.conf import settings
 from django.db.models import F, QuerySet
 
+from config.crypto import phone_hash
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.models import Article, Consent, Lead, PhoneType, Submission
@@ -39,12 +40,16 @@ def submission_ids_unprocessed(*, older_than: datetime, limit: int = 500) -> lis
 def submission_sms_consent_granted(*, submission_id: int) -> bool:
     """The submission granted SMS consent for the number its lead has now (a person
     matched by email may have given another number than the lead's)."""
-    return Consent.objects.filter(
-        submission_id=submission_id,
-        scope=Consent.Scope.SMS,
-        granted=True,
-        phone=F("lead__phone"),
-    ).exists()
+    return (
+        Consent.objects.filter(
+            submission_id=submission_id,
+            scope=Consent.Scope.SMS,
+            granted=True,
+            phone_hash=F("lead__phone_hash"),
+        )
+        .exclude(phone_hash="")
+        .exists()
+    )
 
 
 def lead_get(*, lead_id: int) -> Lead | None:
@@ -120,12 +125,16 @@ def cta_config() -> dict[str, Any]:
 
 def lead_sms_consent_granted(*, lead_id: int) -> bool:
     """The lead agreed to texts at their current phone number (on any submission)."""
-    return Consent.objects.filter(
-        lead_id=lead_id,
-        scope=Consent.Scope.SMS,
-        granted=True,
-        phone=F("lead__phone"),
-    ).exists()
+    return (
+        Consent.objects.filter(
+            lead_id=lead_id,
+            scope=Consent.Scope.SMS,
+            granted=True,
+            phone_hash=F("lead__phone_hash"),
+        )
+        .exclude(phone_hash="")
+        .exists()
+    )
 
 
 def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:
@@ -147,7 +156,8 @@ def article_id_for_tracking_number(*, number: str) -> int | None:
 
 def lead_id_open_for_phone(*, phone: str) -> int | None:
     return (
-        Lead.objects.filter(phone=phone)
+        Lead.objects.filter(phone_hash=phone_hash(phone))
+        .exclude(phone_hash="")
         .exclude(stage=Lead.Stage.CLOSED)
         .order_by("created_at")
         .values_list("pk", flat=True)

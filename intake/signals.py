@@ -17,3 +17,11 @@ submission_received = Signal()
 #     owns clinic time answers with ``{"starts_at": datetime, "ends_at": datetime}``.
 #     Without an answer, intake promises the speed-to-lead target from now.
 callback_window_requested = Signal()
+
+# ``lead_erased(sender, lead_id: int)``
+#     A lead's personal data is being erased (on request, or at the end of the retention
+#     period). Unlike the signals above it is sent *inside* the erasing transaction, and
+#     receivers must do their part there and then (blank their own free text, close
+#     live work): erasure is all or nothing, and a lost task would leave notes behind
+#     that no sweep could find. Receivers must be idempotent and quick.
+lead_erased = Signal()

@@ -43,3 +43,12 @@ def funnel_event_counts_sync() -> int:
 def funnel_rollups_rebuild() -> int:
     """Nightly: rebuild the funnel rollups from the raw rows (and log any drift)."""
     return rebuild_rollups()
+
+
+# Each lead is anonymised in its own transaction; a redelivered run skips those done.
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3600, soft_time_limit=3500)
+def leads_retention_anonymise() -> int:
+    """Nightly: anonymise leads closed without admission more than RETENTION_DAYS ago."""
+    from intake.services import leads_retention_anonymise as anonymise
+
+    return anonymise()

@@ -4,7 +4,9 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Max
 
+from config.crypto import phone_hash
 from notifications.models import InboundMessage, Message, MessageTemplate, OptOut
+from notifications.services import opt_out_record
 from notifications.wording import template_problems
 
 
@@ -72,4 +74,20 @@ class InboundMessageAdmin(admin.ModelAdmin):
 class OptOutAdmin(admin.ModelAdmin):
     list_display = ["id", "reason", "source", "created_at"]
     list_filter = ["reason"]
-    search_fields = ["=phone"]
+    # Found by the number's keyed hash: the plain number goes with the person's lead.
+    search_fields = ["=phone_hash"]
+    readonly_fields = ["phone_hash"]
+
+    def get_search_results(self, request, queryset, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(phone_hash=phone_hash(term)), False
+
+    def save_model(self, request, obj: OptOut, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new opt-out goes through the service: hashed, and pending texts suppressed.
+        opt_out_record(phone=obj.phone, reason=obj.reason, source=obj.source or "admin")
+        obj.pk = OptOut.objects.get(phone_hash=phone_hash(obj.phone)).pk

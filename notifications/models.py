@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from config.crypto import EncryptedTextField
+
 
 class Message(models.Model):
     class Channel(models.TextChoices):
@@ -36,11 +38,12 @@ class Message(models.Model):
     )
     recipient = models.CharField(max_length=254, help_text="E.164 phone or email address.")
     subject = models.CharField(max_length=200, blank=True)
-    body = models.TextField()
-    body_html = models.TextField(blank=True)
+    # Bodies carry first names and booking details: encrypted at rest.
+    body = EncryptedTextField()
+    body_html = EncryptedTextField(blank=True)
     # One text attachment (a calendar invitation), sent with the email.
     attachment_name = models.CharField(max_length=100, blank=True)
-    attachment = models.TextField(blank=True)
+    attachment = EncryptedTextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     send_after = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True, db_index=True)
@@ -82,7 +85,10 @@ class OptOut(models.Model):
         CARRIER = "carrier", "Carrier reports an opt-out (21610)"
         UNUSABLE = "unusable", "Number cannot receive SMS"
 
-    phone = models.CharField(max_length=20, unique=True)
+    # The keyed hash (config.crypto.phone_hash) is what is honoured, forever; the plain
+    # number is dropped when the person's lead is anonymised or erased.
+    phone = models.CharField(max_length=20, blank=True)
+    phone_hash = models.CharField(max_length=64, unique=True)
     reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.OPTED_OUT)
     source = models.CharField(max_length=50, help_text="How it reached us.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -102,8 +108,9 @@ class InboundMessage(models.Model):
         REPLY = "reply", "Reply"
 
     provider_id = models.CharField(max_length=64, unique=True)
-    sender = models.CharField(max_length=20, db_index=True)
-    body = models.TextField(blank=True)
+    sender = models.CharField(max_length=20, blank=True)
+    sender_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    body = EncryptedTextField(blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.crypto import phone_hash
 from notifications.models import InboundCall, InboundMessage, Message, OptOut
 
 
@@ -48,12 +49,16 @@ def inbound_get(*, inbound_id: int) -> InboundMessage | None:
 
 
 def inbound_list(*, phone: str, limit: int = 50) -> QuerySet[InboundMessage]:
-    return InboundMessage.objects.filter(sender=phone).order_by("-received_at")[:limit]
+    hashed = phone_hash(phone)
+    if not hashed:
+        return InboundMessage.objects.none()
+    return InboundMessage.objects.filter(sender_hash=hashed).order_by("-received_at")[:limit]
 
 
 def sms_block_get(*, phone: str) -> OptOut | None:
     """Why no SMS may go to ``phone`` (opted out, carrier opt-out, unusable), if so."""
-    return OptOut.objects.filter(phone=phone).first()
+    hashed = phone_hash(phone)
+    return OptOut.objects.filter(phone_hash=hashed).first() if hashed else None
 
 
 def message_exists(*, dedupe_key: str) -> bool:

@@ -17,12 +17,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.template import engines
 from django.template.loader import get_template
 from django.utils import timezone
 
 from config.celery import enqueue
+from config.crypto import phone_hash
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
 from notifications.models import InboundCall, InboundMessage, Message, MessageTemplate, OptOut
@@ -154,7 +155,8 @@ def message_render(
 
 
 def opt_out_exists(*, phone: str) -> bool:
-    return OptOut.objects.filter(phone=phone).exists()
+    hashed = phone_hash(phone)
+    return bool(hashed) and OptOut.objects.filter(phone_hash=hashed).exists()
 
 
 def message_send(
@@ -465,7 +467,8 @@ def message_status_record(*, provider_id: str, status: str, error_code: str = ""
 def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source: str) -> bool:
     """Block SMS to ``phone``; pending texts to it are suppressed. True if new."""
     _opt_out, created = OptOut.objects.get_or_create(
-        phone=phone, defaults={"reason": reason, "source": source[:50]}
+        phone_hash=phone_hash(phone),
+        defaults={"phone": phone[:20], "reason": reason, "source": source[:50]},
     )
     Message.objects.filter(
         channel=Message.Channel.SMS,
@@ -481,7 +484,7 @@ def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source:
 
 def opt_out_remove(*, phone: str) -> bool:
     """The person texted START: SMS may go to them again."""
-    deleted, _ = OptOut.objects.filter(phone=phone).delete()
+    deleted, _ = OptOut.objects.filter(phone_hash=phone_hash(phone)).delete()
     return bool(deleted)
 
 
@@ -497,7 +500,13 @@ def inbound_receive(
     kind = replies.reply_kind(body, opt_out_type=opt_out_type)
     with transaction.atomic():
         inbound, created = InboundMessage.objects.get_or_create(
-            provider_id=provider_id, defaults={"sender": sender, "body": body, "kind": kind}
+            provider_id=provider_id,
+            defaults={
+                "sender": sender,
+                "sender_hash": phone_hash(sender),
+                "body": body,
+                "kind": kind,
+            },
         )
         if not created:
             return None
@@ -564,3 +573,58 @@ def call_forward_ended(*, provider_id: str, dial_status: str) -> InboundCall | N
                 lambda: call_missed.send_robust(sender=InboundCall, call_id=call_id), robust=True
             )
     return call
+
+
+# --- Erasure --------------------------------------------------------------------------
+
+# What an erased message keeps: channel, purpose, template, status and time stamps
+# (delivery statistics), nothing that names or reaches the person.
+_MESSAGE_BLANK = {
+    "recipient": "",
+    "subject": "",
+    "body": "",
+    "body_html": "",
+    "attachment_name": "",
+    "attachment": "",
+    "error_message": "",
+}
+_UNSENT = [Message.Status.PENDING, Message.Status.SCHEDULED]
+
+
+def _messages_blank(messages: QuerySet[Message]) -> int:
+    messages.filter(status__in=_UNSENT).update(
+        status=Message.Status.SUPPRESSED, error_code="erased"
+    )
+    return messages.update(**_MESSAGE_BLANK)
+
+
+def messages_erase(*, correlation: str) -> int:
+    """Blank every message about ``correlation`` (the value given to ``message_send``);
+    unsent ones are suppressed. Returns how many."""
+    if not correlation:
+        return 0
+    return _messages_blank(Message.objects.filter(correlation=correlation))
+
+
+def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
+    """Forget these phone numbers and email addresses: messages to them are blanked
+    (unsent ones suppressed), texts and calls from them lose sender and body, and an
+    opt-out of a number keeps only its keyed hash, so it is honoured forever.
+    Returns counts by kind."""
+    hashes = [hashed for hashed in (phone_hash(phone) for phone in phones) if hashed]
+    recipients = [*phones, *emails]
+    counts = {
+        "messages": _messages_blank(Message.objects.filter(recipient__in=recipients))
+        if recipients
+        else 0,
+        "inbound": InboundMessage.objects.filter(sender_hash__in=hashes).update(
+            sender="", sender_hash="", body=""
+        )
+        if hashes
+        else 0,
+        "calls": InboundCall.objects.filter(caller__in=phones).update(caller="") if phones else 0,
+        "opt_outs": OptOut.objects.filter(phone_hash__in=hashes).exclude(phone="").update(phone="")
+        if hashes
+        else 0,
+    }
+    return counts

@@ -8,7 +8,7 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
-        from intake.signals import callback_window_requested, submission_received
+        from intake.signals import callback_window_requested, lead_erased, submission_received
         from notifications.signals import call_missed, call_received, reply_received
         from scheduling import receivers
 
@@ -24,3 +24,4 @@ class SchedulingConfig(AppConfig):
         )
         call_received.connect(receivers.on_call_received, dispatch_uid="scheduling.call_received")
         call_missed.connect(receivers.on_call_missed, dispatch_uid="scheduling.call_missed")
+        lead_erased.connect(receivers.on_lead_erased, dispatch_uid="scheduling.lead_erased")

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from config.crypto import EncryptedTextField
+
 
 class OpeningHours(models.Model):
     """One open interval on a weekday; several per day allow a lunch break."""
@@ -161,7 +163,7 @@ class CallAttempt(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="call_attempts"
     )
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    notes = models.TextField(blank=True)
+    notes = EncryptedTextField(blank=True)
     call_back_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

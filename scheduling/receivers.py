@@ -26,6 +26,11 @@ def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any)
         services.reply_enqueue(inbound_id=inbound_id)
 
 
+def on_lead_erased(sender: Any, *, lead_id: int, **kwargs: Any) -> None:
+    # In intake's erasing transaction, on purpose: see intake.signals.lead_erased.
+    services.lead_work_erase(lead_id=lead_id)
+
+
 def on_call_received(sender: Any, *, call_id: int, **kwargs: Any) -> None:
     services.call_enqueue(call_id=call_id, missed=False)
 

@@ -4,6 +4,7 @@
 - ``articles``: articles named by a CTA, imported from text, a sitemap or a feed
 - ``events``: anonymous CTA event counts
 - ``rollups``: the conversion funnel's aggregate counters
+- ``privacy``: retention and erasure of a lead's personal data
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ from intake.services.leads import (
     request_fingerprint,
     submission_mark_processed,
 )
+from intake.services.privacy import (
+    lead_erase,
+    lead_ids_retention_due,
+    leads_retention_anonymise,
+)
 from intake.services.rollups import (
     funnel_event_counts_sync,
     funnel_rollups_rebuild,
@@ -53,11 +59,14 @@ __all__ = [
     "funnel_rollups_rebuild",
     "is_bot",
     "lead_contact_preferences_update",
+    "lead_erase",
     "lead_funnel_contributions",
+    "lead_ids_retention_due",
     "lead_stage_advance",
     "lead_submit",
     "lead_submit_call",
     "lead_submit_replay",
+    "leads_retention_anonymise",
     "phone_type_of",
     "request_fingerprint",
     "slug_from_url",

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
+from config.crypto import email_hash, phone_hash
 from config.exceptions import ApplicationError
 from intake.consent import consent_text
 from intake.crisis import crisis_language_in
@@ -123,9 +124,9 @@ def _lead_update_from(
     _lead_save(lead, update)
     fill: dict[str, Any] = {}
     if phone and not lead.phone:
-        fill.update(phone=phone, phone_type=phone_type_of(phone))
+        fill.update(phone=phone, phone_hash=phone_hash(phone), phone_type=phone_type_of(phone))
     if email and not lead.email:
-        fill["email"] = email
+        fill.update(email=email, email_hash=email_hash(email))
     if fill:
         try:
             with transaction.atomic():
@@ -157,11 +158,13 @@ def _lead_attach(
     nothing on the lead. Two concurrent first submissions from the same person
     meet the open-lead unique constraints; the loser attaches to the winner.
     """
+    # People are matched by the keyed hashes of their phone and email (an address
+    # differing only in case is the same person).
     match = Q()
     if phone:
-        match |= Q(phone=phone)
+        match |= Q(phone_hash=phone_hash(phone))
     if email:
-        match |= Q(email=email)
+        match |= Q(email_hash=email_hash(email))
     for _ in range(3):
         lead = (
             Lead.objects.select_for_update()
@@ -196,8 +199,10 @@ def _lead_attach(
                     first_name=first_name,
                     last_name=last_name,
                     phone=phone or "",
+                    phone_hash=phone_hash(phone),
                     phone_type=phone_type_of(phone),
                     email=email,
+                    email_hash=email_hash(email),
                     preferred_channel=preferred_channel,
                     best_time=best_time,
                     timezone=tz_name,
@@ -366,6 +371,7 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
                 scope=Consent.Scope.SMS,
                 granted=bool(kwargs["sms_consent"]),
                 phone=kwargs["phone"],
+                phone_hash=phone_hash(kwargs["phone"]),
                 text_version=text.version,
                 text_sha256=text.sha256,
                 ip_address=_ip_or_none(kwargs["ip_address"]),

@@ -13,6 +13,7 @@ from phonenumber_field.phonenumber import to_python
 
 from config import roles
 from config.celery import enqueue
+from config.crypto import phone_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
@@ -22,7 +23,7 @@ from notifications import services as notification_services
 from notifications.models import Message
 from notifications.wording import wording_problems
 from scheduling import business_time, links
-from scheduling.models import CallAttempt, Callback, StaffAlert
+from scheduling.models import Appointment, CallAttempt, Callback, StaffAlert
 from scheduling.services.outreach import lead_message
 
 logger = logging.getLogger(__name__)
@@ -155,8 +156,11 @@ def reply_route(*, inbound_id: int) -> str:
 def callback_mark_replied(*, phone: str) -> int:
     """The person at ``phone`` texted us: their live callback moves up the queue as
     "patient replied". Returns how many callbacks were marked."""
+    hashed = phone_hash(phone)
+    if not hashed:
+        return 0
     return Callback.objects.filter(
-        lead__phone=phone, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+        lead__phone_hash=hashed, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
     ).update(patient_replied=True)
 
 
@@ -578,3 +582,27 @@ def call_missed_route(*, call_id: int) -> Callback | None:
             callback.save(update_fields=["is_urgent"])
         _alert(callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR)
     return callback
+
+
+def lead_work_erase(*, lead_id: int) -> None:
+    """A lead's personal data is being erased (intake's ``lead_erased``, inside its
+    transaction): call notes are blanked, its live callback is cancelled, active
+    consultations are cancelled without telling anyone, and the messages about it
+    are blanked. Idempotent."""
+    now = timezone.now()
+    CallAttempt.objects.filter(callback__lead_id=lead_id).exclude(notes="").update(notes="")
+    live = Callback.objects.filter(
+        lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+    )
+    StaffAlert.objects.filter(callback__in=live, resolved_at__isnull=True).update(resolved_at=now)
+    live.update(
+        status=Callback.Status.CANCELLED,
+        result=Callback.Result.CLOSED,
+        closed_at=now,
+        claimed_by=None,
+        lease_expires_at=None,
+    )
+    Appointment.objects.filter(lead_id=lead_id, status__in=Appointment.ACTIVE).update(
+        status=Appointment.Status.CANCELLED, cancelled_at=now
+    )
+    notification_services.messages_erase(correlation=f"lead:{lead_id}")

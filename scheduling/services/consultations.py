@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.crypto import phone_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
@@ -311,9 +312,12 @@ def appointment_reply(*, phone: str, body: str) -> str | None:
     answer = body.strip().upper().rstrip(".!")
     if answer not in {"C", "R"}:
         return None
+    hashed = phone_hash(phone)
+    if not hashed:
+        return None
     appointment = (
         Appointment.objects.filter(
-            lead__phone=phone, status__in=Appointment.ACTIVE, starts_at__gt=timezone.now()
+            lead__phone_hash=hashed, status__in=Appointment.ACTIVE, starts_at__gt=timezone.now()
         )
         .order_by("starts_at")
         .first()

@@ -43,6 +43,8 @@ DJANGO_SERVICES = ("web", "worker", "beat")
 # What production settings refuse to start without; a tuple is "at least one of".
 REQUIRED_IN_PRODUCTION = [
     ("SECRET_KEY",),
+    ("FIELD_ENCRYPTION_KEYS",),
+    ("LOOKUP_HASH_KEY",),
     ("ALLOWED_HOSTS",),
     ("DATABASE_URL",),
     ("REDIS_URL",),

@@ -23,6 +23,8 @@ PRODUCTION_ENV = {
     "TWILIO_AUTH_TOKEN": "token",
     "TWILIO_FROM_NUMBER": "+15005550006",
     "PUBLIC_BASE_URL": "https://clinic.example",
+    "FIELD_ENCRYPTION_KEYS": "Y2hhbmdlLW1lLWdlbmVyYXRlLWEtZmVybmV0LWtleSE=",
+    "LOOKUP_HASH_KEY": "a-production-lookup-hash-key-that-is-long-and-random-0123456789",
 }
 
 
@@ -46,7 +48,17 @@ def test_production_starts_with_every_required_setting():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "FIELD_ENCRYPTION_KEYS",
+        "LOOKUP_HASH_KEY",
+    ],
+)
 def test_production_refuses_to_start_without(name):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != name}
     result = run_python(SETUP, env)

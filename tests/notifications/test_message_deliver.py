@@ -7,6 +7,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from config.crypto import phone_hash
 from notifications import services
 from notifications.backends import TransportError
 from notifications.models import Message, OptOut
@@ -168,7 +169,9 @@ def test_the_last_allowed_try_fails_for_good():
 
 
 def test_an_opted_out_number_is_suppressed_not_sent(sms_outbox, django_capture_on_commit_callbacks):
-    OptOut.objects.create(phone="+12025550143", source="STOP")
+    OptOut.objects.create(
+        phone="+12025550143", phone_hash=phone_hash("+12025550143"), source="STOP"
+    )
 
     message = send_sms(django_capture_on_commit_callbacks)
 
@@ -180,7 +183,9 @@ def test_an_opt_out_that_arrives_after_queueing_still_stops_the_send(sms_outbox)
     message = Message.objects.create(
         channel="sms", purpose="follow_up", recipient="+12025550143", body="Hi"
     )
-    OptOut.objects.create(phone="+12025550143", source="STOP")
+    OptOut.objects.create(
+        phone="+12025550143", phone_hash=phone_hash("+12025550143"), source="STOP"
+    )
 
     result = services.message_deliver(message_id=message.pk, retry_in=30)
 

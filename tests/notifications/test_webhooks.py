@@ -5,6 +5,7 @@ import random
 import pytest
 from twilio.request_validator import RequestValidator
 
+from config.crypto import phone_hash
 from notifications import services
 from notifications.models import InboundMessage, Message, OptOut
 from notifications.signals import reply_received
@@ -133,7 +134,7 @@ class TestDeliveryStatus:
             "/webhooks/twilio/status/",
             {"MessageSid": message.provider_id, "MessageStatus": "failed", "ErrorCode": "21610"},
         )
-        assert OptOut.objects.get(phone=PHONE).reason == OptOut.Reason.CARRIER
+        assert OptOut.objects.get(phone_hash=phone_hash(PHONE)).reason == OptOut.Reason.CARRIER
 
     def test_a_landline_is_marked_unusable_for_sms(self, client):
         message = sent_message()
@@ -146,7 +147,7 @@ class TestDeliveryStatus:
                 "ErrorCode": "30006",
             },
         )
-        assert OptOut.objects.get(phone=PHONE).reason == OptOut.Reason.UNUSABLE
+        assert OptOut.objects.get(phone_hash=phone_hash(PHONE)).reason == OptOut.Reason.UNUSABLE
 
     def test_a_spam_filtered_message_alerts_staff(
         self, client, settings, mailoutbox, django_capture_on_commit_callbacks
@@ -207,7 +208,9 @@ class TestInbound:
 
         assert response.status_code == 200
         assert response["Content-Type"] == "application/xml"
-        assert OptOut.objects.filter(phone=PHONE, reason=OptOut.Reason.OPTED_OUT).exists()
+        assert OptOut.objects.filter(
+            phone_hash=phone_hash(PHONE), reason=OptOut.Reason.OPTED_OUT
+        ).exists()
         with django_capture_on_commit_callbacks(execute=True):
             message = services.message_send(
                 channel="sms",
@@ -221,13 +224,13 @@ class TestInbound:
 
     def test_twilios_opt_out_type_is_honoured(self, client):
         self.inbound(client, "Arrêtez", OptOutType="STOP")
-        assert OptOut.objects.filter(phone=PHONE).exists()
+        assert OptOut.objects.filter(phone_hash=phone_hash(PHONE)).exists()
 
     @pytest.mark.parametrize("body", ["START", "unstop", "YES"])
     def test_opt_in_keywords_allow_sms_again(self, client, body):
-        OptOut.objects.create(phone=PHONE, source="inbound keyword")
+        OptOut.objects.create(phone=PHONE, phone_hash=phone_hash(PHONE), source="inbound keyword")
         self.inbound(client, body)
-        assert not OptOut.objects.filter(phone=PHONE).exists()
+        assert not OptOut.objects.filter(phone_hash=phone_hash(PHONE)).exists()
 
     @pytest.mark.parametrize("body", ["HELP", "info"])
     def test_help_gets_the_help_text(

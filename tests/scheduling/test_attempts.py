@@ -7,6 +7,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from config.crypto import phone_hash
 from config.exceptions import ApplicationError
 from intake.models import Lead
 from notifications.models import Message, OptOut
@@ -150,7 +151,7 @@ def test_do_not_contact_closes_the_lead_and_blocks_texts(
 
     lead = Lead.objects.get(pk=callback.lead_id)
     assert lead.stage == Lead.Stage.CLOSED
-    assert OptOut.objects.filter(phone="+12025550170").exists()
+    assert OptOut.objects.filter(phone_hash=phone_hash("+12025550170")).exists()
 
 
 def test_only_the_holder_may_log_a_call(claimed, supervisor, django_capture_on_commit_callbacks):

@@ -7,6 +7,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from config.crypto import phone_hash
 from intake.models import Submission
 from notifications.models import Message, OptOut
 from scheduling.models import Callback
@@ -79,7 +80,9 @@ def test_numbers_outside_the_allowed_countries_get_no_sms(sms_outbox, route):
 
 
 def test_an_opted_out_number_gets_no_sms(sms_outbox, route):
-    OptOut.objects.create(phone="+12025550103", source="inbound STOP")
+    OptOut.objects.create(
+        phone="+12025550103", phone_hash=phone_hash("+12025550103"), source="inbound STOP"
+    )
     submission = submit_lead(phone="+12025550103")
 
     route(submission)

@@ -50,7 +50,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduling", "0006_role_permissions"),
+        ("scheduling", "0008_callattempt_notes_encrypt"),
         ("axes", "0010_accessattemptexpiration"),
         ("otp_totp", "0003_add_timestamps"),
         ("otp_static", "0003_add_timestamps"),
