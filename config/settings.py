@@ -89,6 +89,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.HealthCheckMiddleware",
+    "config.metrics.RequestMetricsMiddleware",
     "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -549,6 +550,24 @@ if LOG_FORMAT not in {"json", "console"}:
     raise ImproperlyConfigured("LOG_FORMAT must be json or console")
 LOGGING["formatters"]["json"] = json_formatter(console=LOG_FORMAT == "console")
 configure_structlog()
+
+# --- Metrics (Prometheus) ----------------------------------------------------------
+
+# GET /metrics with "Authorization: Bearer <METRICS_TOKEN>" (Prometheus), or as a
+# signed-in admin. Empty: admins only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Where gunicorn's and Celery's processes write their samples so that one scrape
+# sums them (prometheus_client's multiprocess mode); emptied when gunicorn or the
+# worker starts. One directory per service and host; it must be in the process
+# environment, not only in .env, since gunicorn's master reads it (gunicorn.conf.py).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# The Celery worker serves its task metrics on this port (0: off; needs the directory).
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", default="127.0.0.1")
+# How long a scrape's database, cache and broker readings are reused.
+METRICS_STATE_CACHE_SECONDS = env.int("METRICS_STATE_CACHE_SECONDS", default=15)
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------
 
