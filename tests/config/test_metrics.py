@@ -190,7 +190,8 @@ def test_an_unknown_path_is_counted_without_its_path():
     Client().get("/api/v1/leads/R-SECRET-REFERENCE/nowhere/")
     samples, text = scrape()
     assert "R-SECRET-REFERENCE" not in text
-    assert value(samples, "clinic_http_requests_total", view="unresolved", method="GET", status="404")
+    unresolved = {"view": "unresolved", "method": "GET", "status": "404"}
+    assert value(samples, "clinic_http_requests_total", **unresolved) >= 1
 
 
 def test_twilio_refusals_are_counted_by_http_status(fake_twilio: FakeTwilio, settings):
