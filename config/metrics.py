@@ -223,20 +223,20 @@ def worker_exporter_start() -> bool:
 
 def celery_queue_depths() -> dict[str, int]:
     """Messages waiting in each Celery queue (not those a worker has reserved).
-    Asked of the broker itself, so it works for Redis and RabbitMQ alike."""
+    Asked of the broker itself, so it works for Redis and RabbitMQ alike. The
+    declare is not passive: kombu's Redis transport does not prefix its existence
+    check with ``global_keyprefix`` (CELERY_KEY_PREFIX), so a passive declare
+    reports a prefixed queue as missing. Declaring with the worker's own queue
+    definition is what every worker does at start, so it changes nothing."""
     from config.celery import app
 
     depths: dict[str, int] = {}
     with app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=2)
-        for queue in app.conf.task_queues:
-            with connection.channel() as channel:
-                try:
-                    declared = channel.queue_declare(queue=queue.name, passive=True)
-                except connection.channel_errors:  # never declared: nothing queued yet
-                    depths[queue.name] = 0
-                else:
-                    depths[queue.name] = declared.message_count
+        with connection.channel() as channel:
+            for queue in app.conf.task_queues:
+                declared = queue.bind(channel).queue_declare()
+                depths[queue.name] = declared.message_count
     return depths
 
 
