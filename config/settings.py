@@ -145,6 +145,18 @@ else:
             },
         }
     }
+# Optional: marketing's reports read from this database, a streaming replica of
+# DATABASE_URL (config.routers); empty, they read the primary like everything else.
+REPORTS_DATABASE_URL = env.str("REPORTS_DATABASE_URL", default="")
+DATABASE_ROUTERS: list[str] = []
+if REPORTS_DATABASE_URL:
+    DATABASES["reports"] = env.db_url("REPORTS_DATABASE_URL")
+    DATABASES["reports"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["reports"]["CONN_HEALTH_CHECKS"] = True
+    # Tests read the replica as the primary's own test database (no replication there).
+    DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["config.routers.ReportsReplicaRouter"]
+    MIDDLEWARE.append("config.routers.ReportsReplicaMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles, idempotency, rate limits) -----------------------------
