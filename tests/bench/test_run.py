@@ -37,11 +37,17 @@ def test_only_result_lines_are_collected_and_bad_ones_are_named():
             line(figure="no unit", measured=1, target="<= 2", met=True),
             line(**{**GOOD, "met": "yes"}),
             line(**{**GOOD, "measured": None, "met": False}),
+            line(**{**GOOD, "target": None, "met": None}),
+            line(**{**GOOD, "met": None}),
             "  RESULT indented lines are not results\n",
         ]
     )
-    assert collected == [GOOD, {**GOOD, "measured": None, "met": False}]
-    assert len(problems) == 3
+    assert collected == [
+        GOOD,
+        {**GOOD, "measured": None, "met": False},
+        {**GOOD, "target": None, "met": None},
+    ]
+    assert len(problems) == 4
     assert problems[0].startswith("not JSON")
     assert "needs exactly figure, measured, unit, target, met" in problems[1]
     assert problems[2].startswith("met must be true/false")
@@ -66,15 +72,37 @@ def test_one_table_has_every_figure_with_its_verdict_and_each_failed_benchmark()
             ],
         ),
         BenchmarkRun("notifications.py", 2, 5, []),
-        BenchmarkRun("reports.py", 0, 5, []),
+        BenchmarkRun(
+            "reports.py",
+            1,
+            5,
+            [
+                {"figure": "bulk load", "measured": 12.5, "unit": "s", "target": None, "met": None},
+                {
+                    "figure": "leads loaded",
+                    "measured": 20000,
+                    "unit": "leads",
+                    "target": 5000000,
+                    "met": False,
+                },
+            ],
+        ),
     ]
     rows = table_rows(runs)
     assert rows == [
         ("intake", "intake max", "512 req/s", ">= 400 req/s", "met"),
         ("intake", "p99", "71.2 ms", "<= 50 ms", "NOT met"),
-        ("notifications", "(the benchmark itself)", "failed: exit status 2", "runs", "NOT met"),
-        ("reports", "(the benchmark itself)", "failed: no RESULT lines", "runs", "NOT met"),
+        (
+            "notifications",
+            "(the benchmark itself)",
+            "failed: no RESULT lines (exit status 2)",
+            "runs",
+            "NOT met",
+        ),
+        ("reports", "bulk load", "12.5 s", "-", "-"),
+        ("reports", "leads loaded", "20,000 leads", "5,000,000 leads", "NOT met"),
     ]
+    assert [run.failed for run in runs] == [False, True, False]
     text = render_text(rows).splitlines()
     assert text[0].split() == ["bench", "figure", "measured", "target", "met"]
     assert len(text) == 2 + len(rows)
