@@ -59,6 +59,9 @@ SECRET_KEY = env.str(
     "SECRET_KEY",
     default="" if PRODUCTION else "dev-only-insecure-key-do-not-use-in-production-0123456789",
 )
+# Earlier keys still accepted for signatures (sessions, signed links) while rotating
+# SECRET_KEY; new signatures use SECRET_KEY (docs/operations.md, "Key rotation").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DEBUG", default=DEVELOPMENT)
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
