@@ -294,3 +294,34 @@ def test_the_worker_exporter_stays_off_without_a_port_or_a_directory(settings, m
     settings.WORKER_METRICS_PORT = 9
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     assert metrics.worker_exporter_start() is False
+
+
+def test_the_scrape_time_counts_are_answered_from_partial_indexes():
+    """On PostgreSQL each gauge's query can use an index over the live rows only (the
+    planner is told to avoid table scans, as it would on a large table)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    if connection.vendor != "postgresql":
+        pytest.skip("query plans are checked on PostgreSQL")
+    now = timezone.now()
+    live = Callback.objects.filter(status__in=["open", "claimed"])
+    live_indexes = ("callback_queue", "callback_ready", "callback_ready_due")
+    queries = [
+        (live.filter(due_at__lte=now), live_indexes),
+        (live.filter(original_due_at__lte=now, unanswered_attempts=0), live_indexes),
+        (live, live_indexes),
+        (
+            Message.objects.filter(status__in=["pending", "scheduled", "sending"]),
+            ("message_unfinished",),
+        ),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for queryset, indexes in queries:
+            sql, params = queryset.values("id").query.sql_with_params()
+            explain = f"EXPLAIN SELECT count(*) FROM ({sql}) AS counted"  # noqa: S608 (ORM SQL)
+            cursor.execute(explain, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Seq Scan" not in plan, plan
+            assert any(f"using {index} on" in plan for index in indexes), plan
