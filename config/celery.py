@@ -30,6 +30,8 @@ app.autodiscover_tasks(["config"])
 # --- Logs: the project's JSON formatter, and the web request's id in task logs ---
 
 REQUEST_ID_HEADER = "request_id"
+# When a task message was published (and republished on a retry): its queue wait.
+PUBLISHED_AT_HEADER = "published_at"
 # Context bound for each running task, keyed by task id, reset when it ends (an
 # eager task runs inside the web request and must leave its context as it was).
 _task_context: dict[str, Any] = {}
@@ -56,7 +58,7 @@ def request_id_attach(headers: dict[str, Any] | None = None, **kwargs: Any) -> N
 def published_at_attach(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
     """Stamp the publish time (set again on a retry) for the queue-wait metric."""
     if headers is not None:
-        headers["published_at"] = time.time()
+        headers[PUBLISHED_AT_HEADER] = time.time()
 
 
 # Metrics are imported when first used, after Django's settings: prometheus_client

@@ -52,6 +52,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from config.celery import PUBLISHED_AT_HEADER
+
 logger = logging.getLogger(__name__)
 
 # Seconds; from a quick API answer to a slow Twilio call.
@@ -60,8 +62,6 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 QUEUE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 TASK_OUTCOMES = {"SUCCESS": "success", "RETRY": "retry", "FAILURE": "failure"}
-# Header the publisher stamps on every task message (config.celery).
-PUBLISHED_AT_HEADER = "published_at"
 
 HTTP_REQUESTS = Counter(
     "clinic_http_requests",

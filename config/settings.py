@@ -403,6 +403,9 @@ if PRODUCTION and SMS_BACKEND != "twilio":
     raise ImproperlyConfigured("SMS_BACKEND must be twilio when DJANGO_ENV=production")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# While rotating TWILIO_AUTH_TOKEN: the previous token, still accepted for webhook
+# signatures until the new token is promoted to primary in Twilio's Console.
+TWILIO_AUTH_TOKEN_FALLBACKS = env.list("TWILIO_AUTH_TOKEN_FALLBACKS", default=[])
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="").rstrip("/")
