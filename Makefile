@@ -30,12 +30,11 @@ test: setup
 	DJANGO_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## Run every benchmark (PostgreSQL and Redis on 127.0.0.1; each prints its table).
+## Run every benchmark (PostgreSQL and Redis on 127.0.0.1) and print one table of
+## figure, measured, target, met; writes docs/benchmarks.md with the machine's description.
+## `make bench QUICK=1`: tiny sizes in seconds (writes var/bench/benchmarks-quick.md).
 bench: setup
-	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/notifications.py
-	$(BIN)/python bench/callback_queue.py
-	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 
 lint:
 	$(BIN)/ruff check .

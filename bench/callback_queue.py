@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 from database import bulk_insert, database_create, database_drop, database_url
+from results import quick_mode
+from results import result as result_line
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "clinic_bench_queue"
@@ -204,6 +206,9 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
+    if quick_mode():  # bench/run.py --quick: seconds, to check it works, not the figures
+        args.historical, args.open = 2_000, 200
+        args.coordinators, args.claims_each, args.think = 2, 3, 0.05
 
     database_create(DATABASE)
     os.environ.update(
@@ -246,6 +251,12 @@ def main() -> int:
             ),
             ("double claims", str(result["double"]), "0", result["double"] == 0),
         ]
+        for figure, measured, unit, target, met in (
+            ("claim-next p99", result["claim_p99"], "ms", "<= 20", result["claim_p99"] <= 20),
+            ("queue first page p99", result["list_p99"], "ms", "<= 50", result["list_p99"] <= 50),
+            ("double claims", result["double"], "claims", "== 0", result["double"] == 0),
+        ):
+            result_line(figure=figure, measured=measured, unit=unit, target=target, met=met)
         print(f"{'figure':<24}{'measured':>12}{'target':>12}  met")
         for name, measured, target, met in rows:
             verdict = "" if met == "" else ("yes" if met else "NO")

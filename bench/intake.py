@@ -31,6 +31,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from results import quick_mode, result
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
@@ -336,7 +338,23 @@ def report(
             if rate == 200
             else None,
         )
+    run200 = leads["runs"][200]
+    p99_200 = run200["p99"] if run200["ok"] and run200["p99"] is not None else float("nan")
+    result(
+        figure="intake p99 @ 200 req/s offered (no errors)",
+        measured=p99_200,
+        unit="ms",
+        target="<= 50",
+        met=p99_200 <= 50 and errors_of(run200) == 0,
+    )
     row("intake max", f"{leads['max']:.0f} req/s", ">= 400 req/s", leads["max"] >= 400)
+    result(
+        figure="intake max",
+        measured=leads["max"],
+        unit="req/s",
+        target=">= 400",
+        met=leads["max"] >= 400,
+    )
     for rate in RATES:
         run = baseline["runs"][rate]
         row(
@@ -350,9 +368,23 @@ def report(
     row("baseline insert max", f"{baseline['max']:.0f} req/s", "-", None)
     ratio = leads["max"] / baseline["max"] if baseline["max"] else 0
     row("intake / baseline (max)", f"{ratio:.2f}x", ">= 0.5x", ratio >= 0.5)
+    result(
+        figure="intake / baseline insert (max)",
+        measured=ratio,
+        unit="x",
+        target=">= 0.5",
+        met=ratio >= 0.5,
+    )
     row("bare 204 view max", f"{empty['max']:.0f} req/s", "-", None)
     if beacon is None:
         row("events beacon max", "not available", ">= 1500 req/s", None)
+        result(
+            figure="events beacon max",
+            measured=float("nan"),
+            unit="req/s",
+            target=">= 1500",
+            met=False,
+        )
         row("beacon / bare 204 view", "not available", ">= 0.8x", None)
     else:
         beacon_ratio = beacon["max"] / empty["max"] if empty["max"] else 0
@@ -363,6 +395,20 @@ def report(
             beacon["max"] >= 1500,
         )
         row("beacon / bare 204 view", f"{beacon_ratio:.2f}x", ">= 0.8x", beacon_ratio >= 0.8)
+        result(
+            figure="events beacon max",
+            measured=beacon["max"],
+            unit="req/s",
+            target=">= 1500",
+            met=beacon["max"] >= 1500,
+        )
+        result(
+            figure="events beacon / bare 204 view (max)",
+            measured=beacon_ratio,
+            unit="x",
+            target=">= 0.8",
+            met=beacon_ratio >= 0.8,
+        )
 
     widths = [
         max(len(r[i]) for r in [("figure", "measured", "target", "met/not"), *rows])
@@ -420,6 +466,8 @@ def main() -> None:
     )
     parser.add_argument("--keep-db", action="store_true", help=f"leave {DATABASE} in place")
     args = parser.parse_args()
+    if quick_mode():  # bench/run.py --quick: seconds, to check it works, not the figures
+        args.duration, args.max_duration = 1.0, 1.0
     if not 1 <= args.duration <= 30 or not 1 <= args.max_duration <= 30:
         parser.error("durations must be 1 to 30 seconds")
 
@@ -441,19 +489,22 @@ def main() -> None:
         loader = Loader(port, args.duration, args.max_duration)
 
         # Warm every worker's connections and code paths; not measured.
+        warm_up = 0.5 if quick_mode() else 2
         for path, body in (
             (LEADS, "lead"),
             (BASELINE_INSERT, "lead"),
             (BASELINE_NO_CONTENT, "event"),
         ):
-            loader("warm-up " + path, path, body, concurrency=args.concurrency, duration=2)
+            loader("warm-up " + path, path, body, concurrency=args.concurrency, duration=warm_up)
         events_status = post_status(
             port, EVENTS, {"article": "science-behind-antidepressants", "type": "article_view"}
         )
         beacon_exists = events_status < 300
         log(f"events beacon answers {events_status}" + ("" if beacon_exists else ": not available"))
         if beacon_exists:
-            loader("warm-up " + EVENTS, EVENTS, "event", concurrency=args.concurrency, duration=2)
+            loader(
+                "warm-up " + EVENTS, EVENTS, "event", concurrency=args.concurrency, duration=warm_up
+            )
         loader.results.clear()
         meter = MachineMeter(server.pid)
 

@@ -43,6 +43,7 @@ from bench.intake import (
     start_gunicorn,
     stop,
 )
+from bench.results import quick_mode, result
 from tests.fake_twilio import FakeTwilio
 
 
@@ -132,6 +133,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=10.0, help="leads per second")
     parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
     args = parser.parse_args()
+    if quick_mode():  # bench/run.py --quick: seconds, to check it works, not the figures
+        args.leads = min(args.leads, 10)
 
     check_services()
     fake = TimedFakeTwilio().start()
@@ -213,6 +216,14 @@ def main() -> int:
             ("SMS delivered", f"{len(latencies)}/{len(phones)}", "all",
              len(latencies) == len(phones)),
         ]  # fmt: skip
+        for figure, measured, unit, target, met in (
+            ("POST -> SMS at Twilio p50", p50, "ms", "<= 150", p50 <= 150),
+            ("POST -> SMS at Twilio p99", p99, "ms", "<= 500", p99 <= 500),
+            ("worker peak RSS (largest process)", peak_mb, "MB", "<= 150", peak_mb <= 150),
+            ("SMS delivered of leads posted", len(latencies), "SMS", f">= {len(phones)}",
+             len(latencies) == len(phones)),
+        ):  # fmt: skip
+            result(figure=figure, measured=measured, unit=unit, target=target, met=met)
         print(f"{'figure':<36}{'measured':>12}{'target':>12}  met")
         for name, measured, target, met in rows:
             verdict = "" if met == "" else ("yes" if met else "NO")

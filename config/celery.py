@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+import time
 from typing import Any
 
 import structlog
@@ -29,6 +30,8 @@ app.autodiscover_tasks(["config"])
 # --- Logs: the project's JSON formatter, and the web request's id in task logs ---
 
 REQUEST_ID_HEADER = "request_id"
+# When a task message was published (and republished on a retry): its queue wait.
+PUBLISHED_AT_HEADER = "published_at"
 # Context bound for each running task, keyed by task id, reset when it ends (an
 # eager task runs inside the web request and must leave its context as it was).
 _task_context: dict[str, Any] = {}
@@ -49,6 +52,40 @@ def request_id_attach(headers: dict[str, Any] | None = None, **kwargs: Any) -> N
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     if request_id and headers is not None:
         headers.setdefault(REQUEST_ID_HEADER, request_id)
+
+
+@signals.before_task_publish.connect
+def published_at_attach(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """Stamp the publish time (set again on a retry) for the queue-wait metric."""
+    if headers is not None:
+        headers[PUBLISHED_AT_HEADER] = time.time()
+
+
+# Metrics are imported when first used, after Django's settings: prometheus_client
+# picks its multiprocess mode from PROMETHEUS_MULTIPROC_DIR when it is imported.
+@signals.task_prerun.connect
+def task_metrics_start(task_id: str, task: Task, **kwargs: Any) -> None:
+    from config import metrics
+
+    metrics.task_started(task_id=task_id, task=task)
+
+
+@signals.task_postrun.connect
+def task_metrics_finish(task_id: str, task: Task, state: str | None = None, **kwargs: Any) -> None:
+    from config import metrics
+
+    metrics.task_finished(task_id=task_id, task=task, state=state)
+
+
+@signals.worker_init.connect
+def worker_metrics_serve(**kwargs: Any) -> None:
+    from django.conf import settings
+
+    if not settings.WORKER_METRICS_PORT:  # settings first: they may read PROMETHEUS_* from .env
+        return
+    from config import metrics
+
+    metrics.worker_exporter_start()
 
 
 @signals.task_prerun.connect

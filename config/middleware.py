@@ -56,7 +56,9 @@ class RequestIdMiddleware:
 
 class HealthCheckMiddleware:
     """Answer ``/healthz`` and ``/readyz`` before host validation and HTTPS redirects, so a load
-    balancer probing a container by IP address gets 200 instead of 400 or 301."""
+    balancer probing a container by IP address gets 200 instead of 400 or 301. ``/metrics``
+    with a bearer token is answered here too, for Prometheus scraping each container; without
+    one it goes the normal way (an admin's session)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -67,6 +69,8 @@ class HealthCheckMiddleware:
                 return views.healthz(request)
             if request.path_info == "/readyz":
                 return views.readyz(request)
+            if request.path_info == "/metrics" and "Authorization" in request.headers:
+                return views.metrics_with_token(request)
         return self.get_response(request)
 
 

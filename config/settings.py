@@ -71,6 +71,9 @@ SECRET_KEY = env.str(
     "SECRET_KEY",
     default="" if PRODUCTION else "dev-only-insecure-key-do-not-use-in-production-0123456789",
 )
+# Earlier keys still accepted for signatures (sessions, signed links) while rotating
+# SECRET_KEY; new signatures use SECRET_KEY (docs/operations.md, "Key rotation").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DEBUG", default=DEVELOPMENT)
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
@@ -106,6 +109,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.HealthCheckMiddleware",
+    "config.metrics.RequestMetricsMiddleware",
     "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -166,6 +170,18 @@ else:
             },
         }
     }
+# Optional: marketing's reports read from this database, a streaming replica of
+# DATABASE_URL (config.routers); empty, they read the primary like everything else.
+REPORTS_DATABASE_URL = env.str("REPORTS_DATABASE_URL", default="")
+DATABASE_ROUTERS: list[str] = []
+if REPORTS_DATABASE_URL:
+    DATABASES["reports"] = env.db_url("REPORTS_DATABASE_URL")
+    DATABASES["reports"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["reports"]["CONN_HEALTH_CHECKS"] = True
+    # Tests read the replica as the primary's own test database (no replication there).
+    DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["config.routers.ReportsReplicaRouter"]
+    MIDDLEWARE.append("config.routers.ReportsReplicaMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles, idempotency, rate limits) -----------------------------
@@ -418,6 +434,9 @@ if PRODUCTION and SMS_BACKEND != "twilio":
     raise ImproperlyConfigured("SMS_BACKEND must be twilio when DJANGO_ENV=production")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# While rotating TWILIO_AUTH_TOKEN: the previous token, still accepted for webhook
+# signatures until the new token is promoted to primary in Twilio's Console.
+TWILIO_AUTH_TOKEN_FALLBACKS = env.list("TWILIO_AUTH_TOKEN_FALLBACKS", default=[])
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="").rstrip("/")
@@ -671,6 +690,23 @@ CELERY_BEAT_SCHEDULE["anonymise-expired-leads"] = {
     "task": "intake.tasks.leads_retention_anonymise",
     "schedule": crontab(hour=4, minute=10),
 }
+# --- Metrics (Prometheus) ----------------------------------------------------------
+
+# GET /metrics with "Authorization: Bearer <METRICS_TOKEN>" (Prometheus), or as a
+# signed-in admin. Empty: admins only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Where gunicorn's and Celery's processes write their samples so that one scrape
+# sums them (prometheus_client's multiprocess mode); emptied when gunicorn or the
+# worker starts. One directory per service and host; it must be in the process
+# environment, not only in .env, since gunicorn's master reads it (gunicorn.conf.py).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# The Celery worker serves its task metrics on this port (0: off; needs the directory).
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", default="127.0.0.1")
+# How long a scrape's database, cache and broker readings are reused.
+METRICS_STATE_CACHE_SECONDS = env.int("METRICS_STATE_CACHE_SECONDS", default=15)
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -9,11 +10,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
+from config.roles import ADMIN, role_required
 
 # The worker heartbeat (config.tasks.worker_heartbeat, every 30 s by beat) is stale
 # after this long: no worker is consuming, or beat is not running.
@@ -55,14 +57,29 @@ def _check_broker() -> tuple[bool, str]:
     return True, "ok"
 
 
-def _check_worker() -> tuple[bool, str]:
+def heartbeat_age() -> float | None:
+    """Seconds since a worker last ran ``config.tasks.worker_heartbeat``; None if never."""
     beat = cache.get(HEARTBEAT_KEY)
-    if beat is None:
+    return None if beat is None else max(0.0, time.time() - float(beat))
+
+
+def _check_worker() -> tuple[bool, str]:
+    age = heartbeat_age()
+    if age is None:
         return False, "no heartbeat"
-    age = time.time() - float(beat)
     if age > HEARTBEAT_STALE_SECONDS:
         return False, f"heartbeat {age:.0f} s old"
     return True, f"heartbeat {age:.0f} s old"
+
+
+def readiness_checks() -> dict[str, tuple[bool, str]]:
+    """Each readiness check by name: (passed, what was found)."""
+    return {
+        "database": _check_database(),
+        "migrations": _check_migrations(),
+        "broker": _check_broker(),
+        "worker": _check_worker(),
+    }
 
 
 @never_cache
@@ -71,18 +88,48 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Ready for traffic: the database answers and is fully migrated, the broker
     takes connections, and a worker ran the heartbeat task recently. 503 with
     Retry-After otherwise; the body names what failed (no secrets, no data)."""
-    checks: dict[str, Any] = {}
-    for name, check in (
-        ("database", _check_database),
-        ("migrations", _check_migrations),
-        ("broker", _check_broker),
-        ("worker", _check_worker),
-    ):
-        ok, detail = check()
-        checks[name] = {"ok": ok, "detail": detail}
+    checks: dict[str, Any] = {
+        name: {"ok": ok, "detail": detail} for name, (ok, detail) in readiness_checks().items()
+    }
     ready = all(check["ok"] for check in checks.values())
     response = JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks})
     if not ready:
         response.status_code = 503
         response["Retry-After"] = str(settings.READYZ_RETRY_AFTER_SECONDS)
     return response
+
+
+def metrics_token_valid(request: HttpRequest) -> bool:
+    """True when the request carries ``Authorization: Bearer <METRICS_TOKEN>``."""
+    token = settings.METRICS_TOKEN
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    return (
+        bool(token)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(offered.strip().encode(), token.encode())
+    )
+
+
+def metrics_with_token(request: HttpRequest) -> HttpResponse:
+    """Prometheus with the bearer token (answered by ``HealthCheckMiddleware``, before
+    host checks and HTTPS redirects, so a scraper may use the container's address)."""
+    if not metrics_token_valid(request):
+        response = JsonResponse(
+            {"code": "not_authenticated", "message": "Invalid metrics token."},
+            status=401,
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    from config.metrics import metrics_response
+
+    return metrics_response()
+
+
+@never_cache
+@require_GET
+@role_required(ADMIN)
+def metrics(request: HttpRequest) -> HttpResponse:
+    """The Prometheus exposition, for a signed-in admin (scrapers use the token)."""
+    from config.metrics import metrics_response
+
+    return metrics_response()

@@ -16,6 +16,8 @@ from typing import ClassVar
 
 from django.conf import settings
 
+from config.metrics import TWILIO_ERRORS
+
 # Twilio error codes that no retry will fix.
 # https://www.twilio.com/docs/api/errors
 PERMANENT_TWILIO_ERRORS = frozenset(
@@ -132,6 +134,7 @@ class TwilioSmsBackend(SmsBackend):
         try:
             return self.client.messages.create(**options).sid
         except TwilioRestException as error:
+            TWILIO_ERRORS.labels(str(error.status)).inc()
             code = str(error.code or "")
             transient = error.status == 429 or error.status >= 500 or code in {"20429", "30001"}
             raise TransportError(
@@ -140,6 +143,7 @@ class TwilioSmsBackend(SmsBackend):
                 permanent=not transient,
             ) from error
         except (TwilioException, OSError) as error:
+            TWILIO_ERRORS.labels("network").inc()
             raise TransportError(
                 f"Twilio unreachable: {type(error).__name__}", code="network", permanent=False
             ) from error

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from config.celery import enqueue
 from config.crypto import phone_hash
+from config.metrics import MESSAGES
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
 from notifications.models import InboundCall, InboundMessage, Message, MessageTemplate, OptOut
@@ -224,6 +225,7 @@ def message_send(
     except IntegrityError:
         # A concurrent caller stored the same dedupe_key first.
         return Message.objects.get(dedupe_key=dedupe_key)
+    MESSAGES.labels(channel, status).inc()
     if status == Message.Status.PENDING:
         message_id = message.pk
         transaction.on_commit(lambda: message_enqueue(message_id=message_id), robust=True)
@@ -340,16 +342,18 @@ def message_deliver(*, message_id: int, retry_in: float | None = None) -> Messag
     except TransportError as error:
         if error.permanent or retry_in is None:
             return _fail(message, code=error.code, text=str(error))
-        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
             status=Message.Status.SCHEDULED,
             send_after=timezone.now() + timedelta(seconds=retry_in),
             error_code=error.code[:50],
             error_message=str(error)[:500],
-        )
+        ):
+            MESSAGES.labels(message.channel, Message.Status.SCHEDULED).inc()
         raise TransientDeliveryError(str(error)) from error
-    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+    if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
         status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
-    )
+    ):
+        MESSAGES.labels(message.channel, Message.Status.SENT).inc()
     message.refresh_from_db()
     return message
 
@@ -366,6 +370,7 @@ def _fail(
         error_message=text[:500],
         failed_at=timezone.now(),
     )
+    MESSAGES.labels(message.channel, status).inc()
     message.refresh_from_db()
     logger.warning(
         "notifications.message_failed",
@@ -404,9 +409,10 @@ def message_reconcile(*, message_id: int) -> Message | None:
         except TransportError:
             return message  # the provider cannot tell now; the next sweep asks again
     if provider_id:
-        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
             status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
-        )
+        ):
+            MESSAGES.labels(message.channel, Message.Status.SENT).inc()
     else:
         Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
             status=Message.Status.PENDING
@@ -461,6 +467,7 @@ def message_status_record(*, provider_id: str, status: str, error_code: str = ""
         setattr(message, STATUS_TIMESTAMP[new_status], timezone.now())
         message.status = new_status
         message.save(update_fields=["status", STATUS_TIMESTAMP[new_status]])
+    MESSAGES.labels(message.channel, new_status).inc()
     return True
 
 
@@ -470,11 +477,13 @@ def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source:
         phone_hash=phone_hash(phone),
         defaults={"phone": phone[:20], "reason": reason, "source": source[:50]},
     )
-    Message.objects.filter(
+    suppressed = Message.objects.filter(
         channel=Message.Channel.SMS,
         recipient=phone,
         status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
     ).update(status=Message.Status.SUPPRESSED, error_code="opted_out")
+    if suppressed:
+        MESSAGES.labels(Message.Channel.SMS, Message.Status.SUPPRESSED).inc(suppressed)
     if created:
         transaction.on_commit(
             lambda: opted_out.send_robust(sender=OptOut, phone=phone, reason=reason), robust=True

@@ -24,7 +24,9 @@ def twilio_signed(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
     """Accept only requests signed with our auth token for the URL Twilio used.
 
     The URL is rebuilt from ``PUBLIC_BASE_URL`` (what Twilio was given), not from
-    the Host header, which a proxy or an attacker controls."""
+    the Host header, which a proxy or an attacker controls. While the token is being
+    rotated, a signature made with a token in ``TWILIO_AUTH_TOKEN_FALLBACKS`` passes
+    too: Twilio signs with its primary token until the new one is promoted."""
 
     @csrf_exempt
     @require_POST
@@ -32,11 +34,16 @@ def twilio_signed(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
     def wrapped(request: HttpRequest) -> HttpResponse:
         signature = request.headers.get("X-Twilio-Signature", "")
         url = settings.PUBLIC_BASE_URL + request.get_full_path()
-        validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+        tokens = [settings.TWILIO_AUTH_TOKEN, *settings.TWILIO_AUTH_TOKEN_FALLBACKS]
+        params = request.POST.dict()
         if not (
             settings.TWILIO_AUTH_TOKEN
             and signature
-            and validator.validate(url, request.POST.dict(), signature)
+            and any(
+                RequestValidator(token).validate(url, params, signature)
+                for token in tokens
+                if token
+            )
         ):
             return HttpResponseForbidden("Invalid signature", content_type="text/plain")
         return view(request)

@@ -58,6 +58,10 @@ PUBLIC = {
 # Public, but refused without a valid X-Twilio-Signature (and POST only).
 SIGNATURE_CHECKED = {name for name in PUBLIC if name.startswith("webhooks:")}
 
+# Not public: Prometheus scrapes these with a bearer token (METRICS_TOKEN, answered
+# before this matrix's session rules apply); without one, only these roles.
+TOKEN_OR_ROLE = {"metrics": (roles.ADMIN,)}
+
 # The only non-public endpoints marketing may reach: aggregates, no personal data.
 AGGREGATES_ONLY = {"reports:reports-dashboard", "api:reports-articles"}
 # Every role's own sign-in pages (second factor, backup codes): no one else's data.
@@ -177,6 +181,14 @@ def test_every_url_pattern_declares_who_may_use_it():
     names = {endpoint.name for endpoint in found}
     # The walk really did reach every part of the site.
     assert {"admin", "api:lead-submit", "scheduling:console", "webhooks:twilio-inbound"} <= names
+
+
+def test_token_endpoints_fall_back_to_their_declared_roles_only():
+    found, _ = endpoints()
+    declared = {endpoint.name: endpoint.allowed for endpoint in found}
+    for name, allowed in TOKEN_OR_ROLE.items():
+        assert name not in PUBLIC
+        assert declared[name] == allowed, name
 
 
 def test_marketing_reaches_aggregates_only():

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -572,3 +574,70 @@ def test_build_context_leaves_out_local_state_and_secrets() -> None:
     patterns = set(dockerignore_patterns())
     assert {".env", ".venv", "var", ".git", "staticfiles", "**/__pycache__"} <= patterns
     assert {".pytest_cache", ".ruff_cache", ".hypothesis"} <= patterns
+
+
+# --- Metrics ----------------------------------------------------------------------------
+
+
+def test_every_django_container_keeps_metric_samples_in_its_own_directory() -> None:
+    for name in DJANGO_SERVICES:
+        directory = service_env(name)["PROMETHEUS_MULTIPROC_DIR"]
+        assert directory.startswith("/"), name
+        # Not a volume: web and worker must not sum each other's samples.
+        mounts = [volume.split(":")[1] for volume in service(name).get("volumes", [])]
+        assert not any(directory.startswith(mount) for mount in mounts), name
+
+
+def test_the_worker_serves_its_metrics_on_the_port_it_exposes_to_the_network_only() -> None:
+    variables = service_env("worker")
+    port = variables["WORKER_METRICS_PORT"]
+    assert int(port) > 0
+    assert variables["WORKER_METRICS_ADDRESS"] == "0.0.0.0"  # noqa: S104
+    assert port in [str(exposed) for exposed in service("worker")["expose"]]
+    assert not any(port in str(published) for published in service("worker").get("ports", []))
+
+
+def test_gunicorn_reads_the_repository_config_that_empties_the_samples_directory() -> None:
+    for command in (dockerfile_cmd(), service("web")["command"]):
+        gunicorn = program(shell_words(command), "gunicorn")
+        assert option(gunicorn, "--config", "-c") is None  # so ./gunicorn.conf.py is read
+    assert (REPO / "gunicorn.conf.py").is_file()
+    assert not any(fnmatch.fnmatch("gunicorn.conf.py", p) for p in dockerignore_patterns())
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def test_prometheus_scrapes_gunicorn_with_the_token_and_production_settings(
+    gunicorn_server: int,
+) -> None:
+    variables = service_env("web")
+    host = variables["ALLOWED_HOSTS"].split(",")[0]
+    url = f"http://127.0.0.1:{gunicorn_server}"
+    # Plain HTTP to a page: production redirects it to HTTPS, and counts it.
+    with pytest.raises(urllib.error.HTTPError) as redirected:
+        opener = urllib.request.build_opener(NoRedirect)
+        opener.open(
+            urllib.request.Request(f"{url}/api/schema/", headers={"Host": host}),  # noqa: S310
+            timeout=10,
+        )
+    assert redirected.value.code == 301
+    refused = urllib.request.Request(  # noqa: S310
+        f"{url}/metrics", headers={"Authorization": "Bearer wrong"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(refused, timeout=30)  # noqa: S310
+    assert error.value.code == 401
+    # ...and the scrape, by the container's address, not a host name Django allows.
+    scrape = urllib.request.Request(  # noqa: S310
+        f"{url}/metrics", headers={"Authorization": f"Bearer {variables['METRICS_TOKEN']}"}
+    )
+    with urllib.request.urlopen(scrape, timeout=60) as response:  # noqa: S310
+        text = response.read().decode()
+    # Summed from the gunicorn worker's samples file (multiprocess mode).
+    assert 'clinic_http_requests_total{method="GET",status="301",view="unresolved"} 1.0' in text, (
+        text
+    )
+    assert 'clinic_ready{check="migrations"}' in text

@@ -141,3 +141,27 @@ def test_production_refuses_to_start_without_the_public_url_twilio_calls_back():
 def test_healthz_answers_a_probe_by_ip_address_before_host_checks(client):
     response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
     assert response.status_code == 200
+
+
+def test_a_link_signed_before_a_secret_key_rotation_still_opens_with_the_fallback(settings):
+    from scheduling.links import request_lead_id, request_manage_url
+
+    old_key = "the-old-secret-key-before-rotation-0123456789abcdefghijklmnopqrstuvwxyz"
+    settings.SECRET_KEY = old_key
+    token = request_manage_url(lead_id=42).rstrip("/").rsplit("/", 1)[-1]
+    assert request_lead_id(token) == 42
+
+    settings.SECRET_KEY = "the-new-secret-key-after-rotation-0123456789abcdefghijklmnopqrstuvwxyz"
+    settings.SECRET_KEY_FALLBACKS = []
+    assert request_lead_id(token) is None
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert request_lead_id(token) == 42
+
+
+def test_secret_key_fallbacks_are_read_from_the_environment():
+    result = run_python(
+        SETUP + "; from django.conf import settings as s; print(s.SECRET_KEY_FALLBACKS)",
+        {"DJANGO_ENV": "development", "SECRET_KEY_FALLBACKS": "old-one,older-one"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['old-one', 'older-one']"

@@ -280,3 +280,39 @@ class TestInbound:
             reply_received.disconnect(dispatch_uid="test-heard")
         assert [(h["phone"], h["kind"]) for h in heard] == [(PHONE, "reply")]
         assert InboundMessage.objects.count() == 1
+
+
+class TestTokenRotation:
+    def test_a_request_signed_with_the_previous_token_passes_while_it_is_a_fallback(
+        self, client, settings
+    ):
+        settings.TWILIO_AUTH_TOKEN = "the-new-token"
+        settings.TWILIO_AUTH_TOKEN_FALLBACKS = [TOKEN]
+        response = signed_post(
+            client,
+            "/webhooks/twilio/inbound/",
+            {"MessageSid": "SM" + "c" * 32, "From": PHONE, "Body": "STOP"},
+        )
+        assert response.status_code == 200
+        assert OptOut.objects.filter(phone=PHONE).exists()
+        new = signed_post(
+            client, "/webhooks/twilio/status/", {"MessageSid": "SM1"}, token="the-new-token"
+        )
+        assert new.status_code == 204  # signed right; an unknown message is ignored
+
+    def test_the_previous_token_is_refused_once_it_is_no_longer_a_fallback(self, client, settings):
+        settings.TWILIO_AUTH_TOKEN = "the-new-token"
+        settings.TWILIO_AUTH_TOKEN_FALLBACKS = []
+        response = signed_post(
+            client,
+            "/webhooks/twilio/inbound/",
+            {"MessageSid": "SM" + "c" * 32, "From": PHONE, "Body": "STOP"},
+        )
+        assert response.status_code == 403
+        assert not OptOut.objects.exists()
+
+    def test_a_fallback_alone_accepts_nothing_without_a_current_token(self, client, settings):
+        settings.TWILIO_AUTH_TOKEN = ""
+        settings.TWILIO_AUTH_TOKEN_FALLBACKS = [TOKEN]
+        response = signed_post(client, "/webhooks/twilio/status/", {"MessageSid": "SM1"})
+        assert response.status_code == 403
