@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+from contextlib import ExitStack
 from typing import Any
 
 import structlog
@@ -32,6 +33,7 @@ REQUEST_ID_HEADER = "request_id"
 # Context bound for each running task, keyed by task id, reset when it ends (an
 # eager task runs inside the web request and must leave its context as it was).
 _task_context: dict[str, Any] = {}
+_task_audit: dict[str, ExitStack] = {}
 
 
 @signals.setup_logging.connect
@@ -61,10 +63,21 @@ def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     if request_id:
         context["request_id"] = request_id
     _task_context[task_id] = structlog.contextvars.bind_contextvars(**context)
+    # The audit trail's context: changes the task makes name it (config.audit).
+    from config.audit import audit_context
+
+    audit = ExitStack()
+    audit.enter_context(
+        audit_context(task=task.name, **{k: v for k, v in context.items() if k != "task_name"})
+    )
+    _task_audit[task_id] = audit
 
 
 @signals.task_postrun.connect
 def task_context_reset(task_id: str, **kwargs: Any) -> None:
+    audit = _task_audit.pop(task_id, None)
+    if audit is not None:
+        audit.close()
     tokens = _task_context.pop(task_id, None)
     if tokens:
         structlog.contextvars.reset_contextvars(**tokens)

@@ -1,8 +1,29 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from intake.models import Article, ArticleDailyCount, Consent, Lead, Submission
+from intake.services import lead_access_record
+
+
+class LeadReadAuditedAdmin(admin.ModelAdmin):
+    """Opening a change page shows a lead's personal data: that read goes on the
+    audit trail (``lead_of`` names the lead of the page's object)."""
+
+    def lead_of(self, obj) -> Lead:
+        return obj.lead
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and request.method == "GET":
+            lead_access_record(
+                lead=self.lead_of(obj),
+                what=f"admin {obj._meta.model_name} page",
+                **{obj._meta.model_name: obj.pk},
+            )
+        return obj
 
 
 @admin.register(Article)
@@ -40,7 +61,7 @@ class SubmissionInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(LeadReadAuditedAdmin):
     list_display = ["id", "first_name", "stage", "preferred_channel", "needs_review", "created_at"]
     list_filter = [
         "stage",
@@ -59,12 +80,25 @@ class LeadAdmin(admin.ModelAdmin):
         "admitted_at",
         "closed_at",
         "phone_type",
+        "audit_trail",
     ]
     inlines = [SubmissionInline]
 
+    def lead_of(self, obj: Lead) -> Lead:
+        return obj
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, obj: Lead) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">Every change and read of this lead and its records</a>',
+            reverse("admin:audit-lead", args=[obj.pk]),
+        )
+
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(LeadReadAuditedAdmin):
     list_display = [
         "reference",
         "article",
@@ -89,7 +123,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(LeadReadAuditedAdmin):
     """The consent ledger is append-only: readable, never edited."""
 
     list_display = ["submission", "scope", "granted", "phone", "text_version", "created_at"]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import F, Q
 
+from config.audit import audited
 
+
+@audited()
 class OpeningHours(models.Model):
     """One open interval on a weekday; several per day allow a lunch break."""
 
@@ -37,6 +41,7 @@ class OpeningHours(models.Model):
         return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
 
 
+@audited()
 class ClinicClosure(models.Model):
     """A whole day the clinic is closed (a holiday or an ad-hoc closure)."""
 
@@ -50,6 +55,7 @@ class ClinicClosure(models.Model):
         return f"{self.day}: {self.reason}"
 
 
+@audited()
 class Callback(models.Model):
     """A promise to call a lead back, worked by coordinators from the queue."""
 
@@ -143,6 +149,7 @@ class Callback(models.Model):
         return f"Callback {self.pk} ({self.status})"
 
 
+@audited(personal=["notes"])
 class CallAttempt(models.Model):
     """One call (or try) a coordinator made, and how it went."""
 
@@ -172,6 +179,7 @@ class CallAttempt(models.Model):
         return f"Attempt {self.pk} ({self.outcome})"
 
 
+@audited()
 class StaffAlert(models.Model):
     """Something a coordinator or supervisor must look at (shown in the console)."""
 
@@ -202,6 +210,7 @@ class StaffAlert(models.Model):
         return f"{self.get_kind_display()} for {self.get_audience_display()}"
 
 
+@audited(personal=["name"])
 class Clinician(models.Model):
     """Someone who holds consultations; their week comes from availability templates."""
 
@@ -225,6 +234,7 @@ class Clinician(models.Model):
         return self.name
 
 
+@audited()
 class Availability(models.Model):
     """A clinician's usual hours on a weekday (clinic time zone)."""
 
@@ -247,6 +257,7 @@ class Availability(models.Model):
         return f"{self.clinician}: {self.get_weekday_display()} {hours}"
 
 
+@audited()
 class AvailabilityException(models.Model):
     """A change to a clinician's usual week on one day: off (all day, or some hours)
     or extra hours."""
@@ -279,6 +290,7 @@ class AvailabilityException(models.Model):
         return f"{self.clinician} {self.get_kind_display().lower()} on {self.day}"
 
 
+@audited()
 class Appointment(models.Model):
     """A consultation booked for a lead with a clinician."""
 
@@ -322,3 +334,15 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"Appointment {self.pk} ({self.status})"
+
+
+# Staff accounts and their roles (group membership) are on the trail too; their events
+# live here, beside the migration that made the roles. Names, email and the password
+# hash are never stored; a sign-in (last_login) is not a change.
+audited(
+    personal=["first_name", "last_name", "email"],
+    skip=["password", "last_login"],
+    app_label="scheduling",
+    model_name="UserEvent",
+)(get_user_model())
+audited(app_label="scheduling", model_name="UserGroupsEvent")(get_user_model().groups.through)

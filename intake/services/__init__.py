@@ -4,10 +4,12 @@
 - ``articles``: articles named by a CTA, imported from text, a sitemap or a feed
 - ``events``: anonymous CTA event counts
 - ``rollups``: the conversion funnel's aggregate counters
+- ``access``: reads of a lead's personal data, on the audit trail
 """
 
 from __future__ import annotations
 
+from intake.services.access import lead_access_record, leads_access_record
 from intake.services.articles import (
     ArticleImportResult,
     article_for_slug,
@@ -52,12 +54,14 @@ __all__ = [
     "funnel_event_counts_sync",
     "funnel_rollups_rebuild",
     "is_bot",
+    "lead_access_record",
     "lead_contact_preferences_update",
     "lead_funnel_contributions",
     "lead_stage_advance",
     "lead_submit",
     "lead_submit_call",
     "lead_submit_replay",
+    "leads_access_record",
     "phone_type_of",
     "request_fingerprint",
     "slug_from_url",
