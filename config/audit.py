@@ -191,18 +191,33 @@ def audit_context(**metadata: Any) -> Iterator[dict[str, Any]]:
             state.metadata.update(saved)
         return
     if tracks_changes():
-        with pghistory.context(**metadata) as tracked:
-            token = _state.set(_State(id=tracked.id, metadata=tracked.metadata))
-            try:
-                yield tracked.metadata
-            finally:
-                _state.reset(token)
+        try:
+            with pghistory.context(**metadata) as tracked:
+                token = _state.set(_State(id=tracked.id, metadata=tracked.metadata))
+                try:
+                    yield tracked.metadata
+                finally:
+                    _state.reset(token)
+        finally:
+            _forget_database_context()
     else:
         token = _state.set(_State(id=uuid.uuid4(), metadata=dict(metadata)))
         try:
             yield _state.get().metadata  # type: ignore[union-attr]
         finally:
             _state.reset(token)
+
+
+def _forget_database_context() -> None:
+    """pghistory sets the context as transaction-local settings before each statement:
+    a transaction that goes on after the context ended (a test, a caller's atomic
+    block around a task) must not lend it to the statements that follow."""
+    if connection.in_atomic_block and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('pghistory.context_id', '', true), "
+                "set_config('pghistory.context_metadata', '', true)"
+            )
 
 
 def audit_context_update(**metadata: Any) -> None:
@@ -225,21 +240,47 @@ def _client_ip(request: HttpRequest) -> str:
 
 
 def request_context(request: HttpRequest) -> dict[str, Any]:
-    """Who is asking and from where. Staff only: an anonymous visitor (a person filling
-    in the form) is a patient, and their address must not outlive their erasure."""
-    metadata: dict[str, Any] = {
+    """The request's id, method and, for staff, who is asking and from where."""
+    return {
         "request_id": getattr(request, "request_id", None),
         "method": request.method,
+        **_user_context(request, getattr(request, "user", None)),
     }
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        metadata.update(
-            user=user.pk,
-            roles=sorted(roles.user_roles(user)),
-            ip=_client_ip(request) or None,
-            user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+
+
+def _user_context(request: HttpRequest, user: Any) -> dict[str, Any]:
+    """Who and from where. Staff only: an anonymous visitor (a person filling in the
+    form) is a patient, and their address must not outlive their erasure."""
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "user": user.pk,
+        "roles": sorted(roles.user_roles(user)),
+        "ip": _client_ip(request) or None,
+        "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+    }
+
+
+class _UserWatchingRequest:
+    """DRF authenticates in the view and then sets ``request.user`` on the Django
+    request: the context follows (as pghistory's own middleware does)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "user":
+            audit_context_update(**_user_context(self, value))  # type: ignore[arg-type]
+
+
+_watching_classes: dict[type, type] = {}
+
+
+def _watch_user(request: HttpRequest) -> None:
+    cls = type(request)
+    if cls not in _watching_classes:
+        _watching_classes[cls] = type(
+            f"UserWatching{cls.__name__}", (_UserWatchingRequest, cls), {}
         )
-    return metadata
+    request.__class__ = _watching_classes[cls]
 
 
 class AuditContextMiddleware:
@@ -252,6 +293,7 @@ class AuditContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with audit_context(**request_context(request)):
+            _watch_user(request)
             return self.get_response(request)
 
     def process_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
@@ -485,3 +527,24 @@ def trail_for_user(
 def event_labels() -> list[str]:
     """Every action the trail can hold (insert, update, delete, lead.read, ...)."""
     return sorted({tracker.label for m in event_models() for tracker in (m.pgh_trackers or ())})
+
+
+# --- The application's database role ---------------------------------------------------
+
+
+def app_role_grants(role: str) -> list[str]:
+    """SQL, run by the owner role after every ``migrate``, giving the application's
+    role what it needs on the clinic's tables but only SELECT and INSERT on the audit
+    tables, so it can neither rewrite nor erase the trail (docs/audit.md). Idempotent."""
+    quote = connection.ops.quote_name
+    audit_tables = sorted({m._meta.db_table for m in event_models()} | {"pghistory_context"})
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {quote(role)}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quote(role)}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quote(role)}",
+        *(
+            f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {quote(table)} "
+            f"FROM {quote(role)}"
+            for table in audit_tables
+        ),
+    ]

@@ -33,7 +33,8 @@ REQUEST_ID_HEADER = "request_id"
 # Context bound for each running task, keyed by task id, reset when it ends (an
 # eager task runs inside the web request and must leave its context as it was).
 _task_context: dict[str, Any] = {}
-_task_audit: dict[str, ExitStack] = {}
+# A stack per task id: an eager task that retries runs again under the same id.
+_task_audit: dict[str, list[ExitStack]] = {}
 
 
 @signals.setup_logging.connect
@@ -70,14 +71,16 @@ def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     audit.enter_context(
         audit_context(task=task.name, **{k: v for k, v in context.items() if k != "task_name"})
     )
-    _task_audit[task_id] = audit
+    _task_audit.setdefault(task_id, []).append(audit)
 
 
 @signals.task_postrun.connect
 def task_context_reset(task_id: str, **kwargs: Any) -> None:
-    audit = _task_audit.pop(task_id, None)
-    if audit is not None:
-        audit.close()
+    audits = _task_audit.get(task_id)
+    if audits:
+        audits.pop().close()
+        if not audits:
+            del _task_audit[task_id]
     tokens = _task_context.pop(task_id, None)
     if tokens:
         structlog.contextvars.reset_contextvars(**tokens)

@@ -21,7 +21,7 @@ class LeadReadAuditedAdmin(admin.ModelAdmin):
             lead_access_record(
                 lead=self.lead_of(obj),
                 what=f"admin {obj._meta.model_name} page",
-                **{obj._meta.model_name: obj.pk},
+                record=f"{obj._meta.label_lower}:{obj.pk}",
             )
         return obj
 

@@ -30,7 +30,7 @@ def leads_access_record(*, leads: Iterable[Lead], what: str) -> int:
         if lead.pk in seen:
             continue
         seen.add(lead.pk)
-        key = f"audit:list-read:{what}:{user}:{lead.pk}"
+        key = f"audit:list-read:{what.replace(' ', '-')}:{user}:{lead.pk}"
         if cache.add(key, 1, timeout=settings.AUDIT_LIST_READ_WINDOW_SECONDS):
             audit.event_record(lead, label=LEAD_READ, read=what)
             recorded += 1
