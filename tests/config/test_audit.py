@@ -3,6 +3,9 @@ and every change, append-only, with who, role, what, when and from where."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import time, timedelta
 
@@ -461,3 +464,28 @@ def test_the_lead_admin_page_links_to_its_trail():
     lead_id = submit_lead().lead_id
     html = _staff_client(_admin()).get(f"/admin/intake/lead/{lead_id}/change/").content.decode()
     assert f"/admin/audit/lead/{lead_id}/" in html
+
+
+def test_the_admin_home_links_to_the_trail():
+    html = _staff_client(_admin()).get("/admin/").content.decode()
+    assert 'href="/admin/audit/"' in html
+
+
+def test_migrate_and_the_trail_work_on_a_fresh_sqlite_database(tmp_path):
+    """The development default: pgtrigger installs nothing, the migrations still run."""
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+    }
+    env.pop("REDIS_URL", None)
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    assert "scheduling.0008_audit_staff_triggers... OK" in migrate.stdout
