@@ -308,20 +308,34 @@ class AuditContextMiddleware:
 def event_record(obj: models.Model, *, label: str, **detail: Any) -> models.Model:
     """Record a manual event (``"lead.read"``) of ``obj`` with the current context and
     ``detail`` (what was read), on every database. Returns the event row."""
-    event_model = _event_model_for(type(obj), label)
-    tracked = {f.attname for f in obj._meta.concrete_fields}
-    values = {
-        f.attname: getattr(obj, f.attname)
+    [event] = events_record([obj], label=label, **detail)
+    return event
+
+
+def events_record(objs: Sequence[models.Model], *, label: str, **detail: Any) -> list[Any]:
+    """:func:`event_record` for several objects of one model, in one INSERT."""
+    if not objs:
+        return []
+    event_model = _event_model_for(type(objs[0]), label)
+    tracked = {f.attname for f in objs[0]._meta.concrete_fields}
+    stored = [
+        f.attname
         for f in event_model._meta.concrete_fields
         if not f.name.startswith("pgh_") and f.attname in tracked
-    }
+    ]
     state = _state.get()
-    return event_model.objects.create(
-        pgh_label=label,
-        pgh_obj=obj,
-        pgh_context={**(state.metadata if state else {}), **detail},
-        pgh_context_id=state.id if state else None,
-        **values,
+    context = {**(state.metadata if state else {}), **detail}
+    return event_model.objects.bulk_create(
+        [
+            event_model(
+                pgh_label=label,
+                pgh_obj=obj,
+                pgh_context=context,
+                pgh_context_id=state.id if state else None,
+                **{name: getattr(obj, name) for name in stored},
+            )
+            for obj in objs
+        ]
     )
 
 
