@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import Any
 
 import pghistory
-import pghistory.constants
 import pghistory.trigger
 import pgtrigger
 from django.apps import apps
@@ -107,7 +106,6 @@ def audited(
     reads: Sequence[str] = (),
     app_label: str | None = None,
     model_name: str | None = None,
-    obj: bool = True,
 ) -> Callable[[type[models.Model]], type[models.Model]]:
     """Class decorator: record every insert, update and delete of the model.
 
@@ -132,7 +130,6 @@ def audited(
         return pghistory.track(
             *trackers,
             exclude=[*personal, *skip],
-            obj_field=pghistory.constants.UNSET if obj else None,
             app_label=app_label,
             model_name=model_name or f"{model.__name__}Event",
             attrs={
