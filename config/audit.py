@@ -430,7 +430,8 @@ def _entries(
                     id=event.pgh_id,
                     at=event.pgh_created_at,
                     label=event.pgh_label,
-                    model=event_model.pgh_tracked_model._meta.label,
+                    # auth.User, not the proxy that carries its triggers.
+                    model=event_model.pgh_tracked_model._meta.concrete_model._meta.label,
                     object_id=event.pgh_obj_id if has_obj else None,
                     context=event.pgh_context or {},
                     changes=changes,

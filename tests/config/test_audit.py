@@ -9,12 +9,14 @@ import sys
 import uuid
 from datetime import time, timedelta
 
+import pgtrigger.migrations
 import psycopg
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.test import Client
 from django.utils import timezone
 
@@ -28,6 +30,8 @@ from scheduling.models import (
     Callback,
     CallbackEvent,
     Clinician,
+    StaffUser,
+    StaffUserGroups,
     UserEvent,
     UserGroupsEvent,
 )
@@ -294,6 +298,61 @@ def test_role_changes_of_staff_are_on_the_trail():
     assert not any(f.name in {"password", "email"} for f in UserEvent._meta.fields)
 
 
+@postgres_only
+def test_changes_of_a_staff_account_name_personal_columns_and_skip_sign_ins():
+    user = UserFactory(username="renamed-coordinator", first_name="Ada")
+
+    with audit.audit_context(user=1, roles=["admin"]):
+        User.objects.filter(pk=user.pk).update(first_name="Grace", is_staff=True)
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now(), password="x")
+
+    updates = list(UserEvent.objects.filter(pgh_obj_id=user.pk, pgh_label="update"))
+    assert len(updates) == 1
+    assert updates[0].personal_changed == "first_name"
+    assert updates[0].is_staff is True
+    assert updates[0].pgh_context["user"] == 1
+    [entry] = audit.trail_for_user(1, label="update")
+    assert entry.model == "auth.User"
+    assert entry.personal_changed == ("first_name",)
+
+
+@postgres_only
+def test_the_staff_triggers_are_installed_by_the_scheduling_migrations():
+    """auth_user and auth_user_groups get their triggers from scheduling's own
+    migrations (proxy models), never from a migration written into Django's auth app."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE c.relname IN ('auth_user', 'auth_user_groups') AND NOT t.tgisinternal "
+            "ORDER BY 1, 2"
+        )
+        installed = cursor.fetchall()
+    expected = []
+    for model in (StaffUser, StaffUserGroups):
+        for trigger in model._meta.triggers:
+            expected.append((model._meta.db_table, trigger.get_pgid(model)))
+    assert sorted(installed) == sorted(expected)
+    assert len(installed) == 6
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    assert max(name for app, name in loader.disk_migrations if app == "auth") == (
+        "0012_alter_user_first_name_max_length"
+    )
+    staff_triggers = {
+        (operation.model_name, operation.trigger.name)
+        for (app, _), migration in loader.disk_migrations.items()
+        if app == "scheduling"
+        for operation in migration.operations
+        if isinstance(operation, pgtrigger.migrations.AddTrigger)
+        and operation.model_name in {"staffuser", "staffusergroups"}
+    }
+    assert staff_triggers == {
+        (model, name)
+        for model in ("staffuser", "staffusergroups")
+        for name in ("insert_insert", "update_update", "delete_delete")
+    }
+
+
 # --- Append-only ------------------------------------------------------------------------
 
 
@@ -488,4 +547,4 @@ def test_migrate_and_the_trail_work_on_a_fresh_sqlite_database(tmp_path):
         timeout=600,
     )
     assert migrate.returncode == 0, migrate.stderr
-    assert "scheduling.0008_audit_staff_triggers... OK" in migrate.stdout
+    assert "scheduling.0007_audit_trail... OK" in migrate.stdout
