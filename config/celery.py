@@ -6,6 +6,7 @@ import logging
 import logging.config
 import os
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import structlog
@@ -35,6 +36,8 @@ PUBLISHED_AT_HEADER = "published_at"
 # Context bound for each running task, keyed by task id, reset when it ends (an
 # eager task runs inside the web request and must leave its context as it was).
 _task_context: dict[str, Any] = {}
+# A stack per task id: an eager task that retries runs again under the same id.
+_task_audit: dict[str, list[ExitStack]] = {}
 
 
 @signals.setup_logging.connect
@@ -98,10 +101,23 @@ def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     if request_id:
         context["request_id"] = request_id
     _task_context[task_id] = structlog.contextvars.bind_contextvars(**context)
+    # The audit trail's context: changes the task makes name it (config.audit).
+    from config.audit import audit_context
+
+    audit = ExitStack()
+    audit.enter_context(
+        audit_context(task=task.name, **{k: v for k, v in context.items() if k != "task_name"})
+    )
+    _task_audit.setdefault(task_id, []).append(audit)
 
 
 @signals.task_postrun.connect
 def task_context_reset(task_id: str, **kwargs: Any) -> None:
+    audits = _task_audit.get(task_id)
+    if audits:
+        audits.pop().close()
+        if not audits:
+            del _task_audit[task_id]
     tokens = _task_context.pop(task_id, None)
     if tokens:
         structlog.contextvars.reset_contextvars(**tokens)

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+import pghistory
 from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
@@ -102,6 +103,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "knox",
+    # The audit trail: row triggers (PostgreSQL) and the event models they fill.
+    "pgtrigger",
+    "pghistory",
     "notifications",
     "intake",
     "scheduling",
@@ -120,6 +124,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "config.audit.AuditContextMiddleware",
     "config.middleware.ClinicTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.signin.middleware.IdleTimeoutMiddleware",
@@ -727,3 +732,19 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+
+# --- Audit trail (django-pghistory; docs/audit.md) -------------------------------------
+
+# Every event row carries its own context (who, role, request id, from where, route or
+# task) as JSON, instead of pghistory's shared context table that each statement
+# updates: the event tables only ever receive INSERTs.
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextJSONField()
+# UPDATE and DELETE on event tables are refused by a trigger (pgtrigger.Protect).
+PGHISTORY_APPEND_ONLY = True
+# The statement's own time, not its transaction's: the trail is one ordered timeline.
+PGHISTORY_CREATED_AT_FUNCTION = "CLOCK_TIMESTAMP()"
+# How many events an audit trail page shows (newest first), before narrowing by date.
+AUDIT_TRAIL_PAGE_SIZE = env.int("AUDIT_TRAIL_PAGE_SIZE", default=500)
+# A list page (queue, board, appointments) records a lead's read once per user and page
+# in this window; detail pages, the API and exports record every read.
+AUDIT_LIST_READ_WINDOW_SECONDS = env.int("AUDIT_LIST_READ_WINDOW_SECONDS", default=900)

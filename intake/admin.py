@@ -9,11 +9,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from config import roles
 from config.crypto import email_hash, phone_hash
 from intake.models import Article, ArticleDailyCount, Consent, Lead, Submission
-from intake.services import lead_erase
+from intake.services import lead_access_record, lead_erase
 
 
 class HashSearchMixin:
@@ -33,6 +35,24 @@ class HashSearchMixin:
         for field in self.hash_search_fields:
             match = match | queryset.filter(**{field: hashes[field]})
         return match, False
+
+
+class LeadReadAuditedAdmin(admin.ModelAdmin):
+    """Opening a change page shows a lead's personal data: that read goes on the
+    audit trail (``lead_of`` names the lead of the page's object)."""
+
+    def lead_of(self, obj) -> Lead:
+        return obj.lead
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and request.method == "GET":
+            lead_access_record(
+                lead=self.lead_of(obj),
+                what=f"admin {obj._meta.model_name} page",
+                record=f"{obj._meta.label_lower}:{obj.pk}",
+            )
+        return obj
 
 
 class EraseForm(forms.Form):
@@ -77,7 +97,7 @@ class SubmissionInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(HashSearchMixin, admin.ModelAdmin):
+class LeadAdmin(HashSearchMixin, LeadReadAuditedAdmin):
     list_display = ["id", "first_name", "stage", "preferred_channel", "needs_review", "created_at"]
     list_filter = [
         "stage",
@@ -101,8 +121,21 @@ class LeadAdmin(HashSearchMixin, admin.ModelAdmin):
         "admitted_at",
         "closed_at",
         "phone_type",
+        "audit_trail",
     ]
     inlines = [SubmissionInline]
+
+    def lead_of(self, obj: Lead) -> Lead:
+        return obj
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, obj: Lead) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">Every change and read of this lead and its records</a>',
+            reverse("admin:audit-lead", args=[obj.pk]),
+        )
 
     @admin.action(description="Erase personal data (on the person's request)")
     def erase(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse | None:
@@ -130,7 +163,7 @@ class LeadAdmin(HashSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(LeadReadAuditedAdmin):
     list_display = [
         "reference",
         "article",
@@ -155,7 +188,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(LeadReadAuditedAdmin):
     """The consent ledger is append-only: readable, never edited."""
 
     list_display = ["submission", "scope", "granted", "text_version", "created_at"]

@@ -49,6 +49,7 @@ from intake.services import (
     UTM_FIELDS,
     LeadSubmitOutcome,
     cta_event_record,
+    lead_access_record,
     lead_submit,
     lead_submit_replay,
     phone_type_of,
@@ -850,6 +851,7 @@ class LeadDetailApi(APIView):
                 {"code": "not_found", "message": "No request has this reference."},
                 status=status.HTTP_404_NOT_FOUND,
             )
+        lead_access_record(lead=lead, what="lead detail API", reference=reference)
         body = {
             **{field: getattr(lead, field) for field in LeadDetailOutputSerializer().fields},
             "phone": str(lead.phone) if lead.phone else "",

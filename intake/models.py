@@ -9,7 +9,11 @@ from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 
+from config.audit import audited
 from config.crypto import EncryptedTextField
+
+# The audit trail's event for a read of a lead's personal data (config.audit).
+LEAD_READ = "lead.read"
 
 # No 0/O, 1/I/L: references are read out over the phone.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -21,6 +25,7 @@ def new_reference() -> str:
     return f"R-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
 
 
+@audited(skip=["body"])
 class Article(models.Model):
     slug = models.SlugField(max_length=200, unique=True)
     title = models.CharField(max_length=300)
@@ -72,6 +77,19 @@ class PhoneType(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+@audited(
+    personal=[
+        "first_name",
+        "last_name",
+        "phone",
+        "email",
+        "phone_hash",
+        "email_hash",
+        "timezone",
+        "closed_reason",
+    ],
+    reads=[LEAD_READ],
+)
 class Lead(models.Model):
     """A person who asked the clinic for help, across all their submissions."""
 
@@ -179,6 +197,7 @@ class Lead(models.Model):
         return f"Lead {self.pk}"
 
 
+@audited(personal=["first_name", "phone", "email", "interest", "message", "page_url", "referrer"])
 class Submission(models.Model):
     """One answer to a call to action, as it arrived."""
 
@@ -279,6 +298,7 @@ CONSENT_REDACTED: dict[str, Any] = {
 }
 
 
+@audited(personal=["phone", "phone_hash", "ip_address", "user_agent", "page_url"])
 class Consent(models.Model):
     """Append-only record of what a person agreed to, with the exact wording shown.
 

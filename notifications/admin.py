@@ -6,7 +6,7 @@ from django.db.models import Max
 
 from config.crypto import phone_hash
 from notifications.models import InboundMessage, Message, MessageTemplate, OptOut
-from notifications.services import opt_out_record
+from notifications.services import message_access_record, opt_out_record
 from notifications.wording import template_problems
 
 
@@ -59,6 +59,13 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_object(self, request, object_id, from_field=None):
+        # The page shows a recipient and a body: the read goes on the audit trail.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and request.method == "GET":
+            message_access_record(message=obj, what=f"admin {obj._meta.model_name} page")
+        return obj
+
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):
@@ -68,6 +75,13 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_object(self, request, object_id, from_field=None):
+        # The page shows a recipient and a body: the read goes on the audit trail.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and request.method == "GET":
+            message_access_record(message=obj, what=f"admin {obj._meta.model_name} page")
+        return obj
 
 
 @admin.register(OptOut)

@@ -5,9 +5,24 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from config.audit import audited
 from config.crypto import EncryptedTextField
 
+# The audit trail's event for a read of a message (config.audit).
+MESSAGE_READ = "message.read"
 
+
+@audited(
+    personal=[
+        "recipient",
+        "subject",
+        "body",
+        "body_html",
+        "attachment",
+        "error_message",
+    ],
+    reads=[MESSAGE_READ],
+)
 class Message(models.Model):
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
@@ -76,6 +91,7 @@ class Message(models.Model):
         return f"{self.channel} {self.purpose} #{self.pk} ({self.status})"
 
 
+@audited(personal=["phone", "phone_hash"])
 class OptOut(models.Model):
     """A phone number no SMS may go to: the person replied STOP, the carrier says
     they did, or the number cannot take texts (a landline, an invalid number)."""
@@ -97,6 +113,7 @@ class OptOut(models.Model):
         return f"Opt-out #{self.pk}"
 
 
+@audited(personal=["sender", "sender_hash", "body"], reads=[MESSAGE_READ])
 class InboundMessage(models.Model):
     """An SMS a person sent us, and what we made of it."""
 
@@ -121,6 +138,7 @@ class InboundMessage(models.Model):
         return f"Inbound {self.kind} #{self.pk}"
 
 
+@audited()
 class MessageTemplate(models.Model):
     """An edited wording of a message. The newest active version of a name and
     channel wins over the default shipped in code; older versions stay for the record."""
@@ -150,6 +168,7 @@ class MessageTemplate(models.Model):
         return f"{self.name} ({self.channel}) v{self.version}"
 
 
+@audited(personal=["caller"])
 class InboundCall(models.Model):
     """A phone call to one of the clinic's numbers (an article's tracking number),
     forwarded to the clinic line."""

@@ -22,12 +22,20 @@ from django.template import engines
 from django.template.loader import get_template
 from django.utils import timezone
 
+from config import audit
 from config.celery import enqueue
 from config.crypto import phone_hash
 from config.metrics import MESSAGES
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
-from notifications.models import InboundCall, InboundMessage, Message, MessageTemplate, OptOut
+from notifications.models import (
+    MESSAGE_READ,
+    InboundCall,
+    InboundMessage,
+    Message,
+    MessageTemplate,
+    OptOut,
+)
 from notifications.signals import (
     call_missed,
     call_received,
@@ -77,6 +85,12 @@ STATUS_TIMESTAMP = {
 
 class TransientDeliveryError(Exception):
     """Sending failed in a way a retry may fix; the message is rescheduled."""
+
+
+def message_access_record(*, message: Message | InboundMessage, what: str) -> None:
+    """Record on the audit trail that the current user was shown ``message`` (its
+    recipient or sender and its body) by ``what``."""
+    audit.event_record(message, label=MESSAGE_READ, read=what)
 
 
 def retry_jitter(ceiling: float) -> float:

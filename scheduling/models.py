@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import F, Q
 
+from config.audit import audited
 from config.crypto import EncryptedTextField
 
 
+@audited()
 class OpeningHours(models.Model):
     """One open interval on a weekday; several per day allow a lunch break."""
 
@@ -39,6 +42,7 @@ class OpeningHours(models.Model):
         return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
 
 
+@audited()
 class ClinicClosure(models.Model):
     """A whole day the clinic is closed (a holiday or an ad-hoc closure)."""
 
@@ -52,6 +56,7 @@ class ClinicClosure(models.Model):
         return f"{self.day}: {self.reason}"
 
 
+@audited()
 class Callback(models.Model):
     """A promise to call a lead back, worked by coordinators from the queue."""
 
@@ -145,6 +150,7 @@ class Callback(models.Model):
         return f"Callback {self.pk} ({self.status})"
 
 
+@audited(personal=["notes"])
 class CallAttempt(models.Model):
     """One call (or try) a coordinator made, and how it went."""
 
@@ -174,6 +180,7 @@ class CallAttempt(models.Model):
         return f"Attempt {self.pk} ({self.outcome})"
 
 
+@audited()
 class StaffAlert(models.Model):
     """Something a coordinator or supervisor must look at (shown in the console)."""
 
@@ -204,6 +211,7 @@ class StaffAlert(models.Model):
         return f"{self.get_kind_display()} for {self.get_audience_display()}"
 
 
+@audited(personal=["name"])
 class Clinician(models.Model):
     """Someone who holds consultations; their week comes from availability templates."""
 
@@ -227,6 +235,7 @@ class Clinician(models.Model):
         return self.name
 
 
+@audited()
 class Availability(models.Model):
     """A clinician's usual hours on a weekday (clinic time zone)."""
 
@@ -249,6 +258,7 @@ class Availability(models.Model):
         return f"{self.clinician}: {self.get_weekday_display()} {hours}"
 
 
+@audited()
 class AvailabilityException(models.Model):
     """A change to a clinician's usual week on one day: off (all day, or some hours)
     or extra hours."""
@@ -281,6 +291,7 @@ class AvailabilityException(models.Model):
         return f"{self.clinician} {self.get_kind_display().lower()} on {self.day}"
 
 
+@audited()
 class Appointment(models.Model):
     """A consultation booked for a lead with a clinician."""
 
@@ -324,3 +335,31 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"Appointment {self.pk} ({self.status})"
+
+
+# Staff accounts and their roles (group membership) are on the trail too. User and its
+# groups table belong to django.contrib.auth, so they are tracked through proxy models
+# declared here, as pgtrigger documents for third-party models: the event tables and the
+# triggers on auth_user and auth_user_groups are then in this app's migrations, never in
+# auth's. Names, email and the password hash are never stored; a sign-in (last_login) is
+# not a change. The proxies carry no permissions of their own: nothing else uses them.
+@audited(
+    personal=["first_name", "last_name", "email"],
+    skip=["password", "last_login"],
+    model_name="UserEvent",
+)
+class StaffUser(get_user_model()):
+    """A staff account (``auth.User``), tracked for the audit trail."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+
+
+@audited(model_name="UserGroupsEvent")
+class StaffUserGroups(get_user_model().groups.through):
+    """A staff account's role (``auth_user_groups``), tracked for the audit trail."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config import roles
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
+from intake import services as intake_services
 from notifications import selectors as notification_selectors
 from scheduling import business_time, links, selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
@@ -23,12 +24,19 @@ CARE = (roles.COORDINATOR, roles.SUPERVISOR)
 
 
 def _queue_context() -> dict:
+    callbacks = list(selectors.callback_queue()[:200])
+    _list_read(callbacks, what="callback queue")
     return {
-        "callbacks": selectors.callback_queue()[:200],
+        "callbacks": callbacks,
         "counts": selectors.callback_queue_counts(),
         "alerts": selectors.staff_alerts_open()[:20],
         "now": timezone.now(),
     }
+
+
+def _list_read(rows, *, what: str) -> None:
+    """The audit trail: a list page showed these callbacks' or appointments' lead names."""
+    intake_services.leads_access_record(leads=[row.lead for row in rows], what=what)
 
 
 @require_GET
@@ -36,6 +44,7 @@ def _queue_context() -> dict:
 def console(request: HttpRequest) -> HttpResponse:
     context = _queue_context()
     context["mine"] = selectors.callbacks_held_by(user_id=request.user.pk)
+    _list_read(context["mine"], what="console")
     return render(request, "scheduling/console.html", context)
 
 
@@ -63,6 +72,10 @@ def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
     callback = selectors.callback_get(callback_id=callback_id)
     if callback is None:
         raise Http404
+    # The whole timeline: name, phone, email, messages, replies, notes.
+    intake_services.lead_access_record(
+        lead=callback.lead, what="callback page", callback=callback.pk
+    )
     context = {
         "callback": callback,
         "timeline": selectors.lead_timeline(lead=callback.lead),
@@ -164,7 +177,10 @@ def console_assign(request: HttpRequest, callback_id: int) -> HttpResponse:
 @roles.role_required(roles.SUPERVISOR)
 def console_board(request: HttpRequest) -> HttpResponse:
     """The supervisor's view: due soon, overdue, and load per coordinator."""
-    return render(request, "scheduling/board.html", selectors.supervisor_board())
+    board = selectors.supervisor_board()
+    board["overdue"], board["due_soon"] = list(board["overdue"]), list(board["due_soon"])
+    _list_read([*board["overdue"], *board["due_soon"]], what="supervisor board")
+    return render(request, "scheduling/board.html", board)
 
 
 @require_POST
@@ -197,10 +213,12 @@ def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
 @require_GET
 @roles.role_required(*CARE)
 def console_appointments(request: HttpRequest) -> HttpResponse:
+    appointments = list(selectors.appointments_upcoming()[:200])
+    _list_read(appointments, what="appointments")
     return render(
         request,
         "scheduling/appointments.html",
-        {"appointments": selectors.appointments_upcoming()[:200], "now": timezone.now()},
+        {"appointments": appointments, "now": timezone.now()},
     )
 
 

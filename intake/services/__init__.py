@@ -5,10 +5,12 @@
 - ``events``: anonymous CTA event counts
 - ``rollups``: the conversion funnel's aggregate counters
 - ``privacy``: retention and erasure of a lead's personal data
+- ``access``: reads of a lead's personal data, on the audit trail
 """
 
 from __future__ import annotations
 
+from intake.services.access import lead_access_record, leads_access_record
 from intake.services.articles import (
     ArticleImportResult,
     article_for_slug,
@@ -58,6 +60,7 @@ __all__ = [
     "funnel_event_counts_sync",
     "funnel_rollups_rebuild",
     "is_bot",
+    "lead_access_record",
     "lead_contact_preferences_update",
     "lead_erase",
     "lead_funnel_contributions",
@@ -66,6 +69,7 @@ __all__ = [
     "lead_submit",
     "lead_submit_call",
     "lead_submit_replay",
+    "leads_access_record",
     "leads_retention_anonymise",
     "phone_type_of",
     "request_fingerprint",

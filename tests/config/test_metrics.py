@@ -22,6 +22,7 @@ from notifications.models import Message
 from scheduling.models import Callback
 from tests.factories import UserFactory
 from tests.fake_twilio import FakeTwilio
+from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,7 @@ def test_without_a_token_only_a_signed_in_admin_may_read_it():
     assert Client().get("/metrics").status_code == 302
     for role, expected in ((roles.COORDINATOR, 403), (roles.MARKETING, 403), (roles.ADMIN, 200)):
         client = Client()
-        client.force_login(role_user(role))
+        verified_login(client, role_user(role))
         assert client.get("/metrics").status_code == expected, role
 
 

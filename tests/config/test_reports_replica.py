@@ -11,6 +11,7 @@ from django.db import router
 from config.routers import ReportsReplicaRouter
 from intake.models import Article, FunnelRollup
 from tests.config.test_settings import SETUP, run_python
+from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -84,12 +85,12 @@ def test_a_report_view_reads_intake_from_the_replica_and_sign_in_from_the_primar
 def test_other_views_and_later_requests_read_the_primary(
     client, marketer, coordinator, recording_router
 ):
-    client.force_login(marketer)
+    verified_login(client, marketer)
     assert client.get("/reports/").status_code == 200
     assert ("intake.FunnelRollup", "reports") in recording_router.reads
     recording_router.reads.clear()
 
-    client.force_login(coordinator)
+    verified_login(client, coordinator)
     assert client.get("/api/v1/callbacks/").status_code == 200
     assert recording_router.reads
     assert all(alias is None for _label, alias in recording_router.reads)

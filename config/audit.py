@@ -1,0 +1,562 @@
+"""The audit trail: every change to the clinic's records and every read of a lead's
+personal data, append-only, with who, role, what, when and from where (docs/audit.md).
+
+- Changes are recorded by PostgreSQL row triggers (django-pghistory on django-pgtrigger),
+  so ``QuerySet.update()``, raw SQL and the admin are caught too. Models opt in with
+  :func:`audited`, which stores every column except the personal ones; for those it
+  stores only *which* changed, never a value, because the trail outlives erasure.
+- Reads are events of the same event models, written by :func:`event_record` (called
+  by ``intake.services.lead_access_record`` and friends), so one lead's trail reads as
+  one timeline.
+- Who and from where come from :func:`audit_context`: the web request
+  (:class:`AuditContextMiddleware`) or the Celery task (``config.celery``). On
+  PostgreSQL it is pghistory's context, which the triggers copy into each event row.
+
+SQLite (the development default) has no triggers: there the change trail is empty,
+reads are still recorded, and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pghistory
+import pghistory.trigger
+import pgtrigger
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, models
+from django.http import HttpRequest, HttpResponse
+
+from config import roles
+
+# pghistory's labels for trigger events; read events are named "<entity>.read".
+INSERT = "insert"
+UPDATE = "update"
+DELETE = "delete"
+# Longest user agent kept: enough to tell a browser from a script.
+USER_AGENT_MAX = 200
+# The event column naming the personal columns an update changed (comma-separated).
+PERSONAL_CHANGED = "personal_changed"
+
+
+# --- Tracking -----------------------------------------------------------------------
+
+
+class _PersonalChangesEvent(pghistory.trigger.Event):
+    """pghistory's event trigger, also naming the personal columns that changed.
+
+    The event row has no column for a personal field, so its value never reaches the
+    trail; ``personal_changed`` lists the names of those that differ between OLD and
+    NEW (``first_name,phone``), so a change of name or number is still on record."""
+
+    def __init__(self, *, personal: Sequence[str], **kwargs: Any) -> None:
+        self.personal = tuple(personal)
+        super().__init__(**kwargs)
+
+    def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
+        func = super().get_func(model)
+        columns = [model._meta.get_field(name).column for name in self.personal]
+        if not columns:
+            return func
+        names = ", ".join(
+            f'CASE WHEN OLD."{column}" IS DISTINCT FROM NEW."{column}" THEN \'{column}\' END'
+            for column in columns
+        )
+        table = self.event_model._meta.db_table
+        sql = func.func.replace(
+            f'INSERT INTO "{table}" (', f'INSERT INTO "{table}" ("{PERSONAL_CHANGED}", ', 1
+        ).replace("VALUES (", f"VALUES (CONCAT_WS(',', {names}), ", 1)
+        return pgtrigger.Func(sql)
+
+
+class _UpdateEvent(pghistory.UpdateEvent):
+    """An update of any column, personal ones included (see ``_PersonalChangesEvent``)."""
+
+    def __init__(self, *, personal: Sequence[str]) -> None:
+        # Any column, not just the stored ones: a change of name alone is an event too.
+        super().__init__(UPDATE, condition=pgtrigger.Condition("OLD.* IS DISTINCT FROM NEW.*"))
+        self.personal = tuple(personal)
+
+    def add_event_trigger(self, event_model: type[models.Model]) -> None:
+        pgtrigger.register(
+            _PersonalChangesEvent(
+                personal=self.personal,
+                event_model=event_model,
+                label=self.label,
+                name=self.trigger_name,
+                row=self.row,
+                operation=self.operation,
+                condition=self.condition,
+                level=self.level,
+            )
+        )(event_model.pgh_tracked_model)
+
+
+def audited(
+    *,
+    personal: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    reads: Sequence[str] = (),
+    app_label: str | None = None,
+    model_name: str | None = None,
+) -> Callable[[type[models.Model]], type[models.Model]]:
+    """Class decorator: record every insert, update and delete of the model.
+
+    ``personal`` columns (names, phones, emails, free text, addresses) are never stored,
+    only named when an update changes them; ``skip`` columns are neither stored nor
+    watched (bookkeeping such as ``last_login``). ``reads`` are labels of manual events
+    (``"lead.read"``) written by :func:`event_record`. The event model is
+    ``<Model>Event`` in the model's own app (or ``app_label``)."""
+
+    def decorate(model: type[models.Model]) -> type[models.Model]:
+        trackers: list[pghistory.Tracker] = [
+            pghistory.InsertEvent(INSERT),
+            _UpdateEvent(personal=personal),
+            pghistory.DeleteEvent(DELETE),
+            *(pghistory.ManualEvent(label) for label in reads),
+        ]
+        if skip:
+            condition_fields = [
+                f.name for f in model._meta.concrete_fields if f.name not in set(skip)
+            ]
+            trackers[1].condition = pgtrigger.AnyChange(*condition_fields)
+        return pghistory.track(
+            *trackers,
+            exclude=[*personal, *skip],
+            app_label=app_label,
+            model_name=model_name or f"{model.__name__}Event",
+            attrs={
+                PERSONAL_CHANGED: models.CharField(
+                    max_length=500,
+                    null=True,
+                    blank=True,
+                    help_text="Personal columns this update changed (names only).",
+                )
+            },
+        )(model)
+
+    return decorate
+
+
+def tracks_changes() -> bool:
+    """True where the change triggers exist (PostgreSQL)."""
+    return connection.vendor == "postgresql"
+
+
+# --- Context: who, role, from where ---------------------------------------------------
+
+
+@dataclass
+class _State:
+    id: uuid.UUID
+    metadata: dict[str, Any]
+
+
+_state: contextvars.ContextVar[_State | None] = contextvars.ContextVar(
+    "audit_context", default=None
+)
+
+
+def current_context() -> dict[str, Any]:
+    """The metadata every event recorded now carries (a copy)."""
+    state = _state.get()
+    return dict(state.metadata) if state else {}
+
+
+@contextmanager
+def audit_context(**metadata: Any) -> Iterator[dict[str, Any]]:
+    """Everything recorded inside carries ``metadata``; a nested context adds to the
+    outer one until it ends (an eager task inside a request), then puts it back.
+
+    On PostgreSQL this is ``pghistory.context``, whose metadata dict is the one shared
+    here, so the triggers see every later addition (``audit_context_update``)."""
+    state = _state.get()
+    if state is not None:
+        saved = dict(state.metadata)
+        state.metadata.update(metadata)
+        try:
+            yield state.metadata
+        finally:
+            state.metadata.clear()
+            state.metadata.update(saved)
+        return
+    if tracks_changes():
+        try:
+            with pghistory.context(**metadata) as tracked:
+                token = _state.set(_State(id=tracked.id, metadata=tracked.metadata))
+                try:
+                    yield tracked.metadata
+                finally:
+                    _state.reset(token)
+        finally:
+            _forget_database_context()
+    else:
+        token = _state.set(_State(id=uuid.uuid4(), metadata=dict(metadata)))
+        try:
+            yield _state.get().metadata  # type: ignore[union-attr]
+        finally:
+            _state.reset(token)
+
+
+def _forget_database_context() -> None:
+    """pghistory sets the context as transaction-local settings before each statement:
+    a transaction that goes on after the context ended (a test, a caller's atomic
+    block around a task) must not lend it to the statements that follow."""
+    if connection.in_atomic_block and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('pghistory.context_id', '', true), "
+                "set_config('pghistory.context_metadata', '', true)"
+            )
+
+
+def audit_context_update(**metadata: Any) -> None:
+    """Add to the current context (no-op outside one)."""
+    state = _state.get()
+    if state is not None:
+        state.metadata.update(metadata)
+
+
+def _client_ip(request: HttpRequest) -> str:
+    """The client's address, behind ``NUM_PROXIES`` trusted proxies (as DRF counts them)."""
+    remote_addr = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
+    return remote_addr
+
+
+def request_context(request: HttpRequest) -> dict[str, Any]:
+    """The request's id, method and, for staff, who is asking and from where."""
+    return {
+        "request_id": getattr(request, "request_id", None),
+        "method": request.method,
+        **_user_context(request, getattr(request, "user", None)),
+    }
+
+
+def _user_context(request: HttpRequest, user: Any) -> dict[str, Any]:
+    """Who and from where. Staff only: an anonymous visitor (a person filling in the
+    form) is a patient, and their address must not outlive their erasure."""
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "user": user.pk,
+        "roles": sorted(roles.user_roles(user)),
+        "ip": _client_ip(request) or None,
+        "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+    }
+
+
+class _UserWatchingRequest:
+    """DRF authenticates in the view and then sets ``request.user`` on the Django
+    request: the context follows (as pghistory's own middleware does)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "user":
+            audit_context_update(**_user_context(self, value))  # type: ignore[arg-type]
+
+
+_watching_classes: dict[type, type] = {}
+
+
+def _watch_user(request: HttpRequest) -> None:
+    cls = type(request)
+    if cls not in _watching_classes:
+        _watching_classes[cls] = type(
+            f"UserWatching{cls.__name__}", (_UserWatchingRequest, cls), {}
+        )
+    request.__class__ = _watching_classes[cls]
+
+
+class AuditContextMiddleware:
+    """Every change and read made while answering a request carries who made it (user
+    id and roles), from where (address, user agent), the request id, the method and the
+    route (a pattern: paths hold signed tokens). After ``AuthenticationMiddleware``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with audit_context(**request_context(request)):
+            _watch_user(request)
+            return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        match = request.resolver_match
+        if match is not None:
+            audit_context_update(route=match.route, view=match.view_name)
+
+
+# --- Reads ----------------------------------------------------------------------------
+
+
+def event_record(obj: models.Model, *, label: str, **detail: Any) -> models.Model:
+    """Record a manual event (``"lead.read"``) of ``obj`` with the current context and
+    ``detail`` (what was read), on every database. Returns the event row."""
+    [event] = events_record([obj], label=label, **detail)
+    return event
+
+
+def events_record(objs: Sequence[models.Model], *, label: str, **detail: Any) -> list[Any]:
+    """:func:`event_record` for several objects of one model, in one INSERT."""
+    if not objs:
+        return []
+    event_model = _event_model_for(type(objs[0]), label)
+    tracked = {f.attname for f in objs[0]._meta.concrete_fields}
+    stored = [
+        f.attname
+        for f in event_model._meta.concrete_fields
+        if not f.name.startswith("pgh_") and f.attname in tracked
+    ]
+    state = _state.get()
+    context = {**(state.metadata if state else {}), **detail}
+    return event_model.objects.bulk_create(
+        [
+            event_model(
+                pgh_label=label,
+                pgh_obj=obj,
+                pgh_context=context,
+                pgh_context_id=state.id if state else None,
+                **{name: getattr(obj, name) for name in stored},
+            )
+            for obj in objs
+        ]
+    )
+
+
+def _event_model_for(model: type[models.Model], label: str) -> type[models.Model]:
+    for event_model in pghistory.core.event_models(tracks_model=model):
+        if any(tracker.label == label for tracker in event_model.pgh_trackers or ()):
+            return event_model
+    raise ValueError(f"{model._meta.label} has no {label!r} event")
+
+
+# --- The trail ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One event as the admin shows it: never a personal value."""
+
+    id: int
+    at: datetime
+    label: str
+    model: str
+    object_id: Any
+    context: dict[str, Any]
+    changes: dict[str, Any] = field(default_factory=dict)
+    personal_changed: tuple[str, ...] = ()
+
+    @property
+    def user_id(self) -> Any:
+        return self.context.get("user")
+
+    @property
+    def source(self) -> str:
+        """The route or task that made the event."""
+        return str(self.context.get("task") or self.context.get("route") or "")
+
+
+def event_models() -> list[type[models.Model]]:
+    return sorted(pghistory.core.event_models(), key=lambda m: m._meta.label)
+
+
+def _stored_fields(event_model: type[models.Model]) -> list[str]:
+    tracked = {f.name for f in event_model.pgh_tracked_model._meta.concrete_fields}
+    return [
+        f.attname
+        for f in event_model._meta.concrete_fields
+        if f.name in tracked and not f.name.startswith("pgh_")
+    ]
+
+
+def _fk_fields_to(event_model: type[models.Model], target: type[models.Model]) -> list[str]:
+    return [
+        f.attname
+        for f in event_model._meta.concrete_fields
+        if f.is_relation and f.name != "pgh_obj" and f.related_model is target
+    ]
+
+
+def _entries(
+    querysets: dict[type[models.Model], models.QuerySet],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    label: str | None,
+    limit: int,
+) -> list[TrailEntry]:
+    """The newest ``limit`` events across the querysets, each update with what it changed."""
+    entries: list[TrailEntry] = []
+    for event_model, queryset in querysets.items():
+        if since is not None:
+            queryset = queryset.filter(pgh_created_at__gte=since)
+        if until is not None:
+            queryset = queryset.filter(pgh_created_at__lt=until)
+        if label:
+            queryset = queryset.filter(pgh_label=label)
+        events = list(queryset.order_by("-pgh_created_at", "-pgh_id")[:limit])
+        if not events:
+            continue
+        fields = _stored_fields(event_model)
+        has_obj = any(f.name == "pgh_obj" for f in event_model._meta.concrete_fields)
+        previous = _previous_snapshots(event_model, events, fields) if has_obj else {}
+        for event in events:
+            snapshot = {name: getattr(event, name) for name in fields}
+            before = previous.get(event.pgh_id)
+            if event.pgh_label == UPDATE and before is not None:
+                changes = {
+                    name: [before[name], value]
+                    for name, value in snapshot.items()
+                    if before[name] != value
+                }
+            else:
+                changes = snapshot
+            personal = getattr(event, PERSONAL_CHANGED, None) or ""
+            entries.append(
+                TrailEntry(
+                    id=event.pgh_id,
+                    at=event.pgh_created_at,
+                    label=event.pgh_label,
+                    # auth.User, not the proxy that carries its triggers.
+                    model=event_model.pgh_tracked_model._meta.concrete_model._meta.label,
+                    object_id=event.pgh_obj_id if has_obj else None,
+                    context=event.pgh_context or {},
+                    changes=changes,
+                    personal_changed=tuple(name for name in personal.split(",") if name),
+                )
+            )
+    entries.sort(key=lambda entry: (entry.at, entry.id), reverse=True)
+    return entries[:limit]
+
+
+def _previous_snapshots(
+    event_model: type[models.Model], events: list[models.Model], fields: list[str]
+) -> dict[int, dict[str, Any]]:
+    """For each update event, the stored columns of the same object's event before it."""
+    updates = [event for event in events if event.pgh_label == UPDATE]
+    if not updates:
+        return {}
+    history = (
+        event_model.objects.filter(
+            pgh_obj_id__in={event.pgh_obj_id for event in updates},
+            pgh_id__lt=max(event.pgh_id for event in updates),
+            pgh_label__in=[INSERT, UPDATE],
+        )
+        .order_by("pgh_obj_id", "pgh_id")
+        .values("pgh_id", "pgh_obj_id", *fields)
+    )
+    by_object: dict[Any, list[dict[str, Any]]] = {}
+    for row in history:
+        by_object.setdefault(row["pgh_obj_id"], []).append(row)
+    previous: dict[int, dict[str, Any]] = {}
+    for event in updates:
+        earlier = [
+            row for row in by_object.get(event.pgh_obj_id, []) if row["pgh_id"] < event.pgh_id
+        ]
+        if earlier:
+            previous[event.pgh_id] = earlier[-1]
+    return previous
+
+
+def trail_for_lead(
+    lead_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    label: str | None = None,
+    limit: int | None = None,
+) -> list[TrailEntry]:
+    """Every event of a lead and of the records hanging off it: its submissions,
+    consents, callbacks and their attempts and alerts, appointments, reads, and the
+    messages about it (``correlation="lead:<id>"``). Found through the event tables
+    themselves, so records deleted since are still on the trail."""
+    lead_model = apps.get_model("intake", "Lead")
+    models_ = event_models()
+    filters: dict[type[models.Model], models.Q] = {}
+
+    def add(event_model: type[models.Model], condition: models.Q) -> None:
+        filters[event_model] = filters.get(event_model, models.Q(pk__in=[])) | condition
+
+    children: dict[type[models.Model], set[Any]] = {}
+    for event_model in models_:
+        if event_model.pgh_tracked_model is lead_model:
+            add(event_model, models.Q(pgh_obj_id=lead_id))
+        for attname in _fk_fields_to(event_model, lead_model):
+            add(event_model, models.Q(**{attname: lead_id}))
+            ids = set(
+                event_model.objects.filter(**{attname: lead_id}).values_list(
+                    "pgh_obj_id", flat=True
+                )
+            )
+            children.setdefault(event_model.pgh_tracked_model, set()).update(ids)
+        if any(f.name == "correlation" for f in event_model._meta.concrete_fields):
+            add(event_model, models.Q(correlation=f"lead:{lead_id}"))
+    for event_model in models_:
+        for child_model, ids in children.items():
+            if ids and child_model is not lead_model:
+                for attname in _fk_fields_to(event_model, child_model):
+                    add(event_model, models.Q(**{f"{attname}__in": ids}))
+    return _entries(
+        {m: m.objects.filter(condition) for m, condition in filters.items()},
+        since=since,
+        until=until,
+        label=label,
+        limit=limit or settings.AUDIT_TRAIL_PAGE_SIZE,
+    )
+
+
+def trail_for_user(
+    user_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    label: str | None = None,
+    limit: int | None = None,
+) -> list[TrailEntry]:
+    """Every event a staff user caused (their requests' context names them), newest first."""
+    return _entries(
+        {m: m.objects.filter(pgh_context__user=user_id) for m in event_models()},
+        since=since,
+        until=until,
+        label=label,
+        limit=limit or settings.AUDIT_TRAIL_PAGE_SIZE,
+    )
+
+
+def event_labels() -> list[str]:
+    """Every action the trail can hold (insert, update, delete, lead.read, ...)."""
+    return sorted({tracker.label for m in event_models() for tracker in (m.pgh_trackers or ())})
+
+
+# --- The application's database role ---------------------------------------------------
+
+
+def app_role_grants(role: str) -> list[str]:
+    """SQL, run by the owner role after every ``migrate``, giving the application's
+    role what it needs on the clinic's tables but only SELECT and INSERT on the audit
+    tables, so it can neither rewrite nor erase the trail (docs/audit.md). Idempotent."""
+    quote = connection.ops.quote_name
+    audit_tables = sorted({m._meta.db_table for m in event_models()} | {"pghistory_context"})
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {quote(role)}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quote(role)}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quote(role)}",
+        *(
+            f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {quote(table)} "
+            f"FROM {quote(role)}"
+            for table in audit_tables
+        ),
+    ]
