@@ -42,7 +42,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -59,6 +59,7 @@ from intake.models import (
     Submission,
     contact_time_field,
 )
+from intake.services.rollup_rebuild import funnel_rollups_rebuild_sql
 
 logger = logging.getLogger(__name__)
 
@@ -374,22 +375,33 @@ def _event_rows() -> list[FunnelRollup]:
 def funnel_rollups_rebuild() -> int:
     """Replace every rollup row with a recomputation from the raw rows (the nightly
     reconciliation). One transaction: readers see the old rows or the new ones. Returns
-    how many rows differed from what the write paths had kept (0 when all is well)."""
+    how many rows differed from what the write paths had kept (0 when all is well).
+    Set-based SQL on PostgreSQL (``intake.services.rollup_rebuild``), lead by lead in
+    Python elsewhere; both apply the rules of ``lead_funnel_contributions``."""
     with transaction.atomic():
         # The write paths lock only their lead's row, so a change committed while this
         # runs may be missed until the next rebuild: it runs at night, when few come.
-        fresh = _rows_from(funnel_contributions_recompute()) + _event_rows()
-        kept = _rollup_table()
-        fresh_table = {_identity(row): _counts(row) for row in fresh}
-        drift = sum(
-            1
-            for identity in kept.keys() | fresh_table.keys()
-            if kept.get(identity) != fresh_table.get(identity)
-        )
-        FunnelRollup.objects.all().delete()
-        FunnelRollup.objects.bulk_create(fresh, batch_size=2000)
+        if connection.vendor == "postgresql":
+            drift = funnel_rollups_rebuild_sql()
+        else:
+            drift = _rollups_rebuild_python()
     if drift:
         logger.warning("Funnel rollups rebuilt: %s rows had drifted", drift)
+    return drift
+
+
+def _rollups_rebuild_python() -> int:
+    """The rebuild lead by lead, for SQLite (see ``intake.services.rollup_rebuild``)."""
+    fresh = _rows_from(funnel_contributions_recompute()) + _event_rows()
+    kept = _rollup_table()
+    fresh_table = {_identity(row): _counts(row) for row in fresh}
+    drift = sum(
+        1
+        for identity in kept.keys() | fresh_table.keys()
+        if kept.get(identity) != fresh_table.get(identity)
+    )
+    FunnelRollup.objects.all().delete()
+    FunnelRollup.objects.bulk_create(fresh, batch_size=2000)
     return drift
 
 

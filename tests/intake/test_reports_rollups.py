@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -30,6 +31,7 @@ from intake.services import (
     lead_stage_advance,
     submission_mark_processed,
 )
+from intake.services.rollups import _rollups_rebuild_python
 from tests.factories import ArticleFactory, submit_lead
 
 pytestmark = pytest.mark.django_db
@@ -202,9 +204,17 @@ def test_rollups_equal_a_recomputation_for_any_history(articles, history):
     play(history)
 
     assert rollups() == recompute()
-    # The nightly rebuild finds nothing to mend, and changes nothing.
+    # The nightly rebuild (set-based SQL on PostgreSQL) finds nothing to mend, and
+    # changes nothing...
     assert funnel_rollups_rebuild() == 0
     assert rollups() == recompute()
+    # ...builds the same rows from nothing...
+    FunnelRollup.objects.all().delete()
+    assert funnel_rollups_rebuild() == len(FunnelRollup.objects.all())
+    assert rollups() == recompute()
+    # ...and agrees, row for row, with the lead-by-lead rebuild SQLite runs.
+    with transaction.atomic():
+        assert _rollups_rebuild_python() == 0
 
 
 def test_a_stage_reached_twice_counts_once(articles):
@@ -260,3 +270,34 @@ def test_cta_event_counts_are_copied_idempotently(articles):
     counts = dict(FunnelRollup.objects.filter(attribution="").values_list("grain", "cta_views"))
     assert counts == {"day": 45, "week": 45, "month": 45}
     assert funnel_rollups_rebuild() == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL rebuild is PostgreSQL's")
+def test_the_rebuild_is_set_based_sql_on_postgresql(articles, django_assert_max_num_queries):
+    for person in range(30):
+        submission = submit_lead(article_slug="a", **_person(person % 10))
+        lead_stage_advance(lead_id=submission.lead_id, stage="admitted")
+    FunnelRollup.objects.all().delete()
+
+    # A fixed number of statements, whatever the number of leads.
+    with django_assert_max_num_queries(16):
+        funnel_rollups_rebuild()
+
+    assert rollups() == recompute()
+
+
+def test_a_contact_without_a_promised_window_is_timed_against_the_target(articles, settings):
+    settings.SPEED_TO_LEAD_MINUTES = 15
+    with time_machine.travel(START, tick=False):
+        late = submit_lead(article_slug="a", **_person(1))
+        early = submit_lead(article_slug="a", **_person(2))
+    Submission.objects.update(callback_window={})
+    with time_machine.travel(START + timedelta(minutes=10), tick=False):
+        lead_stage_advance(lead_id=early.lead_id, stage="contacted")
+    with time_machine.travel(START + timedelta(minutes=20), tick=False):
+        lead_stage_advance(lead_id=late.lead_id, stage="contacted")
+
+    assert funnel_rollups_rebuild() == 0
+
+    row = FunnelRollup.objects.get(grain="day", attribution="first")
+    assert (row.contacted, row.contacted_within_target) == (2, 1)
