@@ -3,6 +3,33 @@
 Everything here is an aggregate; nothing names, counts or finds a person. Counts from
 1 to ``REPORT_MIN_CELL - 1`` leave as the string "<N>" (N = ``REPORT_MIN_CELL``), and
 every rate or time that would let a reader work such a count out is None.
+
+Differencing. Suppressing small cells is not enough when the same people can be counted
+in overlapping cells: a range one day longer, weeks against months, first against last
+touch; subtract two exact counts and a count of one is back. So every count of people
+is perturbed by the *cell key method* (Australian Bureau of Statistics, TableBuilder):
+each lead and each submission has a secret pseudo-random record key
+(``intake.services.rollups.record_key``), the rollups keep beside each count the sum of
+its people's keys, and a published count is the true one plus a noise in
+[-REPORT_NOISE, +REPORT_NOISE] that the cell key (that sum, modulo 2**20) decides. So:
+
+- the same people always give the same published number, however the cell was reached
+  (weekly or monthly rows, any grouping, either attribution, any repeat): averaging
+  repeated or rephrased queries learns nothing;
+- cells differing by even one person get unrelated noise, so the difference of two
+  published counts is the true difference plus up to 2 * REPORT_NOISE of noise: a count
+  of 1 to 4 cannot be read off it;
+- zero stays zero, small counts stay "<N", and no count of N or more is published
+  below N; rates are taken between published counts.
+
+Rounding each underlying cell instead (so any aggregate is built from already-safe
+units) was the alternative: it needs a rounded copy of every counter kept per day and
+summed, and its error grows with the number of days in the range, where this noise
+stays within +-REPORT_NOISE at any range. CTA event counts (views, not people) carry no
+record keys: they keep exact counts with small-cell and complementary suppression.
+With REPORT_NOISE=0 (not allowed in production) counts of people are exact and
+protected by complementary suppression alone, which resists subtraction from a total
+but not differencing.
 """
 
 from __future__ import annotations
@@ -20,13 +47,15 @@ from intake.models import (
     CONTACT_TIME_EDGES,
     CONTACT_TIME_PARTS,
     FUNNEL_EVENT_FIELDS,
+    FUNNEL_KEY_FIELDS,
     FUNNEL_LEAD_FIELDS,
     Article,
     FunnelRollup,
     Submission,
+    cell_key_field,
     contact_time_field,
 )
-from intake.services.rollups import ALL_SOURCES
+from intake.services.rollups import ALL_SOURCES, RECORD_KEY_BITS
 
 Grain = FunnelRollup.Grain
 Attribution = FunnelRollup.Attribution
@@ -55,6 +84,15 @@ RATES = (
     ("admission_rate", "admitted", "consult_attended"),
     ("lead_to_patient_rate", "admitted", "leads"),
 )
+# Rates between nested stages (everyone counted on top is counted below): at most 1,
+# also when the two published counts were perturbed apart.
+NESTED_RATES = {
+    "contact_rate",
+    "booking_rate",
+    "attendance_rate",
+    "admission_rate",
+    "lead_to_patient_rate",
+}
 NONE_LABEL = "(none)"
 
 
@@ -70,12 +108,37 @@ def is_suppressed(count: int) -> bool:
     return 0 < count < min_cell()
 
 
-def shown_count(count: int) -> int | str:
-    return suppressed_label() if is_suppressed(count) else count
+def noise() -> int:
+    return int(getattr(settings, "REPORT_NOISE", 2))
 
 
-def shown_rate(numerator: int, denominator: int) -> float | None:
-    if not denominator or is_suppressed(numerator) or is_suppressed(denominator):
+def is_perturbed(field: str) -> bool:
+    return noise() > 0 and field in FUNNEL_LEAD_FIELDS
+
+
+def perturbation(cell_key: int) -> int:
+    """The noise a cell key decides: uniform over [-REPORT_NOISE, +REPORT_NOISE]."""
+    spread = noise()
+    share = (cell_key % (1 << RECORD_KEY_BITS)) / (1 << RECORD_KEY_BITS)
+    return int(share * (2 * spread + 1)) - spread
+
+
+def published(sums: dict[str, int], field: str) -> int:
+    """The number a count leaves as: exact for CTA events (and with REPORT_NOISE=0),
+    perturbed by its cell key for people, never below REPORT_MIN_CELL when not zero."""
+    count = sums.get(field, 0)
+    if count <= 0 or not is_perturbed(field):
+        return count
+    return max(count + perturbation(sums.get(cell_key_field(field), 0)), min_cell())
+
+
+def shown_rate(
+    numerator: int, denominator: int, *, true_counts: tuple[int, int] | None = None
+) -> float | None:
+    """numerator / denominator (published counts), None when either true count is
+    suppressed (``true_counts``, default the counts themselves)."""
+    top, bottom = true_counts or (numerator, denominator)
+    if not denominator or is_suppressed(top) or is_suppressed(bottom):
         return None
     return round(numerator / denominator, 4)
 
@@ -133,6 +196,8 @@ def complementary_hidden(rows: list[dict[str, int]], total: dict[str, int]) -> l
     if len(rows) < 2:
         return hidden
     for field in COUNT_FIELDS:
+        if is_perturbed(field):
+            continue  # the total minus the others is a noisy number, not the small count
         if is_suppressed(total.get(field, 0)):
             continue  # every non-zero cell of this column is small and hidden already
         hidden_sum = sum(r.get(field, 0) for r in rows if is_suppressed(r.get(field, 0)))
@@ -162,22 +227,31 @@ def shown_row(
             row[field] = None
         elif field in hidden:
             row[field] = HIDDEN
+        elif is_suppressed(sums.get(field, 0)):
+            row[field] = suppressed_label()
         else:
-            row[field] = shown_count(sums.get(field, 0))
+            row[field] = published(sums, field)
+
+    def rate(top: str, bottom: str, nested: bool) -> float | None:
+        value = shown_rate(
+            published(sums, top),
+            published(sums, bottom),
+            true_counts=(sums.get(top, 0), sums.get(bottom, 0)),
+        )
+        return min(value, 1.0) if value is not None and nested else value
+
     row["rates"] = {
         name: (
             None
             if (not with_events and (top in FUNNEL_EVENT_FIELDS or bottom in FUNNEL_EVENT_FIELDS))
             or top in hidden
             or bottom in hidden
-            else shown_rate(sums.get(top, 0), sums.get(bottom, 0))
+            else rate(top, bottom, name in NESTED_RATES)
         )
         for name, top, bottom in RATES
     }
     row["first_contact"] = _shown_times(sums)
-    row["contacted_within_target_share"] = shown_rate(
-        sums.get("contacted_within_target", 0), sums.get("contacted", 0)
-    )
+    row["contacted_within_target_share"] = rate("contacted_within_target", "contacted", True)
     return row
 
 
@@ -246,7 +320,11 @@ def _sums(
     article_id: int | None,
 ) -> dict[Any, dict[str, int]]:
     coarse = Grain.WEEK if group == "week" else Grain.MONTH
-    fields = (*COUNT_FIELDS, *(f for part in CONTACT_TIME_PARTS for f in _time_fields(part)))
+    fields = (
+        *COUNT_FIELDS,
+        *FUNNEL_KEY_FIELDS,
+        *(f for part in CONTACT_TIME_PARTS for f in _time_fields(part)),
+    )
     column = _GROUP_COLUMN[group]
     out: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for segment in segments(date_from, date_to, coarse=coarse):
@@ -256,8 +334,8 @@ def _sums(
         if article_id is not None:
             rows = rows.filter(article_id=article_id)
         events = Q(attribution=Attribution.EVENTS) if group in _EVENT_GROUPS else Q(pk__in=[])
-        if group in _EVENT_GROUPS and segment.grain != Grain.DAY:
-            # Week and month: the rows for all sources and campaigns, and the CTA events.
+        if group in _EVENT_GROUPS:
+            # The rows for all sources and campaigns, and the CTA events.
             rows = rows.filter(Q(attribution=attribution, source=ALL_SOURCES) | events)
         else:
             rows = rows.filter(Q(attribution=attribution) | events).exclude(source=ALL_SOURCES)
@@ -342,6 +420,7 @@ def article_funnel_report(
         "attribution": attribution,
         "article": article_slug,
         "min_cell": min_cell(),
+        "noise": noise(),
         "rows": rows,
         "total": {"key": "", "label": "Total", **shown_row(total, with_events=with_events)},
     }

@@ -28,11 +28,13 @@ from intake.models import (
     CONTACT_TIME_FIELDS,
     CONTACT_TIME_PARTS,
     FUNNEL_EVENT_FIELDS,
-    FUNNEL_FIELDS,
+    ROLLUP_COUNTERS,
     CtaEventType,
     FunnelRollup,
+    cell_key_field,
     contact_time_field,
 )
+from intake.services.rollups import RECORD_KEY_BITS, record_key_salt
 
 FRESH = "funnel_rollup_fresh"
 _IDENTITY = (
@@ -87,13 +89,25 @@ _DUE = (
 )
 
 
+def _record_key(kind: str, pk: str) -> str:
+    """SQL of ``intake.services.rollups.record_key``: the same md5, the same bits."""
+    return (
+        f"('x' || substr(md5(%(salt)s || ':{kind}:' || {pk}::text), 1, {RECORD_KEY_BITS // 4}))"
+        f"::bit({RECORD_KEY_BITS})::bigint"
+    )
+
+
 def _day_rows_sql() -> str:
     """CREATE the fresh table with the day rows of every lead counter."""
     first_key = ", ".join(f"first_value({c}) OVER lead_touches AS first_{c}" for c in _KEY)
     last_cols = ", ".join(_KEY)
     first_cols = ", ".join(f"first_{c}" for c in _KEY)
     pick = ", ".join(f"CASE WHEN a.first THEN r.first_{c} ELSE r.{c} END" for c in _KEY)
-    stage_counts = ", ".join(f"count(*) FILTER (WHERE stage = '{s}') AS {s}" for s in _STAGES)
+    stage_counts = ", ".join(
+        f"count(*) FILTER (WHERE stage = '{s}') AS {s}, "
+        f"coalesce(sum(lead_key) FILTER (WHERE stage = '{s}'), 0)::bigint AS {cell_key_field(s)}"
+        for s in _STAGES
+    )
     time_counts = ", ".join(
         f"count(*) FILTER (WHERE {part}_field = '{field}') AS {field}"
         for part in CONTACT_TIME_PARTS
@@ -116,7 +130,9 @@ def _day_rows_sql() -> str:
                {_first_touch_utm("utm_source")} AS utm_source,
                {_first_touch_utm("utm_medium")} AS utm_medium,
                {_first_touch_utm("utm_campaign")} AS utm_campaign,
-               {_DUE} AS due
+               {_DUE} AS due,
+               {_record_key("lead", "s.lead_id")} AS lead_key,
+               {_record_key("submission", "s.id")} AS submission_key
         FROM intake_submission s
         WHERE NOT s.is_spam
     ), touch AS (
@@ -126,6 +142,8 @@ def _day_rows_sql() -> str:
                row_number() OVER lead_touches AS n,
                count(*) OVER (PARTITION BY lead_id) AS touches,
                lead(created_at) OVER lead_touches AS next_at,
+               lead_key, submission_key,
+               sum(submission_key) OVER (PARTITION BY lead_id) AS submission_keys,
                day, article_id, source,
                last_utm_source AS utm_source, last_utm_medium AS utm_medium,
                last_utm_campaign AS utm_campaign,
@@ -155,16 +173,18 @@ def _day_rows_sql() -> str:
         JOIN touch t ON t.lead_id = st.lead_id AND t.created_at <= st.moment
                     AND (t.next_at IS NULL OR t.next_at > st.moment)
     ), credit AS (
-        SELECT {last_cols}, 1 AS submissions, (n = 1)::int AS leads,
+        SELECT {last_cols}, 1 AS submissions, submission_key,
+               (n = 1)::int AS leads, lead_key,
                NULL::text AS stage, 0 AS within_target,
                NULL::text AS system_field, NULL::text AS coordinators_field,
                'last' AS attribution
         FROM touch
         UNION ALL
-        SELECT {first_cols}, touches, 1, NULL, 0, NULL, NULL, 'first'
+        SELECT {first_cols}, touches, submission_keys, 1, lead_key, NULL, 0, NULL, NULL,
+               'first'
         FROM touch WHERE n = 1
         UNION ALL
-        SELECT {pick}, 0, 0, r.stage,
+        SELECT {pick}, 0, 0, 0, r.lead_key, r.stage,
                (r.stage = 'contacted' AND r.moment <= r.first_due)::int,
                CASE WHEN r.stage = 'contacted' AND r.first_processed_at <= r.moment
                     THEN {system} END,
@@ -178,8 +198,12 @@ def _day_rows_sql() -> str:
            source::varchar(10) AS source, utm_source::varchar(200) AS utm_source,
            utm_medium::varchar(200) AS utm_medium, utm_campaign::varchar(200) AS utm_campaign,
            {", ".join(f"0 AS {f}" for f in FUNNEL_EVENT_FIELDS)},
-           sum(submissions)::int AS submissions, sum(leads)::int AS leads,
+           sum(submissions)::int AS submissions,
+           sum(submission_key)::bigint AS submissions_key,
+           sum(leads)::int AS leads,
+           sum(lead_key * leads)::bigint AS leads_key,
            {stage_counts}, sum(within_target)::int AS contacted_within_target,
+           sum(lead_key * within_target)::bigint AS contacted_within_target_key,
            {time_counts}
     FROM credit
     GROUP BY attribution, {last_cols}
@@ -191,14 +215,14 @@ def _sum_rows_sql(grain: str, *, all_sources: bool) -> str:
     ``all_sources``, one row per article and period for every source and campaign)."""
     key = "'*', '', '', ''" if all_sources else "source, utm_source, utm_medium, utm_campaign"
     group = "" if all_sources else ", source, utm_source, utm_medium, utm_campaign"
-    counters = ", ".join(FUNNEL_FIELDS)
-    sums = ", ".join(f"sum({f})" for f in FUNNEL_FIELDS)
+    counters = ", ".join(ROLLUP_COUNTERS)
+    sums = ", ".join(f"sum({f})" for f in ROLLUP_COUNTERS)
     return f"""
     INSERT INTO {FRESH} ({", ".join(_IDENTITY)}, {counters})
     SELECT '{grain}', date_trunc('{grain}', period_start)::date, attribution, article_id,
            {key}, {sums}
     FROM {FRESH}
-    WHERE grain = 'day' AND attribution <> ''
+    WHERE grain = 'day' AND attribution <> '' AND source <> '*'
     GROUP BY 2, attribution, article_id{group}
     """
 
@@ -209,8 +233,8 @@ def _event_rows_sql() -> str:
         f"coalesce(sum(count) FILTER (WHERE type = '{event_type}'), 0)"
         for event_type in _EVENT_TYPES.values()
     )
-    others = ", ".join(f for f in FUNNEL_FIELDS if f not in FUNNEL_EVENT_FIELDS)
-    zeros = ", ".join("0" for f in FUNNEL_FIELDS if f not in FUNNEL_EVENT_FIELDS)
+    others = ", ".join(f for f in ROLLUP_COUNTERS if f not in FUNNEL_EVENT_FIELDS)
+    zeros = ", ".join("0" for f in ROLLUP_COUNTERS if f not in FUNNEL_EVENT_FIELDS)
     period = {"day": "day", "week": "date_trunc('week', day)::date"}
     period["month"] = "date_trunc('month', day)::date"
     types = ", ".join(f"'{t}'" for t in _EVENT_TYPES.values())
@@ -236,9 +260,9 @@ def _drift_sql() -> str:
         f"coalesce(k.{c}, 0) = coalesce(f.{c}, 0)" if c == "article_id" else f"k.{c} = f.{c}"
         for c in _IDENTITY
     )
-    kept_counts = ", ".join(f"k.{f}" for f in FUNNEL_FIELDS)
-    fresh_counts = ", ".join(f"f.{f}" for f in FUNNEL_FIELDS)
-    nonzero = " OR ".join(f"{f} <> 0" for f in FUNNEL_FIELDS)
+    kept_counts = ", ".join(f"k.{f}" for f in ROLLUP_COUNTERS)
+    fresh_counts = ", ".join(f"f.{f}" for f in ROLLUP_COUNTERS)
+    nonzero = " OR ".join(f"{f} <> 0" for f in ROLLUP_COUNTERS)
     return f"""
     SELECT count(*)
     FROM (SELECT * FROM {FunnelRollup._meta.db_table} WHERE {nonzero}) k
@@ -251,8 +275,9 @@ def funnel_rollups_rebuild_sql() -> int:
     """Replace every rollup row by the recomputation; returns how many rows had drifted.
     Call it inside a transaction (``funnel_rollups_rebuild`` does), on PostgreSQL."""
     table = FunnelRollup._meta.db_table
-    columns = ", ".join((*_IDENTITY, *FUNNEL_FIELDS))
+    columns = ", ".join((*_IDENTITY, *ROLLUP_COUNTERS))
     params = {
+        "salt": record_key_salt(),
         "clinic_time_zone": settings.CLINIC_TIME_ZONE,
         "target_minutes": int(settings.SPEED_TO_LEAD_MINUTES),
     }
@@ -262,6 +287,7 @@ def funnel_rollups_rebuild_sql() -> int:
         cursor.execute(_day_rows_sql(), params)
         for grain in ("week", "month"):
             cursor.execute(_sum_rows_sql(grain, all_sources=False))
+        for grain in ("day", "week", "month"):
             cursor.execute(_sum_rows_sql(grain, all_sources=True))
         cursor.execute(_event_rows_sql())
         cursor.execute(f"ANALYZE {FRESH}")

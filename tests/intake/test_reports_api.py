@@ -22,6 +22,13 @@ SLUG = "sleep-and-mood"
 PERSON = {"first_name": "Marisol", "last_name": "Quintero-Vance"}
 
 
+@pytest.fixture(autouse=True)
+def exact_counts(settings):
+    """Counts of people exact (REPORT_NOISE=0), so these tests can name them; the
+    perturbation against differencing is tested in test_reports_differencing.py."""
+    settings.REPORT_NOISE = 0
+
+
 @pytest.fixture
 def article():
     return ArticleFactory(slug=SLUG, title="Sleep and mood", topic="depression")
