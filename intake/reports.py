@@ -112,33 +112,43 @@ def noise() -> int:
     return int(getattr(settings, "REPORT_NOISE", 2))
 
 
-def is_perturbed(field: str) -> bool:
-    return noise() > 0 and field in FUNNEL_LEAD_FIELDS
+def is_perturbed(field: str, spread: int | None = None) -> bool:
+    return (noise() if spread is None else spread) > 0 and field in FUNNEL_LEAD_FIELDS
 
 
-def perturbation(cell_key: int) -> int:
+def perturbation(cell_key: int, spread: int | None = None) -> int:
     """The noise a cell key decides: uniform over [-REPORT_NOISE, +REPORT_NOISE]."""
-    spread = noise()
+    spread = noise() if spread is None else spread
     share = (cell_key % (1 << RECORD_KEY_BITS)) / (1 << RECORD_KEY_BITS)
     return int(share * (2 * spread + 1)) - spread
 
 
-def published(sums: dict[str, int], field: str) -> int:
+def published(
+    sums: dict[str, int], field: str, *, threshold: int | None = None, spread: int | None = None
+) -> int:
     """The number a count leaves as: exact for CTA events (and with REPORT_NOISE=0),
-    perturbed by its cell key for people, never below REPORT_MIN_CELL when not zero."""
+    perturbed by its cell key for people, never below REPORT_MIN_CELL when not zero.
+    (``threshold`` and ``spread`` default to the settings, read once by the caller.)"""
+    spread = noise() if spread is None else spread
     count = sums.get(field, 0)
-    if count <= 0 or not is_perturbed(field):
+    if count <= 0 or not is_perturbed(field, spread):
         return count
-    return max(count + perturbation(sums.get(cell_key_field(field), 0)), min_cell())
+    threshold = min_cell() if threshold is None else threshold
+    return max(count + perturbation(sums.get(cell_key_field(field), 0), spread), threshold)
 
 
 def shown_rate(
-    numerator: int, denominator: int, *, true_counts: tuple[int, int] | None = None
+    numerator: int,
+    denominator: int,
+    *,
+    true_counts: tuple[int, int] | None = None,
+    threshold: int | None = None,
 ) -> float | None:
     """numerator / denominator (published counts), None when either true count is
     suppressed (``true_counts``, default the counts themselves)."""
     top, bottom = true_counts or (numerator, denominator)
-    if not denominator or is_suppressed(top) or is_suppressed(bottom):
+    threshold = min_cell() if threshold is None else threshold
+    if not denominator or 0 < top < threshold or 0 < bottom < threshold:
         return None
     return round(numerator / denominator, 4)
 
@@ -167,13 +177,16 @@ def _time_fields(part: str) -> list[str]:
     return [contact_time_field(part, edge) for edge in (*CONTACT_TIME_EDGES, None)]
 
 
-def _shown_times(sums: dict[str, int]) -> dict[str, dict[str, int | None]]:
+_TIME_FIELDS = {part: _time_fields(part) for part in CONTACT_TIME_PARTS}
+
+
+def _shown_times(sums: dict[str, int], threshold: int) -> dict[str, dict[str, int | None]]:
     out = {}
     for part in CONTACT_TIME_PARTS:
-        counts = [sums.get(field, 0) for field in _time_fields(part)]
+        counts = [sums.get(field, 0) for field in _TIME_FIELDS[part]]
         measured = sum(counts)
         # A median of fewer than REPORT_MIN_CELL people is someone's own wait.
-        hidden = measured < min_cell()
+        hidden = measured < threshold
         out[part] = {
             "median_seconds": None if hidden else histogram_quantile(counts, 0.5),
             "p90_seconds": None if hidden else histogram_quantile(counts, 0.9),
@@ -195,17 +208,18 @@ def complementary_hidden(rows: list[dict[str, int]], total: dict[str, int]) -> l
     hidden: list[set[str]] = [set() for _ in rows]
     if len(rows) < 2:
         return hidden
+    threshold, spread = min_cell(), noise()
     for field in COUNT_FIELDS:
-        if is_perturbed(field):
+        if is_perturbed(field, spread):
             continue  # the total minus the others is a noisy number, not the small count
-        if is_suppressed(total.get(field, 0)):
+        if 0 < total.get(field, 0) < threshold:
             continue  # every non-zero cell of this column is small and hidden already
-        hidden_sum = sum(r.get(field, 0) for r in rows if is_suppressed(r.get(field, 0)))
-        while 0 < hidden_sum < min_cell():
+        hidden_sum = sum(r.get(field, 0) for r in rows if 0 < r.get(field, 0) < threshold)
+        while 0 < hidden_sum < threshold:
             shown = [
                 (r.get(field, 0), index)
                 for index, r in enumerate(rows)
-                if r.get(field, 0) >= min_cell() and field not in hidden[index]
+                if r.get(field, 0) >= threshold and field not in hidden[index]
             ]
             if not shown:
                 break
@@ -219,6 +233,11 @@ def shown_row(
     sums: dict[str, int], *, with_events: bool, hidden: set[str] = frozenset()
 ) -> dict[str, Any]:
     """One row of the report, suppressed; ``hidden`` fields show as "hidden"."""
+    threshold, spread = min_cell(), noise()
+    label = f"<{threshold}"
+    numbers = {
+        field: published(sums, field, threshold=threshold, spread=spread) for field in COUNT_FIELDS
+    }
     row: dict[str, Any] = {}
     for field in COUNT_FIELDS:
         if field == "contacted_within_target":
@@ -227,16 +246,17 @@ def shown_row(
             row[field] = None
         elif field in hidden:
             row[field] = HIDDEN
-        elif is_suppressed(sums.get(field, 0)):
-            row[field] = suppressed_label()
+        elif 0 < sums.get(field, 0) < threshold:
+            row[field] = label
         else:
-            row[field] = published(sums, field)
+            row[field] = numbers[field]
 
     def rate(top: str, bottom: str, nested: bool) -> float | None:
         value = shown_rate(
-            published(sums, top),
-            published(sums, bottom),
+            numbers[top],
+            numbers[bottom],
             true_counts=(sums.get(top, 0), sums.get(bottom, 0)),
+            threshold=threshold,
         )
         return min(value, 1.0) if value is not None and nested else value
 
@@ -250,7 +270,7 @@ def shown_row(
         )
         for name, top, bottom in RATES
     }
-    row["first_contact"] = _shown_times(sums)
+    row["first_contact"] = _shown_times(sums, threshold)
     row["contacted_within_target_share"] = rate("contacted_within_target", "contacted", True)
     return row
 
@@ -268,7 +288,7 @@ def _month_end(day: date) -> date:
 
 def segments(date_from: date, date_to: date, *, coarse: str) -> list[Segment]:
     """Cover [date_from, date_to] with whole ``coarse`` periods (week or month rows)
-    and day rows at the edges."""
+    and, at the edges, whole weeks within a month and day rows."""
     if coarse == Grain.WEEK:
         first = date_from + timedelta(days=(7 - date_from.weekday()) % 7)
         last_end = date_to - timedelta(days=(date_to.weekday() + 1) % 7)
@@ -282,12 +302,23 @@ def segments(date_from: date, date_to: date, *, coarse: str) -> list[Segment]:
         )
         last = last_end.replace(day=1)
     if first > last:
-        return [Segment(Grain.DAY, date_from, date_to)]
-    out = [Segment(coarse, first, last)]
-    if date_from < first:
-        out.append(Segment(Grain.DAY, date_from, first - timedelta(days=1)))
-    if last_end < date_to:
-        out.append(Segment(Grain.DAY, last_end + timedelta(days=1), date_to))
+        out, edges = [], [(date_from, date_to)]
+    else:
+        out, edges = [Segment(coarse, first, last)], []
+        if date_from < first:
+            edges.append((date_from, first - timedelta(days=1)))
+        if last_end < date_to:
+            edges.append((last_end + timedelta(days=1), date_to))
+    for start, end in edges:
+        if coarse != Grain.MONTH:
+            out.append(Segment(Grain.DAY, start, end))
+            continue
+        # Parts of months at the edges: per month, its whole weeks (so a week row never
+        # straddles two months), then days.
+        while start <= end:
+            month_end = min(_month_end(start), end)
+            out.extend(segments(start, month_end, coarse=Grain.WEEK))
+            start = month_end + timedelta(days=1)
     return out
 
 
@@ -326,27 +357,29 @@ def _sums(
         *(f for part in CONTACT_TIME_PARTS for f in _time_fields(part)),
     )
     column = _GROUP_COLUMN[group]
-    out: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    # One query: whole periods and the days at the edges, summed per group value; each
+    # branch of the OR names a whole prefix of the index (attribution, grain, source,
+    # period_start), so each is one exact index range.
+    if group in _EVENT_GROUPS:
+        # The rows for all sources and campaigns, and the CTA events.
+        kinds = [Q(attribution=attribution, source=ALL_SOURCES), Q(attribution=Attribution.EVENTS)]
+    else:
+        kinds = [Q(attribution=attribution) & ~Q(source=ALL_SOURCES)]
+    wanted = Q(pk__in=[])
     for segment in segments(date_from, date_to, coarse=coarse):
-        rows = FunnelRollup.objects.filter(
-            grain=segment.grain, period_start__range=(segment.start, segment.end)
-        )
-        if article_id is not None:
-            rows = rows.filter(article_id=article_id)
-        events = Q(attribution=Attribution.EVENTS) if group in _EVENT_GROUPS else Q(pk__in=[])
-        if group in _EVENT_GROUPS:
-            # The rows for all sources and campaigns, and the CTA events.
-            rows = rows.filter(Q(attribution=attribution, source=ALL_SOURCES) | events)
-        else:
-            rows = rows.filter(Q(attribution=attribution) | events).exclude(source=ALL_SOURCES)
-        for values in (
-            rows.order_by()
-            .values(column)
-            .annotate(**{f"sum_{field}": Sum(field) for field in fields})
-        ):
-            bucket = out[_group_value(group, values[column])]
-            for field in fields:
-                bucket[field] += values[f"sum_{field}"] or 0
+        period = Q(grain=segment.grain, period_start__range=(segment.start, segment.end))
+        for kind in kinds:
+            wanted |= kind & period
+    rows = FunnelRollup.objects.filter(wanted)
+    if article_id is not None:
+        rows = rows.filter(article_id=article_id)
+    out: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for values in (
+        rows.order_by().values(column).annotate(**{f"sum_{field}": Sum(field) for field in fields})
+    ):
+        bucket = out[_group_value(group, values[column])]
+        for field in fields:
+            bucket[field] += int(values[f"sum_{field}"] or 0)
     return out
 
 

@@ -10,8 +10,9 @@ development default keeps the Python rebuild, which the property test holds equa
 
 How, in one transaction: the fresh rows go into a temporary table (day rows from the
 credits, then week, month and all-sources rows summed from the day rows, then the CTA
-event rows), are compared with the kept rows (the drift), and replace them with one
-DELETE and one INSERT ... SELECT. Readers see the old rows or the new ones.
+event rows) and are compared with the kept rows (the drift); the rows that differ are
+replaced by one DELETE and one INSERT ... SELECT, so a night without drift writes
+nothing to the rollups. Readers see the old rows or the new ones.
 """
 
 # The statements are assembled from model field names and constants of this module,
@@ -255,11 +256,7 @@ def _event_rows_sql() -> str:
 def _drift_sql() -> str:
     """How many rows differ between the kept table (rows of all zeros being no rows) and
     the fresh one."""
-    # coalesce, not IS NOT DISTINCT FROM: a FULL JOIN needs a hashable condition.
-    on = " AND ".join(
-        f"coalesce(k.{c}, 0) = coalesce(f.{c}, 0)" if c == "article_id" else f"k.{c} = f.{c}"
-        for c in _IDENTITY
-    )
+    on = _same_identity_sql("k", "f")
     kept_counts = ", ".join(f"k.{f}" for f in ROLLUP_COUNTERS)
     fresh_counts = ", ".join(f"f.{f}" for f in ROLLUP_COUNTERS)
     nonzero = " OR ".join(f"{f} <> 0" for f in ROLLUP_COUNTERS)
@@ -293,7 +290,31 @@ def funnel_rollups_rebuild_sql() -> int:
         cursor.execute(f"ANALYZE {FRESH}")
         cursor.execute(_drift_sql())
         drift = cursor.fetchone()[0]
-        cursor.execute(f"DELETE FROM {table}")
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {FRESH}")
+        if drift:
+            # Only the rows that differ are written (none, on a good night): a kept row
+            # without an identical fresh one goes, a fresh row without a kept one comes.
+            same = _same_row_sql("k", "f")
+            cursor.execute(
+                f"DELETE FROM {table} k WHERE NOT EXISTS (SELECT 1 FROM {FRESH} f WHERE {same})"
+            )
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {FRESH} f "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} k WHERE {_same_identity_sql('k', 'f')})"
+            )
         cursor.execute(f"DROP TABLE {FRESH}")
     return drift
+
+
+def _same_identity_sql(kept: str, fresh: str) -> str:
+    # coalesce, not IS NOT DISTINCT FROM: a FULL JOIN needs a hashable condition.
+    return " AND ".join(
+        f"coalesce({kept}.{c}, 0) = coalesce({fresh}.{c}, 0)"
+        if c == "article_id"
+        else f"{kept}.{c} = {fresh}.{c}"
+        for c in _IDENTITY
+    )
+
+
+def _same_row_sql(kept: str, fresh: str) -> str:
+    counters = " AND ".join(f"{kept}.{c} = {fresh}.{c}" for c in ROLLUP_COUNTERS)
+    return f"{_same_identity_sql(kept, fresh)} AND {counters}"
