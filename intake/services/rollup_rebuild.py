@@ -16,7 +16,7 @@ nothing to the rollups. Readers see the old rows or the new ones.
 """
 
 # The statements are assembled from model field names and constants of this module,
-# never from input; the only values (time zone, minutes) are parameters.
+# never from input; the only values (record key salt, time zone, minutes) are parameters.
 # ruff: noqa: S608
 
 from __future__ import annotations

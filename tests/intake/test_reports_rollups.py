@@ -301,3 +301,11 @@ def test_a_contact_without_a_promised_window_is_timed_against_the_target(article
 
     row = FunnelRollup.objects.get(grain="day", attribution="first", source="web")
     assert (row.contacted, row.contacted_within_target) == (2, 1)
+
+
+def test_the_nightly_task_is_not_cut_short_by_the_default_time_limits(settings):
+    from intake.tasks import funnel_rollups_rebuild as nightly
+
+    # The default soft limit (45 s) would stop a rebuild of millions of leads midway.
+    assert nightly.soft_time_limit >= 3600 > settings.CELERY_TASK_SOFT_TIME_LIMIT
+    assert nightly.time_limit > nightly.soft_time_limit
