@@ -309,3 +309,21 @@ def test_the_nightly_task_is_not_cut_short_by_the_default_time_limits(settings):
     # The default soft limit (45 s) would stop a rebuild of millions of leads midway.
     assert nightly.soft_time_limit >= 3600 > settings.CELERY_TASK_SOFT_TIME_LIMIT
     assert nightly.time_limit > nightly.soft_time_limit
+
+
+def test_the_rebuild_can_be_run_by_hand_after_an_upgrade(articles):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    submission = submit_lead(article_slug="a")
+    lead_stage_advance(lead_id=submission.lead_id, stage="contacted")
+    FunnelRollup.objects.filter(source="*").delete()  # as before migration 0005
+    FunnelRollup.objects.update(leads_key=0, contacted_key=0)
+    out = StringIO()
+
+    call_command("rebuild_funnel_rollups", stdout=out)
+
+    assert "rows had drifted" in out.getvalue() and " 0 rows" not in out.getvalue()
+    assert rollups() == recompute()
+    assert funnel_rollups_rebuild() == 0
