@@ -38,6 +38,7 @@ from intake.models import (
 from intake.services.rollups import RECORD_KEY_BITS, record_key_salt
 
 FRESH = "funnel_rollup_fresh"
+CHANGED = "funnel_rollup_changed"
 _IDENTITY = (
     "grain",
     "period_start",
@@ -292,15 +293,20 @@ def funnel_rollups_rebuild_sql() -> int:
         drift = cursor.fetchone()[0]
         if drift:
             # Only the rows that differ are written (none, on a good night): a kept row
-            # without an identical fresh one goes, a fresh row without a kept one comes.
+            # without an identical fresh one goes, a fresh row without one comes. The
+            # rows to add are set aside first: an INSERT that anti-joins the table it
+            # fills would scan its own new rows again for every row (quadratic).
             same = _same_row_sql("k", "f")
+            cursor.execute(f"DROP TABLE IF EXISTS {CHANGED}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {CHANGED} AS SELECT f.* FROM {FRESH} f "
+                f"LEFT JOIN {table} k ON {same} WHERE k.id IS NULL"
+            )
             cursor.execute(
                 f"DELETE FROM {table} k WHERE NOT EXISTS (SELECT 1 FROM {FRESH} f WHERE {same})"
             )
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {FRESH} f "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {table} k WHERE {_same_identity_sql('k', 'f')})"
-            )
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {CHANGED}")
+            cursor.execute(f"DROP TABLE {CHANGED}")
         cursor.execute(f"DROP TABLE {FRESH}")
     return drift
 

@@ -280,7 +280,7 @@ def test_the_rebuild_is_set_based_sql_on_postgresql(articles, django_assert_max_
     FunnelRollup.objects.all().delete()
 
     # A fixed number of statements, whatever the number of leads.
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(20):
         funnel_rollups_rebuild()
 
     assert rollups() == recompute()
