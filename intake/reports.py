@@ -351,35 +351,42 @@ def _sums(
     article_id: int | None,
 ) -> dict[Any, dict[str, int]]:
     coarse = Grain.WEEK if group == "week" else Grain.MONTH
-    fields = (
-        *COUNT_FIELDS,
+    lead_fields = (
+        *FUNNEL_LEAD_FIELDS,
         *FUNNEL_KEY_FIELDS,
         *(f for part in CONTACT_TIME_PARTS for f in _time_fields(part)),
     )
     column = _GROUP_COLUMN[group]
-    # One query: whole periods and the days at the edges, summed per group value; each
-    # branch of the OR names a whole prefix of the index (attribution, grain, source,
-    # period_start), so each is one exact index range.
+    # Lead rows, and CTA event rows where the grouping has them; each summed in one
+    # query over whole periods and the days at the edges. Each branch of the OR names a
+    # whole prefix of the index (attribution, grain, source, period_start), so each is
+    # one exact index range; event rows sum only their three counters.
     if group in _EVENT_GROUPS:
         # The rows for all sources and campaigns, and the CTA events.
-        kinds = [Q(attribution=attribution, source=ALL_SOURCES), Q(attribution=Attribution.EVENTS)]
+        parts = [
+            (Q(attribution=attribution, source=ALL_SOURCES), lead_fields),
+            (Q(attribution=Attribution.EVENTS), FUNNEL_EVENT_FIELDS),
+        ]
     else:
-        kinds = [Q(attribution=attribution) & ~Q(source=ALL_SOURCES)]
-    wanted = Q(pk__in=[])
-    for segment in segments(date_from, date_to, coarse=coarse):
-        period = Q(grain=segment.grain, period_start__range=(segment.start, segment.end))
-        for kind in kinds:
-            wanted |= kind & period
-    rows = FunnelRollup.objects.filter(wanted)
-    if article_id is not None:
-        rows = rows.filter(article_id=article_id)
+        parts = [(Q(attribution=attribution) & ~Q(source=ALL_SOURCES), lead_fields)]
     out: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for values in (
-        rows.order_by().values(column).annotate(**{f"sum_{field}": Sum(field) for field in fields})
-    ):
-        bucket = out[_group_value(group, values[column])]
-        for field in fields:
-            bucket[field] += int(values[f"sum_{field}"] or 0)
+    for kind, fields in parts:
+        wanted = Q(pk__in=[])
+        for segment in segments(date_from, date_to, coarse=coarse):
+            wanted |= kind & Q(
+                grain=segment.grain, period_start__range=(segment.start, segment.end)
+            )
+        rows = FunnelRollup.objects.filter(wanted)
+        if article_id is not None:
+            rows = rows.filter(article_id=article_id)
+        for values in (
+            rows.order_by()
+            .values(column)
+            .annotate(**{f"sum_{field}": Sum(field) for field in fields})
+        ):
+            bucket = out[_group_value(group, values[column])]
+            for field in fields:
+                bucket[field] += int(values[f"sum_{field}"] or 0)
     return out
 
 
