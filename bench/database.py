@@ -81,3 +81,115 @@ def bulk_insert(
         f"FROM generate_series(1, %s) AS g {source}",
         [count],
     )
+
+
+_COPY_FILLER = {
+    "character varying": "",
+    "text": "",
+    "boolean": "f",
+    "integer": "0",
+    "bigint": "0",
+    "smallint": "0",
+    "jsonb": "{}",
+}
+
+
+def copy_columns(cursor: Any, table: str, columns: list[str]) -> tuple[list[str], str]:
+    """``columns`` plus every other required column of ``table`` (not ``id``), and the
+    COPY text of those others' fillers, to append to each generated line."""
+    cursor.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL "
+        "ORDER BY ordinal_position",
+        [table],
+    )
+    extra = [
+        (column, data_type)
+        for column, data_type in cursor.fetchall()
+        if column not in columns and column != "id"
+    ]
+    cursor.execute("SELECT now()::text, current_date::text")
+    now, today = cursor.fetchone()
+    fillers = []
+    for column, data_type in extra:
+        if data_type.startswith("timestamp"):
+            fillers.append(now)
+        elif data_type == "date":
+            fillers.append(today)
+        elif data_type in _COPY_FILLER:
+            fillers.append(_COPY_FILLER[data_type])
+        else:
+            raise ValueError(f"no filler for {column} ({data_type})")
+    return [*columns, *(column for column, _type in extra)], "".join(f"\t{f}" for f in fillers)
+
+
+def copy_from_process(
+    raw_connection: Any, table: str, columns: list[str], generate: Any, *args: Any
+) -> None:
+    """COPY into ``table`` the text lines ``generate(write, *args)`` writes, generated in
+    a separate process (forked) and streamed through a pipe, so that making the rows
+    and PostgreSQL parsing them run side by side. FREEZE: the table must have been
+    created or truncated in this transaction (no hint-bit rewrite on first read)."""
+    import multiprocessing
+
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.get_context("fork").Process(
+        target=_generate_into, args=(writer, generate, args), daemon=True
+    )
+    process.start()
+    writer.close()
+    names = ", ".join(columns)
+    statement = f"COPY {table} ({names}) FROM STDIN WITH (FREEZE)"
+    with raw_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        while True:
+            try:
+                chunk = reader.recv_bytes()
+            except EOFError:
+                break
+            copy.write(chunk)
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"the row generator of {table} failed ({process.exitcode})")
+
+
+def _generate_into(connection: Any, generate: Any, args: tuple) -> None:
+    lines: list[str] = []
+
+    def write(line: str) -> None:
+        lines.append(line)
+        if len(lines) >= 20000:
+            connection.send_bytes("".join(lines).encode())
+            lines.clear()
+
+    generate(write, *args)
+    if lines:
+        connection.send_bytes("".join(lines).encode())
+    connection.close()
+
+
+def secondary_indexes_drop(cursor: Any, tables: list[str]) -> list[str]:
+    """Drop the foreign keys, unique constraints and indexes of ``tables`` but their
+    primary keys (a bulk load builds each once afterwards instead of row by row);
+    returns the statements that put them back, in order."""
+    cursor.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype "
+        "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f', 'u') "
+        "ORDER BY contype DESC",  # unique before foreign keys when put back
+        [tables],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        [tables],
+    )
+    indexes = cursor.fetchall()
+    restore = []
+    for table, name, definition, _type in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    for name, definition in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+        restore.insert(0, definition)
+    return restore

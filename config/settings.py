@@ -587,6 +587,12 @@ CELERY_BEAT_SCHEDULE["flush-cta-event-counts"] = {
 REPORT_MIN_CELL = env.int("REPORT_MIN_CELL", default=5)
 if REPORT_MIN_CELL < 1:
     raise ImproperlyConfigured("REPORT_MIN_CELL must be at least 1")
+# Counts of people in reports are perturbed by at most this (intake.reports: the cell key
+# method, against differencing overlapping reports); 0 gives exact counts, never in
+# production.
+REPORT_NOISE = env.int("REPORT_NOISE", default=2)
+if REPORT_NOISE < 0 or (PRODUCTION and REPORT_NOISE < 1):
+    raise ImproperlyConfigured("REPORT_NOISE must be at least 1 in production (default 2)")
 CELERY_BEAT_SCHEDULE["sync-funnel-event-counts"] = {
     "task": "intake.tasks.funnel_event_counts_sync",
     "schedule": timedelta(minutes=1),

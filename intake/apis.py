@@ -554,7 +554,10 @@ REPORT_ROLES = (roles.MARKETING, roles.SUPERVISOR, roles.ADMIN)
         ],
         "nullable": True,
         "description": 'A count; from 1 to REPORT_MIN_CELL - 1 it is the string "<N>" '
-        '(small-cell suppression); "hidden" where a larger count is withheld so that a '
+        "(small-cell suppression). Counts of people (submissions to admitted) are "
+        "perturbed by at most REPORT_NOISE, the same for the same people whatever the "
+        "query, so that overlapping queries cannot be subtracted to recover a small count; "
+        'CTA event counts are exact, and "hidden" where a larger one is withheld so that a '
         "small one in the same column cannot be recovered from the total. Null where it "
         "does not apply (CTA events by campaign or source).",
     }
@@ -628,6 +631,9 @@ class ArticleReportOutputSerializer(serializers.Serializer):
     attribution = serializers.CharField()
     article = serializers.CharField(allow_blank=True)
     min_cell = serializers.IntegerField(help_text="Counts below this (and above 0) are hidden.")
+    noise = serializers.IntegerField(
+        help_text="Counts of people are the true count plus a noise within +-noise (0: exact)."
+    )
     rows = ReportRowSerializer(many=True)
     total = ReportRowSerializer()
 

@@ -415,6 +415,16 @@ FUNNEL_EVENT_FIELDS = ("article_views", "cta_views", "form_starts")
 FUNNEL_FIELDS = FUNNEL_EVENT_FIELDS + FUNNEL_LEAD_FIELDS + CONTACT_TIME_FIELDS
 
 
+def cell_key_field(field: str) -> str:
+    return f"{field}_key"
+
+
+# Beside each count of people, the sum of their record keys (intake.reports: the cell
+# key that seeds a count's perturbation, the same whichever way a cell is reached).
+FUNNEL_KEY_FIELDS = tuple(cell_key_field(field) for field in FUNNEL_LEAD_FIELDS)
+ROLLUP_COUNTERS = FUNNEL_FIELDS + FUNNEL_KEY_FIELDS
+
+
 class FunnelRollup(models.Model):
     """Aggregate counters of the conversion funnel: no person can be found in them.
 
@@ -501,3 +511,5 @@ class FunnelRollup(models.Model):
 
 for _name in CONTACT_TIME_FIELDS:
     FunnelRollup.add_to_class(_name, models.IntegerField(default=0))
+for _name in FUNNEL_KEY_FIELDS:
+    FunnelRollup.add_to_class(_name, models.BigIntegerField(default=0))

@@ -3,6 +3,33 @@
 Everything here is an aggregate; nothing names, counts or finds a person. Counts from
 1 to ``REPORT_MIN_CELL - 1`` leave as the string "<N>" (N = ``REPORT_MIN_CELL``), and
 every rate or time that would let a reader work such a count out is None.
+
+Differencing. Suppressing small cells is not enough when the same people can be counted
+in overlapping cells: a range one day longer, weeks against months, first against last
+touch; subtract two exact counts and a count of one is back. So every count of people
+is perturbed by the *cell key method* (Australian Bureau of Statistics, TableBuilder):
+each lead and each submission has a secret pseudo-random record key
+(``intake.services.rollups.record_key``), the rollups keep beside each count the sum of
+its people's keys, and a published count is the true one plus a noise in
+[-REPORT_NOISE, +REPORT_NOISE] that the cell key (that sum, modulo 2**20) decides. So:
+
+- the same people always give the same published number, however the cell was reached
+  (weekly or monthly rows, any grouping, either attribution, any repeat): averaging
+  repeated or rephrased queries learns nothing;
+- cells differing by even one person get unrelated noise, so the difference of two
+  published counts is the true difference plus up to 2 * REPORT_NOISE of noise: a count
+  of 1 to 4 cannot be read off it;
+- zero stays zero, small counts stay "<N", and no count of N or more is published
+  below N; rates are taken between published counts.
+
+Rounding each underlying cell instead (so any aggregate is built from already-safe
+units) was the alternative: it needs a rounded copy of every counter kept per day and
+summed, and its error grows with the number of days in the range, where this noise
+stays within +-REPORT_NOISE at any range. CTA event counts (views, not people) carry no
+record keys: they keep exact counts with small-cell and complementary suppression.
+With REPORT_NOISE=0 (not allowed in production) counts of people are exact and
+protected by complementary suppression alone, which resists subtraction from a total
+but not differencing.
 """
 
 from __future__ import annotations
@@ -20,13 +47,15 @@ from intake.models import (
     CONTACT_TIME_EDGES,
     CONTACT_TIME_PARTS,
     FUNNEL_EVENT_FIELDS,
+    FUNNEL_KEY_FIELDS,
     FUNNEL_LEAD_FIELDS,
     Article,
     FunnelRollup,
     Submission,
+    cell_key_field,
     contact_time_field,
 )
-from intake.services.rollups import ALL_SOURCES
+from intake.services.rollups import ALL_SOURCES, RECORD_KEY_BITS
 
 Grain = FunnelRollup.Grain
 Attribution = FunnelRollup.Attribution
@@ -55,6 +84,15 @@ RATES = (
     ("admission_rate", "admitted", "consult_attended"),
     ("lead_to_patient_rate", "admitted", "leads"),
 )
+# Rates between nested stages (everyone counted on top is counted below): at most 1,
+# also when the two published counts were perturbed apart.
+NESTED_RATES = {
+    "contact_rate",
+    "booking_rate",
+    "attendance_rate",
+    "admission_rate",
+    "lead_to_patient_rate",
+}
 NONE_LABEL = "(none)"
 
 
@@ -70,12 +108,47 @@ def is_suppressed(count: int) -> bool:
     return 0 < count < min_cell()
 
 
-def shown_count(count: int) -> int | str:
-    return suppressed_label() if is_suppressed(count) else count
+def noise() -> int:
+    return int(getattr(settings, "REPORT_NOISE", 2))
 
 
-def shown_rate(numerator: int, denominator: int) -> float | None:
-    if not denominator or is_suppressed(numerator) or is_suppressed(denominator):
+def is_perturbed(field: str, spread: int | None = None) -> bool:
+    return (noise() if spread is None else spread) > 0 and field in FUNNEL_LEAD_FIELDS
+
+
+def perturbation(cell_key: int, spread: int | None = None) -> int:
+    """The noise a cell key decides: uniform over [-REPORT_NOISE, +REPORT_NOISE]."""
+    spread = noise() if spread is None else spread
+    share = (cell_key % (1 << RECORD_KEY_BITS)) / (1 << RECORD_KEY_BITS)
+    return int(share * (2 * spread + 1)) - spread
+
+
+def published(
+    sums: dict[str, int], field: str, *, threshold: int | None = None, spread: int | None = None
+) -> int:
+    """The number a count leaves as: exact for CTA events (and with REPORT_NOISE=0),
+    perturbed by its cell key for people, never below REPORT_MIN_CELL when not zero.
+    (``threshold`` and ``spread`` default to the settings, read once by the caller.)"""
+    spread = noise() if spread is None else spread
+    count = sums.get(field, 0)
+    if count <= 0 or not is_perturbed(field, spread):
+        return count
+    threshold = min_cell() if threshold is None else threshold
+    return max(count + perturbation(sums.get(cell_key_field(field), 0), spread), threshold)
+
+
+def shown_rate(
+    numerator: int,
+    denominator: int,
+    *,
+    true_counts: tuple[int, int] | None = None,
+    threshold: int | None = None,
+) -> float | None:
+    """numerator / denominator (published counts), None when either true count is
+    suppressed (``true_counts``, default the counts themselves)."""
+    top, bottom = true_counts or (numerator, denominator)
+    threshold = min_cell() if threshold is None else threshold
+    if not denominator or 0 < top < threshold or 0 < bottom < threshold:
         return None
     return round(numerator / denominator, 4)
 
@@ -104,13 +177,16 @@ def _time_fields(part: str) -> list[str]:
     return [contact_time_field(part, edge) for edge in (*CONTACT_TIME_EDGES, None)]
 
 
-def _shown_times(sums: dict[str, int]) -> dict[str, dict[str, int | None]]:
+_TIME_FIELDS = {part: _time_fields(part) for part in CONTACT_TIME_PARTS}
+
+
+def _shown_times(sums: dict[str, int], threshold: int) -> dict[str, dict[str, int | None]]:
     out = {}
     for part in CONTACT_TIME_PARTS:
-        counts = [sums.get(field, 0) for field in _time_fields(part)]
+        counts = [sums.get(field, 0) for field in _TIME_FIELDS[part]]
         measured = sum(counts)
         # A median of fewer than REPORT_MIN_CELL people is someone's own wait.
-        hidden = measured < min_cell()
+        hidden = measured < threshold
         out[part] = {
             "median_seconds": None if hidden else histogram_quantile(counts, 0.5),
             "p90_seconds": None if hidden else histogram_quantile(counts, 0.9),
@@ -132,15 +208,18 @@ def complementary_hidden(rows: list[dict[str, int]], total: dict[str, int]) -> l
     hidden: list[set[str]] = [set() for _ in rows]
     if len(rows) < 2:
         return hidden
+    threshold, spread = min_cell(), noise()
     for field in COUNT_FIELDS:
-        if is_suppressed(total.get(field, 0)):
+        if is_perturbed(field, spread):
+            continue  # the total minus the others is a noisy number, not the small count
+        if 0 < total.get(field, 0) < threshold:
             continue  # every non-zero cell of this column is small and hidden already
-        hidden_sum = sum(r.get(field, 0) for r in rows if is_suppressed(r.get(field, 0)))
-        while 0 < hidden_sum < min_cell():
+        hidden_sum = sum(r.get(field, 0) for r in rows if 0 < r.get(field, 0) < threshold)
+        while 0 < hidden_sum < threshold:
             shown = [
                 (r.get(field, 0), index)
                 for index, r in enumerate(rows)
-                if r.get(field, 0) >= min_cell() and field not in hidden[index]
+                if r.get(field, 0) >= threshold and field not in hidden[index]
             ]
             if not shown:
                 break
@@ -154,6 +233,11 @@ def shown_row(
     sums: dict[str, int], *, with_events: bool, hidden: set[str] = frozenset()
 ) -> dict[str, Any]:
     """One row of the report, suppressed; ``hidden`` fields show as "hidden"."""
+    threshold, spread = min_cell(), noise()
+    label = f"<{threshold}"
+    numbers = {
+        field: published(sums, field, threshold=threshold, spread=spread) for field in COUNT_FIELDS
+    }
     row: dict[str, Any] = {}
     for field in COUNT_FIELDS:
         if field == "contacted_within_target":
@@ -162,22 +246,32 @@ def shown_row(
             row[field] = None
         elif field in hidden:
             row[field] = HIDDEN
+        elif 0 < sums.get(field, 0) < threshold:
+            row[field] = label
         else:
-            row[field] = shown_count(sums.get(field, 0))
+            row[field] = numbers[field]
+
+    def rate(top: str, bottom: str, nested: bool) -> float | None:
+        value = shown_rate(
+            numbers[top],
+            numbers[bottom],
+            true_counts=(sums.get(top, 0), sums.get(bottom, 0)),
+            threshold=threshold,
+        )
+        return min(value, 1.0) if value is not None and nested else value
+
     row["rates"] = {
         name: (
             None
             if (not with_events and (top in FUNNEL_EVENT_FIELDS or bottom in FUNNEL_EVENT_FIELDS))
             or top in hidden
             or bottom in hidden
-            else shown_rate(sums.get(top, 0), sums.get(bottom, 0))
+            else rate(top, bottom, name in NESTED_RATES)
         )
         for name, top, bottom in RATES
     }
-    row["first_contact"] = _shown_times(sums)
-    row["contacted_within_target_share"] = shown_rate(
-        sums.get("contacted_within_target", 0), sums.get("contacted", 0)
-    )
+    row["first_contact"] = _shown_times(sums, threshold)
+    row["contacted_within_target_share"] = rate("contacted_within_target", "contacted", True)
     return row
 
 
@@ -194,7 +288,7 @@ def _month_end(day: date) -> date:
 
 def segments(date_from: date, date_to: date, *, coarse: str) -> list[Segment]:
     """Cover [date_from, date_to] with whole ``coarse`` periods (week or month rows)
-    and day rows at the edges."""
+    and, at the edges, whole weeks within a month and day rows."""
     if coarse == Grain.WEEK:
         first = date_from + timedelta(days=(7 - date_from.weekday()) % 7)
         last_end = date_to - timedelta(days=(date_to.weekday() + 1) % 7)
@@ -208,12 +302,23 @@ def segments(date_from: date, date_to: date, *, coarse: str) -> list[Segment]:
         )
         last = last_end.replace(day=1)
     if first > last:
-        return [Segment(Grain.DAY, date_from, date_to)]
-    out = [Segment(coarse, first, last)]
-    if date_from < first:
-        out.append(Segment(Grain.DAY, date_from, first - timedelta(days=1)))
-    if last_end < date_to:
-        out.append(Segment(Grain.DAY, last_end + timedelta(days=1), date_to))
+        out, edges = [], [(date_from, date_to)]
+    else:
+        out, edges = [Segment(coarse, first, last)], []
+        if date_from < first:
+            edges.append((date_from, first - timedelta(days=1)))
+        if last_end < date_to:
+            edges.append((last_end + timedelta(days=1), date_to))
+    for start, end in edges:
+        if coarse != Grain.MONTH:
+            out.append(Segment(Grain.DAY, start, end))
+            continue
+        # Parts of months at the edges: per month, its whole weeks (so a week row never
+        # straddles two months), then days.
+        while start <= end:
+            month_end = min(_month_end(start), end)
+            out.extend(segments(start, month_end, coarse=Grain.WEEK))
+            start = month_end + timedelta(days=1)
     return out
 
 
@@ -246,21 +351,34 @@ def _sums(
     article_id: int | None,
 ) -> dict[Any, dict[str, int]]:
     coarse = Grain.WEEK if group == "week" else Grain.MONTH
-    fields = (*COUNT_FIELDS, *(f for part in CONTACT_TIME_PARTS for f in _time_fields(part)))
+    lead_fields = (
+        *FUNNEL_LEAD_FIELDS,
+        *FUNNEL_KEY_FIELDS,
+        *(f for part in CONTACT_TIME_PARTS for f in _time_fields(part)),
+    )
     column = _GROUP_COLUMN[group]
+    # Lead rows, and CTA event rows where the grouping has them; each summed in one
+    # query over whole periods and the days at the edges. Each branch of the OR names a
+    # whole prefix of the index (attribution, grain, source, period_start), so each is
+    # one exact index range; event rows sum only their three counters.
+    if group in _EVENT_GROUPS:
+        # The rows for all sources and campaigns, and the CTA events.
+        parts = [
+            (Q(attribution=attribution, source=ALL_SOURCES), lead_fields),
+            (Q(attribution=Attribution.EVENTS), FUNNEL_EVENT_FIELDS),
+        ]
+    else:
+        parts = [(Q(attribution=attribution) & ~Q(source=ALL_SOURCES), lead_fields)]
     out: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for segment in segments(date_from, date_to, coarse=coarse):
-        rows = FunnelRollup.objects.filter(
-            grain=segment.grain, period_start__range=(segment.start, segment.end)
-        )
+    for kind, fields in parts:
+        wanted = Q(pk__in=[])
+        for segment in segments(date_from, date_to, coarse=coarse):
+            wanted |= kind & Q(
+                grain=segment.grain, period_start__range=(segment.start, segment.end)
+            )
+        rows = FunnelRollup.objects.filter(wanted)
         if article_id is not None:
             rows = rows.filter(article_id=article_id)
-        events = Q(attribution=Attribution.EVENTS) if group in _EVENT_GROUPS else Q(pk__in=[])
-        if group in _EVENT_GROUPS and segment.grain != Grain.DAY:
-            # Week and month: the rows for all sources and campaigns, and the CTA events.
-            rows = rows.filter(Q(attribution=attribution, source=ALL_SOURCES) | events)
-        else:
-            rows = rows.filter(Q(attribution=attribution) | events).exclude(source=ALL_SOURCES)
         for values in (
             rows.order_by()
             .values(column)
@@ -268,7 +386,7 @@ def _sums(
         ):
             bucket = out[_group_value(group, values[column])]
             for field in fields:
-                bucket[field] += values[f"sum_{field}"] or 0
+                bucket[field] += int(values[f"sum_{field}"] or 0)
     return out
 
 
@@ -342,6 +460,7 @@ def article_funnel_report(
         "attribution": attribution,
         "article": article_slug,
         "min_cell": min_cell(),
+        "noise": noise(),
         "rows": rows,
         "total": {"key": "", "label": "Total", **shown_row(total, with_events=with_events)},
     }

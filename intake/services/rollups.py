@@ -34,6 +34,7 @@ The rules, in the clinic's words:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -42,7 +43,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -50,13 +51,14 @@ from django.utils.dateparse import parse_datetime
 from intake.models import (
     CONTACT_TIME_EDGES,
     FUNNEL_EVENT_FIELDS,
-    FUNNEL_FIELDS,
     FUNNEL_LEAD_FIELDS,
+    ROLLUP_COUNTERS,
     ArticleDailyCount,
     CtaEventType,
     FunnelRollup,
     Lead,
     Submission,
+    cell_key_field,
     contact_time_field,
 )
 
@@ -167,8 +169,26 @@ def stages_reached(lead: Lead) -> list[tuple[str, datetime]]:
     return reached
 
 
+def record_key_salt() -> str:
+    """The secret part of every record key, derived from SECRET_KEY (a new key changes
+    every record key: the nightly rebuild then puts the rollups right)."""
+    return hashlib.sha256(f"funnel-record-key:{settings.SECRET_KEY}".encode()).hexdigest()[:32]
+
+
+RECORD_KEY_BITS = 20
+
+
+def record_key(kind: str, pk: int) -> int:
+    """A person's (``kind`` "lead") or a submission's secret pseudo-random key in
+    [0, 2**RECORD_KEY_BITS). The SQL rebuild computes the same (md5 of the same text)."""
+    digest = hashlib.md5(f"{record_key_salt()}:{kind}:{pk}".encode()).hexdigest()  # noqa: S324
+    return int(digest[: RECORD_KEY_BITS // 4], 16)
+
+
 def lead_funnel_contributions(lead: Lead, submissions: Iterable[Submission]) -> Contributions:
-    """Every count the lead adds to the rollups (see the module's rules)."""
+    """Every count the lead adds to the rollups (see the module's rules), and beside each
+    count of people (``FUNNEL_LEAD_FIELDS``) its record key: the lead's, or for
+    submissions the submission's."""
     touches = sorted(
         (submission for submission in submissions if not submission.is_spam),
         key=lambda submission: (submission.created_at, submission.pk),
@@ -179,9 +199,16 @@ def lead_funnel_contributions(lead: Lead, submissions: Iterable[Submission]) -> 
     first = touches[0]
     first_key = _key(first, Attribution.FIRST)
 
-    def credit(last_touch: Submission, field: str) -> None:
+    lead_key = record_key("lead", lead.pk)
+
+    def credit(last_touch: Submission, field: str, record: int | None = None) -> None:
+        last_key = _key(last_touch, Attribution.LAST)
         out[(first_key, field)] += 1
-        out[(_key(last_touch, Attribution.LAST), field)] += 1
+        out[(last_key, field)] += 1
+        if field in FUNNEL_LEAD_FIELDS:
+            key_field = cell_key_field(field)
+            out[(first_key, key_field)] += lead_key if record is None else record
+            out[(last_key, key_field)] += lead_key if record is None else record
 
     def latest_touch(moment: datetime) -> Submission | None:
         found = None
@@ -192,7 +219,7 @@ def lead_funnel_contributions(lead: Lead, submissions: Iterable[Submission]) -> 
         return found
 
     for touch in touches:
-        credit(touch, "submissions")
+        credit(touch, "submissions", record_key("submission", touch.pk))
     credit(first, "leads")
     for stage, moment in stages_reached(lead):
         touch = latest_touch(moment)
@@ -246,15 +273,15 @@ def funnel_rollups_update(*, lead_id: int, before: Contributions) -> None:
         logger.exception("Funnel rollups of lead %s not updated; the nightly rebuild will", lead_id)
 
 
-# Week and month rows come twice: by source and campaign, and once more for all of them
-# (source ALL_SOURCES, no UTM), so a long range per article reads a few rows per month.
+# Lead rows come twice: by source and campaign, and once more for all of them (source
+# ALL_SOURCES, no UTM), so a long range per article reads a few rows per month and day.
 ALL_SOURCES = "*"
 
 
 def _rollup_lookups(key: RollupKey) -> list[dict]:
     lookups = [_rollup_filter(grain, key) for grain in Grain.values]
     if key.attribution != Attribution.EVENTS:
-        for grain in (Grain.WEEK, Grain.MONTH):
+        for grain in Grain.values:
             lookups.append(
                 {
                     **_rollup_filter(grain, key),
@@ -374,22 +401,35 @@ def _event_rows() -> list[FunnelRollup]:
 def funnel_rollups_rebuild() -> int:
     """Replace every rollup row with a recomputation from the raw rows (the nightly
     reconciliation). One transaction: readers see the old rows or the new ones. Returns
-    how many rows differed from what the write paths had kept (0 when all is well)."""
+    how many rows differed from what the write paths had kept (0 when all is well).
+    Set-based SQL on PostgreSQL (``intake.services.rollup_rebuild``), lead by lead in
+    Python elsewhere; both apply the rules of ``lead_funnel_contributions``."""
     with transaction.atomic():
         # The write paths lock only their lead's row, so a change committed while this
         # runs may be missed until the next rebuild: it runs at night, when few come.
-        fresh = _rows_from(funnel_contributions_recompute()) + _event_rows()
-        kept = _rollup_table()
-        fresh_table = {_identity(row): _counts(row) for row in fresh}
-        drift = sum(
-            1
-            for identity in kept.keys() | fresh_table.keys()
-            if kept.get(identity) != fresh_table.get(identity)
-        )
-        FunnelRollup.objects.all().delete()
-        FunnelRollup.objects.bulk_create(fresh, batch_size=2000)
+        if connection.vendor == "postgresql":
+            from intake.services.rollup_rebuild import funnel_rollups_rebuild_sql
+
+            drift = funnel_rollups_rebuild_sql()
+        else:
+            drift = _rollups_rebuild_python()
     if drift:
         logger.warning("Funnel rollups rebuilt: %s rows had drifted", drift)
+    return drift
+
+
+def _rollups_rebuild_python() -> int:
+    """The rebuild lead by lead, for SQLite (see ``intake.services.rollup_rebuild``)."""
+    fresh = _rows_from(funnel_contributions_recompute()) + _event_rows()
+    kept = _rollup_table()
+    fresh_table = {_identity(row): _counts(row) for row in fresh}
+    drift = sum(
+        1
+        for identity in kept.keys() | fresh_table.keys()
+        if kept.get(identity) != fresh_table.get(identity)
+    )
+    FunnelRollup.objects.all().delete()
+    FunnelRollup.objects.bulk_create(fresh, batch_size=2000)
     return drift
 
 
@@ -407,7 +447,7 @@ def _identity(row: FunnelRollup) -> tuple:
 
 
 def _counts(row: FunnelRollup) -> dict[str, int]:
-    return {field: getattr(row, field) for field in FUNNEL_FIELDS if getattr(row, field)}
+    return {field: getattr(row, field) for field in ROLLUP_COUNTERS if getattr(row, field)}
 
 
 def _rollup_table() -> dict[tuple, dict[str, int]]:
@@ -459,7 +499,7 @@ def funnel_event_counts_sync(*, days: Iterable[date]) -> int:
 def funnel_rollup_totals(**filters: object) -> dict[str, int]:
     """Sums of every counter over the rows ``filters`` select (for checks and tests)."""
     sums = FunnelRollup.objects.filter(Q(**filters)).aggregate(
-        **{field: Sum(field) for field in FUNNEL_FIELDS}
+        **{field: Sum(field) for field in ROLLUP_COUNTERS}
     )
     return {field: value or 0 for field, value in sums.items()}
 

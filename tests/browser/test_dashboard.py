@@ -56,14 +56,17 @@ def test_marketing_sees_the_funnel_and_trend_drawn_with_data_and_no_one(
             strict=True,
         )
     )
-    assert values["Leads"] == "6" and values["Contacted"] == "6"
-    leads_bar = funnel.locator('rect.bar[data-value="6"]').first.bounding_box()
+    # Six people, perturbed by at most REPORT_NOISE (2) and never below 5; the same
+    # people (all contacted) give the same number in every bar and chart.
+    leads = values["Leads"]
+    assert 5 <= int(leads) <= 8 and values["Contacted"] == leads
+    leads_bar = funnel.locator(f'rect.bar[data-value="{leads}"]').first.bounding_box()
     assert leads_bar is not None and leads_bar["width"] > 50  # drawn, not just present
 
     trend = page.locator('svg[data-chart="trend"]')
     points = trend.locator('g[data-series="leads"] circle')
     assert points.count() >= 1
-    assert "6" in [point.get_attribute("data-value") for point in points.all()]
+    assert leads in [point.get_attribute("data-value") for point in points.all()]
     assert trend.locator("circle").first.bounding_box()["width"] > 0
 
     # The table sorts by a column when its heading is clicked.

@@ -23,6 +23,13 @@ SLUG = "sleep-and-mood"
 PERSON = {"first_name": "Marisol", "last_name": "Quintero-Vance"}
 
 
+@pytest.fixture(autouse=True)
+def exact_counts(settings):
+    """Counts of people exact (REPORT_NOISE=0), so these tests can name them; the
+    perturbation against differencing is tested in test_reports_differencing.py."""
+    settings.REPORT_NOISE = 0
+
+
 @pytest.fixture
 def article():
     return ArticleFactory(slug=SLUG, title="Sleep and mood", topic="depression")
@@ -301,3 +308,48 @@ def test_a_small_count_cannot_be_recovered_by_subtracting_from_the_total(
     assert body["total"]["leads"] - sum(shown) >= body["min_cell"]
     row = next(row for row in body["rows"] if row["key"] == "another-article")
     assert row["rates"]["contact_rate"] is None
+
+
+def _days(segment):
+    from datetime import timedelta
+
+    from intake.reports import _month_end
+
+    end = segment.end
+    if segment.grain == "week":
+        end += timedelta(days=6)
+    elif segment.grain == "month":
+        end = _month_end(end)
+    return [segment.start + timedelta(days=n) for n in range((end - segment.start).days + 1)]
+
+
+@pytest.mark.parametrize("coarse", ["week", "month"])
+def test_a_range_is_read_from_rows_covering_each_day_once_within_one_period(coarse):
+    import random
+    from datetime import date, timedelta
+
+    from intake.reports import _group_value, segments
+
+    draw = random.Random(7)
+    for _ in range(3000):
+        date_from = date(2024, 1, 1) + timedelta(days=draw.randrange(800))
+        date_to = date_from + timedelta(days=draw.randrange(400))
+        covered = []
+        for segment in segments(date_from, date_to, coarse=coarse):
+            for row_start in _days(segment) if segment.grain == "day" else [segment.start]:
+                days = _days(type(segment)(segment.grain, row_start, row_start))
+                if segment.grain != "day":
+                    row = segment.start
+                    while row <= segment.end:
+                        days = _days(type(segment)(segment.grain, row, row))
+                        # A week row read for a monthly report lies in one month.
+                        assert {_group_value(coarse, day) for day in days} == {
+                            _group_value(coarse, row)
+                        }
+                        covered += days
+                        row = days[-1] + timedelta(days=1)
+                else:
+                    covered += days
+        assert sorted(covered) == [
+            date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)
+        ]
