@@ -304,8 +304,9 @@ def manage(env: dict[str, str], *args: str) -> None:
 def prepare_database(pg: Postgres, env: dict[str, str], staff_password: str) -> None:
     with pg.connect("postgres") as conn:
         conn.execute("CREATE DATABASE clinic")
-    log("migrating the drill's database")
+    log("migrating the drill's database; collecting static files (as the image build does)")
     manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "collectstatic", "--noinput", "-v", "0")
     names = ", ".join(repr(name) for name in COORDINATORS)
     manage(
         env,
@@ -409,6 +410,7 @@ class Record:
     status_callbacks: int = 0
     events: int = 0
     errors: list[str] = field(default_factory=list)
+    sign_in_failures: Counter[str] = field(default_factory=Counter)
 
     def hit(self, hit: Hit) -> None:
         with self.lock:
@@ -563,7 +565,9 @@ class Traffic:
             if session is None:
                 try:
                     session = staff_sign_in(self.base_url, username, self.staff_password)
-                except (requests.RequestException, RuntimeError, KeyError):
+                except (requests.RequestException, RuntimeError, KeyError) as error:
+                    with self.record.lock:
+                        self.record.sign_in_failures[f"{type(error).__name__}: {error}"] += 1
                     self.pause(1)  # the database may be restarting
                     continue
             answer = self.request(
@@ -1093,6 +1097,13 @@ def report(
             f"drained in {drained_in:.1f} s" if drained_in is not None else f"still queued: {left}",
         )
     )
+    checks.append(
+        Check(
+            "coordinators worked the queue through the API",
+            record.claims > 0 and record.attempts > 0,
+            f"{record.claims} claims, {record.attempts} outcomes logged",
+        )
+    )
     if record.errors:
         checks.append(
             Check("the traffic ran without errors", False, record.errors[0].strip()[:500])
@@ -1112,6 +1123,10 @@ def report(
     )
     print(
         f"  SMS: {len(stack.fake.creates)} sends tried at Twilio, {len(stack.fake.messages)} taken"
+    )
+    print(
+        "  staff sign-in failures: "
+        + (", ".join(f"{k} x{n}" for k, n in record.sign_in_failures.items()) or "none")
     )
     print(
         "  processes that died on their own and were restarted: "
