@@ -839,6 +839,35 @@ def backlog(stack: Stack) -> dict[str, int]:
     return {"submissions": submissions, "messages": messages, "broker": stack.rds.queued()}
 
 
+def watch_backlog(
+    stack: Stack, samples: list[tuple[float, dict[str, int]]], stopping: threading.Event
+) -> None:
+    """The backlog every two seconds while the drill runs (nothing while PostgreSQL is down)."""
+    while not stopping.wait(2):
+        try:
+            samples.append((time.monotonic(), backlog(stack)))
+        except (psycopg.Error, redis.RedisError):
+            continue
+
+
+def recovery(
+    samples: list[tuple[float, dict[str, int]]], timeline: Timeline
+) -> tuple[dict[str, int], float | None]:
+    """The backlog's peaks, and how long after the last fault ended it was empty."""
+    peaks = {
+        name: max((sample[name] for _t, sample in samples), default=0)
+        for name in ("submissions", "messages", "broker")
+    }
+    faults = [p for p in timeline.phases if p.name not in ("calm", "drain") and p.ended]
+    if not faults:
+        return peaks, None
+    last = max(p.ended for p in faults if p.ended is not None)
+    for moment, sample in samples:
+        if moment >= last and not any(sample.values()):
+            return peaks, moment - last
+    return peaks, None
+
+
 def drain(stack: Stack) -> tuple[float | None, dict[str, int]]:
     started = time.monotonic()
     last: dict[str, int] = {}
@@ -1086,6 +1115,7 @@ def report(
     stack: Stack,
     drained_in: float | None,
     left: dict[str, int],
+    samples: list[tuple[float, dict[str, int]]],
 ) -> bool:
     checks = [*check_leads(stack, record), *check_sms(stack, record)]
     answer_checks, table = check_answers(record, timeline)
@@ -1132,6 +1162,20 @@ def report(
         "  processes that died on their own and were restarted: "
         + (", ".join(stack.restarts) or "none")
     )
+    answers: dict[str, Counter[int]] = defaultdict(Counter)
+    for hit in record.hits:
+        answers[hit.kind][hit.status] += 1
+    print("Answers by kind (HTTP status: count; 0 is no answer):")
+    for kind, statuses in sorted(answers.items()):
+        print(f"  {kind:<8} " + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
+    peaks, caught_up = recovery(samples, timeline)
+    print(
+        "Backlog peaks: "
+        + ", ".join(f"{name} {n}" for name, n in peaks.items())
+        + "; empty again "
+        + (f"{caught_up:.0f} s" if caught_up is not None else "not before the traffic stopped")
+        + " after the last fault ended"
+    )
     print("Answers by phase (503+RA: 503 with Retry-After):")
     print("\n".join(table))
     print(
@@ -1172,6 +1216,8 @@ def main(argv: list[str] | None = None) -> int:
         traffic = Traffic(stack.base_url, stack.fake, record, staff_password, seed)
         supervisor = threading.Thread(target=supervise, args=(stack, stopping), daemon=True)
         supervisor.start()
+        samples: list[tuple[float, dict[str, int]]] = []
+        threading.Thread(target=watch_backlog, args=(stack, samples, stopping), daemon=True).start()
         log(f"traffic for {duration:.0f} s at about {args.lead_rate} leads per second")
         traffic.start(lead_rate=args.lead_rate)
         run_faults(stack, timeline, duration, stopping)
@@ -1187,6 +1233,7 @@ def main(argv: list[str] | None = None) -> int:
             stack=stack,
             drained_in=drained_in,
             left=left,
+            samples=samples,
         )
     finally:
         stopping.set()
