@@ -594,6 +594,9 @@ class Traffic:
                     json={"outcome": outcome, "notes": "drill call"},
                     headers=session.headers(),
                 )
+                if logged is not None and logged.status_code == 400 and outcome == "voicemail":
+                    outcome = "no_answer"  # this person allowed no voicemail: hang up
+                    continue
                 if logged is not None and logged.status_code < 500:
                     if logged.status_code == 201:
                         with self.record.lock:
@@ -850,22 +853,17 @@ def watch_backlog(
             continue
 
 
-def recovery(
+def backlog_peaks(
     samples: list[tuple[float, dict[str, int]]], timeline: Timeline
-) -> tuple[dict[str, int], float | None]:
-    """The backlog's peaks, and how long after the last fault ended it was empty."""
-    peaks = {
-        name: max((sample[name] for _t, sample in samples), default=0)
-        for name in ("submissions", "messages", "broker")
-    }
-    faults = [p for p in timeline.phases if p.name not in ("calm", "drain") and p.ended]
-    if not faults:
-        return peaks, None
-    last = max(p.ended for p in faults if p.ended is not None)
+) -> dict[str, str]:
+    """Per phase, the most unprocessed submissions / unfinished messages / broker tasks
+    seen at once."""
+    peaks: dict[str, list[int]] = {}
     for moment, sample in samples:
-        if moment >= last and not any(sample.values()):
-            return peaks, moment - last
-    return peaks, None
+        phase = peaks.setdefault(timeline.phase_of(moment), [0, 0, 0])
+        for index, name in enumerate(("submissions", "messages", "broker")):
+            phase[index] = max(phase[index], sample[name])
+    return {name: "/".join(map(str, values)) for name, values in peaks.items()}
 
 
 def drain(stack: Stack) -> tuple[float | None, dict[str, int]]:
@@ -994,7 +992,7 @@ def check_sms(stack: Stack, record: Record) -> list[Check]:
     ]
 
 
-def check_answers(record: Record, timeline: Timeline) -> tuple[list[Check], list[str]]:
+def check_answers(record: Record, timeline: Timeline) -> tuple[list[Check], list[tuple[str, str]]]:
     rows: dict[str, Counter[str]] = defaultdict(Counter)
     bad_outside: Counter[str] = Counter()
     bad_inside: Counter[str] = Counter()
@@ -1015,12 +1013,15 @@ def check_answers(record: Record, timeline: Timeline) -> tuple[list[Check], list
         elif hit.status == 0 or hit.status >= 500:
             bad_outside[f"{hit.kind} {hit.status or 'no answer'}"] += 1
     order = list(dict.fromkeys(phase.name for phase in timeline.phases))
-    table = [f"  {'phase':<18}{'requests':>9}{'5xx':>6}{'503+RA':>8}{'no answer':>11}"]
+    table = [("phase", f"  {'phase':<18}{'requests':>9}{'5xx':>6}{'503+RA':>8}{'no answer':>11}")]
     for name in order:
         counts = rows.get(name, Counter())
         table.append(
-            f"  {name:<18}{counts['requests']:>9}{counts['5xx']:>6}"
-            f"{counts['503+Retry-After']:>8}{counts['no answer']:>11}"
+            (
+                name,
+                f"  {name:<18}{counts['requests']:>9}{counts['5xx']:>6}"
+                f"{counts['503+Retry-After']:>8}{counts['no answer']:>11}",
+            )
         )
     checks = [
         Check(
@@ -1168,16 +1169,13 @@ def report(
     print("Answers by kind (HTTP status: count; 0 is no answer):")
     for kind, statuses in sorted(answers.items()):
         print(f"  {kind:<8} " + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
-    peaks, caught_up = recovery(samples, timeline)
+    peaks = backlog_peaks(samples, timeline)
     print(
-        "Backlog peaks: "
-        + ", ".join(f"{name} {n}" for name, n in peaks.items())
-        + "; empty again "
-        + (f"{caught_up:.0f} s" if caught_up is not None else "not before the traffic stopped")
-        + " after the last fault ended"
+        "Answers by phase (503+RA: 503 with Retry-After; backlog peak: unprocessed"
+        " submissions/unfinished messages/broker tasks):"
     )
-    print("Answers by phase (503+RA: 503 with Retry-After):")
-    print("\n".join(table))
+    for name, line in table:
+        print(line + f"{'backlog peak' if name == 'phase' else peaks.get(name, '-'):>15}")
     print(
         "Drain: "
         + (f"{drained_in:.1f} s" if drained_in is not None else "NOT within the limit")
