@@ -27,6 +27,10 @@ and checks, printing PASS or FAIL for each:
   only 503 with Retry-After;
 - the queues (submissions, messages, the broker's lists) drained within the limit.
 
+A process that dies on its own is started again, as docker compose's restart policy
+does, and named in the report (kombu 5.7's Redis transport can crash a worker when
+Redis goes away: "Unrecoverable error: AttributeError ... 'hostname'").
+
 Exits 1 if any check fails (and keeps the logs), 0 otherwise. The sweeps run every
 few seconds here (FAST_SWEEPS), as the drill is minutes long, not hours.
 """
@@ -803,7 +807,7 @@ def run_faults(
             )
             stopping.wait(fault_length)
             stack.fake.fault("")
-    with timeline.phase("calm"):
+    with timeline.phase("calm 2"):
         if not at(0.55):
             return
     with timeline.phase("redis restart"):
@@ -812,7 +816,7 @@ def run_faults(
         stopping.wait(max(3.0, duration * 0.02))
         stack.rds.start()
         log("Redis back")
-    with timeline.phase("calm"):
+    with timeline.phase("calm 3"):
         if not at(0.70):
             return
     with timeline.phase("postgres restart"):
@@ -823,7 +827,7 @@ def run_faults(
         stack.pg.start()
         timeline.outages.append((down, time.monotonic() + OUTAGE_GRACE_SECONDS))
         log("PostgreSQL back")
-    with timeline.phase("calm"):
+    with timeline.phase("calm 4"):
         at(1.0)
 
 
