@@ -870,6 +870,26 @@ def backlog_peaks(
     return {name: "/".join(map(str, values)) for name, values in peaks.items()}
 
 
+def caught_up_after_faults(
+    samples: list[tuple[float, dict[str, int]]], timeline: Timeline
+) -> float | None:
+    """Seconds from the end of the last fault to the first moment, traffic still
+    running, with nothing unprocessed, unfinished or queued; None if never."""
+    ends = [
+        p.ended for p in timeline.phases if not p.name.startswith(("calm", "drain")) and p.ended
+    ]
+    if not ends:
+        return None
+    last = max(ends)
+    drain_started = next((p.started for p in timeline.phases if p.name == "drain"), None)
+    for moment, sample in samples:
+        if drain_started is not None and moment >= drain_started:
+            break
+        if moment >= last and not any(sample.values()):
+            return moment - last
+    return None
+
+
 def drain(stack: Stack) -> tuple[float | None, dict[str, int]]:
     started = time.monotonic()
     last: dict[str, int] = {}
@@ -1180,8 +1200,14 @@ def report(
     )
     for name, line in table:
         print(line + f"{'backlog peak' if name == 'phase' else peaks.get(name, '-'):>15}")
+    caught_up = caught_up_after_faults(samples, timeline)
     print(
-        "Drain: "
+        "Caught up (backlog empty) with traffic still running: "
+        + (f"{caught_up:.0f} s" if caught_up is not None else "not before the traffic stopped")
+        + " after the last fault ended"
+    )
+    print(
+        "Drain after the traffic stopped: "
         + (f"{drained_in:.1f} s" if drained_in is not None else "NOT within the limit")
         + f" (limit {DRAIN_LIMIT_SECONDS} s)"
     )
