@@ -90,8 +90,13 @@ AREA_CODES = ("202", "212", "312", "415", "617", "718", "303", "404", "503", "60
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) drill"
 
 
+STARTED = time.monotonic()
+# time.time() of a moment, less this, is its time.monotonic() (the fake stamps wall time).
+WALL_TO_MONOTONIC = time.time() - time.monotonic()
+
+
 def log(message: str) -> None:
-    print(f"drill: {message}", flush=True)
+    print(f"drill: [{time.monotonic() - STARTED:6.1f} s] {message}", flush=True)
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, step: float = 0.3) -> bool:
@@ -980,7 +985,40 @@ def check_leads(stack: Stack, record: Record) -> list[Check]:
     ]
 
 
-def check_sms(stack: Stack, record: Record) -> list[Check]:
+def duplicate_details(
+    stack: Stack, timeline: Timeline, duplicated: list[tuple[str, str]]
+) -> list[str]:
+    """For each text Twilio took more often than recorded: which message (by id, no
+    personal data), and when and in which phase each try reached Twilio."""
+    lines = []
+    with stack.pg.connect() as conn:
+        for to, body in duplicated:
+            found = conn.execute(
+                "SELECT id, purpose, attempts, error_code, status FROM notifications_message"
+                " WHERE channel = 'sms' AND recipient = %s AND body = %s",
+                [to, body],
+            ).fetchall()
+            tries = [
+                create.received_at - WALL_TO_MONOTONIC
+                for create in stack.fake.creates
+                if create.form.get("To") == to and create.form.get("Body") == body
+            ]
+            lines.append(
+                "    duplicate: "
+                + ", ".join(
+                    f"message #{mid} ({purpose}, {status}, {attempts} attempts, last error "
+                    f"{code or 'none'})"
+                    for mid, purpose, attempts, code, status in found
+                )
+                + "; tries at "
+                + ", ".join(
+                    f"{moment - STARTED:.1f} s ({timeline.phase_of(moment)})" for moment in tries
+                )
+            )
+    return lines
+
+
+def check_sms(stack: Stack, record: Record, timeline: Timeline) -> list[Check]:
     with stack.pg.connect() as conn:
         rows = conn.execute(
             "SELECT recipient, body, provider_id FROM notifications_message"
@@ -992,7 +1030,9 @@ def check_sms(stack: Stack, record: Record) -> list[Check]:
     shared = [sid for sid, n in recorded_ids.items() if n > 1]
     per_text_taken = Counter((m["to"], m["body"]) for m in taken)
     per_text_rows = Counter((recipient, body) for recipient, body, _p in rows)
-    twice = sum(max(0, n - per_text_rows[key]) for key, n in per_text_taken.items())
+    duplicated = [key for key, n in per_text_taken.items() if n > per_text_rows[key]]
+    twice = sum(per_text_taken[key] - per_text_rows[key] for key in duplicated)
+    details = duplicate_details(stack, timeline, duplicated)
     creates = stack.fake.creates
     late = [
         create
@@ -1006,7 +1046,8 @@ def check_sms(stack: Stack, record: Record) -> list[Check]:
             not orphans and not shared and twice == 0,
             f"{len(taken)} taken by Twilio of {len(creates)} sends tried; "
             f"{len(orphans)} not matching a message, {len(shared)} ids shared, "
-            f"{twice} texts taken more often than recorded",
+            f"{twice} texts taken more often than recorded"
+            + "".join("\n" + line for line in details),
         ),
         Check(
             "no SMS to an opted-out number",
@@ -1142,7 +1183,7 @@ def report(
     left: dict[str, int],
     samples: list[tuple[float, dict[str, int]]],
 ) -> bool:
-    checks = [*check_leads(stack, record), *check_sms(stack, record)]
+    checks = [*check_leads(stack, record), *check_sms(stack, record, timeline)]
     answer_checks, table = check_answers(record, timeline)
     checks += answer_checks
     checks.append(
