@@ -401,14 +401,17 @@ def message_reconcile(*, message_id: int) -> Message | None:
             )
         except TransportError:
             return message  # the provider cannot tell now; the next sweep asks again
+    # Only the claim this reconcile looked at (same attempt): while the provider was
+    # asked, an overlapping sweep may have queued the message again and a worker
+    # claimed it anew; sending that claim back to pending would send the text twice.
+    same_claim = Message.objects.filter(
+        pk=message.pk, status=Message.Status.SENDING, attempts=message.attempts
+    )
     if provider_id:
-        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        same_claim.update(
             status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
         )
-    else:
-        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-            status=Message.Status.PENDING
-        )
+    elif same_claim.update(status=Message.Status.PENDING):
         message_enqueue(message_id=message.pk)
     message.refresh_from_db()
     return message

@@ -271,3 +271,31 @@ def test_the_sweep_resends_a_message_the_provider_never_got(sms_outbox):
     message.refresh_from_db()
     assert message.status == Message.Status.SENT
     assert len(sms_outbox) == 1
+
+
+def test_a_stale_reconcile_leaves_a_newer_claim_alone(sms_outbox, monkeypatch):
+    from notifications.backends import LocmemSmsBackend
+
+    message = Message.objects.create(
+        channel="sms",
+        purpose="follow_up",
+        recipient="+12025550143",
+        body="Hi",
+        status=Message.Status.SENDING,
+        sending_at=timezone.now() - timedelta(minutes=5),
+        attempts=1,
+    )
+
+    def find_sent(self, request, *, since):
+        # While this sweep asks the provider, an overlapping one re-queued the
+        # message and a worker claimed it again; it is sending it now.
+        Message.objects.filter(pk=message.pk).update(attempts=2, sending_at=timezone.now())
+        return None
+
+    monkeypatch.setattr(LocmemSmsBackend, "find_sent", find_sent)
+
+    services.message_reconcile(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Message.Status.SENDING, 2)
+    assert sms_outbox == []
