@@ -1112,14 +1112,10 @@ def check_answers(record: Record, timeline: Timeline) -> tuple[list[Check], list
 def start_stack(root: Path) -> tuple[Stack, dict[str, str], str]:
     pg, rds = Postgres(root), Redis(root)
     log(f"own PostgreSQL on {HOST}:{pg.port} ({pg.bin}), own Redis on {HOST}:{rds.port}")
-    pg.init()
-    pg.start()
-    rds.start()
     fake = FakeTwilio().start()
     web_port = free_port()
     env = stack_env(pg, rds, web_port, fake)
     staff_password = secrets.token_urlsafe(18)
-    prepare_database(pg, env, staff_password)
     celery = [PYTHON, "-m", "celery", "-A", "config"]
     web = Service(
         "gunicorn",
@@ -1158,9 +1154,18 @@ def start_stack(root: Path) -> tuple[Stack, dict[str, str], str]:
         root,
     )
     stack = Stack(root, pg, rds, fake, web, workers, beat, f"http://{HOST}:{web_port}")
-    for service in stack.services():
-        service.start()
-    wait_for_web(web_port, web)
+    try:
+        pg.init()
+        pg.start()
+        rds.start()
+        prepare_database(pg, env, staff_password)
+        for service in stack.services():
+            service.start()
+        wait_for_web(web_port, web)
+    except BaseException:
+        # Nothing of the drill's may outlive it, whatever failed.
+        stop_stack(stack)
+        raise
     return stack, env, staff_password
 
 
