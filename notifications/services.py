@@ -466,7 +466,11 @@ def message_status_record(*, provider_id: str, status: str, error_code: str = ""
 
 
 def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source: str) -> bool:
-    """Block SMS to ``phone``; pending texts to it are suppressed. True if new."""
+    """Block SMS to ``phone``; pending texts to it are suppressed. True if new.
+
+    A text whose last try timed out is left to the delivery path: the provider may
+    have taken it, and only the provider can tell. The next try asks it first and
+    records the text as sent, or else refuses it for the opt-out (``_transport``)."""
     _opt_out, created = OptOut.objects.get_or_create(
         phone=phone, defaults={"reason": reason, "source": source[:50]}
     )
@@ -474,7 +478,9 @@ def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source:
         channel=Message.Channel.SMS,
         recipient=phone,
         status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
-    ).update(status=Message.Status.SUPPRESSED, error_code="opted_out")
+    ).exclude(error_code__in=AMBIGUOUS_ERRORS).update(
+        status=Message.Status.SUPPRESSED, error_code="opted_out"
+    )
     if created:
         transaction.on_commit(
             lambda: opted_out.send_robust(sender=OptOut, phone=phone, reason=reason), robust=True
