@@ -85,8 +85,7 @@ FAST_SWEEPS = {
     "SWEEP_INTERVAL_SECONDS": "5",
     "SUBMISSION_SWEEP_AFTER_SECONDS": "10",
     # Above the task hard time limit (CELERY_TASK_TIME_LIMIT, 60 s): a message can be
-    # "sending" in a live task that long, and reconciling it sooner may send it twice
-    # (one 5-minute run with 20 s here sent one text twice).
+    # "sending" in a live task that long, and reconciling it sooner could resend it.
     "MESSAGE_STUCK_AFTER_SECONDS": "75",
 }
 AREA_CODES = ("202", "212", "312", "415", "617", "718", "303", "404", "503", "602")
