@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | sha1sum | cut -c1-12)
 
-.PHONY: run test bench setup lint format migrate check lock clean
+.PHONY: run test bench drill setup lint format migrate check lock clean
 
 $(STAMP): requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ test: setup
 ## `make bench QUICK=1`: tiny sizes in seconds (writes var/bench/benchmarks-quick.md).
 bench: setup
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
+
+## The failure drill on its own PostgreSQL, Redis, gunicorn, workers and beat (5 minutes;
+## DRILL_ARGS=--short for the one-minute CI version). Exits non-zero if a check fails.
+drill: setup
+	$(BIN)/python bench/drill.py $(DRILL_ARGS)
 
 lint:
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ port, so nothing leaves the machine. Everything is bounded in time and cleaned u
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -74,6 +75,8 @@ def server_env(port: int) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DJANGO_ENV": "production",
         "SECRET_KEY": "bench-only-throwaway-" + os.urandom(16).hex(),
+        "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "LOOKUP_HASH_KEY": os.urandom(32).hex(),
         "ALLOWED_HOSTS": f"{HOST},localhost",
         "DATABASE_URL": f"postgres://{PG['user']}@{HOST}:{PG['port']}/{DATABASE}",
         "CONN_MAX_AGE": "60",

@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 from config import views
+from config.exceptions import error_body
 
 logger = structlog.get_logger("config.request")
 
@@ -72,6 +74,38 @@ class HealthCheckMiddleware:
             if request.path_info == "/metrics" and "Authorization" in request.headers:
                 return views.metrics_with_token(request)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 with Retry-After, in the API's one error shape, when the database
+    cannot be reached (restarting, failing over, out of connections), instead of
+    a 500. Nothing was written: the caller may retry as it is told, with the same
+    Idempotency-Key. Django's CONN_HEALTH_CHECKS (config.settings) drops the broken
+    connection, so the first request after the database is back gets a fresh one.
+
+    Only connection-level errors: an IntegrityError or a bad query is a bug and
+    stays a 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        # The class only: a driver's message can quote the failing SQL's values.
+        logger.warning("request.database_unavailable", error=type(exception).__name__)
+        response = JsonResponse(
+            error_body(
+                "database_unavailable",
+                "The service is briefly unavailable. Please try again shortly.",
+            ),
+            status=503,
+        )
+        response["Retry-After"] = str(settings.READYZ_RETRY_AFTER_SECONDS)
+        return response
 
 
 class ClinicTimeZoneMiddleware:

@@ -115,6 +115,7 @@ MIDDLEWARE = [
     "config.middleware.HealthCheckMiddleware",
     "config.metrics.RequestMetricsMiddleware",
     "config.middleware.RequestIdMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -394,7 +395,8 @@ CELERY_TASK_ROUTES = {
     "intake.*": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# /readyz answers 503 with this Retry-After when a dependency is down.
+# /readyz answers 503 with this Retry-After when a dependency is down, and so does
+# any request that finds the database unreachable (config.middleware).
 READYZ_RETRY_AFTER_SECONDS = env.int("READYZ_RETRY_AFTER_SECONDS", default=10)
 # How often beat runs the sweeps that make good a lost hand-off.
 SWEEP_INTERVAL = timedelta(seconds=env.int("SWEEP_INTERVAL_SECONDS", default=60))

@@ -422,15 +422,18 @@ def message_reconcile(*, message_id: int) -> Message | None:
             )
         except TransportError:
             return message  # the provider cannot tell now; the next sweep asks again
+    # Only the claim this reconcile looked at (same attempt): while the provider was
+    # asked, an overlapping sweep may have queued the message again and a worker
+    # claimed it anew; sending that claim back to pending would send the text twice.
+    same_claim = Message.objects.filter(
+        pk=message.pk, status=Message.Status.SENDING, attempts=message.attempts
+    )
     if provider_id:
-        if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        if same_claim.update(
             status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
         ):
             MESSAGES.labels(message.channel, Message.Status.SENT).inc()
-    else:
-        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-            status=Message.Status.PENDING
-        )
+    elif same_claim.update(status=Message.Status.PENDING):
         message_enqueue(message_id=message.pk)
     message.refresh_from_db()
     return message
@@ -486,16 +489,24 @@ def message_status_record(*, provider_id: str, status: str, error_code: str = ""
 
 
 def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source: str) -> bool:
-    """Block SMS to ``phone``; pending texts to it are suppressed. True if new."""
+    """Block SMS to ``phone``; pending texts to it are suppressed. True if new.
+
+    A text whose last try timed out is left to the delivery path: the provider may
+    have taken it, and only the provider can tell. The next try asks it first and
+    records the text as sent, or else refuses it for the opt-out (``_transport``)."""
     _opt_out, created = OptOut.objects.get_or_create(
         phone_hash=phone_hash(phone),
         defaults={"phone": phone[:20], "reason": reason, "source": source[:50]},
     )
-    suppressed = Message.objects.filter(
-        channel=Message.Channel.SMS,
-        recipient=phone,
-        status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
-    ).update(status=Message.Status.SUPPRESSED, error_code="opted_out")
+    suppressed = (
+        Message.objects.filter(
+            channel=Message.Channel.SMS,
+            recipient=phone,
+            status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
+        )
+        .exclude(error_code__in=AMBIGUOUS_ERRORS)
+        .update(status=Message.Status.SUPPRESSED, error_code="opted_out")
+    )
     if suppressed:
         MESSAGES.labels(Message.Channel.SMS, Message.Status.SUPPRESSED).inc(suppressed)
     if created:

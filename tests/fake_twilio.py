@@ -12,6 +12,7 @@ request, and can be told to misbehave::
         fake_twilio.fail_next(status=429, code=20429, times=2)
         fake_twilio.reject_number("+12025550199", code=21610)  # always, for that number
         fake_twilio.slow(2.0)                         # take the message, answer late
+        fake_twilio.fault("429", retry_after=2)       # every create, until fault("")
 
 Tests import the fixtures they use (``from tests.fake_twilio import ...``).
 """
@@ -27,8 +28,9 @@ import re
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,6 +85,8 @@ class RecordedRequest:
     query: dict[str, str]
     form: dict[str, str]
     headers: dict[str, str]
+    # When it arrived (time.time()), to compare with what happened elsewhere.
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ class Failure:
     message: str
     # A plain-text body instead of Twilio's JSON, as a proxy in front of Twilio answers.
     text: str | None = None
+    # Seconds, sent as Retry-After (Twilio's 429s carry one).
+    retry_after: int | None = None
 
 
 @dataclass
@@ -99,6 +105,7 @@ class _Answer:
     status: int
     payload: dict[str, Any] | None = None
     text: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def segment_count(body: str) -> int:
@@ -182,6 +189,7 @@ class FakeTwilio:
             self._messages: list[dict[str, Any]] = []
             self._failures: list[Failure] = []
             self._rejections: dict[str, Failure] = {}
+            self._fault: Failure | None = None
             self._delay = 0.0
             # Wake answers still held back by slow(): they belong to the test before.
             previous = getattr(self, "_wake", None)
@@ -243,6 +251,28 @@ class FakeTwilio:
         with self._lock:
             self._rejections[to] = Failure(status, code, ERROR_MESSAGES.get(code, ""))
 
+    def fault(self, mode: str, *, retry_after: int = 1, delay: float = 5.0) -> None:
+        """Misbehave from now until told otherwise, as Twilio does in an incident:
+        ``"500"`` refuses every create with a 500, ``"429"`` with a 429 carrying
+        ``Retry-After: retry_after``, ``"slow"`` takes every request but answers
+        ``delay`` seconds late; ``""`` is Twilio healthy again. Callable from any
+        thread while the server runs (the failure drill switches it mid-traffic)."""
+        failures = {
+            "": None,
+            "slow": None,
+            "500": Failure(500, 20500, ERROR_MESSAGES[20500]),
+            "429": Failure(429, 20429, ERROR_MESSAGES[20429], retry_after=retry_after),
+        }
+        if mode not in failures:
+            raise ValueError(f"Unknown fault {mode!r}: one of {sorted(failures)}")
+        with self._lock:
+            self._fault = failures[mode]
+            self._delay = delay if mode == "slow" else 0.0
+            if mode != "slow":
+                # Answers held back by the slow mode go out now.
+                self._wake.set()
+                self._wake = threading.Event()
+
     def slow(self, seconds: float) -> None:
         """Hold every answer back ``seconds``. The request is handled first: a
         client that gives up still leaves the message with Twilio."""
@@ -286,7 +316,10 @@ class FakeTwilio:
         form = request.form
         to = form.get("To", "")
         with self._lock:
-            failure = self._failures.pop(0) if self._failures else self._rejections.get(to)
+            if self._failures:
+                failure: Failure | None = self._failures.pop(0)
+            else:
+                failure = self._fault or self._rejections.get(to)
         if failure is not None:
             return self._error(failure)
         if not to:
@@ -399,8 +432,9 @@ class FakeTwilio:
 
     @staticmethod
     def _error(failure: Failure) -> _Answer:
+        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
         if failure.text is not None:
-            return _Answer(failure.status, text=failure.text)
+            return _Answer(failure.status, text=failure.text, headers=headers)
         return _Answer(
             failure.status,
             {
@@ -409,6 +443,7 @@ class FakeTwilio:
                 "more_info": f"https://www.twilio.com/docs/errors/{failure.code}",
                 "status": failure.status,
             },
+            headers=headers,
         )
 
     def _hold(self) -> bool:
@@ -459,6 +494,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(content)))
             self.send_header("Twilio-Request-Id", "RQ" + secrets.token_hex(16))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(content)
         except (BrokenPipeError, ConnectionResetError):

@@ -276,3 +276,88 @@ def test_the_sweep_resends_a_message_the_provider_never_got(sms_outbox):
     message.refresh_from_db()
     assert message.status == Message.Status.SENT
     assert len(sms_outbox) == 1
+
+
+def test_a_stale_reconcile_leaves_a_newer_claim_alone(sms_outbox, monkeypatch):
+    from notifications.backends import LocmemSmsBackend
+
+    message = Message.objects.create(
+        channel="sms",
+        purpose="follow_up",
+        recipient="+12025550143",
+        body="Hi",
+        status=Message.Status.SENDING,
+        sending_at=timezone.now() - timedelta(minutes=5),
+        attempts=1,
+    )
+
+    def find_sent(self, request, *, since):
+        # While this sweep asks the provider, an overlapping one re-queued the
+        # message and a worker claimed it again; it is sending it now.
+        Message.objects.filter(pk=message.pk).update(attempts=2, sending_at=timezone.now())
+        return None
+
+    monkeypatch.setattr(LocmemSmsBackend, "find_sent", find_sent)
+
+    services.message_reconcile(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Message.Status.SENDING, 2)
+    assert sms_outbox == []
+
+
+def scheduled_after_a_timeout() -> Message:
+    """A text whose last try timed out: the provider may or may not have taken it."""
+    return Message.objects.create(
+        channel="sms",
+        purpose="confirmation",
+        recipient="+12025550143",
+        body="Hi",
+        status=Message.Status.SCHEDULED,
+        send_after=timezone.now() - timedelta(seconds=1),
+        error_code="network",
+        attempts=1,
+    )
+
+
+def test_an_opt_out_does_not_record_a_text_the_provider_took_as_never_sent(sms_outbox):
+    from notifications.backends import LocmemSmsBackend, SmsRequest
+
+    message = scheduled_after_a_timeout()
+    # The timed-out try reached the provider after all.
+    LocmemSmsBackend.outbox.append(
+        SmsRequest(
+            to="+12025550143",
+            body="Hi",
+            status_callback="http://127.0.0.1:8000/webhooks/twilio/status/",
+            validity_period=services.CONFIRMATION_VALIDITY_SECONDS,
+        )
+    )
+
+    services.opt_out_record(phone="+12025550143", source="inbound keyword")
+    services.message_deliver(message_id=message.pk, retry_in=2)
+
+    message.refresh_from_db()
+    assert (message.status, message.provider_id) == (Message.Status.SENT, "locmem-1")
+    assert len(sms_outbox) == 1
+
+
+def test_an_opt_out_stops_a_timed_out_text_the_provider_never_took(sms_outbox):
+    message = scheduled_after_a_timeout()
+
+    services.opt_out_record(phone="+12025550143", source="inbound keyword")
+    services.message_deliver(message_id=message.pk, retry_in=2)
+
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Message.Status.FAILED, "opted_out")
+    assert sms_outbox == []
+
+
+def test_an_opt_out_suppresses_a_waiting_text_twilio_refused_before(sms_outbox):
+    message = scheduled_after_a_timeout()
+    Message.objects.filter(pk=message.pk).update(error_code="20429")
+
+    services.opt_out_record(phone="+12025550143", source="inbound keyword")
+
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Message.Status.SUPPRESSED, "opted_out")

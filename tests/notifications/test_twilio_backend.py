@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import requests
 import time_machine
 from django.conf import settings as django_settings
 from django.utils import timezone
@@ -165,6 +166,62 @@ def test_a_twilio_slower_than_the_timeout_is_a_quick_transient_network_error(
     assert refused.value.permanent is False
     assert refused.value.code == "network"
     assert str(refused.value).startswith("Twilio unreachable")
+
+
+def test_a_twilio_fault_lasts_until_it_is_cleared(fake_twilio: FakeTwilio):
+    fake_twilio.fault("500")
+
+    for _ in range(3):
+        with pytest.raises(TransportError) as refused:
+            send()
+        assert (refused.value.code, refused.value.permanent) == ("20500", False)
+    fake_twilio.fault("")
+
+    assert send() == fake_twilio.messages[0]["sid"]
+    assert len(fake_twilio.creates) == 4
+
+
+def test_a_twilio_429_fault_carries_retry_after(fake_twilio: FakeTwilio):
+    fake_twilio.fault("429", retry_after=3)
+
+    with pytest.raises(TransportError) as refused:
+        send()
+    answer = requests.post(
+        f"{fake_twilio.base_url}{fake_twilio.creates[0].path}",
+        data={"To": TO, "From": FROM_NUMBER, "Body": BODY},
+        auth=(fake_twilio.account_sid, fake_twilio.auth_token),
+        timeout=5,
+    )
+
+    assert (refused.value.code, refused.value.permanent) == ("20429", False)
+    assert answer.status_code == 429
+    assert answer.headers["Retry-After"] == "3"
+    assert answer.json()["code"] == 20429
+    assert fake_twilio.messages == []
+
+
+def test_a_slow_twilio_fault_answers_late_until_cleared_and_then_at_once(
+    fake_twilio: FakeTwilio, settings
+):
+    settings.TWILIO_TIMEOUT_SECONDS = 0.5
+    fake_twilio.fault("slow", delay=5)
+
+    with pytest.raises(TransportError) as refused:
+        send()
+    fake_twilio.fault("")
+    started = time.monotonic()
+    sid = send()
+
+    assert refused.value.code == "network"
+    assert time.monotonic() - started < 0.5
+    # The slow answer's message was taken all the same, as Twilio would.
+    assert [message["sid"] for message in fake_twilio.messages][1] == sid
+    assert len(fake_twilio.messages) == 2
+
+
+def test_an_unknown_fault_is_refused(fake_twilio: FakeTwilio):
+    with pytest.raises(ValueError, match="Unknown fault"):
+        fake_twilio.fault("503")
 
 
 def test_bad_credentials_are_a_permanent_failure(fake_twilio: FakeTwilio, settings):
