@@ -64,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 import redis
 import requests
+from cryptography.fernet import Fernet, MultiFernet
 from twilio.request_validator import RequestValidator
 
 from bench.intake import free_port
@@ -778,7 +779,15 @@ class Stack:
     workers: list[Service]
     beat: Service
     base_url: str
+    field_keys: str = ""  # FIELD_ENCRYPTION_KEYS of the stack: message bodies are encrypted
     restarts: list[str] = field(default_factory=list)
+
+    def plain(self, token: str) -> str:
+        """A body as the application stored it (a Fernet token), in plain text."""
+        if not token:
+            return ""
+        keys = MultiFernet([Fernet(key) for key in self.field_keys.split(",")])
+        return keys.decrypt(token.encode("ascii")).decode("utf-8")
 
     def services(self) -> list[Service]:
         return [self.web, *self.workers, self.beat]
@@ -1007,11 +1016,15 @@ def duplicate_details(
     lines = []
     with stack.pg.connect() as conn:
         for to, body in duplicated:
-            found = conn.execute(
-                "SELECT id, purpose, attempts, error_code, status FROM notifications_message"
-                " WHERE channel = 'sms' AND recipient = %s AND body = %s",
-                [to, body],
-            ).fetchall()
+            found = [
+                row[:5]
+                for row in conn.execute(
+                    "SELECT id, purpose, attempts, error_code, status, body"
+                    " FROM notifications_message WHERE channel = 'sms' AND recipient = %s",
+                    [to],
+                ).fetchall()
+                if stack.plain(row[5]) == body
+            ]
             tries = [
                 create.received_at - WALL_TO_MONOTONIC
                 for create in stack.fake.creates
@@ -1043,7 +1056,7 @@ def check_sms(stack: Stack, record: Record, timeline: Timeline) -> list[Check]:
     orphans = [m for m in taken if m["sid"] not in recorded_ids]
     shared = [sid for sid, n in recorded_ids.items() if n > 1]
     per_text_taken = Counter((m["to"], m["body"]) for m in taken)
-    per_text_rows = Counter((recipient, body) for recipient, body, _p in rows)
+    per_text_rows = Counter((recipient, stack.plain(body)) for recipient, body, _p in rows)
     duplicated = [key for key, n in per_text_taken.items() if n > per_text_rows[key]]
     twice = sum(per_text_taken[key] - per_text_rows[key] for key in duplicated)
     details = duplicate_details(stack, timeline, duplicated)
@@ -1164,7 +1177,17 @@ def start_stack(root: Path) -> tuple[Stack, dict[str, str], dict[str, str]]:
         env,
         root,
     )
-    stack = Stack(root, pg, rds, fake, web, workers, beat, f"http://{HOST}:{web_port}")
+    stack = Stack(
+        root,
+        pg,
+        rds,
+        fake,
+        web,
+        workers,
+        beat,
+        f"http://{HOST}:{web_port}",
+        field_keys=env["FIELD_ENCRYPTION_KEYS"],
+    )
     try:
         pg.init()
         pg.start()

@@ -31,7 +31,7 @@ import pghistory.trigger
 import pgtrigger
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, models
+from django.db import InterfaceError, OperationalError, connection, models
 from django.http import HttpRequest, HttpResponse
 
 from config import roles
@@ -210,11 +210,16 @@ def _forget_database_context() -> None:
     a transaction that goes on after the context ended (a test, a caller's atomic
     block around a task) must not lend it to the statements that follow."""
     if connection.in_atomic_block and not connection.needs_rollback:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('pghistory.context_id', '', true), "
-                "set_config('pghistory.context_metadata', '', true)"
-            )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('pghistory.context_id', '', true), "
+                    "set_config('pghistory.context_metadata', '', true)"
+                )
+        except (OperationalError, InterfaceError):
+            # The database went away: its transaction, and the settings with it, are
+            # gone. Raising here would turn the caller's 503 into a 500.
+            pass
 
 
 def audit_context_update(**metadata: Any) -> None:
