@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +77,27 @@ def bulk_insert(
             columns[column] = _filler(column, data_type)
     names = ", ".join(columns)
     expressions = ", ".join(columns.values())
-    cursor.execute(
-        # Names and expressions come from the benchmarks and the schema, not from input.
-        f"INSERT INTO {table} ({names}) SELECT {expressions} "  # noqa: S608
-        f"FROM generate_series(1, %s) AS g {source}",
-        [count],
-    )
+    with triggers_off(cursor):
+        cursor.execute(
+            # Names and expressions come from the benchmarks and the schema, not from input.
+            f"INSERT INTO {table} ({names}) SELECT {expressions} "  # noqa: S608
+            f"FROM generate_series(1, %s) AS g {source}",
+            [count],
+        )
+
+
+@contextmanager
+def triggers_off(cursor: Any) -> Iterator[None]:
+    """Bulk loads skip the row triggers (the audit trail's, the consent ledger's) and
+    foreign-key checks: the rows are history made up by a benchmark, consistent by
+    construction, and a trigger per row would make the load, not the figures, the
+    subject (session_replication_role needs a superuser; the benchmarks connect as
+    postgres)."""
+    cursor.execute("SET session_replication_role = replica")
+    try:
+        yield
+    finally:
+        cursor.execute("SET session_replication_role = DEFAULT")
 
 
 _COPY_FILLER = {
@@ -140,7 +157,7 @@ def copy_from_process(
     writer.close()
     names = ", ".join(columns)
     statement = f"COPY {table} ({names}) FROM STDIN WITH (FREEZE)"
-    with raw_connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with raw_connection.cursor() as cursor, triggers_off(cursor), cursor.copy(statement) as copy:
         while True:
             try:
                 chunk = reader.recv_bytes()
