@@ -320,13 +320,17 @@ def _rollups_add(delta: dict[RollupKey, dict[str, int]]) -> None:
         for lookup in _rollup_lookups(key):
             for field, change in changes.items():
                 merged[tuple(lookup.items())][field] += change
+    ordered = []
     for items in sorted(
         merged, key=lambda items: [(n, "" if v is None else str(v)) for n, v in items]
     ):
-        lookup = dict(items)
         changes = {field: change for field, change in merged[items].items() if change}
-        if not changes:
-            continue
+        if changes:
+            ordered.append((dict(items), changes))
+    if connection.vendor == "postgresql":
+        _rollups_upsert(ordered)
+        return
+    for lookup, changes in ordered:
         rows = FunnelRollup.objects.filter(**lookup)
         if rows.update(**{field: F(field) + change for field, change in changes.items()}):
             continue
@@ -335,6 +339,53 @@ def _rollups_add(delta: dict[RollupKey, dict[str, int]]) -> None:
                 FunnelRollup.objects.create(**lookup, **changes)
         except IntegrityError:  # created meanwhile
             rows.update(**{field: F(field) + change for field, change in changes.items()})
+
+
+_ROLLUP_KEYS = [
+    "grain",
+    "period_start",
+    "attribution",
+    "article_id",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+]
+
+
+def _rollups_upsert(ordered: list[tuple[dict, dict[str, int]]]) -> None:
+    """PostgreSQL: the same upserts as one INSERT ... ON CONFLICT DO UPDATE per unique
+    index (rows with an article, rows without), in the same order, so the row locks
+    are still taken in one global order. Two round trips instead of a dozen ORM
+    statements per lead: this runs inside the public POST's transaction."""
+    counters = [
+        field.column
+        for field in FunnelRollup._meta.concrete_fields
+        if field.column not in _ROLLUP_KEYS and not field.primary_key
+    ]
+    table = connection.ops.quote_name(FunnelRollup._meta.db_table)
+    for with_article in (True, False):
+        part = [row for row in ordered if (row[0]["article_id"] is not None) is with_article]
+        if not part:
+            continue
+        keys = _ROLLUP_KEYS if with_article else [k for k in _ROLLUP_KEYS if k != "article_id"]
+        changed = sorted({field for _lookup, changes in part for field in changes})
+        columns = [*keys, *counters]
+        values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(part))
+        params = [
+            value
+            for lookup, changes in part
+            for value in [*(lookup[k] for k in keys), *(changes.get(c, 0) for c in counters)]
+        ]
+        updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in changed)
+        predicate = "article_id IS NOT NULL" if with_article else "article_id IS NULL"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # Column names come from the model, values are parameters.
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT ({', '.join(keys)}) WHERE {predicate} DO UPDATE SET {updates}",
+                params,
+            )
 
 
 # --- Rebuilding from the raw rows -------------------------------------------------------
