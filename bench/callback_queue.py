@@ -104,10 +104,12 @@ def _coordinator(user_id: int, claims: int, think: float, start_at: float, out) 
 
     from scheduling.models import Callback
     from scheduling.services import callback_claim_next
+    from tests.signin import verified_login
 
     connections.close_all()  # never share the parent's connection
     client = Client()
-    client.force_login(get_user_model().objects.get(pk=user_id))
+    # Signed in as the console is: with the second factor verified.
+    verified_login(client, get_user_model().objects.get(pk=user_id))
     # Warm up (imports, URLconf, connection) before the clock starts: the figures are
     # for a console that is already open.
     client.get("/api/v1/callbacks/")
