@@ -8,7 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 from django.conf import settings
@@ -101,12 +101,20 @@ def _lead_save(lead: Lead, update: dict[str, Any]) -> None:
         lead.save(update_fields=changed)
 
 
+class ContactHashes(NamedTuple):
+    """The keyed lookup hashes of one submission's phone and email ("" for none)."""
+
+    phone: str
+    email: str
+
+
 def _lead_update_from(
     lead: Lead,
     *,
     last_name: str,
     phone: PhoneNumber | None,
     email: str,
+    hashes: ContactHashes,
     preferred_channel: str,
     best_time: str,
     tz_name: str,
@@ -124,9 +132,9 @@ def _lead_update_from(
     _lead_save(lead, update)
     fill: dict[str, Any] = {}
     if phone and not lead.phone:
-        fill.update(phone=phone, phone_hash=phone_hash(phone), phone_type=phone_type_of(phone))
+        fill.update(phone=phone, phone_hash=hashes.phone, phone_type=phone_type_of(phone))
     if email and not lead.email:
-        fill.update(email=email, email_hash=email_hash(email))
+        fill.update(email=email, email_hash=hashes.email)
     if fill:
         try:
             with transaction.atomic():
@@ -144,6 +152,7 @@ def _lead_attach(
     last_name: str,
     phone: PhoneNumber | None,
     email: str,
+    hashes: ContactHashes,
     preferred_channel: str,
     best_time: str,
     tz_name: str,
@@ -162,9 +171,9 @@ def _lead_attach(
     # differing only in case is the same person).
     match = Q()
     if phone:
-        match |= Q(phone_hash=phone_hash(phone))
+        match |= Q(phone_hash=hashes.phone)
     if email:
-        match |= Q(email_hash=email_hash(email))
+        match |= Q(email_hash=hashes.email)
     for _ in range(3):
         lead = (
             Lead.objects.select_for_update()
@@ -183,6 +192,7 @@ def _lead_attach(
                     last_name=last_name,
                     phone=phone,
                     email=email,
+                    hashes=hashes,
                     preferred_channel=preferred_channel,
                     best_time=best_time,
                     tz_name=tz_name,
@@ -199,10 +209,10 @@ def _lead_attach(
                     first_name=first_name,
                     last_name=last_name,
                     phone=phone or "",
-                    phone_hash=phone_hash(phone),
+                    phone_hash=hashes.phone,
                     phone_type=phone_type_of(phone),
                     email=email,
-                    email_hash=email_hash(email),
+                    email_hash=hashes.email,
                     preferred_channel=preferred_channel,
                     best_time=best_time,
                     timezone=tz_name,
@@ -325,11 +335,14 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
             for name, value in (kwargs["contact_preferences"] or {}).items()
             if name in CONTACT_PREFERENCE_DEFAULTS
         }
+        # Each keyed hash once: parsing and validating the number is the costly part.
+        hashes = ContactHashes(phone=phone_hash(kwargs["phone"]), email=email_hash(kwargs["email"]))
         lead = _lead_attach(
             first_name=kwargs["first_name"],
             last_name=kwargs["last_name"],
             phone=kwargs["phone"],
             email=kwargs["email"],
+            hashes=hashes,
             preferred_channel=kwargs["preferred_channel"],
             best_time=kwargs["best_time"],
             tz_name=kwargs["tz_name"],
@@ -371,7 +384,7 @@ def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
                 scope=Consent.Scope.SMS,
                 granted=bool(kwargs["sms_consent"]),
                 phone=kwargs["phone"],
-                phone_hash=phone_hash(kwargs["phone"]),
+                phone_hash=hashes.phone,
                 text_version=text.version,
                 text_sha256=text.sha256,
                 ip_address=_ip_or_none(kwargs["ip_address"]),

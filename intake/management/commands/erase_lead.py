@@ -15,7 +15,7 @@ from intake.services import lead_erase
 class Command(BaseCommand):
     help = (
         "Erase the personal data of the lead one of whose submissions has this reference "
-        "(R-XXXX-XXXX-XXXX): names, contact details, messages and notes go; aggregates "
+        "(for example R-7KQ2-MX4P-9DTA): names, contact details, messages and notes go; aggregates "
         "and hashed consent and opt-out evidence stay. An open lead is closed first."
     )
 
