@@ -55,6 +55,7 @@ def _fernets() -> tuple[Fernet, ...]:
         ) from error
 
 
+@cache
 def field_keys() -> MultiFernet:
     """Every configured key; the first encrypts."""
     return MultiFernet(list(_fernets()))
@@ -67,6 +68,7 @@ def primary_key() -> Fernet:
 def _forget_keys(*, setting: str, **kwargs: Any) -> None:
     if setting == "FIELD_ENCRYPTION_KEYS":
         _fernets.cache_clear()
+        field_keys.cache_clear()
 
 
 setting_changed.connect(_forget_keys, dispatch_uid="config.crypto.forget_keys")
