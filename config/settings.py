@@ -552,11 +552,19 @@ LOGGING = {
 # Public endpoints' throttles, on the shared cache (Redis in production).
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update(
     {
+        # Past the per-phone and per-address limits a submission is still stored and
+        # answered like any other, but gets no confirmation (the answer must not tell a
+        # stranger that someone else used the number or address).
         "lead_submit_phone": env.str("LEAD_THROTTLE_PER_PHONE", default="5/hour"),
+        "lead_submit_email": env.str("LEAD_THROTTLE_PER_EMAIL", default="5/hour"),
+        # Per /24 (IPv4) or /56 (IPv6): one host rotating addresses (429).
+        "lead_submit_subnet": env.str("LEAD_THROTTLE_PER_SUBNET", default="60/hour"),
         "cta_event_ip": env.str("CTA_EVENT_THROTTLE_PER_IP", default="120/minute"),
         "cta_config_ip": env.str("CTA_CONFIG_THROTTLE_PER_IP", default="120/minute"),
     }
 )
+# A confirmation email's link (restrict or cancel that request) opens for this long.
+REQUEST_LINK_MAX_AGE_DAYS = env.int("REQUEST_LINK_MAX_AGE_DAYS", default=30)
 # The embed reads its configuration (consent text, choices) cross-origin too.
 CORS_URLS_REGEX = r"^/api/v1/(leads|events|cta)/$"
 CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 import zoneinfo
 from datetime import UTC, timedelta
@@ -29,7 +30,7 @@ from drf_spectacular.utils import (
 )
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 from rest_framework import serializers, status
-from rest_framework.exceptions import Throttled, UnsupportedMediaType, ValidationError
+from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -59,8 +60,10 @@ from intake.services.events import clinic_day
 from intake.throttles import (
     CtaConfigIpThrottle,
     CtaEventIpThrottle,
+    LeadSubmitEmailThrottle,
     LeadSubmitIpThrottle,
     LeadSubmitPhoneThrottle,
+    LeadSubmitSubnetThrottle,
     client_ip,
 )
 
@@ -75,6 +78,25 @@ def clean_text(value: str) -> str:
     value = unicodedata.normalize("NFC", value).strip()
     if any(unicodedata.category(char) in {"Cc", "Cf"} for char in value):
         raise ValidationError("Control characters are not allowed.")
+    return value
+
+
+# Letters and marks of any script, spaces and ' - . (and the typographic apostrophe).
+_NAME_PUNCTUATION = frozenset(" '-.\u2019")
+# "evil.example", "www.evil.example": letters, a dot, letters, no space (a domain).
+_DOMAIN_LIKE = re.compile(r"[^\W\d_]{2,}\.[^\W\d_]{2,}")
+
+
+def person_name(value: str) -> str:
+    """A name as people write theirs, or ``ValidationError``: no digits, links or
+    markup, since the clinic repeats the first name in texts and emails."""
+    allowed = all(
+        char in _NAME_PUNCTUATION or unicodedata.category(char)[0] in "LM" for char in value
+    )
+    if not allowed or _DOMAIN_LIKE.search(value):
+        raise ValidationError("Use letters, spaces, apostrophes, hyphens and full stops only.")
+    if not any(unicodedata.category(char)[0] == "L" for char in value):
+        raise ValidationError("Enter a name.")
     return value
 
 
@@ -179,10 +201,11 @@ class LeadSubmitInputSerializer(serializers.Serializer):
         value = clean_text(value)
         if not value:
             raise ValidationError("This field may not be blank.")
-        return value
+        return person_name(value)
 
     def validate_last_name(self, value: str) -> str:
-        return clean_text(value)
+        value = clean_text(value)
+        return person_name(value) if value else value
 
     def validate_phone(self, value: str) -> PhoneNumber | None:
         if not value.strip():
@@ -267,17 +290,23 @@ def lead_submit_validated(
 
     A replayed Idempotency-Key answers first, before the per-phone throttle and the
     bot check (a captcha token is single-use, and a retry is not a new request).
-    Raises ``Throttled`` or ``ApplicationError``."""
+    Raises ``ApplicationError``."""
     if idempotency_key:
         replay = lead_submit_replay(idempotency_key=idempotency_key, request_sha256=request_sha256)
         if replay is not None:
             return replay
     ip = client_ip(request)
     phone = data.get("phone")
+    email = data.get("email", "")
+    # Past the per-phone or per-address limit the request is stored and answered like
+    # any other, but nothing is sent: a 429 here would tell a stranger that someone
+    # else has used this number or address.
+    limits = []
     if phone:
-        throttle = LeadSubmitPhoneThrottle(phone=phone.as_e164)
-        if not throttle.allow_request(request, None):
-            raise Throttled(wait=throttle.wait())
+        limits.append(LeadSubmitPhoneThrottle(phone=phone.as_e164))
+    if email:
+        limits.append(LeadSubmitEmailThrottle(email=email))
+    contact_limited = not all([limit.allow_request(request, None) for limit in limits])
     verifier = CaptchaVerifier.from_settings()
     if verifier is not None:
         verdict = verifier.verify(token=data.get("captcha_token", ""), remote_ip=ip)
@@ -291,7 +320,7 @@ def lead_submit_validated(
         first_name=data["first_name"],
         last_name=data.get("last_name", ""),
         phone=phone,
-        email=data.get("email", ""),
+        email=email,
         preferred_channel=data["preferred_channel"],
         best_time=data["best_time"],
         tz_name=data.get("timezone", ""),
@@ -311,6 +340,7 @@ def lead_submit_validated(
         user_agent=request.headers.get("User-Agent", ""),
         idempotency_key=idempotency_key,
         request_sha256=request_sha256,
+        contact_limited=contact_limited,
     )
 
 
@@ -403,7 +433,7 @@ def _has_body(request: Request) -> bool:
 class LeadSubmitApi(PublicApi):
     """``POST /api/v1/leads/``: a reader answers an article's call to action."""
 
-    throttle_classes = [LeadSubmitIpThrottle]
+    throttle_classes = [LeadSubmitIpThrottle, LeadSubmitSubnetThrottle]
 
     @extend_schema(
         operation_id="leads_create",

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone as django_timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
 from config.audit import audited
@@ -197,24 +198,64 @@ class Lead(models.Model):
         return f"Lead {self.pk}"
 
 
-@audited(personal=["first_name", "phone", "email", "interest", "message", "page_url", "referrer"])
+@audited(
+    personal=[
+        "first_name",
+        "last_name",
+        "phone",
+        "email",
+        "phone_hash",
+        "email_hash",
+        "interest",
+        "message",
+        "page_url",
+        "referrer",
+        "ip_address",
+        "user_agent",
+        "timezone",
+    ]
+)
 class Submission(models.Model):
-    """One answer to a call to action, as it arrived."""
+    """One answer to a call to action, as it arrived.
+
+    The public POST stores only this row (and its Idempotency-Key): everything the
+    worker needs to match the person, record the consent and route the request is
+    on it. ``lead`` is empty until the worker has attached it (``processed_at``)."""
 
     class Source(models.TextChoices):
         WEB = "web", "Web form"
         PHONE = "phone", "Phone call"
 
     reference = models.CharField(max_length=20, unique=True, default=new_reference)
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="submissions")
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.CASCADE,
+        related_name="submissions",
+        null=True,
+        blank=True,
+        help_text="The person's lead, attached by the worker (empty until then).",
+    )
     article = models.ForeignKey(
         Article, on_delete=models.PROTECT, related_name="submissions", null=True, blank=True
     )
     first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100, blank=True)
     # As given in this submission: a later one may bring a new number or address that
     # the lead (which keeps the first) does not take over.
     phone = PhoneNumberField(blank=True)
     email = models.EmailField(max_length=254, blank=True)
+    # Keyed lookup hashes, computed once in the request; the worker matches on them.
+    phone_hash = models.CharField(max_length=64, blank=True, editable=False)
+    email_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # What this request asked for; a new lead takes it, a known one keeps its own until
+    # a coordinator confirms the change with the person.
+    preferred_channel = models.CharField(
+        max_length=10, choices=Lead.Channel.choices, default=Lead.Channel.CALL
+    )
+    best_time = models.CharField(
+        max_length=10, choices=Lead.BestTime.choices, default=Lead.BestTime.ANYTIME
+    )
+    timezone = models.CharField(max_length=64, blank=True)
     interest = models.CharField(max_length=100, blank=True)
     message = EncryptedTextField(blank=True)
     page_url = models.URLField(max_length=2000, blank=True)
@@ -241,6 +282,26 @@ class Submission(models.Model):
     )
     voicemail_ok = models.BooleanField(default=False)
     mention_clinic_ok = models.BooleanField(default=True)
+    # The consent evidence, stored with the request itself; the worker copies it into
+    # the append-only ledger (Consent) when it attaches the lead.
+    sms_consent = models.BooleanField(default=False)
+    consent_text_version = models.CharField(max_length=50, blank=True)
+    consent_text_sha256 = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    contact_limited = models.BooleanField(
+        default=False,
+        help_text="Past the per-phone or per-address limit: stored and routed, but no "
+        "confirmation is sent (the answer was the same as any other).",
+    )
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, help_text="The person cancelled this request from its link."
+    )
+    links_revoked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Links to this request issued before this time no longer open.",
+    )
     callback_window = models.JSONField(
         default=dict, blank=True, help_text="The callback window promised in the answer."
     )
@@ -324,7 +385,8 @@ class Consent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
     page_url = models.URLField(max_length=2000, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The time of the request whose evidence this is (the worker writes the row later).
+    created_at = models.DateTimeField(default=django_timezone.now)
 
     objects = ConsentQuerySet.as_manager()
 

@@ -74,9 +74,16 @@ def lead_sms_reachable(*, lead_id: int) -> bool:
     call instead) in a country in ``SMS_ALLOWED_COUNTRIES``. Consent, opt-outs and
     rate limits are separate checks."""
     lead = Lead.objects.filter(pk=lead_id).only("phone", "phone_type").first()
-    if lead is None or not lead.phone or lead.phone_type not in SMS_CAPABLE_PHONE_TYPES:
+    if lead is None or not lead.phone:
         return False
-    return phonenumbers.region_code_for_number(lead.phone) in settings.SMS_ALLOWED_COUNTRIES
+    return phone_sms_reachable(phone=lead.phone, phone_type=lead.phone_type)
+
+
+def phone_sms_reachable(*, phone: Any, phone_type: str) -> bool:
+    """A number of this line type can take an SMS, in an allowed country."""
+    if not phone or phone_type not in SMS_CAPABLE_PHONE_TYPES:
+        return False
+    return phonenumbers.region_code_for_number(phone) in settings.SMS_ALLOWED_COUNTRIES
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +45,15 @@ class LeadSubmitPhoneThrottle(_RateFromSettings):
         return self.cache_format % {"scope": self.scope, "ident": _keyed_hash(self.phone)}
 
 
+class LeadSubmitEmailThrottle(LeadSubmitPhoneThrottle):
+    """Submissions per email address, whatever the IP (mail bombing, harassment)."""
+
+    scope = "lead_submit_email"
+
+    def __init__(self, *, email: str) -> None:
+        super().__init__(phone=email)
+
+
 class _HashedIpThrottle(_RateFromSettings):
     """Per client IP (behind ``NUM_PROXIES`` proxies), keyed by a hash of it."""
 
@@ -54,6 +64,21 @@ class _HashedIpThrottle(_RateFromSettings):
 
 class LeadSubmitIpThrottle(_HashedIpThrottle):
     scope = "lead_submit_ip"
+
+
+class LeadSubmitSubnetThrottle(_HashedIpThrottle):
+    """Per network (/24 of IPv4, /56 of IPv6): one host rotating its addresses."""
+
+    scope = "lead_submit_subnet"
+
+    def get_ident(self, request: Any) -> str:
+        address = super().get_ident(request) or ""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        prefix = 24 if ip.version == 4 else 56
+        return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 class CtaEventIpThrottle(_HashedIpThrottle):

@@ -12,7 +12,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
-from rest_framework.exceptions import Throttled
 
 from config.exceptions import ApplicationError
 from config.roles import ADMIN, MARKETING, SUPERVISOR, role_required
@@ -28,7 +27,7 @@ from intake.models import Article, Lead
 from intake.report_charts import funnel_bars, trend_series
 from intake.reports import GROUPS, article_choices, article_funnel_report
 from intake.selectors import article_get_listed, article_list_listed, cta_config
-from intake.throttles import LeadSubmitIpThrottle
+from intake.throttles import LeadSubmitIpThrottle, LeadSubmitSubnetThrottle
 
 # Where the bot-check widgets put their token in a plain form post.
 _CAPTCHA_FORM_FIELDS = ("captcha_token", "cf-turnstile-response", "h-captcha-response")
@@ -95,9 +94,9 @@ def article_request(request: HttpRequest, slug: str) -> HttpResponse:
     article = article_get_listed(slug=slug)
     if article is None:
         raise Http404("No such article")
-    throttle = LeadSubmitIpThrottle()
-    if not throttle.allow_request(request, None):
-        return _throttled(request, article, throttle.wait())
+    for throttle in (LeadSubmitIpThrottle(), LeadSubmitSubnetThrottle()):
+        if not throttle.allow_request(request, None):
+            return _throttled(request, article, throttle.wait())
     data = request.POST.dict()
     data["article"] = slug
     # Checkboxes: absent means unticked.
@@ -119,8 +118,6 @@ def article_request(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "intake/article_detail.html", context, status=400)
     try:
         outcome = lead_submit_validated(request=request, data=serializer.validated_data)
-    except Throttled as error:
-        return _throttled(request, article, error.wait)
     except ApplicationError as error:
         context = _cta_context(article, errors=error.fields or {}, values=data)
         context["blocks"] = article_blocks(article)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +44,7 @@ from notifications.signals import (
     opted_out,
     reply_received,
 )
-from notifications.wording import ALLOWED_CONTEXT
+from notifications.wording import ALLOWED_CONTEXT, wording_problems
 
 logger = logging.getLogger(__name__)
 
@@ -117,17 +118,53 @@ def _active_template(name: str, channel: str) -> MessageTemplate | None:
     )
 
 
+_URL = re.compile(r"https?://\S+")
+# A first name longer than this is not one (or not one to repeat in a text).
+FIRST_NAME_MAX_IN_MESSAGES = 30
+
+
+def _greeting_name(first_name: str) -> str:
+    """The first name a message may greet: anything that names health information or
+    is too long to be a first name becomes "there" ("Hi there,"). The name came from
+    an anonymous form; the clinic relays nobody's words."""
+    if not first_name or len(first_name) > FIRST_NAME_MAX_IN_MESSAGES:
+        return "there"
+    return "there" if wording_problems(first_name) else first_name
+
+
 def message_render(
-    *, template: str, channel: str, context: dict[str, str], discreet: bool = False
+    *,
+    template: str,
+    channel: str,
+    context: dict[str, str],
+    discreet: bool = False,
+    to_person: bool = True,
 ) -> Rendered:
     """Subject, text and HTML of ``template`` for ``channel``: the newest active
     version edited in admin, else the default shipped in code.
 
     Only :data:`ALLOWED_CONTEXT` names reach the template. ``discreet`` (the person
-    said not to mention the clinic) replaces the clinic's name with a neutral one."""
+    said not to mention the clinic) replaces the clinic's name with a neutral one.
+    A message ``to_person`` (not a staff alert) is checked as rendered by the health
+    wording check (``wording_problems``): a first name that would make it fail is
+    replaced by "there"; a text that still fails raises ``ValueError``."""
     unknown = set(context) - ALLOWED_CONTEXT
     if unknown:
         raise ValueError(f"Message context may not carry {sorted(unknown)}")
+    if not to_person:
+        return _render(template=template, channel=channel, context=context, discreet=discreet)
+    if "first_name" in context:
+        context = {**context, "first_name": _greeting_name(context["first_name"])}
+    rendered = _render(template=template, channel=channel, context=context, discreet=discreet)
+    # Links are the clinic's own (signed tokens are random letters, not wording).
+    text = _URL.sub(" ", f"{rendered.subject}\n{rendered.body}")
+    problems = wording_problems(text)
+    if problems:
+        raise ValueError(f"Message {template!r} would name health information: {problems}")
+    return rendered
+
+
+def _render(*, template: str, channel: str, context: dict[str, str], discreet: bool) -> Rendered:
     context = {
         "clinic_name": settings.DISCREET_SENDER_NAME if discreet else settings.CLINIC_NAME,
         "clinic_phone": settings.CLINIC_PHONE,
@@ -201,7 +238,11 @@ def message_send(
         if existing is not None:
             return existing
     rendered = message_render(
-        template=template, channel=channel, context=context, discreet=discreet
+        template=template,
+        channel=channel,
+        context=context,
+        discreet=discreet,
+        to_person=purpose != Message.Purpose.STAFF_ALERT,
     )
     now = timezone.now()
     if channel == Message.Channel.SMS and purpose not in QUIET_HOURS_EXEMPT:

@@ -1,26 +1,72 @@
 """Signed links a person can use without an account (django.core.signing).
 
-A link names one lead (to manage their request) or one appointment (to cancel or
-ask to reschedule). It carries an id only, is signed with SECRET_KEY and a
-purpose-specific salt, and expires.
+A request link names one submission and the address it was sent to; an appointment
+link names one appointment. Each carries ids only, is signed with SECRET_KEY and a
+purpose-specific salt, and expires. A request link goes to an address nobody
+verified, so its page can only make contact more restrictive (see
+``scheduling.services.submission_restrict``); it stops opening when the submission's
+email changes, when its links are revoked, or after ``REQUEST_LINK_MAX_AGE_DAYS``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-REQUEST_SALT = "scheduling.request-manage"
+REQUEST_SALT = "scheduling.submission-restrict"
 APPOINTMENT_SALT = "scheduling.appointment-manage"
 LINK_MAX_AGE = timedelta(days=60)
+# How much of the address's keyed hash a request link carries to bind it.
+_ADDRESS_BINDING_CHARS = 16
 
 
-def request_manage_url(*, lead_id: int) -> str:
-    token = signing.dumps({"lead": lead_id}, salt=REQUEST_SALT, compress=True)
+def request_manage_url(*, submission_id: int, email_hash: str) -> str:
+    """The link in a confirmation email: restrict or cancel that one submission."""
+    token = signing.dumps(
+        {"s": submission_id, "a": email_hash[:_ADDRESS_BINDING_CHARS], "t": int(time.time())},
+        salt=REQUEST_SALT,
+        compress=True,
+    )
     return settings.PUBLIC_BASE_URL + reverse("manage:request", args=[token])
+
+
+@dataclass(frozen=True)
+class RequestLink:
+    submission_id: int
+    #: The start of the keyed hash of the address the link was sent to.
+    address: str
+    issued_at: datetime
+
+    def opens_for(self, *, email_hash: str, revoked_at: datetime | None) -> bool:
+        """The link still belongs to the submission: sent to its address, and issued
+        after any revocation."""
+        bound = bool(email_hash) and email_hash[:_ADDRESS_BINDING_CHARS] == self.address
+        return bound and (revoked_at is None or self.issued_at > revoked_at)
+
+
+def request_link(token: str) -> RequestLink | None:
+    max_age = timedelta(days=settings.REQUEST_LINK_MAX_AGE_DAYS)
+    try:
+        value = signing.loads(token, salt=REQUEST_SALT, max_age=max_age)
+    except signing.BadSignature:  # includes SignatureExpired
+        return None
+    if not isinstance(value, dict):
+        return None
+    submission_id, address, issued = value.get("s"), value.get("a"), value.get("t")
+    if not (isinstance(submission_id, int) and isinstance(address, str)):
+        return None
+    if not isinstance(issued, int):
+        return None
+    return RequestLink(
+        submission_id=submission_id,
+        address=address,
+        issued_at=datetime.fromtimestamp(issued, tz=UTC),
+    )
 
 
 def appointment_manage_url(*, appointment_id: int) -> str:
@@ -28,18 +74,10 @@ def appointment_manage_url(*, appointment_id: int) -> str:
     return settings.PUBLIC_BASE_URL + reverse("manage:appointment", args=[token])
 
 
-def _load(token: str, *, salt: str, key: str) -> int | None:
+def appointment_id(token: str) -> int | None:
     try:
-        value = signing.loads(token, salt=salt, max_age=LINK_MAX_AGE)
+        value = signing.loads(token, salt=APPOINTMENT_SALT, max_age=LINK_MAX_AGE)
     except signing.BadSignature:  # includes SignatureExpired
         return None
-    identifier = value.get(key) if isinstance(value, dict) else None
+    identifier = value.get("appointment") if isinstance(value, dict) else None
     return identifier if isinstance(identifier, int) else None
-
-
-def request_lead_id(token: str) -> int | None:
-    return _load(token, salt=REQUEST_SALT, key="lead")
-
-
-def appointment_id(token: str) -> int | None:
-    return _load(token, salt=APPOINTMENT_SALT, key="appointment")

@@ -13,10 +13,10 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import roles
+from config.crypto import email_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
-from notifications import selectors as notification_selectors
 from scheduling import business_time, links, selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
 
@@ -247,36 +247,38 @@ def console_appointment_mark(request: HttpRequest, appointment_id: int) -> HttpR
 
 @require_http_methods(["GET", "POST"])
 def request_manage(request: HttpRequest, token: str) -> HttpResponse:
-    """Cancel the request, or change how the clinic may contact them."""
-    lead_id = links.request_lead_id(token)
-    lead = intake_selectors.lead_get(lead_id=lead_id) if lead_id else None
-    if lead is None:
+    """The page of a confirmation email's link: make contact more restrictive, or
+    cancel that one request. The address it went to was never verified, so the page
+    shows nothing of the person's lead (no name, no current choices) and can only
+    restrict (see ``services.submission_restrict``)."""
+    link = links.request_link(token)
+    submission = intake_selectors.submission_get(submission_id=link.submission_id) if link else None
+    # Bound to the address as it is now: an erased or corrected email closes the link.
+    if submission is None or not link.opens_for(
+        email_hash=email_hash(submission.email), revoked_at=submission.links_revoked_at
+    ):
         return render(request, "scheduling/link_invalid.html", status=404)
     done = ""
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action == "cancel":
-            services.request_cancel(lead_id=lead.pk)
+            services.submission_cancel(submission_id=submission.pk)
             done = "cancelled"
-        elif action == "preferences":
-            services.contact_preferences_change(
-                lead_id=lead.pk,
-                voicemail_ok="voicemail_ok" in request.POST,
-                mention_clinic_ok="mention_clinic_ok" in request.POST,
-                texts_ok="texts_ok" in request.POST,
+        elif action == "restrict":
+            services.submission_restrict(
+                submission_id=submission.pk,
+                no_voicemail="no_voicemail" in request.POST,
+                no_clinic_name="no_clinic_name" in request.POST,
+                stop_texts="stop_texts" in request.POST,
             )
             done = "saved"
-        lead = intake_selectors.lead_get(lead_id=lead.pk)
-    preferences = intake_selectors.lead_contact_preferences(lead_id=lead.pk)
+        submission = intake_selectors.submission_get(submission_id=submission.pk)
     return render(
         request,
         "scheduling/request_manage.html",
         {
-            "lead": lead,
-            "preferences": preferences,
-            "texts_ok": not (
-                lead.phone and notification_selectors.sms_block_get(phone=str(lead.phone))
-            ),
+            "cancelled": submission.cancelled_at is not None,
+            "has_phone": bool(submission.phone),
             "done": done,
         },
     )

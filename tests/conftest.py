@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from intake.services import article_slug_cache_clear
 from notifications.backends import LocmemSmsBackend
 from scheduling import business_time
 from tests.factories import UserFactory
@@ -23,6 +24,7 @@ def _isolated_state() -> Iterator[None]:
     LocmemSmsBackend.failures.clear()
     cache.clear()
     business_time.forget()
+    article_slug_cache_clear()  # a rolled-back test's articles must not be remembered
     yield
     business_time.forget()
     LocmemSmsBackend.outbox.clear()
@@ -32,6 +34,21 @@ def _isolated_state() -> Iterator[None]:
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def routed_api_client(api_client, django_capture_on_commit_callbacks) -> APIClient:
+    """An API client whose every POST is followed by the worker's part (attaching the
+    lead, the consent ledger, routing, delivery), as the after-commit hand-off would
+    run it: the test's transaction never commits."""
+    post = api_client.post
+
+    def post_then_route(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post(*args, **kwargs)
+
+    api_client.post = post_then_route
+    return api_client
 
 
 @pytest.fixture

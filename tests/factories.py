@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from phonenumber_field.phonenumber import to_python
 
 from intake.models import Article
-from intake.services import lead_submit
+from intake.services import lead_submit, submission_attach
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -35,7 +35,9 @@ _counter = iter(range(10_000, 99_999))
 
 
 def submit_lead(**overrides: Any):
-    """A submission through ``intake.services.lead_submit``, with sensible defaults."""
+    """A submission through ``intake.services.lead_submit``, with sensible defaults,
+    attached to its lead as the worker would (``submission_attach``; routing it
+    queues the callback and confirmations)."""
     number = next(_counter)
     values: dict[str, Any] = {
         "first_name": "Maria",
@@ -49,4 +51,9 @@ def submit_lead(**overrides: Any):
     values.update(overrides)
     if isinstance(values.get("phone"), str):
         values["phone"] = to_python(values["phone"])
-    return lead_submit(**values).submission
+    slug = values.get("article_slug")
+    if slug:
+        ArticleFactory(slug=slug)
+    submission = lead_submit(**values).submission
+    submission_attach(submission=submission)
+    return submission

@@ -13,8 +13,9 @@ from __future__ import annotations
 from intake.services.access import lead_access_record, leads_access_record
 from intake.services.articles import (
     ArticleImportResult,
-    article_for_slug,
+    article_id_for_slug,
     article_import_text,
+    article_slug_cache_clear,
     articles_import,
     slug_from_url,
 )
@@ -25,13 +26,15 @@ from intake.services.leads import (
     STAGE_TIMESTAMP,
     UTM_FIELDS,
     LeadSubmitOutcome,
-    lead_contact_preferences_update,
+    lead_contact_restrict,
+    lead_details_confirm,
     lead_stage_advance,
     lead_submit,
     lead_submit_call,
     lead_submit_replay,
     phone_type_of,
     request_fingerprint,
+    submission_attach,
     submission_mark_processed,
 )
 from intake.services.privacy import (
@@ -52,8 +55,9 @@ __all__ = [
     "UTM_FIELDS",
     "ArticleImportResult",
     "LeadSubmitOutcome",
-    "article_for_slug",
+    "article_id_for_slug",
     "article_import_text",
+    "article_slug_cache_clear",
     "articles_import",
     "cta_event_counts_flush",
     "cta_event_record",
@@ -61,7 +65,8 @@ __all__ = [
     "funnel_rollups_rebuild",
     "is_bot",
     "lead_access_record",
-    "lead_contact_preferences_update",
+    "lead_contact_restrict",
+    "lead_details_confirm",
     "lead_erase",
     "lead_funnel_contributions",
     "lead_ids_retention_due",
@@ -74,5 +79,6 @@ __all__ = [
     "phone_type_of",
     "request_fingerprint",
     "slug_from_url",
+    "submission_attach",
     "submission_mark_processed",
 ]

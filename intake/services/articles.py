@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from posixpath import splitext
 from urllib.parse import unquote, urlsplit
@@ -17,23 +18,35 @@ from intake.models import Article
 logger = logging.getLogger(__name__)
 
 
-def article_for_slug(*, slug: str) -> Article | None:
-    """The article a CTA named; an unknown slug makes an unlisted article flagged for
-    review, so that a lead from a page the clinic forgot to register is never refused."""
+# Slug -> article id (or None), per process. A public POST names its article by
+# slug; reading it once per process keeps the request to its insert. An article's
+# save or delete in this process clears the cache (see ``apps``), and entries are
+# forgotten after ``_SLUG_CACHE_SECONDS`` so other processes see changes soon.
+_SLUG_CACHE_SECONDS = 60.0
+_SLUG_CACHE_SIZE = 2000
+_slug_cache: dict[str, tuple[float, int | None]] = {}
+
+
+def article_id_for_slug(*, slug: str) -> int | None:
+    """The id of the article a CTA named, or None. A public request never creates an
+    article: an unknown slug (anyone can send one, an email address in it too) is
+    stored without an article, and the lead is still taken."""
     slug = slugify(slug)[:200]
     if not slug:
         return None
-    article, created = Article.objects.get_or_create(
-        slug=slug,
-        defaults={
-            "title": slug.replace("-", " ").capitalize(),
-            "is_listed": False,
-            "needs_review": True,
-        },
-    )
-    if created:
-        logger.warning("intake.article.unknown_slug_created", extra={"article_id": article.pk})
-    return article
+    now = time.monotonic()
+    cached = _slug_cache.get(slug)
+    if cached is not None and now - cached[0] < _SLUG_CACHE_SECONDS:
+        return cached[1]
+    article_id = Article.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    if len(_slug_cache) >= _SLUG_CACHE_SIZE:
+        _slug_cache.clear()  # a flood of made-up slugs cannot grow it without bound
+    _slug_cache[slug] = (now, article_id)
+    return article_id
+
+
+def article_slug_cache_clear(**kwargs: object) -> None:
+    _slug_cache.clear()
 
 
 # Lines of a pasted web page that are navigation or image captions, not article text.

@@ -8,7 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
@@ -22,7 +22,7 @@ from config.exceptions import ApplicationError
 from intake.consent import consent_text
 from intake.crisis import crisis_language_in
 from intake.models import Article, Consent, IdempotencyKey, Lead, PhoneType, Submission
-from intake.services.articles import article_for_slug
+from intake.services.articles import article_id_for_slug
 from intake.services.rollups import funnel_rollups_update, lead_funnel_snapshot
 from intake.signals import callback_window_requested, submission_received
 
@@ -101,79 +101,24 @@ def _lead_save(lead: Lead, update: dict[str, Any]) -> None:
         lead.save(update_fields=changed)
 
 
-class ContactHashes(NamedTuple):
-    """The keyed lookup hashes of one submission's phone and email ("" for none)."""
+def _lead_attach(*, submission: Submission) -> Lead:
+    """The open lead of the person who sent ``submission``, or a new one.
 
-    phone: str
-    email: str
-
-
-def _lead_update_from(
-    lead: Lead,
-    *,
-    last_name: str,
-    phone: PhoneNumber | None,
-    email: str,
-    hashes: ContactHashes,
-    preferred_channel: str,
-    best_time: str,
-    tz_name: str,
-    contact_preferences: dict[str, bool],
-) -> None:
-    """A later submission by the same person: their latest channel and time win, they
-    can ask for more discretion, and contact details the lead lacked are filled in
-    (unless another open lead holds them)."""
-    update: dict[str, Any] = {"preferred_channel": preferred_channel, "best_time": best_time}
-    if tz_name:
-        update["timezone"] = tz_name
-    if last_name and not lead.last_name:
-        update["last_name"] = last_name
-    update.update(_more_discreet(lead, contact_preferences))
-    _lead_save(lead, update)
-    fill: dict[str, Any] = {}
-    if phone and not lead.phone:
-        fill.update(phone=phone, phone_hash=hashes.phone, phone_type=phone_type_of(phone))
-    if email and not lead.email:
-        fill.update(email=email, email_hash=hashes.email)
-    if fill:
-        try:
-            with transaction.atomic():
-                Lead.objects.filter(pk=lead.pk).update(**fill)
-        except IntegrityError:
-            pass  # another open lead has that phone or email: leave both as they are
-        else:
-            for name, value in fill.items():
-                setattr(lead, name, value)
-
-
-def _lead_attach(
-    *,
-    first_name: str,
-    last_name: str,
-    phone: PhoneNumber | None,
-    email: str,
-    hashes: ContactHashes,
-    preferred_channel: str,
-    best_time: str,
-    tz_name: str,
-    contact_preferences: dict[str, bool],
-    is_spam: bool,
-) -> Lead:
-    """The open lead for this phone or email, or a new one.
-
-    A matching lead under another first name is kept, not merged, and flagged
-    for a coordinator to review; it keeps its own wishes, except that it becomes
-    more discreet if the newcomer asked for that. Spam attaches but changes
-    nothing on the lead. Two concurrent first submissions from the same person
-    meet the open-lead unique constraints; the loser attaches to the winner.
+    People are matched by the keyed hashes of the submission's phone and email. A
+    known lead takes nothing from an anonymous form but more discretion: not its
+    phone, email, name, channel, time or zone (anyone who knows a person's number
+    could have sent them). When the form differs from the lead (another first name,
+    a phone or email the lead does not have), the lead is flagged for a coordinator,
+    who confirms the details with the person (``lead_details_confirm``). Two
+    concurrent first submissions from the same person meet the open-lead unique
+    constraints; the loser attaches to the winner.
     """
-    # People are matched by the keyed hashes of their phone and email (an address
-    # differing only in case is the same person).
     match = Q()
-    if phone:
-        match |= Q(phone_hash=hashes.phone)
-    if email:
-        match |= Q(email_hash=hashes.email)
+    if submission.phone_hash:
+        match |= Q(phone_hash=submission.phone_hash)
+    if submission.email_hash:
+        match |= Q(email_hash=submission.email_hash)
+    said = {name: getattr(submission, name) for name in CONTACT_PREFERENCE_DEFAULTS}
     for _ in range(3):
         lead = (
             Lead.objects.select_for_update()
@@ -183,46 +128,121 @@ def _lead_attach(
             .first()
         )
         if lead is not None:
-            # Spam changes nothing; a phone call gives no name to compare or to keep.
-            if is_spam or not first_name:
-                return lead
-            if lead.first_name.casefold() == first_name.casefold():
-                _lead_update_from(
-                    lead,
-                    last_name=last_name,
-                    phone=phone,
-                    email=email,
-                    hashes=hashes,
-                    preferred_channel=preferred_channel,
-                    best_time=best_time,
-                    tz_name=tz_name,
-                    contact_preferences=contact_preferences,
-                )
-            else:
-                _lead_save(
-                    lead, {"needs_review": True, **_more_discreet(lead, contact_preferences)}
-                )
+            update = _more_discreet(lead, said)
+            # A phone call gives no name to compare and brings the number it matched.
+            if submission.first_name and _differs(lead, submission):
+                update["needs_review"] = True
+            _lead_save(lead, update)
             return lead
         try:
             with transaction.atomic():
                 return Lead.objects.create(
-                    first_name=first_name,
-                    last_name=last_name,
-                    phone=phone or "",
-                    phone_hash=hashes.phone,
-                    phone_type=phone_type_of(phone),
-                    email=email,
-                    email_hash=hashes.email,
-                    preferred_channel=preferred_channel,
-                    best_time=best_time,
-                    timezone=tz_name,
-                    **{**CONTACT_PREFERENCE_DEFAULTS, **contact_preferences},
+                    first_name=submission.first_name,
+                    last_name=submission.last_name,
+                    phone=submission.phone or "",
+                    phone_hash=submission.phone_hash,
+                    phone_type=phone_type_of(submission.phone or None),
+                    email=submission.email,
+                    email_hash=submission.email_hash,
+                    preferred_channel=submission.preferred_channel,
+                    best_time=submission.best_time,
+                    timezone=submission.timezone,
+                    **said,
                 )
         except IntegrityError:
             continue
     raise ApplicationError(
-        "The request could not be stored, please try again.", code="conflict", status_code=409
+        "The submission could not be attached, it will be tried again.",
+        code="conflict",
+        status_code=409,
     )
+
+
+def _differs(lead: Lead, submission: Submission) -> bool:
+    """The submission says something about the person that the lead does not."""
+    return (
+        lead.first_name.casefold() != submission.first_name.casefold()
+        or bool(submission.phone_hash and submission.phone_hash != lead.phone_hash)
+        or bool(submission.email_hash and submission.email_hash != lead.email_hash)
+        or bool(submission.last_name and submission.last_name != lead.last_name)
+    )
+
+
+def submission_attach(*, submission: Submission) -> Lead | None:
+    """Attach a stored submission to its person (the worker, inside the routing
+    transaction): the open lead, or a new one; record its SMS consent in the ledger,
+    with the request's own time and evidence; update the funnel counts. Spam is
+    attached to nobody. Idempotent: an attached submission keeps its lead."""
+    if submission.lead_id is not None:
+        return submission.lead
+    if submission.is_spam:
+        return None
+    lead = _lead_attach(submission=submission)
+    funnel_before = lead_funnel_snapshot(lead_id=lead.pk)
+    Submission.objects.filter(pk=submission.pk).update(lead=lead)
+    submission.lead = lead
+    if submission.phone:
+        Consent.objects.create(
+            lead=lead,
+            submission=submission,
+            article_id=submission.article_id,
+            scope=Consent.Scope.SMS,
+            granted=submission.sms_consent,
+            phone=submission.phone,
+            phone_hash=submission.phone_hash,
+            text_version=submission.consent_text_version,
+            text_sha256=submission.consent_text_sha256,
+            ip_address=submission.ip_address,
+            user_agent=submission.user_agent,
+            page_url=submission.page_url,
+            created_at=submission.created_at,
+        )
+    funnel_rollups_update(lead_id=lead.pk, before=funnel_before)
+    return lead
+
+
+def lead_details_confirm(*, lead_id: int, submission_id: int) -> Lead:
+    """A coordinator spoke to the person and confirmed what a later submission said:
+    the lead takes its name, phone, email, channel, time, zone and contact wishes.
+    Fails (409) when another open lead holds that phone or email."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead_id)
+        submission = Submission.objects.filter(pk=submission_id, lead_id=lead_id).first()
+        if submission is None:
+            raise ApplicationError(
+                "No such submission of this lead.", code="not_found", status_code=404
+            )
+        update: dict[str, Any] = {
+            "preferred_channel": submission.preferred_channel,
+            "best_time": submission.best_time,
+            "voicemail_ok": submission.voicemail_ok,
+            "mention_clinic_ok": submission.mention_clinic_ok,
+            "needs_review": False,
+        }
+        if submission.first_name:
+            update["first_name"] = submission.first_name
+        if submission.last_name:
+            update["last_name"] = submission.last_name
+        if submission.timezone:
+            update["timezone"] = submission.timezone
+        if submission.phone:
+            update.update(
+                phone=submission.phone,
+                phone_hash=submission.phone_hash,
+                phone_type=phone_type_of(submission.phone),
+            )
+        if submission.email:
+            update.update(email=submission.email, email_hash=submission.email_hash)
+        try:
+            with transaction.atomic():
+                _lead_save(lead, update)
+        except IntegrityError:
+            raise ApplicationError(
+                "Another open lead has this phone or email; merge them first.",
+                code="contact_taken",
+                status_code=409,
+            ) from None
+    return lead
 
 
 def lead_submit(
@@ -251,21 +271,23 @@ def lead_submit(
     idempotency_key: str = "",
     request_sha256: str = "",
     source: str = Submission.Source.WEB,
+    contact_limited: bool = False,
 ) -> LeadSubmitOutcome:
-    """Store one call-to-action answer: the lead (new or the person's open one), the
-    submission linked to its article and campaign, and the SMS consent record, in one
-    transaction. After commit, ``submission_received`` is sent; the stored submission
-    is the durable promise, so a lost signal is made good by the sweep.
+    """Store one call-to-action answer, durably and nothing more: the submission, with
+    its consent evidence (text version and hash, IP, user agent, page) and the lookup
+    hashes of its phone and email, and its Idempotency-Key, in one short transaction
+    that locks no row another submission needs. After commit ``submission_received``
+    is sent; the worker then attaches the person's lead (``submission_attach``),
+    records the consent in the ledger, counts the funnel and routes the callback. A
+    lost signal is made good by the sweep.
 
-    A second submission from a known phone or email attaches to that person's open
-    lead; nothing in the outcome tells the caller whether that happened.
-
-    ``consent_version`` is the consent wording the person was shown (default: the
-    current one); the record keeps it and its SHA-256. ``contact_preferences`` holds
-    only what the person said (``voicemail_ok``, ``mention_clinic_ok``); the
-    submission stores them with the defaults filled in; a new lead takes them, a known
-    one only when they make contact more discreet (see ``_more_discreet``).
-    ``in_crisis`` or crisis language in ``message`` make ``is_crisis`` true.
+    Nothing here depends on whether the phone or email is known, so neither the answer
+    nor its timing can tell. ``consent_version`` is the consent wording the person was
+    shown (default: the current one). ``contact_preferences`` holds only what the
+    person said (``voicemail_ok``, ``mention_clinic_ok``); the submission stores them
+    with the defaults filled in. ``in_crisis`` or crisis language in ``message`` make
+    ``is_crisis`` true. ``contact_limited``: past a per-phone or per-address limit,
+    stored and routed but sent no confirmation.
 
     With ``idempotency_key``, a repeated key with the same ``request_sha256`` returns
     the first submission (``replayed=True``) and stores nothing; with another body it
@@ -277,23 +299,88 @@ def lead_submit(
             fields={"phone": ["Give a phone number or an email address."]},
         )
     try:
-        consent_text(consent_version or None)
+        text = consent_text(consent_version or None)
     except KeyError:
         raise ApplicationError(
             "Some fields are not valid.",
             fields={"consent_version": ["Unknown consent text version."]},
         ) from None
+    said = {
+        name: bool(value)
+        for name, value in (contact_preferences or {}).items()
+        if name in CONTACT_PREFERENCE_DEFAULTS
+    }
+    utm = utm or {}
+    now = timezone.now()
+    submission = Submission(
+        article_id=article_id_for_slug(slug=article_slug),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone or "",
+        email=email,
+        # Each keyed hash once: parsing and validating the number is the costly part.
+        phone_hash=phone_hash(phone),
+        email_hash=email_hash(email),
+        preferred_channel=preferred_channel,
+        best_time=best_time,
+        timezone=tz_name,
+        interest=interest,
+        message=message,
+        page_url=page_url,
+        referrer=referrer,
+        is_spam=is_spam,
+        source=source,
+        in_crisis=bool(in_crisis),
+        crisis_language=crisis_language_in(message),
+        first_touch=first_touch or {},
+        sms_consent=bool(sms_consent) and bool(phone),
+        consent_text_version=text.version if phone else "",
+        consent_text_sha256=text.sha256 if phone else "",
+        ip_address=_ip_or_none(ip_address),
+        user_agent=(user_agent or "")[:500],
+        contact_limited=contact_limited,
+        # The promise depends only on what this request said, never on whether the
+        # person was known: the answer must not tell.
+        callback_window=_callback_window(submitted_at=now, best_time=best_time, tz_name=tz_name),
+        **{**CONTACT_PREFERENCE_DEFAULTS, **said},
+        **{name: (utm.get(name) or "")[:200] for name in UTM_FIELDS},
+    )
     try:
-        return _lead_submit(**locals())
+        return _submission_store(submission, idempotency_key, request_sha256)
     except IntegrityError:
-        # A concurrent request with the same Idempotency-Key committed first.
+        if not idempotency_key:
+            raise
+        # A concurrent request with the same Idempotency-Key committed first, or the
+        # key was used more than IDEMPOTENCY_KEY_TTL ago.
+        replay = lead_submit_replay(idempotency_key=idempotency_key, request_sha256=request_sha256)
+        if replay is not None:
+            return replay
+        expired, _ = IdempotencyKey.objects.filter(
+            key=idempotency_key, created_at__lt=timezone.now() - settings.IDEMPOTENCY_KEY_TTL
+        ).delete()
+        if not expired:
+            raise
+        submission.pk = None
+        submission._state.adding = True
+        return _submission_store(submission, idempotency_key, request_sha256)
+
+
+def _submission_store(
+    submission: Submission, idempotency_key: str, request_sha256: str
+) -> LeadSubmitOutcome:
+    # A live Idempotency-Key is not looked up first: claiming it below fails with an
+    # IntegrityError, which lead_submit answers with the replay.
+    with transaction.atomic(durable=True):
+        submission.save(force_insert=True)
         if idempotency_key:
-            replay = lead_submit_replay(
-                idempotency_key=idempotency_key, request_sha256=request_sha256
+            IdempotencyKey.objects.create(
+                key=idempotency_key, request_sha256=request_sha256, submission=submission
             )
-            if replay is not None:
-                return replay
-        raise
+        submission_id = submission.pk
+        transaction.on_commit(
+            lambda: submission_received.send_robust(sender=Submission, submission_id=submission_id)
+        )
+    return LeadSubmitOutcome(submission=submission, replayed=False)
 
 
 def lead_submit_replay(*, idempotency_key: str, request_sha256: str) -> LeadSubmitOutcome | None:
@@ -316,91 +403,6 @@ def lead_submit_replay(*, idempotency_key: str, request_sha256: str) -> LeadSubm
             status_code=422,
         )
     return LeadSubmitOutcome(submission=previous.submission, replayed=True)
-
-
-def _lead_submit(**kwargs: Any) -> LeadSubmitOutcome:
-    # A live Idempotency-Key is not looked up first: claiming it below fails with an
-    # IntegrityError, which lead_submit answers with the replay. One query fewer on
-    # every request with a key; a replay (rare) costs a rolled-back transaction.
-    key = kwargs["idempotency_key"]
-    with transaction.atomic(durable=True):
-        if key:
-            # An expired key may be reused; drop the old row before claiming it again.
-            IdempotencyKey.objects.filter(
-                key=key, created_at__lt=timezone.now() - settings.IDEMPOTENCY_KEY_TTL
-            ).delete()
-        article = article_for_slug(slug=kwargs["article_slug"])
-        said = {
-            name: bool(value)
-            for name, value in (kwargs["contact_preferences"] or {}).items()
-            if name in CONTACT_PREFERENCE_DEFAULTS
-        }
-        # Each keyed hash once: parsing and validating the number is the costly part.
-        hashes = ContactHashes(phone=phone_hash(kwargs["phone"]), email=email_hash(kwargs["email"]))
-        lead = _lead_attach(
-            first_name=kwargs["first_name"],
-            last_name=kwargs["last_name"],
-            phone=kwargs["phone"],
-            email=kwargs["email"],
-            hashes=hashes,
-            preferred_channel=kwargs["preferred_channel"],
-            best_time=kwargs["best_time"],
-            tz_name=kwargs["tz_name"],
-            contact_preferences=said,
-            is_spam=kwargs["is_spam"],
-        )
-        utm = kwargs["utm"] or {}
-        now = timezone.now()
-        funnel_before = lead_funnel_snapshot(lead_id=lead.pk)
-        submission = Submission.objects.create(
-            lead=lead,
-            article=article,
-            first_name=kwargs["first_name"],
-            phone=kwargs["phone"] or "",
-            email=kwargs["email"],
-            interest=kwargs["interest"],
-            message=kwargs["message"],
-            page_url=kwargs["page_url"],
-            referrer=kwargs["referrer"],
-            is_spam=kwargs["is_spam"],
-            source=kwargs["source"],
-            in_crisis=bool(kwargs["in_crisis"]),
-            crisis_language=crisis_language_in(kwargs["message"]),
-            first_touch=kwargs["first_touch"] or {},
-            # The promise depends only on what this request said, never on whether the
-            # person was known: the answer must not tell.
-            callback_window=_callback_window(
-                submitted_at=now, best_time=kwargs["best_time"], tz_name=kwargs["tz_name"]
-            ),
-            **{**CONTACT_PREFERENCE_DEFAULTS, **said},
-            **{name: (utm.get(name) or "")[:200] for name in UTM_FIELDS},
-        )
-        if kwargs["phone"]:
-            text = consent_text(kwargs["consent_version"] or None)
-            Consent.objects.create(
-                lead=lead,
-                submission=submission,
-                article=article,
-                scope=Consent.Scope.SMS,
-                granted=bool(kwargs["sms_consent"]),
-                phone=kwargs["phone"],
-                phone_hash=hashes.phone,
-                text_version=text.version,
-                text_sha256=text.sha256,
-                ip_address=_ip_or_none(kwargs["ip_address"]),
-                user_agent=(kwargs["user_agent"] or "")[:500],
-                page_url=kwargs["page_url"],
-            )
-        if key:
-            IdempotencyKey.objects.create(
-                key=key, request_sha256=kwargs["request_sha256"], submission=submission
-            )
-        funnel_rollups_update(lead_id=lead.pk, before=funnel_before)
-        submission_id = submission.pk
-        transaction.on_commit(
-            lambda: submission_received.send_robust(sender=Submission, submission_id=submission_id)
-        )
-    return LeadSubmitOutcome(submission=submission, replayed=False)
 
 
 def submission_mark_processed(*, submission_id: int) -> bool:
@@ -456,15 +458,20 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
     return True
 
 
-def lead_contact_preferences_update(
-    *, lead_id: int, voicemail_ok: bool, mention_clinic_ok: bool
+def lead_contact_restrict(
+    *, lead_id: int, voicemail_ok: bool | None = None, mention_clinic_ok: bool | None = None
 ) -> bool:
-    """The person changed how the clinic may contact them (from their signed link)."""
-    return bool(
-        Lead.objects.filter(pk=lead_id).update(
-            voicemail_ok=voicemail_ok, mention_clinic_ok=mention_clinic_ok
+    """Make contact with the lead more discreet (from a request's link): only False is
+    taken; allowing voicemail or the clinic's name again needs a coordinator."""
+    restrict = {
+        name: False
+        for name, value in (
+            ("voicemail_ok", voicemail_ok),
+            ("mention_clinic_ok", mention_clinic_ok),
         )
-    )
+        if value is False
+    }
+    return bool(restrict) and bool(Lead.objects.filter(pk=lead_id).update(**restrict))
 
 
 def lead_submit_call(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from scheduling.services.callbacks import (
     CLOSING_OUTCOMES,
-    CONFIRMATION_SMS_PER_NUMBER_WINDOW,
+    CONFIRMATION_PER_ADDRESS_WINDOW,
     attempt_log,
     call_enqueue,
     call_missed_route,
@@ -39,13 +39,15 @@ from scheduling.services.consultations import (
     appointment_reply,
     appointment_reschedule_request,
     callback_book,
-    contact_preferences_change,
     request_cancel,
+    submission_cancel,
+    submission_links_revoke,
+    submission_restrict,
 )
 
 __all__ = [
     "CLOSING_OUTCOMES",
-    "CONFIRMATION_SMS_PER_NUMBER_WINDOW",
+    "CONFIRMATION_PER_ADDRESS_WINDOW",
     "appointment_admit",
     "appointment_book",
     "appointment_cancel",
@@ -67,13 +69,15 @@ __all__ = [
     "callback_release",
     "callback_renew",
     "callbacks_escalate",
-    "contact_preferences_change",
     "lead_sms_reply",
     "lead_work_erase",
     "reply_enqueue",
     "reply_route",
     "request_cancel",
     "retry_at_for",
+    "submission_cancel",
     "submission_enqueue",
+    "submission_links_revoke",
+    "submission_restrict",
     "submission_route",
 ]

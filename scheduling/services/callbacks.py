@@ -28,16 +28,16 @@ from scheduling.services.outreach import lead_message
 
 logger = logging.getLogger(__name__)
 
-CONFIRMATION_SMS_PER_NUMBER_WINDOW = timedelta(hours=24)
+CONFIRMATION_PER_ADDRESS_WINDOW = timedelta(hours=24)
 
 
-def _callback_open_for(*, submission: Submission) -> Callback:
-    """The lead's live callback, or a new one due by the speed-to-lead clock.
-    A crisis submission makes the callback urgent (first in the queue), including
-    a live one queued by an earlier submission."""
+def _callback_open_for(*, submission: Submission, lead: Lead) -> Callback:
+    """The lead's live callback, or a new one due by the speed-to-lead clock (in the
+    lead's own time and zone). A crisis submission makes the callback urgent (first
+    in the queue), including a live one queued by an earlier submission."""
     urgent = submission.is_crisis
     live = Callback.objects.filter(
-        lead_id=submission.lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+        lead_id=lead.pk, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
     ).first()
     if live is not None:
         if urgent and not live.is_urgent:
@@ -45,12 +45,10 @@ def _callback_open_for(*, submission: Submission) -> Callback:
             live.save(update_fields=["is_urgent"])
         return live
     due_at = business_time.callback_due_at(
-        submitted_at=submission.created_at,
-        best_time=submission.lead.best_time,
-        tz_name=submission.lead.timezone,
+        submitted_at=submission.created_at, best_time=lead.best_time, tz_name=lead.timezone
     )
     return Callback.objects.create(
-        lead_id=submission.lead_id,
+        lead_id=lead.pk,
         submission=submission,
         due_at=due_at,
         original_due_at=due_at,
@@ -58,70 +56,106 @@ def _callback_open_for(*, submission: Submission) -> Callback:
     )
 
 
-def _sms_confirmation_allowed(*, submission: Submission, lead: Lead) -> bool:
-    # A landline gets a call; a number outside the allowed countries (SMS pumping)
-    # gets a call or an email, never a text.
-    if not intake_selectors.lead_sms_reachable(lead_id=lead.pk):
+def _sms_confirmation_allowed(*, submission: Submission) -> bool:
+    """A text to the number this submission gave, with the consent it gave. A
+    landline gets a call; a number outside the allowed countries (SMS pumping) gets
+    a call or an email, never a text; one confirmation per number a day."""
+    phone = submission.phone
+    if not phone or not submission.sms_consent:
         return False
-    if not intake_selectors.submission_sms_consent_granted(submission_id=submission.pk):
+    if not intake_selectors.phone_sms_reachable(
+        phone=phone, phone_type=intake_services.phone_type_of(phone)
+    ):
         return False
     return not notification_selectors.message_sent_recently(
         channel=Message.Channel.SMS,
         purpose=Message.Purpose.CONFIRMATION,
-        recipient=str(lead.phone),
-        since=timezone.now() - CONFIRMATION_SMS_PER_NUMBER_WINDOW,
+        recipient=str(phone),
+        since=timezone.now() - CONFIRMATION_PER_ADDRESS_WINDOW,
     )
 
 
-def submission_route(*, submission_id: int) -> Callback | None:
-    """Queue the callback and send the confirmations for one submission, once.
+def _email_confirmation_allowed(*, submission: Submission) -> bool:
+    """One confirmation per address a day: a form cannot be used to flood an inbox."""
+    return bool(submission.email) and not notification_selectors.message_sent_recently(
+        channel=Message.Channel.EMAIL,
+        purpose=Message.Purpose.CONFIRMATION,
+        recipient=submission.email,
+        since=timezone.now() - CONFIRMATION_PER_ADDRESS_WINDOW,
+    )
 
-    Safe to call again for the same submission (a redelivered task or the sweep):
-    the first call marks the submission processed in the same transaction, and
-    later calls do nothing. Spam is marked processed and gets nothing. Returns
-    the lead's live callback, or None when there was nothing to do."""
+
+def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
+    """The confirmations of one submission, to the phone and email it gave (never to
+    the lead's, which the submitter may not own). What they say and whether they go
+    depends only on the submission and the limits on its own phone and address, not
+    on whether the person was known: a stranger learns nothing from them. The lead's
+    wish for discretion also holds when the message goes to the lead's own phone or
+    address."""
+    if submission.contact_limited:
+        return
+    window_ends = datetime.fromisoformat(submission.callback_window["ends_at"])
+    context = {
+        "first_name": submission.first_name,
+        "callback_window": business_time.callback_window_phrase(
+            due_at=window_ends, now=timezone.now(), tz_name=submission.timezone
+        ),
+    }
+    discreet_lead = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
+    correlation = f"lead:{lead.pk}"
+    if _sms_confirmation_allowed(submission=submission):
+        notification_services.message_send(
+            channel=Message.Channel.SMS,
+            purpose=Message.Purpose.CONFIRMATION,
+            recipient=str(submission.phone),
+            template="confirmation",
+            context=context,
+            correlation=correlation,
+            dedupe_key=f"confirmation:sms:submission:{submission.pk}",
+            discreet=not submission.mention_clinic_ok
+            or (discreet_lead and submission.phone_hash == lead.phone_hash),
+        )
+    if _email_confirmation_allowed(submission=submission):
+        manage_url = links.request_manage_url(
+            submission_id=submission.pk, email_hash=submission.email_hash
+        )
+        notification_services.message_send(
+            channel=Message.Channel.EMAIL,
+            purpose=Message.Purpose.CONFIRMATION,
+            recipient=submission.email,
+            template="confirmation",
+            context={**context, "manage_url": manage_url},
+            correlation=correlation,
+            dedupe_key=f"confirmation:email:submission:{submission.pk}",
+            discreet=not submission.mention_clinic_ok
+            or (discreet_lead and submission.email_hash == lead.email_hash),
+        )
+
+
+def submission_route(*, submission_id: int) -> Callback | None:
+    """Attach one stored submission to its person, queue the callback and send the
+    confirmations, once.
+
+    The public POST only stored the submission; here, in one transaction, the
+    submission is marked processed, attached to the person's open lead or a new one
+    (``intake.services.submission_attach``: dedupe, consent ledger, funnel counts),
+    the lead's callback is queued, and the confirmations go out. Safe to call again
+    for the same submission (a redelivered task or the sweep): later calls do
+    nothing. Spam is marked processed and gets nothing. Returns the lead's live
+    callback, or None when there was nothing to do."""
     submission = intake_selectors.submission_get(submission_id=submission_id)
     if submission is None:
         return None
     with transaction.atomic():
         if not intake_services.submission_mark_processed(submission_id=submission_id):
             return None
-        if submission.is_spam:
+        lead = intake_services.submission_attach(submission=submission)
+        if lead is None:
             return None
-        lead = submission.lead
-        callback = _callback_open_for(submission=submission)
+        callback = _callback_open_for(submission=submission, lead=lead)
         if callback.is_urgent:
             _alert(callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR)
-        context = {
-            "first_name": submission.first_name,
-            "callback_window": business_time.callback_window_phrase(
-                due_at=callback.due_at, now=timezone.now(), tz_name=lead.timezone
-            ),
-        }
-        discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
-        correlation = f"lead:{lead.pk}"
-        if _sms_confirmation_allowed(submission=submission, lead=lead):
-            notification_services.message_send(
-                channel=Message.Channel.SMS,
-                purpose=Message.Purpose.CONFIRMATION,
-                recipient=str(lead.phone),
-                template="confirmation",
-                context=context,
-                correlation=correlation,
-                dedupe_key=f"confirmation:sms:submission:{submission.pk}",
-                discreet=discreet,
-            )
-        if lead.email:
-            notification_services.message_send(
-                channel=Message.Channel.EMAIL,
-                purpose=Message.Purpose.CONFIRMATION,
-                recipient=lead.email,
-                template="confirmation",
-                context={**context, "manage_url": links.request_manage_url(lead_id=lead.pk)},
-                correlation=correlation,
-                dedupe_key=f"confirmation:email:submission:{submission.pk}",
-                discreet=discreet,
-            )
+        _confirmations_send(submission=submission, lead=lead)
     return callback
 
 
@@ -549,12 +583,18 @@ def call_route(*, call_id: int) -> Callback | None:
         article_id=intake_selectors.article_id_for_tracking_number(number=call.called),
         idempotency_key=f"call:{call.provider_id}",
     )
-    return submission_route(submission_id=outcome.submission.pk) or (
-        Callback.objects.filter(
-            lead_id=outcome.submission.lead_id,
-            status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED],
-        ).first()
+    routed = submission_route(submission_id=outcome.submission.pk)
+    if routed is not None:
+        return routed
+    # Routed before (a redelivered task): the lead it was attached to then.
+    lead_id = (
+        Submission.objects.filter(pk=outcome.submission.pk)
+        .values_list("lead_id", flat=True)
+        .first()
     )
+    return Callback.objects.filter(
+        lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+    ).first()
 
 
 def call_missed_route(*, call_id: int) -> Callback | None:

@@ -13,7 +13,7 @@ from config.crypto import phone_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
-from intake.models import Lead
+from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Message
@@ -362,20 +362,56 @@ def request_cancel(*, lead_id: int) -> None:
         )
 
 
-def contact_preferences_change(
-    *, lead_id: int, voicemail_ok: bool, mention_clinic_ok: bool, texts_ok: bool
+def submission_restrict(
+    *, submission_id: int, no_voicemail: bool, no_clinic_name: bool, stop_texts: bool
 ) -> None:
-    """The person changed how we may contact them; turning texts off opts the number
-    out (as STOP would), turning them on opts it back in."""
-    lead = intake_selectors.lead_get(lead_id=lead_id)
-    if lead is None:
+    """The holder of a request's link asked for less contact. The link went to an
+    address nobody verified, so it can only restrict: no voicemail and no clinic name
+    (on the submission and on its lead), no more texts to the number the submission
+    gave (as STOP would). Nothing here allows anything; opting back in to texts is
+    START from the phone, or a coordinator who spoke to the person."""
+    submission = Submission.objects.filter(pk=submission_id).first()
+    if submission is None:
         return
+    restrict = {}
+    if no_voicemail:
+        restrict["voicemail_ok"] = False
+    if no_clinic_name:
+        restrict["mention_clinic_ok"] = False
     with transaction.atomic():
-        intake_services.lead_contact_preferences_update(
-            lead_id=lead_id, voicemail_ok=voicemail_ok, mention_clinic_ok=mention_clinic_ok
+        if restrict:
+            Submission.objects.filter(pk=submission_id).update(**restrict)
+            if submission.lead_id:
+                intake_services.lead_contact_restrict(lead_id=submission.lead_id, **restrict)
+        if stop_texts and submission.phone:
+            notification_services.opt_out_record(phone=str(submission.phone), source="email link")
+
+
+def submission_cancel(*, submission_id: int) -> bool:
+    """The holder of a request's link cancelled that one request. Its lead is closed
+    (callback and consultations cancelled) only when no other live request of the
+    person remains: a link sent to an address nobody verified cannot cancel what
+    someone else asked for. Returns False when it was already cancelled."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Submission.objects.filter(pk=submission_id, cancelled_at__isnull=True).update(
+            cancelled_at=now
+        ):
+            return False
+        lead_id = (
+            Submission.objects.filter(pk=submission_id).values_list("lead_id", flat=True).first()
         )
-        if lead.phone:
-            if texts_ok:
-                notification_services.opt_out_remove(phone=str(lead.phone))
-            else:
-                notification_services.opt_out_record(phone=str(lead.phone), source="email link")
+        others_live = (
+            Submission.objects.filter(lead_id=lead_id, cancelled_at__isnull=True, is_spam=False)
+            .exclude(pk=submission_id)
+            .exists()
+        )
+        if lead_id is not None and not others_live:
+            request_cancel(lead_id=lead_id)
+    return True
+
+
+def submission_links_revoke(*, submission_id: int) -> bool:
+    """Links to this request issued until now stop opening (a coordinator learnt the
+    email was not the person's, or the person asked)."""
+    return bool(Submission.objects.filter(pk=submission_id).update(links_revoked_at=timezone.now()))

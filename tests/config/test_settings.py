@@ -144,18 +144,18 @@ def test_healthz_answers_a_probe_by_ip_address_before_host_checks(client):
 
 
 def test_a_link_signed_before_a_secret_key_rotation_still_opens_with_the_fallback(settings):
-    from scheduling.links import request_lead_id, request_manage_url
+    from scheduling.links import appointment_id, appointment_manage_url
 
     old_key = "the-old-secret-key-before-rotation-0123456789abcdefghijklmnopqrstuvwxyz"
     settings.SECRET_KEY = old_key
-    token = request_manage_url(lead_id=42).rstrip("/").rsplit("/", 1)[-1]
-    assert request_lead_id(token) == 42
+    token = appointment_manage_url(appointment_id=42).rstrip("/").rsplit("/", 1)[-1]
+    assert appointment_id(token) == 42
 
     settings.SECRET_KEY = "the-new-secret-key-after-rotation-0123456789abcdefghijklmnopqrstuvwxyz"
     settings.SECRET_KEY_FALLBACKS = []
-    assert request_lead_id(token) is None
+    assert appointment_id(token) is None
     settings.SECRET_KEY_FALLBACKS = [old_key]
-    assert request_lead_id(token) == 42
+    assert appointment_id(token) == 42
 
 
 def test_secret_key_fallbacks_are_read_from_the_environment():

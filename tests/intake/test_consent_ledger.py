@@ -5,9 +5,17 @@ from django.db import DatabaseError, connection, transaction
 
 from intake.consent import CONSENT_TEXTS, consent_text
 from intake.models import Consent, ConsentLedgerError
-from tests.factories import submit_lead
+from tests.factories import ArticleFactory, submit_lead
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api_client(routed_api_client):
+    """The worker writes the ledger row from the submission's evidence."""
+    ArticleFactory(slug="science-behind-antidepressants")
+    return routed_api_client
+
 
 URL = "/api/v1/leads/"
 
@@ -34,7 +42,8 @@ def test_the_record_keeps_scope_wording_time_origin_page_and_article(api_client)
     assert consent.granted is True
     assert str(consent.phone) == "+12025550143"
     assert (consent.text_version, consent.text_sha256) == (text.version, text.sha256)
-    assert consent.created_at is not None
+    # The time of the request, not of the worker's write.
+    assert consent.created_at == consent.submission.created_at
     assert consent.ip_address == "127.0.0.1"
     assert consent.user_agent == "Browser/2.0"
     assert consent.page_url == "https://clinic.example/articles/science-behind-antidepressants/"

@@ -38,7 +38,8 @@ def test_it_may_be_cached_by_browsers_and_sets_no_cookie(api_client):
 
 
 @pytest.mark.django_db
-def test_the_text_served_is_the_text_whose_version_a_submission_records(api_client):
+def test_the_text_served_is_the_text_whose_version_a_submission_records(routed_api_client):
+    api_client = routed_api_client
     served = api_client.get(URL).json()["consent"]
 
     api_client.post(

@@ -12,10 +12,21 @@ from intake.consent import consent_text
 from intake.models import Article, Consent, IdempotencyKey, Lead, Submission
 from notifications.models import Message
 from scheduling.models import Callback
+from tests.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/leads/"
+
+
+@pytest.fixture
+def api_client(routed_api_client):
+    return routed_api_client
+
+
+@pytest.fixture(autouse=True)
+def _article(db):
+    ArticleFactory(slug="science-behind-antidepressants")
 
 
 def payload(**overrides):
@@ -196,13 +207,14 @@ def test_another_first_name_on_a_known_phone_is_flagged_not_merged(api_client):
     ]
 
 
-def test_an_unknown_article_slug_is_kept_as_an_unlisted_article(api_client):
+def test_an_unknown_article_slug_is_stored_without_an_article_not_created(api_client):
     response = api_client.post(URL, payload(article="new-page-nobody-registered"), format="json")
 
     assert response.status_code == 201
-    article = Article.objects.get(slug="new-page-nobody-registered")
-    assert article.is_listed is False
-    assert article.needs_review is True
+    assert not Article.objects.filter(slug="new-page-nobody-registered").exists()
+    submission = Submission.objects.get(reference=response.json()["reference"])
+    assert submission.article_id is None
+    assert submission.lead is not None
 
 
 def test_the_honeypot_answers_like_a_success_and_sends_nothing(
@@ -412,12 +424,14 @@ def test_the_answer_does_not_tell_whether_the_person_was_known(api_client):
     assert shapes[0] == shapes[1] == shapes[2]
 
 
-def test_a_later_submission_fills_in_an_email_the_lead_lacked(api_client):
+def test_a_later_submission_does_not_fill_in_an_email_the_lead_lacked(api_client):
+    # Anyone who knows the phone could send it: a coordinator confirms it first.
     api_client.post(URL, payload(email=""), format="json")
     api_client.post(URL, payload(email="maria@example.org"), format="json")
 
     lead = Lead.objects.get()
-    assert lead.email == "maria@example.org"
+    assert lead.email == ""
+    assert lead.needs_review is True
     assert lead.submissions.count() == 2
 
 
@@ -484,7 +498,7 @@ def test_an_anonymous_form_cannot_relax_discretion_on_a_known_lead(api_client):
     assert (latest.voicemail_ok, latest.mention_clinic_ok) == (True, True)
 
 
-def test_a_later_submission_updates_channel_time_and_time_zone(api_client):
+def test_a_later_submission_keeps_its_channel_time_and_zone_off_the_lead(api_client):
     api_client.post(URL, payload(), format="json")
     api_client.post(
         URL,
@@ -493,7 +507,9 @@ def test_a_later_submission_updates_channel_time_and_time_zone(api_client):
     )
 
     lead = Lead.objects.get()
-    assert (lead.preferred_channel, lead.best_time, lead.timezone) == (
+    assert (lead.preferred_channel, lead.best_time, lead.timezone) == ("call", "anytime", "")
+    later = Submission.objects.order_by("-pk").first()
+    assert (later.preferred_channel, later.best_time, later.timezone) == (
         "sms",
         "evening",
         "America/Chicago",
@@ -514,7 +530,9 @@ def test_spam_on_a_known_phone_changes_nothing_on_the_lead(api_client):
         "call",
         False,
     )
-    assert lead.submissions.filter(is_spam=True).count() == 1
+    # Spam is attached to nobody.
+    assert lead.submissions.filter(is_spam=True).count() == 0
+    assert Submission.objects.get(is_spam=True).lead is None
 
 
 def test_someone_else_on_a_known_phone_can_only_make_contact_more_discreet(api_client):
@@ -557,21 +575,61 @@ def test_too_many_requests_from_one_ip_get_429_with_retry_after(api_client, sett
     assert 0 < int(response["Retry-After"]) <= 3600
 
 
-def test_too_many_requests_for_one_phone_get_429_whatever_the_ip(api_client, settings):
+def test_past_the_per_phone_limit_the_answer_is_the_same_and_nothing_is_sent(
+    api_client, settings, sms_outbox
+):
     _rates(settings, lead_submit_phone="2/hour")
     for n in range(2):
         response = api_client.post(
             URL, payload(email=f"m{n}@example.org"), format="json", REMOTE_ADDR=f"198.51.100.{n}"
         )
         assert response.status_code == 201
+    sms_outbox.clear()
+    mail.outbox.clear()
 
-    response = api_client.post(URL, payload(), format="json", REMOTE_ADDR="198.51.100.9")
+    response = api_client.post(
+        URL, payload(email="m9@example.org"), format="json", REMOTE_ADDR="198.51.100.9"
+    )
 
+    assert response.status_code == 201
+    assert set(response.json()) == {"reference", "status", "callback_window"}
+    limited = Submission.objects.get(reference=response.json()["reference"])
+    assert limited.contact_limited is True
+    assert limited.lead is not None  # stored and routed, never lost
+    assert sms_outbox == [] and mail.outbox == []
+
+
+def test_past_the_per_address_limit_the_answer_is_the_same_and_nothing_is_sent(
+    api_client, settings
+):
+    _rates(settings, lead_submit_email="1/hour")
+    api_client.post(URL, payload(phone=""), format="json", REMOTE_ADDR="198.51.100.1")
+    mail.outbox.clear()
+
+    response = api_client.post(
+        URL, payload(phone="+12025550188"), format="json", REMOTE_ADDR="198.51.100.2"
+    )
+
+    assert response.status_code == 201
+    assert Submission.objects.get(reference=response.json()["reference"]).contact_limited
+    assert mail.outbox == []
+
+
+def test_too_many_requests_from_one_network_get_429(api_client, settings):
+    _rates(settings, lead_submit_subnet="2/hour")
+    for n in range(2):
+        response = api_client.post(
+            URL, payload(phone=f"+1202555010{n}"), format="json", REMOTE_ADDR=f"198.51.100.{n}"
+        )
+        assert response.status_code == 201
+
+    response = api_client.post(
+        URL, payload(phone="+12025550109"), format="json", REMOTE_ADDR="198.51.100.77"
+    )
     assert response.status_code == 429
-    assert response.json()["code"] == "throttled"
-    assert int(response["Retry-After"]) > 0
-    assert Submission.objects.count() == 2
-    other = api_client.post(URL, payload(phone="+12025550188"), format="json")
+    other = api_client.post(
+        URL, payload(phone="+12025550108"), format="json", REMOTE_ADDR="198.51.101.1"
+    )
     assert other.status_code == 201
 
 

@@ -279,13 +279,16 @@ def test_the_signed_link_cancels_and_a_tampered_one_does_nothing(client, clinici
     assert appointment.status == Appointment.Status.CANCELLED
 
 
-def test_the_request_link_changes_preferences_and_cancels_the_request(client, lead_callback):
-    url = links.request_manage_url(lead_id=lead_callback.lead_id)
+def test_the_request_link_restricts_contact_and_cancels_the_request(client, lead_callback):
+    submission = lead_callback.submission
+    url = links.request_manage_url(submission_id=submission.pk, email_hash=submission.email_hash)
     path = url[url.index("/", 8) :]
 
-    client.post(path, {"action": "preferences", "voicemail_ok": "on"})
     lead = Lead.objects.get(pk=lead_callback.lead_id)
-    assert (lead.voicemail_ok, lead.mention_clinic_ok) == (True, False)
+    assert lead.mention_clinic_ok is True
+    client.post(path, {"action": "restrict", "no_clinic_name": "on"})
+    lead.refresh_from_db()
+    assert lead.mention_clinic_ok is False
 
     client.post(path, {"action": "cancel"})
     lead.refresh_from_db()
