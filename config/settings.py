@@ -399,6 +399,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # /readyz answers 503 with this Retry-After when a dependency is down, and so does
 # any request that finds the database unreachable (config.middleware).
 READYZ_RETRY_AFTER_SECONDS = env.int("READYZ_RETRY_AFTER_SECONDS", default=10)
+# /readyz calls without the metrics token, per client address (config.views): enough
+# for a probe every second; past it, 429.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["readyz_ip"] = env.str(
+    "READYZ_THROTTLE_PER_IP", default="120/minute"
+)
 # How often beat runs the sweeps that make good a lost hand-off.
 SWEEP_INTERVAL = timedelta(seconds=env.int("SWEEP_INTERVAL_SECONDS", default=60))
 CELERY_BEAT_SCHEDULE = {
