@@ -95,7 +95,7 @@ class ReadyzIpThrottle(SimpleRateThrottle):
     scope = "readyz_ip"
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or None  # empty: off
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         ident = self.get_ident(request) or ""
