@@ -4,9 +4,9 @@ With PROMETHEUS_MULTIPROC_DIR set, each gunicorn worker writes its metric sample
 files there and /metrics sums them (config.metrics). The master empties the
 directory before forking, so a restart does not add the last run's counts again.
 
-Access lines go to stdout through config.access_log: one JSON line a request with the
-route (the URL pattern), status and timing, never the path, query string, referer,
-user agent or client address (signed-link tokens and UTM values live there).
+Access lines (``--access-logfile -``) go through config.access_log: one JSON line a
+request with the route (the URL pattern), status and timing, never the path, query
+string, referer, user agent or client address (signed-link tokens and UTM values).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-# Read by gunicorn itself; the command line may not override them (tests/config/test_compose.py).
+# Every gunicorn started from the repository (the image, compose, the benchmarks) logs
+# through it; the access log itself is on where the command line asks (--access-logfile).
 logger_class = "config.access_log.RedactingLogger"
-accesslog = "-"
 
 
 def on_starting(server: Any) -> None:

@@ -162,8 +162,9 @@ def test_gunicorn_with_the_project_config_logs_routes_only(tmp_path):
             [
                 *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),
                 *("--bind", f"127.0.0.1:{port}", "--workers", "1"),
+                *("--access-logfile", "-"),  # as the image and compose start it
             ],
-            cwd=REPO,  # so ./gunicorn.conf.py is read, as in the image
+            cwd=REPO,  # so ./gunicorn.conf.py (its logger_class) is read, as in the image
             env=env,
             stdout=stdout,
             stderr=stderr,

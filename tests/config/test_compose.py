@@ -383,6 +383,7 @@ def test_web_serves_with_the_same_gunicorn_command_as_the_image() -> None:
     web = program(shell_words(service("web")["command"]), "gunicorn")
     assert web == image
     assert option(image, "--workers", "-w") == "${GUNICORN_WORKERS:-3}"
+    assert option(image, "--access-logfile") == "-"
 
 
 def test_gunicorn_logs_through_the_redacting_logger_of_its_config_file() -> None:
@@ -390,18 +391,15 @@ def test_gunicorn_logs_through_the_redacting_logger_of_its_config_file() -> None
 
     from config.access_log import RedactingLogger
 
-    # Nothing on the command lines replaces gunicorn.conf.py's logger and access log.
+    # Nothing on the command lines replaces gunicorn.conf.py's logger or its line format.
     for command in (dockerfile_cmd(), service("web")["command"]):
         gunicorn = program(shell_words(command), "gunicorn")
-        assert not [
-            word for word in gunicorn if re.match(r"--(access-?log|logger|log-?config)", word)
-        ]
+        assert not [w for w in gunicorn if re.match(r"--(logger|log-?config|access-logformat)", w)]
     config = Config()
     for name, value in runpy.run_path(str(REPO / "gunicorn.conf.py")).items():
         if name in config.settings:
             config.set(name, value)
     assert config.logger_class is RedactingLogger
-    assert config.accesslog == "-"
 
 
 def test_commands_name_modules_that_exist() -> None:
