@@ -6,7 +6,8 @@
   console SMS, emails kept in the dev outbox; nothing to install but Python.
 - ``test``: like development, with in-memory SMS and email backends.
 - ``production``: no defaults for secrets or infrastructure; ``SECRET_KEY``,
-  ``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``REDIS_URL`` must be set.
+  ``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``REDIS_URL`` must be set, no secret may be
+  an example value (.env.example, "change-me"), and ``DEBUG`` is refused.
 
 ``DATABASE_URL`` and ``REDIS_URL`` switch any environment to PostgreSQL and Redis.
 Every variable is documented in the README.
