@@ -43,4 +43,5 @@ USER clinic
 EXPOSE 8000
 
 # A shell, so GUNICORN_WORKERS is read at start; exec, so gunicorn is PID 1 and gets SIGTERM.
+# Access lines go through gunicorn.conf.py's logger (read from /app): routes, no paths or IPs.
 CMD ["sh", "-c", "exec gunicorn config.wsgi:application --bind 0.0.0.0:8000 --workers \"${GUNICORN_WORKERS:-3}\" --access-logfile -"]

@@ -69,7 +69,11 @@ class HealthCheckMiddleware:
         if request.method in ("GET", "HEAD"):
             if request.path_info == "/healthz":
                 return views.healthz(request)
-            if request.path_info == "/readyz":
+            # With a session cookie, the normal way: a staff session sees the details.
+            if (
+                request.path_info == "/readyz"
+                and settings.SESSION_COOKIE_NAME not in request.COOKIES
+            ):
                 return views.readyz(request)
             if request.path_info == "/metrics" and "Authorization" in request.headers:
                 return views.metrics_with_token(request)

@@ -6,7 +6,8 @@
   console SMS, emails kept in the dev outbox; nothing to install but Python.
 - ``test``: like development, with in-memory SMS and email backends.
 - ``production``: no defaults for secrets or infrastructure; ``SECRET_KEY``,
-  ``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``REDIS_URL`` must be set.
+  ``ALLOWED_HOSTS``, ``DATABASE_URL`` and ``REDIS_URL`` must be set, no secret may be
+  an example value (.env.example, "change-me"), and ``DEBUG`` is refused.
 
 ``DATABASE_URL`` and ``REDIS_URL`` switch any environment to PostgreSQL and Redis.
 Every variable is documented in the README.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -398,6 +400,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # /readyz answers 503 with this Retry-After when a dependency is down, and so does
 # any request that finds the database unreachable (config.middleware).
 READYZ_RETRY_AFTER_SECONDS = env.int("READYZ_RETRY_AFTER_SECONDS", default=10)
+# /readyz calls without the metrics token, per client address (config.views): enough
+# for a probe every second; past it, 429.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["readyz_ip"] = env.str(
+    "READYZ_THROTTLE_PER_IP", default="120/minute"
+)
 # How often beat runs the sweeps that make good a lost hand-off.
 SWEEP_INTERVAL = timedelta(seconds=env.int("SWEEP_INTERVAL_SECONDS", default=60))
 CELERY_BEAT_SCHEDULE = {
@@ -764,3 +771,60 @@ AUDIT_TRAIL_PAGE_SIZE = env.int("AUDIT_TRAIL_PAGE_SIZE", default=500)
 # A list page (queue, board, appointments) records a lead's read once per user and page
 # in this window; detail pages, the API and exports record every read.
 AUDIT_LIST_READ_WINDOW_SECONDS = env.int("AUDIT_LIST_READ_WINDOW_SECONDS", default=900)
+
+# --- Production refuses DEBUG and example secrets ---------------------------------------
+
+# Values published in .env.example (and the development default key) that do not say
+# "change-me" themselves; every other example secret does. A secret that is either is
+# public, so production refuses to start with it, naming the setting, never the value.
+_EXAMPLE_SECRETS = frozenset(
+    {
+        # .env.example's FIELD_ENCRYPTION_KEYS: a valid Fernet key, base64 of "change-me-...".
+        "Y2hhbmdlLW1lLWdlbmVyYXRlLWEtZmVybmV0LWtleSE=",
+        "dev-only-insecure-key-do-not-use-in-production-0123456789",
+    }
+)
+_PLACEHOLDER = re.compile(r"change[-_ ]?me", re.IGNORECASE)
+
+
+def _is_example_secret(value: str) -> bool:
+    if value in _EXAMPLE_SECRETS or _PLACEHOLDER.search(value):
+        return True
+    try:  # a base64 key (Fernet) whose bytes read as a placeholder
+        decoded = base64.urlsafe_b64decode(value.encode() + b"==").decode("utf-8")
+    except ValueError:
+        return False
+    return bool(_PLACEHOLDER.search(decoded))
+
+
+def _url_password(name: str) -> list[str]:
+    try:
+        password = urlsplit(env.str(name, default="")).password
+    except ValueError:
+        return []
+    return [password] if password else []
+
+
+if PRODUCTION:
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be false when DJANGO_ENV=production")
+    _secrets = {
+        "SECRET_KEY": [SECRET_KEY],
+        "SECRET_KEY_FALLBACKS": SECRET_KEY_FALLBACKS,
+        "FIELD_ENCRYPTION_KEYS": FIELD_ENCRYPTION_KEYS,
+        "LOOKUP_HASH_KEY": [LOOKUP_HASH_KEY],
+        "TWILIO_AUTH_TOKEN": [TWILIO_AUTH_TOKEN],
+        "TWILIO_AUTH_TOKEN_FALLBACKS": TWILIO_AUTH_TOKEN_FALLBACKS,
+        "METRICS_TOKEN": [METRICS_TOKEN],
+        "CAPTCHA_SECRET": [CAPTCHA_SECRET],
+        # POSTGRES_PASSWORD reaches the settings inside DATABASE_URL (docker-compose.yml).
+        "DATABASE_URL": _url_password("DATABASE_URL"),
+        "REPORTS_DATABASE_URL": _url_password("REPORTS_DATABASE_URL"),
+        "EMAIL_URL": _url_password("EMAIL_URL"),
+    }
+    for _name, _values in _secrets.items():
+        if any(_value and _is_example_secret(_value) for _value in _values):
+            raise ImproperlyConfigured(
+                f"{_name} is an example value (.env.example or a change-me placeholder): "
+                "set a real secret when DJANGO_ENV=production"
+            )

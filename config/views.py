@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from typing import Any
@@ -13,9 +14,12 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
 
 from config.celery import app as celery_app
-from config.roles import ADMIN, role_required
+from config.exceptions import error_body
+from config.roles import ADMIN, ALL, has_role, role_required
 
 # The worker heartbeat (config.tasks.worker_heartbeat, every 30 s by beat) is stale
 # after this long: no worker is consuming, or beat is not running.
@@ -82,17 +86,58 @@ def readiness_checks() -> dict[str, tuple[bool, str]]:
     }
 
 
+class ReadyzIpThrottle(SimpleRateThrottle):
+    """/readyz calls without the metrics token, per client address (behind NUM_PROXIES
+    proxies): the checks open a database and a broker connection each time. The rate is
+    ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["readyz_ip"]`` (READYZ_THROTTLE_PER_IP),
+    read per request; the key holds a keyed hash, never the address."""
+
+    scope = "readyz_ip"
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or None  # empty: off
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        ident = self.get_ident(request) or ""
+        digest = hmac.new(settings.SECRET_KEY.encode(), ident.encode(), hashlib.sha256)
+        return self.cache_format % {"scope": self.scope, "ident": digest.hexdigest()[:32]}
+
+
+def _sees_readiness_details(request: HttpRequest) -> bool:
+    """Signed-in staff (any role). ``HealthCheckMiddleware`` answers /readyz without a
+    session cookie before sessions are read, so those callers have no ``user``."""
+    user = getattr(request, "user", None)
+    return user is not None and (has_role(user, *ALL) or (user.is_active and user.is_staff))
+
+
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready for traffic: the database answers and is fully migrated, the broker
     takes connections, and a worker ran the heartbeat task recently. 503 with
-    Retry-After otherwise; the body names what failed (no secrets, no data)."""
+    Retry-After otherwise.
+
+    Which check failed and why (no secrets, no data) goes only to the metrics token
+    and signed-in staff; anyone else gets the status alone, and is throttled per
+    client address (429 with Retry-After past ``readyz_ip``)."""
+    with_token = metrics_token_valid(request)
+    if not with_token:
+        throttle = ReadyzIpThrottle()
+        if not throttle.allow_request(request, None):
+            response = JsonResponse(
+                error_body("throttled", "Too many readiness checks. Try again later."),
+                status=429,
+            )
+            response["Retry-After"] = str(max(1, round(throttle.wait() or 1)))
+            return response
     checks: dict[str, Any] = {
         name: {"ok": ok, "detail": detail} for name, (ok, detail) in readiness_checks().items()
     }
     ready = all(check["ok"] for check in checks.values())
-    response = JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks})
+    body: dict[str, Any] = {"status": "ok" if ready else "unavailable"}
+    if with_token or _sees_readiness_details(request):
+        body["checks"] = checks
+    response = JsonResponse(body)
     if not ready:
         response.status_code = 503
         response["Retry-After"] = str(settings.READYZ_RETRY_AFTER_SECONDS)

@@ -10,10 +10,13 @@ the image), with an environment built only from the compose file and .env.exampl
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import hashlib
 import json
 import os
 import re
+import runpy
 import shlex
 import shutil
 import socket
@@ -146,10 +149,28 @@ def example_env() -> dict[str, str]:
     return read_env_file(REPO / ".env.example")
 
 
-def compose() -> dict[str, Any]:
-    """docker-compose.yml as compose sees it, with .env.example standing in for .env."""
+def _stand_in(name: str) -> str:
+    """A fixed, real-looking secret for ``name`` (letters and digits)."""
+    return hashlib.sha256(f"deployed {name}".encode()).hexdigest()
+
+
+def deployed_env() -> dict[str, str]:
+    """.env.example with every value it says to replace replaced, as ``cp .env.example
+    .env`` and an operator would (production refuses the example secrets)."""
+    variables = example_env()
+    for name, value in variables.items():
+        variables[name] = re.sub(r"change-me[\w-]*", _stand_in(name), value)
+    variables["FIELD_ENCRYPTION_KEYS"] = base64.urlsafe_b64encode(
+        hashlib.sha256(b"deployed FIELD_ENCRYPTION_KEYS").digest()
+    ).decode()
+    return variables
+
+
+def compose(variables: dict[str, str] | None = None) -> dict[str, Any]:
+    """docker-compose.yml as compose sees it, with a deployed .env.example standing in
+    for .env (or ``variables``)."""
     raw = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    return interpolate_all(raw, example_env())
+    return interpolate_all(raw, deployed_env() if variables is None else variables)
 
 
 def service(name: str) -> dict[str, Any]:
@@ -181,16 +202,18 @@ def program(words: list[str], name: str) -> list[str]:
     return words[start:end]
 
 
-def service_env(name: str) -> dict[str, str]:
-    """The variables a compose service's container starts with: env_file, then environment."""
-    definition = service(name)
+def service_env(name: str, variables: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables a compose service's container starts with: env_file (a deployed
+    .env.example, or ``variables``), then environment."""
+    variables = deployed_env() if variables is None else variables
+    definition = compose(variables)["services"][name]
     env_files = definition.get("env_file", [])
     env_files = [env_files] if isinstance(env_files, str) else env_files
     assert env_files == [".env"], f"{name} should read .env, not {env_files}"
     environment = definition.get("environment", {})
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
-    return {**dockerfile_env(), **example_env(), **{k: str(v) for k, v in environment.items()}}
+    return {**dockerfile_env(), **variables, **{k: str(v) for k, v in environment.items()}}
 
 
 def process_env(variables: dict[str, str]) -> dict[str, str]:
@@ -363,6 +386,22 @@ def test_web_serves_with_the_same_gunicorn_command_as_the_image() -> None:
     assert option(image, "--access-logfile") == "-"
 
 
+def test_gunicorn_logs_through_the_redacting_logger_of_its_config_file() -> None:
+    from gunicorn.config import Config
+
+    from config.access_log import RedactingLogger
+
+    # Nothing on the command lines replaces gunicorn.conf.py's logger or its line format.
+    for command in (dockerfile_cmd(), service("web")["command"]):
+        gunicorn = program(shell_words(command), "gunicorn")
+        assert not [w for w in gunicorn if re.match(r"--(logger|log-?config|access-logformat)", w)]
+    config = Config()
+    for name, value in runpy.run_path(str(REPO / "gunicorn.conf.py")).items():
+        if name in config.settings:
+            config.set(name, value)
+    assert config.logger_class is RedactingLogger
+
+
 def test_commands_name_modules_that_exist() -> None:
     targets = {
         program(shell_words(dockerfile_cmd()), "gunicorn")[1],
@@ -469,6 +508,16 @@ def test_production_settings_load_from_compose_and_env_example(build_context: Pa
         ["-c", "import config.settings"], variables=service_env("web"), cwd=build_context
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_production_settings_refuse_the_env_example_left_as_it_is(build_context: Path) -> None:
+    result = run_python(
+        ["-c", "import config.settings"],
+        variables=service_env("web", example_env()),
+        cwd=build_context,
+    )
+    assert result.returncode != 0
+    assert "is an example value" in result.stderr.splitlines()[-1], result.stderr
 
 
 @pytest.mark.parametrize("names", REQUIRED_IN_PRODUCTION, ids="+".join)

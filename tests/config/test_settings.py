@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -23,7 +26,7 @@ PRODUCTION_ENV = {
     "TWILIO_AUTH_TOKEN": "token",
     "TWILIO_FROM_NUMBER": "+15005550006",
     "PUBLIC_BASE_URL": "https://clinic.example",
-    "FIELD_ENCRYPTION_KEYS": "Y2hhbmdlLW1lLWdlbmVyYXRlLWEtZmVybmV0LWtleSE=",
+    "FIELD_ENCRYPTION_KEYS": "_WmvoFGvaOgOrvzgocvXbXYE5SZOz-qDPS5E23iyI6U=",
     "LOOKUP_HASH_KEY": "a-production-lookup-hash-key-that-is-long-and-random-0123456789",
 }
 
@@ -165,3 +168,133 @@ def test_secret_key_fallbacks_are_read_from_the_environment():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "['old-one', 'older-one']"
+
+
+# --- Production refuses example secrets and DEBUG ------------------------------------
+
+# Names in .env.example that hold secrets: those named like one (*SECRET, *TOKEN,
+# *PASSWORD, *KEY, *KEYS, and their *_FALLBACKS), and URLs with a password in them.
+# Public keys are not secrets.
+PUBLIC_NAMED_LIKE_SECRETS = {"CAPTCHA_SITE_KEY"}
+
+
+def env_example_secrets() -> list[tuple[str, str]]:
+    """(name, value) of every secret in .env.example, commented-out defaults included."""
+    found = []
+    text = (BASE_DIR / ".env.example").read_text()
+    for match in re.finditer(r"^(?:#\s*)?([A-Z][A-Z0-9_]*)=(.*)$", text, flags=re.MULTILINE):
+        name, value = match.group(1), match.group(2).strip().strip("\"'")
+        named_like_one = re.search(r"(SECRET|TOKEN|PASSWORD|KEYS?)(_FALLBACKS)?$", name)
+        url_password = "://" in value and urlsplit(value).password
+        if value and name not in PUBLIC_NAMED_LIKE_SECRETS and (named_like_one or url_password):
+            found.append((name, value))
+    return found
+
+
+# Loads production settings once per case in one interpreter: one process, not twenty.
+EACH_CASE = """
+import importlib, json, os, sys
+from django.core.exceptions import ImproperlyConfigured
+base = dict(os.environ)
+answers = {}
+for label, overrides in json.loads(sys.argv[1]).items():
+    os.environ.clear()
+    os.environ.update({**base, **overrides})
+    sys.modules.pop("config.settings", None)
+    try:
+        importlib.import_module("config.settings")
+        answers[label] = None
+    except ImproperlyConfigured as error:
+        answers[label] = str(error)
+print(json.dumps(answers))
+"""
+
+
+def production_answers(cases: dict[str, dict[str, str]]) -> dict[str, str | None]:
+    """For each case, the ImproperlyConfigured message production settings raise with
+    ``PRODUCTION_ENV`` plus the case's variables, or None if they load."""
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k != "DJANGO_ENV"}
+    result = subprocess.run(
+        [sys.executable, "-c", EACH_CASE, json.dumps(cases)],
+        cwd=BASE_DIR,
+        env={**clean, **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def as_setting(name: str, value: str) -> dict[str, str]:
+    """The variables that carry ``value`` of .env.example's ``name`` into the settings."""
+    if name == "POSTGRES_PASSWORD":  # compose builds DATABASE_URL from it
+        return {"DATABASE_URL": f"postgres://clinic:{value}@postgres:5432/clinic"}
+    if name == "CAPTCHA_SECRET":
+        return {"CAPTCHA_PROVIDER": "turnstile", name: value}
+    return {name: value}
+
+
+def test_every_secret_of_the_env_example_is_refused_in_production():
+    secrets = env_example_secrets()
+    names = {name for name, _ in secrets}
+    # The parse found the secrets (a guard against a parser that finds nothing).
+    assert {
+        "SECRET_KEY",
+        "FIELD_ENCRYPTION_KEYS",
+        "LOOKUP_HASH_KEY",
+        "POSTGRES_PASSWORD",
+        "EMAIL_URL",
+        "TWILIO_AUTH_TOKEN",
+        "METRICS_TOKEN",
+        "CAPTCHA_SECRET",
+        "REPORTS_DATABASE_URL",
+    } <= names
+
+    answers = production_answers({name: as_setting(name, value) for name, value in secrets})
+
+    for name, value in secrets:
+        message = answers[name]
+        assert message is not None, f"production started with .env.example's {name}"
+        assert "example" in message, message
+        assert value not in message, "the refusal must not repeat the secret"
+
+
+def test_production_refuses_placeholders_and_the_example_key_in_lists_and_urls():
+    answers = production_answers(
+        {
+            "second key": {
+                "FIELD_ENCRYPTION_KEYS": PRODUCTION_ENV["FIELD_ENCRYPTION_KEYS"]
+                + ",Y2hhbmdlLW1lLWdlbmVyYXRlLWEtZmVybmV0LWtleSE="
+            },
+            "edited placeholder": {"SECRET_KEY": "CHANGE-ME-please-0123456789abcdef0123456789"},
+            "fallback": {"SECRET_KEY_FALLBACKS": "change-me-old-key"},
+            "twilio fallback": {"TWILIO_AUTH_TOKEN_FALLBACKS": "change-me-old-token"},
+            "email password": {"EMAIL_URL": "smtp+tls://apikey:change-me@smtp.example:587"},
+        }
+    )
+    assert all(answers.values()), answers
+    assert "FIELD_ENCRYPTION_KEYS" in answers["second key"]
+    assert "SECRET_KEY" in answers["edited placeholder"]
+    assert "SECRET_KEY_FALLBACKS" in answers["fallback"]
+    assert "TWILIO_AUTH_TOKEN_FALLBACKS" in answers["twilio fallback"]
+    assert "EMAIL_URL" in answers["email password"]
+
+
+def test_production_refuses_debug():
+    answers = production_answers({"debug": {"DEBUG": "true"}, "no debug": {"DEBUG": "false"}})
+    assert answers["debug"] == "DEBUG must be false when DJANGO_ENV=production"
+    assert answers["no debug"] is None
+
+
+def test_development_and_tests_keep_their_example_values():
+    result = run_python(
+        SETUP + "; from django.conf import settings as s; print(s.DEBUG)",
+        {
+            "DJANGO_ENV": "development",
+            "DEBUG": "true",
+            "SECRET_KEY": "change-me-to-the-output-of-secrets-token-urlsafe-50-before-deploying",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
