@@ -59,7 +59,13 @@ _PHONE = re.compile(
 _SIGNED_LINK = re.compile(r"(/[ra]/)[A-Za-z0-9_:.\-]{16,}")
 
 
+# A URL's query string carries what the visitor's link said (UTM values, which anyone
+# can set to an email address or a name): "Not Found: /r/x/?utm_campaign=..."
+_QUERY = re.compile(r"(?<=[\w/])\?[^\s\"'<>?]*=[^\s\"'<>]*")
+
+
 def redact_text(text: str) -> str:
+    text = _QUERY.sub("?[query]", text)
     text = _EMAIL.sub("[email]", text)
     text = _PHONE.sub("[phone]", text)
     return _SIGNED_LINK.sub(r"\1[token]", text)

@@ -73,6 +73,12 @@ def test_logs_mask_phones_emails_and_signed_links():
     )
 
 
+def test_logs_drop_query_strings_which_carry_what_a_visitor_link_said():
+    text = "Not Found: /articles/x/?utm_campaign=maria-lopez&utm_source=news (is it?)"
+    assert redact_text(text) == "Not Found: /articles/x/?[query] (is it?)"
+    assert "maria" not in redact_text("<WSGIRequest: GET '/r/abc/?utm_term=maria'>")
+
+
 def test_a_request_id_is_echoed_or_made(client, caplog, db):
     caplog.set_level(logging.INFO)
     assert client.get("/articles/", HTTP_X_REQUEST_ID="abc-123-def-456")["X-Request-ID"] == (
