@@ -31,8 +31,10 @@ import pghistory.trigger
 import pgtrigger
 from django.apps import apps
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, models
+from django.core.exceptions import EmptyResultSet
+from django.db import InterfaceError, OperationalError, connection, connections, models, router
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from config import roles
 
@@ -307,24 +309,40 @@ class AuditContextMiddleware:
 # --- Reads ----------------------------------------------------------------------------
 
 
-def event_record(obj: models.Model, *, label: str, **detail: Any) -> models.Model:
+def event_record(obj: models.Model, *, label: str, **detail: Any) -> models.Model | None:
     """Record a manual event (``"lead.read"``) of ``obj`` with the current context and
-    ``detail`` (what was read), on every database. Returns the event row."""
-    [event] = events_record([obj], label=label, **detail)
-    return event
+    ``detail`` (what was read), on every database. Returns the event row (None when
+    ``obj`` was loaded without some stored column: see :func:`events_record`)."""
+    events = events_record([obj], label=label, **detail)
+    return events[0] if events else None
 
 
-def events_record(objs: Sequence[models.Model], *, label: str, **detail: Any) -> list[Any]:
-    """:func:`event_record` for several objects of one model, in one INSERT."""
-    if not objs:
-        return []
-    event_model = _event_model_for(type(objs[0]), label)
-    tracked = {f.attname for f in objs[0]._meta.concrete_fields}
-    stored = [
+def _event_stored_fields(model: type[models.Model], event_model: type[models.Model]) -> list[str]:
+    """The tracked model's columns an event row keeps a copy of (never a personal one)."""
+    tracked = {f.attname for f in model._meta.concrete_fields}
+    return [
         f.attname
         for f in event_model._meta.concrete_fields
         if not f.name.startswith("pgh_") and f.attname in tracked
     ]
+
+
+def events_record(objs: Sequence[models.Model], *, label: str, **detail: Any) -> list[Any]:
+    """:func:`event_record` for several objects of one model, in one INSERT, from the
+    values on the objects. An object loaded with ``only()``/``defer()`` without some
+    stored column would cost a query per object to fill it in: then the database
+    copies the columns instead (:func:`events_record_for`, still one INSERT) and the
+    answer is ``[]``."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    event_model = _event_model_for(model, label)
+    stored = _event_stored_fields(model, event_model)
+    if any(set(stored) & obj.get_deferred_fields() for obj in objs):
+        events_record_for(
+            model._base_manager.filter(pk__in=[obj.pk for obj in objs]), label=label, **detail
+        )
+        return []
     state = _state.get()
     context = {**(state.metadata if state else {}), **detail}
     return event_model.objects.bulk_create(
@@ -339,6 +357,55 @@ def events_record(objs: Sequence[models.Model], *, label: str, **detail: Any) ->
             for obj in objs
         ]
     )
+
+
+def events_record_for(queryset: models.QuerySet, *, label: str, **detail: Any) -> int:
+    """Record a manual event of every object ``queryset`` finds, with the current context
+    and ``detail``, in one ``INSERT ... SELECT``: the database copies the stored columns,
+    so nothing is loaded and no object is needed, only ids (``pk__in=...``) or a join
+    (``callbacks=...``). On the primary database. Returns how many events were written."""
+    model = queryset.model
+    event_model = _event_model_for(model, label)
+    stored = _event_stored_fields(model, event_model)
+    state = _state.get()
+    meta = event_model._meta
+    constants = {
+        "audit_obj": ("pgh_obj", models.F("pk")),
+        "audit_at": (
+            "pgh_created_at",
+            models.Value(timezone.now(), meta.get_field("pgh_created_at")),
+        ),
+        "audit_label": ("pgh_label", models.Value(label, meta.get_field("pgh_label"))),
+        "audit_context": (
+            "pgh_context",
+            models.Value(
+                {**(state.metadata if state else {}), **detail}, meta.get_field("pgh_context")
+            ),
+        ),
+        "audit_context_id": (
+            "pgh_context_id",
+            models.Value(state.id if state else None, meta.get_field("pgh_context_id")),
+        ),
+    }
+    database = router.db_for_write(event_model)
+    select = (
+        queryset.using(database)
+        .order_by()
+        .annotate(**{alias: value for alias, (_name, value) in constants.items()})
+        .values_list(*stored, *constants)
+    )
+    try:
+        sql, params = select.query.sql_with_params()
+    except EmptyResultSet:  # pk__in=[]: nothing to record, no statement
+        return 0
+    columns = [meta.get_field(name).column for name in stored]
+    columns += [meta.get_field(name).column for name, _value in constants.values()]
+    quote = connections[database].ops.quote_name
+    with connections[database].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) {sql}", params
+        )
+        return cursor.rowcount
 
 
 def _event_model_for(model: type[models.Model], label: str) -> type[models.Model]:

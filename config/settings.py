@@ -610,6 +610,11 @@ if REPORT_MIN_CELL < 1:
 REPORT_NOISE = env.int("REPORT_NOISE", default=2)
 if REPORT_NOISE < 0 or (PRODUCTION and REPORT_NOISE < 1):
     raise ImproperlyConfigured("REPORT_NOISE must be at least 1 in production (default 2)")
+# UTM values that are report rows of their own however few people came with them
+# (comma-separated); any other value needs REPORT_MIN_CELL people or is "(other)".
+REPORT_KNOWN_SOURCES = env.list("REPORT_KNOWN_SOURCES", default=[])
+REPORT_KNOWN_MEDIUMS = env.list("REPORT_KNOWN_MEDIUMS", default=[])
+REPORT_KNOWN_CAMPAIGNS = env.list("REPORT_KNOWN_CAMPAIGNS", default=[])
 CELERY_BEAT_SCHEDULE["sync-funnel-event-counts"] = {
     "task": "intake.tasks.funnel_event_counts_sync",
     "schedule": timedelta(minutes=1),

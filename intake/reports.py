@@ -94,6 +94,21 @@ NESTED_RATES = {
     "lead_to_patient_rate",
 }
 NONE_LABEL = "(none)"
+# Free text never keys a row. A UTM value is its own row only when the clinic
+# configured it (REPORT_KNOWN_*) or at least REPORT_MIN_CELL people came with it in the
+# report's range; the rest are folded into one "(other)" row, so a value one person
+# typed (an email address in utm_campaign) never shows, and its people are still
+# counted, suppressed, in that row and the total. An article made up by a submission
+# (``needs_review``) is likewise folded into the rows without an article, "(unknown)".
+OTHER_LABEL = "(other)"
+UNKNOWN_LABEL = "(unknown)"
+_KNOWN_SETTINGS = {
+    "utm_source": "REPORT_KNOWN_SOURCES",
+    "utm_medium": "REPORT_KNOWN_MEDIUMS",
+    "utm_campaign": "REPORT_KNOWN_CAMPAIGNS",
+}
+_RESERVED_LABELS = {NONE_LABEL, OTHER_LABEL, UNKNOWN_LABEL}
+_OTHER = object()  # the key of the "(other)" row: no submitted value can be it
 
 
 def min_cell() -> int:
@@ -390,15 +405,61 @@ def _sums(
     return out
 
 
+def known_values(group: str) -> set[str]:
+    """The UTM values of ``group`` the clinic configured as its own rows."""
+    return set(getattr(settings, _KNOWN_SETTINGS[group], None) or ())
+
+
+def _folded(
+    group: str, sums: dict[Any, dict[str, int]], articles: dict[int, Article]
+) -> dict[Any, dict[str, int]]:
+    """``sums`` with every key a submitter chose, that is neither configured nor seen
+    for at least REPORT_MIN_CELL people (true ``leads``: distinct people, not
+    submissions), added into one row: "(other)" for UTM values, the article-less row
+    for articles made up by a submission."""
+    if group in _KNOWN_SETTINGS:
+        known = known_values(group) - _RESERVED_LABELS
+
+        def fold_to(key: Any) -> Any:
+            if key == "" or key in known:
+                return key
+            if key in _RESERVED_LABELS or sums[key].get("leads", 0) < min_cell():
+                return _OTHER
+            return key
+    elif group == "article":
+
+        def fold_to(key: Any) -> Any:
+            article = articles.get(key)
+            if article is None or not article.needs_review:
+                return key
+            return key if sums[key].get("leads", 0) >= min_cell() else None
+    else:
+        return sums
+    out: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for key, values in sums.items():
+        bucket = out[fold_to(key)]
+        for field, count in values.items():
+            bucket[field] += count
+    return out
+
+
 def _label(group: str, key: Any, articles: dict[int, Article]) -> tuple[str, str]:
+    if key is _OTHER:
+        return OTHER_LABEL, OTHER_LABEL
+    if group in ("article", "topic") and key is None:
+        return "", UNKNOWN_LABEL  # rows without an article
     if group == "article":
         article = articles.get(key)
-        return (article.slug, article.title) if article else ("", NONE_LABEL)
+        return (article.slug, article.title) if article else ("", UNKNOWN_LABEL)
     if group in ("week", "month"):
         return key.isoformat(), key.isoformat() if group == "week" else key.strftime("%Y-%m")
     if group == "source":
         return key, str(dict(Submission.Source.choices).get(key, key or NONE_LABEL))
     return key or "", key or NONE_LABEL
+
+
+def _row_order(key: Any) -> tuple[bool, bool, str]:
+    return (key is _OTHER, key is None, "" if key is _OTHER else str(key))
 
 
 def article_funnel_report(
@@ -433,9 +494,10 @@ def article_funnel_report(
         if group == "article"
         else {}
     )
+    sums = _folded(group, sums, articles)
     kept = []
     total: dict[str, int] = defaultdict(int)
-    for key in sorted(sums, key=lambda k: (k is None, str(k))):
+    for key in sorted(sums, key=_row_order):
         values = sums[key]
         if not any(values.values()):
             continue
@@ -467,5 +529,8 @@ def article_funnel_report(
 
 
 def article_choices() -> list[tuple[str, str]]:
-    """(slug, title) of every article, for the dashboard's article picker."""
-    return list(Article.objects.order_by("title").values_list("slug", "title"))
+    """(slug, title) of every article the clinic made, for the dashboard's article
+    picker (not those a submission made up: their slugs are anyone's text)."""
+    return list(
+        Article.objects.filter(needs_review=False).order_by("title").values_list("slug", "title")
+    )

@@ -194,6 +194,52 @@ def test_a_read_event_holds_no_personal_data(coordinator):
     assert not message_fields & {"recipient", "subject", "body", "body_html", "attachment"}
 
 
+def test_reads_of_partly_loaded_leads_cost_one_statement_not_one_per_lead(
+    django_assert_num_queries,
+):
+    ids = [submit_lead().lead_id for _ in range(3)]
+    Lead.objects.filter(pk=ids[0]).update(stage=Lead.Stage.CONTACTED)
+    leads = list(Lead.objects.filter(pk__in=ids).only("id", "first_name"))
+
+    with audit.audit_context(user=7, route="test"), django_assert_num_queries(1):
+        audit.events_record(leads, label="lead.read", read="a list")
+
+    events = {event.pgh_obj_id: event for event in LeadEvent.objects.filter(pgh_label="lead.read")}
+    assert set(events) == set(ids)
+    assert events[ids[0]].stage == Lead.Stage.CONTACTED  # copied by the database
+    assert events[ids[0]].pgh_context == {"user": 7, "route": "test", "read": "a list"}
+    assert events[ids[0]].pgh_context_id is not None
+
+
+def test_events_record_for_copies_the_rows_a_queryset_finds_in_one_insert(
+    django_assert_num_queries,
+):
+    kept = submit_lead(first_name="Maria")
+    other = submit_lead()
+
+    with audit.audit_context(user=3):
+        context_id = audit._state.get().id
+        with django_assert_num_queries(1) as captured:
+            written = audit.events_record_for(
+                Lead.objects.filter(pk__in=[kept.lead_id]), label="lead.read", read="an API"
+            )
+
+    assert written == 1
+    assert "INSERT INTO" in captured.captured_queries[0]["sql"]
+    [event] = LeadEvent.objects.filter(pgh_label="lead.read")
+    lead = Lead.objects.get(pk=kept.lead_id)
+    assert (event.pgh_obj_id, event.id, event.stage, event.created_at) == (
+        lead.pk,
+        lead.pk,
+        lead.stage,
+        lead.created_at,
+    )
+    assert event.pgh_context == {"user": 3, "read": "an API"}
+    assert event.pgh_context_id == context_id
+    assert not LeadEvent.objects.filter(pgh_obj_id=other.lead_id, pgh_label="lead.read")
+    assert audit.events_record_for(Lead.objects.none(), label="lead.read") == 0
+
+
 def test_an_anonymous_submission_keeps_the_persons_address_out_of_the_trail(api_client):
     response = api_client.post(
         "/api/v1/leads/",

@@ -10,7 +10,7 @@ import json
 import pytest
 from django.contrib.auth.models import Group
 
-from intake.models import ArticleDailyCount, CtaEventType, Lead, Submission
+from intake.models import Article, ArticleDailyCount, CtaEventType, Lead, Submission
 from intake.services import funnel_event_counts_sync, lead_stage_advance
 from intake.services.events import clinic_day
 from tests.factories import ArticleFactory, UserFactory, submit_lead
@@ -36,6 +36,9 @@ def article():
 
 
 def _leads(count: int, *, slug: str = SLUG, stage: str | None = None, **extra):
+    if slug and not Article.objects.filter(slug=slug).exists():
+        # The clinic's own article (one a submission made up is folded into "(unknown)").
+        ArticleFactory(slug=slug)
     submissions = []
     for _ in range(count):
         values = {"message": "I cannot sleep since the accident", **PERSON, **extra}
