@@ -6,6 +6,7 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from phonenumber_field.phonenumber import to_python
 
 from intake.models import Article
@@ -55,5 +56,6 @@ def submit_lead(**overrides: Any):
     if slug:
         ArticleFactory(slug=slug)
     submission = lead_submit(**values).submission
-    submission_attach(submission=submission)
+    with transaction.atomic():
+        submission_attach(submission=submission)
     return submission
