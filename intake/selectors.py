@@ -150,6 +150,31 @@ def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:
     )
 
 
+def lead_submissions_to_review(*, lead: Lead) -> list[Submission]:
+    """The lead's submissions that said something the lead does not (another name, a
+    phone or email it lacks, another channel, time or zone, other contact wishes):
+    an anonymous form's details a coordinator confirms with the person before the
+    lead takes them. Newest first."""
+    differing = []
+    for submission in lead_submissions(lead_id=lead.pk).exclude(is_spam=True):
+        said = {
+            "first_name": submission.first_name.casefold() or lead.first_name.casefold(),
+            "last_name": submission.last_name or lead.last_name,
+            "phone_hash": submission.phone_hash or lead.phone_hash,
+            "email_hash": submission.email_hash or lead.email_hash,
+            "preferred_channel": submission.preferred_channel,
+            "best_time": submission.best_time,
+            "timezone": submission.timezone or lead.timezone,
+            "voicemail_ok": submission.voicemail_ok,
+            "mention_clinic_ok": submission.mention_clinic_ok,
+        }
+        has = {name: getattr(lead, name) for name in said}
+        has["first_name"] = lead.first_name.casefold()
+        if said != has:
+            differing.append(submission)
+    return differing
+
+
 def lead_consents(*, lead_id: int) -> QuerySet[Consent]:
     return Consent.objects.filter(lead_id=lead_id).order_by("-created_at")
 

@@ -37,6 +37,11 @@ urlpatterns = [
     path("callbacks/<int:callback_id>/attempt/", views.console_attempt, name="console-attempt"),
     path("callbacks/<int:callback_id>/renew/", views.console_renew, name="console-renew"),
     path("callbacks/<int:callback_id>/sms/", views.console_sms, name="console-sms"),
+    path(
+        "callbacks/<int:callback_id>/confirm-details/",
+        views.console_details_confirm,
+        name="console-details-confirm",
+    ),
     path("callbacks/<int:callback_id>/assign/", views.console_assign, name="console-assign"),
     path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),
     path("callbacks/<int:callback_id>/book/", views.console_book, name="console-book"),

@@ -94,8 +94,31 @@ def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
         .distinct()
         .order_by("username"),
         "now": timezone.now(),
+        "to_review": intake_selectors.lead_submissions_to_review(lead=callback.lead)
+        if callback.lead.needs_review
+        else [],
     }
     return render(request, "scheduling/callback.html", context)
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_details_confirm(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """The coordinator spoke to the person, who confirmed what a later submission
+    said: the lead takes its details (an anonymous form never grafts them itself)."""
+    callback = selectors.callback_get(callback_id=callback_id)
+    if callback is None:
+        raise Http404
+    try:
+        submission_id = int(request.POST.get("submission_id", ""))
+        intake_services.lead_details_confirm(lead_id=callback.lead_id, submission_id=submission_id)
+    except ValueError:
+        messages.error(request, "Choose a submission.")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "The lead now has the details the person confirmed.")
+    return redirect("scheduling:console-callback", callback_id=callback_id)
 
 
 @require_POST
