@@ -308,6 +308,8 @@ def stack_env(pg: Postgres, rds: Redis, web_port: int, fake: FakeTwilio) -> dict
         # The drill's traffic comes from one address: the throttles would measure that.
         "LEAD_THROTTLE_PER_IP": "1000000/hour",
         "LEAD_THROTTLE_PER_PHONE": "1000000/hour",
+        "LEAD_THROTTLE_PER_EMAIL": "1000000/hour",
+        "LEAD_THROTTLE_PER_SUBNET": "1000000/hour",
         "CTA_EVENT_THROTTLE_PER_IP": "1000000/minute",
         **FAST_SWEEPS,
     }
