@@ -60,11 +60,10 @@ from intake.services.events import clinic_day
 from intake.throttles import (
     CtaConfigIpThrottle,
     CtaEventIpThrottle,
-    LeadSubmitEmailThrottle,
-    LeadSubmitIpThrottle,
-    LeadSubmitPhoneThrottle,
-    LeadSubmitSubnetThrottle,
     client_ip,
+    contact_limits,
+    limits_hit,
+    request_limits,
 )
 
 _TIME_ZONES = frozenset(zoneinfo.available_timezones())
@@ -301,12 +300,8 @@ def lead_submit_validated(
     # Past the per-phone or per-address limit the request is stored and answered like
     # any other, but nothing is sent: a 429 here would tell a stranger that someone
     # else has used this number or address.
-    limits = []
-    if phone:
-        limits.append(LeadSubmitPhoneThrottle(phone=phone.as_e164))
-    if email:
-        limits.append(LeadSubmitEmailThrottle(email=email))
-    contact_limited = not all([limit.allow_request(request, None) for limit in limits])
+    verdicts = limits_hit(contact_limits(phone=phone.as_e164 if phone else "", email=email))
+    contact_limited = not all(verdict.allowed for verdict in verdicts)
     verifier = CaptchaVerifier.from_settings()
     if verifier is not None:
         verdict = verifier.verify(token=data.get("captcha_token", ""), remote_ip=ip)
@@ -433,7 +428,16 @@ def _has_body(request: Request) -> bool:
 class LeadSubmitApi(PublicApi):
     """``POST /api/v1/leads/``: a reader answers an article's call to action."""
 
-    throttle_classes = [LeadSubmitIpThrottle, LeadSubmitSubnetThrottle]
+    # Per IP and per network, in one Redis round trip (check_throttles), before the
+    # body is read; per phone and per address after validation (silent).
+    throttle_classes: list = []
+
+    def check_throttles(self, request: Request) -> None:
+        waits = [
+            verdict.wait for verdict in limits_hit(request_limits(request)) if not verdict.allowed
+        ]
+        if waits:
+            self.throttled(request, max(waits))
 
     @extend_schema(
         operation_id="leads_create",

@@ -2,6 +2,12 @@
 
 Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``, read per request.
 Keys hold a keyed hash, never a phone number or an IP.
+
+The intake's throttles (per IP, per network, per phone, per address) are checked
+together by :func:`limits_hit`: sliding-window counters (this window's count plus
+the last one's, weighted by how much of it still overlaps), so several limits cost
+one Redis round trip instead of a read and a write each. DRF's throttle classes
+below remain for the other public endpoints and for ``client_ip``.
 """
 
 from __future__ import annotations
@@ -9,13 +15,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
+import math
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from config.cache import UNAVAILABLE
 
 
 def _keyed_hash(value: str) -> str:
@@ -72,13 +86,7 @@ class LeadSubmitSubnetThrottle(_HashedIpThrottle):
     scope = "lead_submit_subnet"
 
     def get_ident(self, request: Any) -> str:
-        address = super().get_ident(request) or ""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return address
-        prefix = 24 if ip.version == 4 else 56
-        return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+        return subnet_of(super().get_ident(request) or "")
 
 
 class CtaEventIpThrottle(_HashedIpThrottle):
@@ -92,3 +100,121 @@ class CtaConfigIpThrottle(_HashedIpThrottle):
 def client_ip(request: HttpRequest | Request) -> str | None:
     """The client's address, honouring ``NUM_PROXIES`` trusted proxies in front."""
     return LeadSubmitIpThrottle().get_ident(request)
+
+
+# --- Pipelined sliding-window limits (the intake) ------------------------------------
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit to check: a rate scope and who it counts (hashed before storing)."""
+
+    scope: str
+    ident: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    #: Seconds until the window moves on enough to allow a request (0 when allowed).
+    wait: float
+
+
+def _rate(scope: str) -> tuple[int, int] | None:
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+    if not rate:
+        return None
+    count, period = rate.split("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+    return int(count), seconds
+
+
+def _redis_client() -> Any:
+    backend = getattr(cache, "_cache", None)
+    return backend.get_client(write=True) if hasattr(backend, "get_client") else None
+
+
+def limits_hit(limits: list[Limit], *, now: float | None = None) -> list[Verdict]:
+    """Count one request against each limit and say, per limit, whether it is within
+    its rate. Every hit counts, also one past the limit (a client that keeps sending
+    while throttled stays throttled). Redis: one pipelined round trip for them all;
+    if Redis is down the request is let in (fail open: a lead must not be lost to a
+    cache outage)."""
+    now = time.time() if now is None else now
+    plans = []
+    for limit in limits:
+        rate = _rate(limit.scope)
+        if rate is None:
+            plans.append(None)
+            continue
+        count, period = rate
+        window = math.floor(now / period)
+        base = f"throttle:{limit.scope}:{_keyed_hash(limit.ident)}"
+        plans.append((count, period, window, f"{base}:{window}", f"{base}:{window - 1}"))
+    live = [plan for plan in plans if plan is not None]
+    counts = _counts_hit(live) if live else []
+    verdicts, found = [], iter(counts)
+    for plan in plans:
+        if plan is None:
+            verdicts.append(Verdict(allowed=True, wait=0))
+            continue
+        count, period, window, _, _ = plan
+        current, previous = next(found)
+        elapsed = now / period - window  # 0 at the window's start, 1 at its end
+        estimate = previous * (1 - elapsed) + current
+        if estimate <= count:
+            verdicts.append(Verdict(allowed=True, wait=0))
+        else:
+            verdicts.append(Verdict(allowed=False, wait=max(1.0, (1 - elapsed) * period)))
+    return verdicts
+
+
+def _counts_hit(plans: list[tuple[int, int, int, str, str]]) -> list[tuple[int, int]]:
+    """(this window's count after the hit, the last window's count) per plan."""
+    client = _redis_client()
+    try:
+        if client is not None:
+            pipe = client.pipeline(transaction=False)
+            for _, period, _, current, previous in plans:
+                pipe.incr(cache.make_key(current))
+                pipe.expire(cache.make_key(current), 2 * period)
+                pipe.get(cache.make_key(previous))
+            answers = pipe.execute()
+            return [(int(answers[3 * i]), int(answers[3 * i + 2] or 0)) for i in range(len(plans))]
+        # Another cache backend (tests, development): the same counters, call by call.
+        counts = []
+        for _, period, _, current, previous in plans:
+            cache.add(current, 0, timeout=2 * period)
+            counts.append((cache.incr(current), cache.get(previous, 0)))
+        return counts
+    except (*UNAVAILABLE, RedisError) as error:
+        logger.warning("throttle.unavailable", extra={"error": type(error).__name__})
+        return [(0, 0) for _ in plans]
+
+
+def subnet_of(address: str) -> str:
+    """The network an address is in: /24 for IPv4, /56 for IPv6."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    prefix = 24 if ip.version == 4 else 56
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def request_limits(request: HttpRequest | Request) -> list[Limit]:
+    """The per-IP and per-network limits of one intake request."""
+    address = client_ip(request) or ""
+    return [Limit("lead_submit_ip", address), Limit("lead_submit_subnet", subnet_of(address))]
+
+
+def contact_limits(*, phone: str, email: str) -> list[Limit]:
+    """The per-phone and per-address limits (past them: stored, answered, not sent)."""
+    limits = []
+    if phone:
+        limits.append(Limit("lead_submit_phone", phone))
+    if email:
+        limits.append(Limit("lead_submit_email", email))
+    return limits

@@ -27,7 +27,7 @@ from intake.models import Article, Lead
 from intake.report_charts import funnel_bars, trend_series
 from intake.reports import GROUPS, article_choices, article_funnel_report
 from intake.selectors import article_get_listed, article_list_listed, cta_config
-from intake.throttles import LeadSubmitIpThrottle, LeadSubmitSubnetThrottle
+from intake.throttles import limits_hit, request_limits
 
 # Where the bot-check widgets put their token in a plain form post.
 _CAPTCHA_FORM_FIELDS = ("captcha_token", "cf-turnstile-response", "h-captcha-response")
@@ -94,9 +94,9 @@ def article_request(request: HttpRequest, slug: str) -> HttpResponse:
     article = article_get_listed(slug=slug)
     if article is None:
         raise Http404("No such article")
-    for throttle in (LeadSubmitIpThrottle(), LeadSubmitSubnetThrottle()):
-        if not throttle.allow_request(request, None):
-            return _throttled(request, article, throttle.wait())
+    waits = [verdict.wait for verdict in limits_hit(request_limits(request)) if not verdict.allowed]
+    if waits:
+        return _throttled(request, article, max(waits))
     data = request.POST.dict()
     data["article"] = slug
     # Checkboxes: absent means unticked.
