@@ -221,7 +221,7 @@ def test_a_slow_twilio_fault_answers_late_until_cleared_and_then_at_once(
 
 def test_an_unknown_fault_is_refused(fake_twilio: FakeTwilio):
     with pytest.raises(ValueError, match="Unknown fault"):
-        fake_twilio.fault("503")
+        fake_twilio.fault("418")
 
 
 def test_bad_credentials_are_a_permanent_failure(fake_twilio: FakeTwilio, settings):
