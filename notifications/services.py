@@ -425,6 +425,8 @@ def message_deliver(*, message_id: int) -> Message | None:
     except TransportError as error:
         if error.permanent:
             return _fail(message, code=error.code, text=str(error))
+        # From the provider's answer, not from the claim: Retry-After counts from then.
+        now = timezone.now()
         delay = retry_delay(attempts=message.attempts, retry_after=error.retry_after)
         next_attempt_at = _next_attempt_at(message, now=now, delay=delay)
         if next_attempt_at > give_up_at:
