@@ -11,8 +11,9 @@ For ``--duration`` seconds it sends mixed traffic: web leads (with Idempotency-K
 retried as a browser would after a 503), CTA beacon events, two coordinators claiming
 callbacks and logging outcomes through the API (session login), Twilio status
 callbacks and inbound STOPs (signed with the fake's auth token). Meanwhile, one at a
-time: a worker is killed with -9 (and started again), Twilio answers 500, then 429
-with Retry-After, then slowly (past the client's timeout), Redis is restarted (losing
+time: a worker is killed with -9 (and started again), Twilio is down (a ten-minute
+outage, compressed: 503, then 429 with Retry-After), answers 500, then slowly (past
+the client's timeout), Redis is restarted (losing
 every queued task: no persistence) and PostgreSQL is restarted.
 
 Then it stops the traffic, waits for the queues to drain (at most DRAIN_LIMIT_SECONDS)
@@ -23,6 +24,8 @@ and checks, printing PASS or FAIL for each:
   recorded reason (suppressed or failed with an error code);
 - no duplicate SMS (every text Twilio took is one message row, each taken once);
 - no SMS to a number after its STOP was acknowledged;
+- in the Twilio outage, no text came back sooner than a 429's Retry-After, and
+  none was given up (each went once Twilio recovered);
 - no 5xx (and no unanswered request) outside the PostgreSQL outage, and inside it
   only 503 with Retry-After;
 - the queues (submissions, messages, the broker's lists) drained within the limit.
@@ -90,6 +93,17 @@ FAST_SWEEPS = {
     # Above the task hard time limit (CELERY_TASK_TIME_LIMIT, 60 s): a message can be
     # "sending" in a live task that long, and reconciling it sooner could resend it.
     "MESSAGE_STUCK_AFTER_SECONDS": "75",
+}
+# A Twilio incident as a clinic meets one: ten minutes of 503s, then 429s with
+# Retry-After while Twilio recovers. The drill's time runs TIME_SCALE times faster
+# than production's (sweeps every 5 s, not 60 s), and so do the outage and the retry
+# backoff's cap; a --short run compresses the outage further, to fit its minute.
+TIME_SCALE = 12
+TWILIO_OUTAGE_SECONDS = 600
+TWILIO_OUTAGE_RETRY_AFTER_SECONDS = 3
+RETRY_SETTINGS = {
+    "MESSAGE_RETRY_MAX_DELAY_SECONDS": str(300 // TIME_SCALE),
+    "MESSAGE_RETRY_TASK_COUNTDOWN_MAX_SECONDS": "3",
 }
 AREA_CODES = ("202", "212", "312", "415", "617", "718", "303", "404", "503", "602")
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) drill"
@@ -312,6 +326,7 @@ def stack_env(pg: Postgres, rds: Redis, web_port: int, fake: FakeTwilio) -> dict
         "LEAD_THROTTLE_PER_SUBNET": "1000000/hour",
         "CTA_EVENT_THROTTLE_PER_IP": "1000000/minute",
         **FAST_SWEEPS,
+        **RETRY_SETTINGS,
     }
 
 
@@ -829,7 +844,8 @@ def run_faults(
         log("worker-1 started again")
         if not at(0.18):
             return
-    for mode in ("500", "429", "slow"):
+    twilio_outage(stack, timeline, duration, stopping)
+    for mode in ("500", "slow"):
         with timeline.phase(f"twilio {mode}"):
             log(f"fault: Twilio answers {mode}")
             stack.fake.fault(
@@ -859,6 +875,28 @@ def run_faults(
         log("PostgreSQL back")
     with timeline.phase("calm 4"):
         at(1.0)
+
+
+def twilio_outage_length(duration: float) -> float:
+    return min(TWILIO_OUTAGE_SECONDS / TIME_SCALE, max(12.0, duration * 0.2))
+
+
+def twilio_outage(
+    stack: Stack, timeline: Timeline, duration: float, stopping: threading.Event
+) -> None:
+    """Twilio down for (compressed) ten minutes: every create answered 503, then 429
+    with Retry-After for the second half."""
+    length = twilio_outage_length(duration)
+    with timeline.phase("twilio outage 503"):
+        log(f"fault: Twilio outage, 503 for {length / 2:.0f} s")
+        stack.fake.fault("503")
+        stopping.wait(length / 2)
+    with timeline.phase("twilio outage 429"):
+        log(f"fault: Twilio outage, 429 with Retry-After {TWILIO_OUTAGE_RETRY_AFTER_SECONDS} s")
+        stack.fake.fault("429", retry_after=TWILIO_OUTAGE_RETRY_AFTER_SECONDS)
+        stopping.wait(length / 2)
+    stack.fake.fault("")
+    log("Twilio healthy again")
 
 
 # --- After the traffic: drain and checks ----------------------------------------------
@@ -1086,6 +1124,58 @@ def check_sms(stack: Stack, record: Record, timeline: Timeline) -> list[Check]:
     ]
 
 
+def check_twilio_outage(stack: Stack, timeline: Timeline) -> list[Check]:
+    """After a 429 with Retry-After, the same text came back no sooner; and no text
+    failed for the outage (each was sent once Twilio recovered: check_leads, check_sms)."""
+    phase = next((p for p in timeline.phases if p.name == "twilio outage 429"), None)
+    if phase is None:
+        return []
+    # A create that reached the fake just as the phase began may still have had a 503.
+    start, end = phase.started + 0.05, phase.ended or time.monotonic()
+    tries: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for create in stack.fake.creates:
+        tries[(create.form.get("To", ""), create.form.get("Body", ""))].append(
+            create.received_at - WALL_TO_MONOTONIC
+        )
+    gaps = [
+        later - earlier
+        for moments in tries.values()
+        for earlier, later in zip(sorted(moments), sorted(moments)[1:], strict=False)
+        if start <= earlier <= end
+    ]
+    too_soon = [gap for gap in gaps if gap < TWILIO_OUTAGE_RETRY_AFTER_SECONDS - 0.25]
+    with stack.pg.connect() as conn:
+        failed = conn.execute(
+            "SELECT count(*) FROM notifications_message WHERE channel = 'sms'"
+            " AND status = 'failed' AND error_code IN ('20503', '20429', '20500')"
+        ).fetchone()[0]
+    return [
+        Check(
+            "Twilio's Retry-After honoured",
+            not too_soon,
+            f"{len(gaps)} retries after a 429, {len(too_soon)} sooner than "
+            f"{TWILIO_OUTAGE_RETRY_AFTER_SECONDS} s"
+            + (f" (shortest {min(gaps):.1f} s)" if gaps else ""),
+        ),
+        Check(
+            "no text given up for the Twilio outage",
+            failed == 0,
+            f"{failed} texts failed with a Twilio outage code "
+            f"({twilio_outage_length_note(timeline)})",
+        ),
+    ]
+
+
+def twilio_outage_length_note(timeline: Timeline) -> str:
+    lengths = [
+        (p.ended or time.monotonic()) - p.started
+        for p in timeline.phases
+        if p.name.startswith("twilio outage")
+    ]
+    total = sum(lengths)
+    return f"outage {total:.0f} s, {total * TIME_SCALE / 60:.0f} min at production pace"
+
+
 def check_answers(record: Record, timeline: Timeline) -> tuple[list[Check], list[tuple[str, str]]]:
     rows: dict[str, Counter[str]] = defaultdict(Counter)
     bad_outside: Counter[str] = Counter()
@@ -1228,6 +1318,7 @@ def report(
     samples: list[tuple[float, dict[str, int]]],
 ) -> bool:
     checks = [*check_leads(stack, record), *check_sms(stack, record, timeline)]
+    checks += check_twilio_outage(stack, timeline)
     answer_checks, table = check_answers(record, timeline)
     checks += answer_checks
     checks.append(

@@ -492,6 +492,18 @@ QUIET_HOURS_END = env.str("QUIET_HOURS_END", default="08:00")
 SMS_MAX_PER_SECOND = env.int("SMS_MAX_PER_SECOND", default=100 if TESTING else 1)
 # A message left in pending or sending longer than this is dispatched again by the sweep.
 MESSAGE_STUCK_AFTER = timedelta(seconds=env.int("MESSAGE_STUCK_AFTER_SECONDS", default=120))
+# Transient SMS and email failures (Twilio 429/5xx, network, SMTP) are retried with
+# capped exponential backoff and jitter, never sooner than Twilio's Retry-After,
+# until the message's budget runs out: then it is failed, staff see it on the callback
+# and a failed confirmation text is followed by an email where allowed.
+MESSAGE_RETRY_BUDGET_MINUTES = env.int("MESSAGE_RETRY_BUDGET_MINUTES", default=24 * 60)
+# Reminders lose their point sooner (a reminder given up at its appointment at the latest).
+MESSAGE_RETRY_REMINDER_BUDGET_MINUTES = env.int("MESSAGE_RETRY_REMINDER_BUDGET_MINUTES", default=90)
+MESSAGE_RETRY_MAX_DELAY_SECONDS = env.int("MESSAGE_RETRY_MAX_DELAY_SECONDS", default=300)
+# Waits up to this are retried by the task itself; longer ones by the outbox sweep.
+MESSAGE_RETRY_TASK_COUNTDOWN_MAX_SECONDS = env.int(
+    "MESSAGE_RETRY_TASK_COUNTDOWN_MAX_SECONDS", default=30
+)
 
 # --- Clinic -------------------------------------------------------------------
 

@@ -51,7 +51,16 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "channel", "purpose", "status", "attempts", "created_at", "sent_at"]
+    list_display = [
+        "id",
+        "channel",
+        "purpose",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "sent_at",
+    ]
     list_filter = ["channel", "purpose", "status"]
     search_fields = ["=provider_id", "=correlation"]
     readonly_fields = [field.name for field in Message._meta.fields]

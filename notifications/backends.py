@@ -11,7 +11,8 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
 from django.conf import settings
@@ -36,10 +37,34 @@ PERMANENT_TWILIO_ERRORS = frozenset(
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, code: str = "", permanent: bool) -> None:
+    """``retry_after``: seconds the provider asked us to wait (its ``Retry-After``),
+    when it said; no retry is made sooner."""
+
+    def __init__(
+        self, message: str, *, code: str = "", permanent: bool, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.permanent = permanent
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """A ``Retry-After`` header (seconds, or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -106,16 +131,21 @@ class TwilioSmsBackend(SmsBackend):
         base = settings.TWILIO_API_BASE
 
         class _HttpClient(TwilioHttpClient):
+            # The Retry-After of the last answer: TwilioRestException does not carry headers.
+            retry_after: str | None = None
+
             # TWILIO_API_BASE sends the real client to another host (the tests' fake).
             def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
                 if base and url.startswith("https://api.twilio.com"):
                     url = base + url[len("https://api.twilio.com") :]
-                return super().request(method, url, *args, **kwargs)
+                self.retry_after = None
+                response = super().request(method, url, *args, **kwargs)
+                self.retry_after = (response.headers or {}).get("Retry-After")
+                return response
 
+        self.http_client = _HttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS)
         self.client = Client(
-            settings.TWILIO_ACCOUNT_SID,
-            settings.TWILIO_AUTH_TOKEN,
-            http_client=_HttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS),
+            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=self.http_client
         )
 
     def _sender(self) -> dict[str, str]:
@@ -141,6 +171,9 @@ class TwilioSmsBackend(SmsBackend):
                 f"Twilio refused the message (HTTP {error.status})",
                 code=code or str(error.status),
                 permanent=not transient,
+                retry_after=retry_after_seconds(self.http_client.retry_after)
+                if transient
+                else None,
             ) from error
         except (TwilioException, OSError) as error:
             TWILIO_ERRORS.labels("network").inc()

@@ -65,6 +65,14 @@ class Message(models.Model):
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # After a transient failure: not tried again before this (backoff, or the
+    # provider's Retry-After); the outbox sweep hands the message over once it passes.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The end of the message's retry budget: a try that cannot happen by then does
+    # not happen, and the message is failed.
+    give_up_at = models.DateTimeField(null=True, blank=True)
+    # The zone the person declared, so that a retried follow-up keeps to their quiet hours.
+    recipient_time_zone = models.CharField(max_length=64, blank=True)
     # Which record of another app this message is about ("lead:42"); notifications
     # never looks inside it, the apps above use it to find their messages.
     correlation = models.CharField(max_length=100, blank=True, db_index=True)

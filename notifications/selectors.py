@@ -31,11 +31,19 @@ def message_sent_recently(*, channel: str, purpose: str, recipient: str, since: 
 
 def message_ids_stuck(*, older_than: datetime, limit: int = 500) -> dict[str, list[int]]:
     """Messages a worker should have finished by now: ``due`` ones never picked up
-    (pending, or scheduled and past their time) and ``sending`` ones whose worker died."""
+    (pending, or scheduled and past their time or their next try, or past their retry
+    budget) and ``sending`` ones whose worker died."""
     now = timezone.now()
+    scheduled_due = (
+        Q(status=Message.Status.SCHEDULED)
+        & (Q(send_after__isnull=False) | Q(next_attempt_at__isnull=False))
+        & ~Q(send_after__gt=now)
+        & ~Q(next_attempt_at__gt=now)
+    )
     due = Message.objects.filter(
         Q(status=Message.Status.PENDING, created_at__lt=older_than)
-        | Q(status=Message.Status.SCHEDULED, send_after__lte=now)
+        | scheduled_due
+        | Q(status__in=[Message.Status.PENDING, Message.Status.SCHEDULED], give_up_at__lte=now)
     ).order_by("created_at")
     sending = Message.objects.filter(status=Message.Status.SENDING, sending_at__lt=older_than)
     return {
@@ -59,6 +67,25 @@ def sms_block_get(*, phone: str) -> OptOut | None:
     """Why no SMS may go to ``phone`` (opted out, carrier opt-out, unusable), if so."""
     hashed = phone_hash(phone)
     return OptOut.objects.filter(phone_hash=hashed).first() if hashed else None
+
+
+def messages_undelivered(*, correlation: str, limit: int = 20) -> QuerySet[Message]:
+    """Messages about ``correlation`` that will not reach the person (failed for good,
+    or the carrier reported them undelivered), newest first: for staff to follow up."""
+    if not correlation:
+        return Message.objects.none()
+    return (
+        Message.objects.filter(
+            correlation=correlation,
+            status__in=[Message.Status.FAILED, Message.Status.UNDELIVERED],
+        )
+        .exclude(purpose=Message.Purpose.STAFF_ALERT)
+        .order_by("-failed_at", "-pk")[:limit]
+    )
+
+
+def message_get(*, message_id: int) -> Message | None:
+    return Message.objects.filter(pk=message_id).first()
 
 
 def message_exists(*, dedupe_key: str) -> bool:

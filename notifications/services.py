@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.template import engines
 from django.template.loader import get_template
 from django.utils import timezone
@@ -59,6 +59,8 @@ OPT_OUT_ERRORS = frozenset({"21610"})
 UNUSABLE_NUMBER_ERRORS = frozenset({"21211", "21612", "21614", "30003", "30005", "30006"})
 ALERT_ERRORS = frozenset({"30007"})
 
+# A message not handed to the provider yet.
+_UNSENT = [Message.Status.PENDING, Message.Status.SCHEDULED]
 # Statuses a message moves through; a callback never moves a message backwards.
 STATUS_RANK = {
     Message.Status.PENDING: 0,
@@ -85,7 +87,12 @@ STATUS_TIMESTAMP = {
 
 
 class TransientDeliveryError(Exception):
-    """Sending failed in a way a retry may fix; the message is rescheduled."""
+    """Sending failed in a way a retry may fix; the message is rescheduled for
+    ``retry_in`` seconds from now (its ``next_attempt_at``)."""
+
+    def __init__(self, message: str, *, retry_in: float) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
 
 
 def message_access_record(*, message: Message | InboundMessage, what: str) -> None:
@@ -97,6 +104,30 @@ def message_access_record(*, message: Message | InboundMessage, what: str) -> No
 def retry_jitter(ceiling: float) -> float:
     """A random delay in [ceiling / 2, ceiling]: retries from many workers spread out."""
     return ceiling / 2 + random.random() * ceiling / 2
+
+
+def retry_delay(*, attempts: int, retry_after: float | None = None) -> float:
+    """Seconds to wait after the ``attempts``-th failed try: about 2, 4, 8... seconds
+    with jitter, capped at ``MESSAGE_RETRY_MAX_DELAY_SECONDS``, and never sooner than
+    the provider's ``Retry-After`` (plus up to a tenth more, so that the messages it
+    refused together do not all come back in the same second)."""
+    cap = settings.MESSAGE_RETRY_MAX_DELAY_SECONDS
+    delay = retry_jitter(min(cap, 2.0 ** max(1, attempts)))
+    if retry_after:
+        delay = max(delay, retry_after * (1 + random.random() * 0.1))
+    return delay
+
+
+def retry_give_up_at(*, purpose: str, start: datetime) -> datetime:
+    """The end of the retry budget of a message of ``purpose`` first due at ``start``:
+    a day for a confirmation (``MESSAGE_RETRY_BUDGET_MINUTES``), less for a
+    reminder, whose moment passes (``MESSAGE_RETRY_REMINDER_BUDGET_MINUTES``)."""
+    minutes = (
+        settings.MESSAGE_RETRY_REMINDER_BUDGET_MINUTES
+        if purpose == Message.Purpose.REMINDER
+        else settings.MESSAGE_RETRY_BUDGET_MINUTES
+    )
+    return start + timedelta(minutes=minutes)
 
 
 # --- Wording ---------------------------------------------------------------------
@@ -224,6 +255,7 @@ def message_send(
     recipient_time_zone: str = "",
     discreet: bool = False,
     attachment: tuple[str, str] | None = None,
+    give_up_at: datetime | None = None,
 ) -> Message:
     """Record a message and queue its delivery after the current transaction commits.
 
@@ -232,7 +264,11 @@ def message_send(
     unusable number is stored as ``suppressed`` and never sent. An SMS other than
     a confirmation or a reply waits for the end of quiet hours in the person's
     time zone (``recipient_time_zone``, else the number's). An email may carry one
-    text ``attachment`` (file name, content), such as a calendar invitation."""
+    text ``attachment`` (file name, content), such as a calendar invitation.
+
+    Transient failures are retried until ``give_up_at`` (by default the purpose's
+    budget from when the message is first due, see :func:`retry_give_up_at`); then
+    the message is failed and ``message_failed`` says so."""
     if dedupe_key:
         existing = Message.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
@@ -271,6 +307,9 @@ def message_send(
                 body_html=rendered.body_html,
                 status=status,
                 send_after=send_after,
+                give_up_at=give_up_at
+                or retry_give_up_at(purpose=purpose, start=max(now, send_after or now)),
+                recipient_time_zone=recipient_time_zone[:64],
                 correlation=correlation,
                 dedupe_key=dedupe_key,
                 error_code="opted_out" if suppressed else "",
@@ -296,14 +335,13 @@ def message_enqueue(*, message_id: int) -> bool:
 
 
 def _claim(message_id: int) -> Message | None:
-    """Move a due message to ``sending``; None if another worker has it or it is done."""
+    """Move a due message to ``sending``; None if another worker has it or it is done.
+    A message whose retry budget ran out is due too: to be failed (or, if its last
+    try timed out, to ask the provider whether it took it)."""
     now = timezone.now()
-    claimed = (
-        Message.objects.filter(
-            pk=message_id, status__in=[Message.Status.PENDING, Message.Status.SCHEDULED]
-        )
-        .exclude(send_after__gt=now)
-        .update(status=Message.Status.SENDING, sending_at=now, attempts=F("attempts") + 1)
+    due = (~Q(send_after__gt=now) & ~Q(next_attempt_at__gt=now)) | Q(give_up_at__lte=now)
+    claimed = Message.objects.filter(due, pk=message_id, status__in=_UNSENT).update(
+        status=Message.Status.SENDING, sending_at=now, attempts=F("attempts") + 1
     )
     return Message.objects.get(pk=message_id) if claimed else None
 
@@ -381,30 +419,73 @@ def _already_taken(message: Message) -> str | None:
     return sms_backend().find_sent(_sms_request(message), since=message.created_at)
 
 
-def message_deliver(*, message_id: int, retry_in: float | None = None) -> Message | None:
+def _give_up_at(message: Message) -> datetime:
+    return message.give_up_at or retry_give_up_at(
+        purpose=message.purpose,
+        start=max(message.created_at, message.send_after or message.created_at),
+    )
+
+
+def _next_attempt_at(message: Message, *, now: datetime, delay: float) -> datetime:
+    """When to try again: after ``delay``, and for a text that is not an answer to
+    something the person just did, not in their quiet hours."""
+    moment = now + timedelta(seconds=delay)
+    if message.channel == Message.Channel.SMS and message.purpose not in QUIET_HOURS_EXEMPT:
+        zones = quiet_hours.recipient_time_zones(
+            phone=message.recipient, declared=message.recipient_time_zone
+        )
+        moment = quiet_hours.quiet_hours_release(now=moment, zones=zones) or moment
+    return moment
+
+
+def message_deliver(*, message_id: int) -> Message | None:
     """Send one message, at most once.
 
     The message is claimed with a conditional update before the provider is
     called, so a redelivered or concurrent task finds nothing to do. A transient
-    failure reschedules it ``retry_in`` seconds later and raises
-    :class:`TransientDeliveryError` (the task retries then); with no ``retry_in``
-    left, or on a permanent error, it is marked failed (see :func:`_fail`)."""
+    failure sets its ``next_attempt_at`` (capped exponential backoff with jitter,
+    never sooner than the provider's ``Retry-After``, outside quiet hours for a
+    follow-up) and raises :class:`TransientDeliveryError`; the task retries soon
+    ones itself and ``messages_sweep`` hands over the rest when due. A permanent
+    error, or a next try that would come after ``give_up_at``, marks the message
+    failed (see :func:`_fail`)."""
     message = _claim(message_id)
     if message is None:
         return None
+    now = timezone.now()
+    give_up_at = _give_up_at(message)
     try:
-        provider_id = _already_taken(message) or _transport(message)
+        provider_id = _already_taken(message)
+        if provider_id is None and now >= give_up_at:
+            return _fail(
+                message,
+                code=message.error_code or "expired",
+                text=f"Not sent within its retry budget ({message.attempts - 1} tries)",
+            )
+        provider_id = provider_id or _transport(message)
     except TransportError as error:
-        if error.permanent or retry_in is None:
+        if error.permanent:
             return _fail(message, code=error.code, text=str(error))
+        # From the provider's answer, not from the claim: Retry-After counts from then.
+        now = timezone.now()
+        delay = retry_delay(attempts=message.attempts, retry_after=error.retry_after)
+        next_attempt_at = _next_attempt_at(message, now=now, delay=delay)
+        if next_attempt_at > give_up_at:
+            return _fail(
+                message,
+                code=error.code,
+                text=f"{error}; retry budget spent after {message.attempts} tries",
+            )
         if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
             status=Message.Status.SCHEDULED,
-            send_after=timezone.now() + timedelta(seconds=retry_in),
+            next_attempt_at=next_attempt_at,
             error_code=error.code[:50],
             error_message=str(error)[:500],
         ):
             MESSAGES.labels(message.channel, Message.Status.SCHEDULED).inc()
-        raise TransientDeliveryError(str(error)) from error
+        raise TransientDeliveryError(
+            str(error), retry_in=(next_attempt_at - now).total_seconds()
+        ) from error
     if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
         status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
     ):
@@ -663,7 +744,6 @@ _MESSAGE_BLANK = {
     "attachment": "",
     "error_message": "",
 }
-_UNSENT = [Message.Status.PENDING, Message.Status.SCHEDULED]
 
 
 def _messages_blank(messages: QuerySet[Message]) -> int:

@@ -3,8 +3,8 @@ commits; receivers enqueue work (ids only) and never decide in the sender's
 transaction.
 
 ``message_failed(sender, message_id: int, correlation: str, error_code: str)``
-    A message will not be delivered (permanent error, carrier failure, or retries
-    exhausted). ``correlation`` is the value the caller gave ``message_send``.
+    A message will not be delivered (permanent error, carrier failure, or its retry
+    budget spent: ``Message.give_up_at``). ``correlation`` is the value the caller gave ``message_send``.
 
 ``reply_received(sender, inbound_id: int, phone: str, kind: str)``
     A person texted us. ``kind`` is an ``InboundMessage.Kind``: a keyword

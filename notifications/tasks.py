@@ -8,32 +8,33 @@ from django.utils import timezone
 
 from notifications import selectors, services
 
-# Bounded so the last retry lands minutes, not an hour, after the first try:
-# far below the broker's visibility timeout.
-MAX_RETRIES = 6
+# A transient failure is retried by the task itself only while the wait is short
+# and the tries few; longer waits belong to messages_sweep, which hands the message
+# over again once its next_attempt_at has passed. No task sleeps or waits long.
+SHORT_RETRIES = 5
 
 
 @shared_task(
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=MAX_RETRIES,
+    max_retries=SHORT_RETRIES,
 )
 def message_deliver(self, message_id: int) -> None:
-    retries = self.request.retries
-    # Exponential backoff with jitter: about 2, 4, 8... seconds, capped at 5 minutes.
-    retry_in = (
-        None if retries >= MAX_RETRIES else services.retry_jitter(min(300, 2 ** (retries + 1)))
-    )
     try:
-        services.message_deliver(message_id=message_id, retry_in=retry_in)
+        services.message_deliver(message_id=message_id)
     except services.TransientDeliveryError as error:
-        raise self.retry(exc=error, countdown=retry_in) from error
+        if (
+            error.retry_in <= settings.MESSAGE_RETRY_TASK_COUNTDOWN_MAX_SECONDS
+            and self.request.retries < SHORT_RETRIES
+        ):
+            raise self.retry(exc=error, countdown=error.retry_in) from error
 
 
 @shared_task(acks_late=True)
 def messages_sweep() -> dict[str, int]:
-    """Every minute: queue messages nobody picked up, reconcile ones whose worker died."""
+    """Every minute: queue messages nobody picked up or due for another try (or past
+    their retry budget, to be failed), reconcile ones whose worker died."""
     stuck = selectors.message_ids_stuck(older_than=timezone.now() - settings.MESSAGE_STUCK_AFTER)
     for message_id in stuck["due"]:
         services.message_enqueue(message_id=message_id)

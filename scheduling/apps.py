@@ -9,7 +9,7 @@ class SchedulingConfig(AppConfig):
 
     def ready(self) -> None:
         from intake.signals import callback_window_requested, lead_erased, submission_received
-        from notifications.signals import call_missed, call_received, reply_received
+        from notifications.signals import call_missed, call_received, message_failed, reply_received
         from scheduling import receivers
 
         submission_received.connect(
@@ -25,3 +25,6 @@ class SchedulingConfig(AppConfig):
         call_received.connect(receivers.on_call_received, dispatch_uid="scheduling.call_received")
         call_missed.connect(receivers.on_call_missed, dispatch_uid="scheduling.call_missed")
         lead_erased.connect(receivers.on_lead_erased, dispatch_uid="scheduling.lead_erased")
+        message_failed.connect(
+            receivers.on_message_failed, dispatch_uid="scheduling.message_failed"
+        )

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
+
 from scheduling import business_time, services
+from scheduling.services import undelivered
 
 
 def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
@@ -37,3 +40,10 @@ def on_call_received(sender: Any, *, call_id: int, **kwargs: Any) -> None:
 
 def on_call_missed(sender: Any, *, call_id: int, **kwargs: Any) -> None:
     services.call_enqueue(call_id=call_id, missed=True)
+
+
+def on_message_failed(sender: Any, *, message_id: int, **kwargs: Any) -> None:
+    # A confirmation text that will not arrive may be followed by an email.
+    transaction.on_commit(
+        lambda: undelivered.undelivered_enqueue(message_id=message_id), robust=True
+    )

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from intake import selectors as intake_selectors
 from scheduling import services
+from scheduling.services import undelivered
 
 # Tasks that record what a person did: idempotent, so redelivered after a crash and
 # retried with backoff (bounded far below the broker's visibility timeout).
@@ -75,3 +76,10 @@ def call_process(call_id: int) -> None:
 def call_missed_process(call_id: int) -> None:
     """A forwarded call nobody answered: make the caller's callback urgent."""
     services.call_missed_route(call_id=call_id)
+
+
+@shared_task(**RECORDING_TASK)
+def message_undelivered_process(message_id: int) -> None:
+    """A message to a lead finally failed: email a confirmation text's content instead
+    (once, where allowed)."""
+    undelivered.confirmation_fallback_send(message_id=message_id)

@@ -79,6 +79,9 @@ def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
     context = {
         "callback": callback,
         "timeline": selectors.lead_timeline(lead=callback.lead),
+        "undelivered": notification_selectors.messages_undelivered(
+            correlation=f"lead:{callback.lead_id}"
+        ),
         "holder": callback.claimed_by_id == request.user.pk
         and callback.status == Callback.Status.CLAIMED,
         "outcomes": CallAttempt.Outcome.choices,

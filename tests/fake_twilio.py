@@ -13,6 +13,7 @@ request, and can be told to misbehave::
         fake_twilio.reject_number("+12025550199", code=21610)  # always, for that number
         fake_twilio.slow(2.0)                         # take the message, answer late
         fake_twilio.fault("429", retry_after=2)       # every create, until fault("")
+        fake_twilio.fault("503")                      # Twilio down (retry_after= optional)
 
 Tests import the fixtures they use (``from tests.fake_twilio import ...``).
 """
@@ -251,17 +252,24 @@ class FakeTwilio:
         with self._lock:
             self._rejections[to] = Failure(status, code, ERROR_MESSAGES.get(code, ""))
 
-    def fault(self, mode: str, *, retry_after: int = 1, delay: float = 5.0) -> None:
+    def fault(self, mode: str, *, retry_after: int | None = None, delay: float = 5.0) -> None:
         """Misbehave from now until told otherwise, as Twilio does in an incident:
-        ``"500"`` refuses every create with a 500, ``"429"`` with a 429 carrying
-        ``Retry-After: retry_after``, ``"slow"`` takes every request but answers
+        ``"500"`` refuses every create with a 500, ``"503"`` with a 503 (carrying
+        ``Retry-After`` only when given one), ``"429"`` with a 429 carrying
+        ``Retry-After: retry_after`` (1 by default), ``"slow"`` takes every request but answers
         ``delay`` seconds late; ``""`` is Twilio healthy again. Callable from any
         thread while the server runs (the failure drill switches it mid-traffic)."""
         failures = {
             "": None,
             "slow": None,
             "500": Failure(500, 20500, ERROR_MESSAGES[20500]),
-            "429": Failure(429, 20429, ERROR_MESSAGES[20429], retry_after=retry_after),
+            "503": Failure(503, 20503, ERROR_MESSAGES[20503], retry_after=retry_after),
+            "429": Failure(
+                429,
+                20429,
+                ERROR_MESSAGES[20429],
+                retry_after=1 if retry_after is None else retry_after,
+            ),
         }
         if mode not in failures:
             raise ValueError(f"Unknown fault {mode!r}: one of {sorted(failures)}")

@@ -83,6 +83,8 @@ def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) 
         attachment=("consultation.ics", appointment_ics(appointment))
         if template == "appointment_booked"
         else None,
+        # A reminder that cannot go before the consultation is not sent at all.
+        give_up_at=appointment.starts_at if purpose == Message.Purpose.REMINDER else None,
     )
 
 

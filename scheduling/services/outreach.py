@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from intake import selectors as intake_selectors
 from intake.models import Lead
 from notifications import services as notification_services
@@ -18,13 +20,15 @@ def lead_message(
     sms: bool = True,
     email: bool = True,
     attachment: tuple[str, str] | None = None,
+    give_up_at: datetime | None = None,
 ) -> None:
     """Send ``template`` to the lead by SMS and/or email, once per ``key``.
 
     SMS only with consent for the lead's current number and to a number that takes
     texts (quiet hours are applied by notifications, in the lead's zone); email
     when the lead has an address (with ``attachment``, if any). Both are discreet
-    (no clinic name) when the person asked for that."""
+    (no clinic name) when the person asked for that. ``give_up_at`` ends their retry
+    budget (notifications' default for ``purpose`` otherwise)."""
     discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
     correlation = f"lead:{lead.pk}"
     context = {"first_name": lead.first_name, **context}
@@ -43,6 +47,7 @@ def lead_message(
             dedupe_key=f"{key}:sms",
             recipient_time_zone=lead.timezone,
             discreet=discreet,
+            give_up_at=give_up_at,
         )
     if email and lead.email:
         notification_services.message_send(
@@ -55,4 +60,5 @@ def lead_message(
             dedupe_key=f"{key}:email",
             discreet=discreet,
             attachment=attachment,
+            give_up_at=give_up_at,
         )

@@ -48,7 +48,7 @@ def test_a_message_is_sent_once_and_recorded(sms_outbox, django_capture_on_commi
 def test_a_redelivered_task_sends_nothing_more(sms_outbox, django_capture_on_commit_callbacks):
     message = send_sms(django_capture_on_commit_callbacks)
 
-    assert services.message_deliver(message_id=message.pk, retry_in=2) is None
+    assert services.message_deliver(message_id=message.pk) is None
     assert len(sms_outbox) == 1
 
 
@@ -103,16 +103,16 @@ def test_a_transient_failure_reschedules_and_a_later_try_sends(
     LocmemSmsBackend.failures.append(TransportError("busy", code="20429", permanent=False))
 
     with pytest.raises(services.TransientDeliveryError):
-        services.message_deliver(message_id=message.pk, retry_in=30)
+        services.message_deliver(message_id=message.pk)
 
     message.refresh_from_db()
     assert message.status == Message.Status.SCHEDULED
     assert message.error_code == "20429"
-    assert message.send_after > timezone.now() + timedelta(seconds=25)
-    assert services.message_deliver(message_id=message.pk, retry_in=30) is None  # not yet due
+    assert message.next_attempt_at > timezone.now()
+    assert services.message_deliver(message_id=message.pk) is None  # not yet due
 
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):
-        delivered = services.message_deliver(message_id=message.pk, retry_in=30)
+        delivered = services.message_deliver(message_id=message.pk)
 
     assert delivered.status == Message.Status.SENT
     assert delivered.attempts == 2
@@ -138,7 +138,7 @@ def test_a_permanent_failure_marks_the_message_failed_and_says_so():
         )
         LocmemSmsBackend.failures.append(TransportError("landline", code="30006", permanent=True))
 
-        failed = services.message_deliver(message_id=message.pk, retry_in=30)
+        failed = services.message_deliver(message_id=message.pk)
     finally:
         message_failed.disconnect(listener)
 
@@ -155,17 +155,25 @@ def test_a_permanent_failure_marks_the_message_failed_and_says_so():
     ]
 
 
-def test_the_last_allowed_try_fails_for_good():
+def test_a_failure_whose_next_try_would_come_after_the_budget_fails_for_good():
     from notifications.backends import LocmemSmsBackend
 
     message = Message.objects.create(
-        channel="sms", purpose="confirmation", recipient="+12025550143", body="Hi"
+        channel="sms",
+        purpose="confirmation",
+        recipient="+12025550143",
+        body="Hi",
+        give_up_at=timezone.now() + timedelta(seconds=1),
     )
-    LocmemSmsBackend.failures.append(TransportError("down", code="500", permanent=False))
+    LocmemSmsBackend.failures.append(
+        TransportError("down", code="20429", permanent=False, retry_after=5)
+    )
 
-    failed = services.message_deliver(message_id=message.pk, retry_in=None)
+    failed = services.message_deliver(message_id=message.pk)
 
     assert failed.status == Message.Status.FAILED
+    assert failed.error_code == "20429"
+    assert "retry budget" in failed.error_message
 
 
 def test_an_opted_out_number_is_suppressed_not_sent(sms_outbox, django_capture_on_commit_callbacks):
@@ -187,7 +195,7 @@ def test_an_opt_out_that_arrives_after_queueing_still_stops_the_send(sms_outbox)
         phone="+12025550143", phone_hash=phone_hash("+12025550143"), source="STOP"
     )
 
-    result = services.message_deliver(message_id=message.pk, retry_in=30)
+    result = services.message_deliver(message_id=message.pk)
 
     assert result.status == Message.Status.FAILED
     assert result.error_code == "opted_out"
@@ -335,7 +343,7 @@ def test_an_opt_out_does_not_record_a_text_the_provider_took_as_never_sent(sms_o
     )
 
     services.opt_out_record(phone="+12025550143", source="inbound keyword")
-    services.message_deliver(message_id=message.pk, retry_in=2)
+    services.message_deliver(message_id=message.pk)
 
     message.refresh_from_db()
     assert (message.status, message.provider_id) == (Message.Status.SENT, "locmem-1")
@@ -346,7 +354,7 @@ def test_an_opt_out_stops_a_timed_out_text_the_provider_never_took(sms_outbox):
     message = scheduled_after_a_timeout()
 
     services.opt_out_record(phone="+12025550143", source="inbound keyword")
-    services.message_deliver(message_id=message.pk, retry_in=2)
+    services.message_deliver(message_id=message.pk)
 
     message.refresh_from_db()
     assert (message.status, message.error_code) == (Message.Status.FAILED, "opted_out")

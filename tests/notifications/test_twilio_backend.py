@@ -221,7 +221,7 @@ def test_a_slow_twilio_fault_answers_late_until_cleared_and_then_at_once(
 
 def test_an_unknown_fault_is_refused(fake_twilio: FakeTwilio):
     with pytest.raises(ValueError, match="Unknown fault"):
-        fake_twilio.fault("503")
+        fake_twilio.fault("418")
 
 
 def test_bad_credentials_are_a_permanent_failure(fake_twilio: FakeTwilio, settings):
@@ -365,7 +365,7 @@ def test_delivering_the_same_message_again_makes_no_second_request(
     with django_capture_on_commit_callbacks(execute=True):
         message = send_confirmation()
 
-    assert services.message_deliver(message_id=message.pk, retry_in=2) is None
+    assert services.message_deliver(message_id=message.pk) is None
     with django_capture_on_commit_callbacks(execute=True):
         again = send_confirmation()
 
@@ -383,17 +383,17 @@ def test_a_twilio_outage_reschedules_the_message_and_a_later_try_sends_it(
     fake_twilio.fail_next(status=500)
 
     with pytest.raises(services.TransientDeliveryError):
-        services.message_deliver(message_id=message.pk, retry_in=30)
+        services.message_deliver(message_id=message.pk)
 
     message.refresh_from_db()
     assert message.status == Message.Status.SCHEDULED
     assert message.error_code == "20500"
-    assert message.send_after > timezone.now() + timedelta(seconds=25)
-    assert services.message_deliver(message_id=message.pk, retry_in=30) is None  # not yet due
+    assert message.next_attempt_at > timezone.now()
+    assert services.message_deliver(message_id=message.pk) is None  # not yet due
     assert len(fake_twilio.creates) == 1
 
-    with time_machine.travel(message.send_after + timedelta(seconds=1)):
-        delivered = services.message_deliver(message_id=message.pk, retry_in=30)
+    with time_machine.travel(message.next_attempt_at + timedelta(seconds=1)):
+        delivered = services.message_deliver(message_id=message.pk)
 
     assert delivered is not None
     assert delivered.status == Message.Status.SENT
@@ -418,8 +418,8 @@ def test_the_worker_retries_an_outage_later_not_at_once(
     assert message.error_code == "20503"
     assert len(fake_twilio.creates) == 1
 
-    with time_machine.travel(message.send_after + timedelta(seconds=1)):
-        delivered = services.message_deliver(message_id=message.pk, retry_in=30)
+    with time_machine.travel(message.next_attempt_at + timedelta(seconds=1)):
+        delivered = services.message_deliver(message_id=message.pk)
 
     assert delivered is not None
     assert delivered.status == Message.Status.SENT
@@ -459,13 +459,13 @@ def test_a_send_that_timed_out_after_twilio_took_it_is_not_sent_twice(
     fake_twilio.slow(2)  # Twilio takes the message but answers too late.
 
     with pytest.raises(services.TransientDeliveryError):
-        services.message_deliver(message_id=message.pk, retry_in=30)
+        services.message_deliver(message_id=message.pk)
     assert len(fake_twilio.messages) == 1
     fake_twilio.slow(0)
 
     message.refresh_from_db()
-    with time_machine.travel(message.send_after + timedelta(seconds=1)):
-        delivered = services.message_deliver(message_id=message.pk, retry_in=30)
+    with time_machine.travel(message.next_attempt_at + timedelta(seconds=1)):
+        delivered = services.message_deliver(message_id=message.pk)
 
     assert delivered is not None
     assert delivered.status == Message.Status.SENT

@@ -204,6 +204,8 @@ def test_reminders_go_24_and_2_hours_before_once_each(
         assert services.appointment_reminders_send() == 0
     reminders = Message.objects.filter(purpose="reminder", channel="sms")
     assert reminders.count() == 2
+    # Retried at most until the consultation begins.
+    assert {reminder.give_up_at for reminder in reminders} == {ny(30, 10)}
 
 
 def test_replying_c_confirms_and_r_asks_to_reschedule(
