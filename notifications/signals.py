@@ -4,7 +4,8 @@ transaction.
 
 ``message_failed(sender, message_id: int, correlation: str, error_code: str)``
     A message will not be delivered (permanent error, carrier failure, or its retry
-    budget spent: ``Message.give_up_at``). ``correlation`` is the value the caller gave ``message_send``.
+    budget spent: ``Message.give_up_at``). ``correlation`` is the value the caller
+    gave ``message_send``.
 
 ``reply_received(sender, inbound_id: int, phone: str, kind: str)``
     A person texted us. ``kind`` is an ``InboundMessage.Kind``: a keyword

@@ -17,6 +17,7 @@ from config.crypto import email_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
+from notifications import selectors as notification_selectors
 from scheduling import business_time, links, selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
 

@@ -53,12 +53,17 @@ def confirmation_fallback_send(*, message_id: int) -> Message | None:
     if submission is None or submission.is_spam or not submission.email:
         return None
     lead = submission.lead
-    if lead.stage == Lead.Stage.CLOSED or lead.anonymised_at is not None:
+    if lead is None or lead.stage == Lead.Stage.CLOSED or lead.anonymised_at is not None:
         return None
     block = notification_selectors.sms_block_get(phone=message.recipient)
     if block is not None and block.reason in STOPPED_REASONS:
         return None
-    discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
+    # As the confirmation itself: the submission's wish, and the lead's when the address
+    # is the lead's own.
+    discreet = not submission.mention_clinic_ok or (
+        submission.email_hash == lead.email_hash
+        and not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
+    )
     return notification_services.message_send(
         channel=Message.Channel.EMAIL,
         purpose=Message.Purpose.CONFIRMATION,
@@ -66,7 +71,9 @@ def confirmation_fallback_send(*, message_id: int) -> Message | None:
         template="text_undelivered",
         context={
             "first_name": submission.first_name,
-            "manage_url": links.request_manage_url(lead_id=lead.pk),
+            "manage_url": links.request_manage_url(
+                submission_id=submission.pk, email_hash=submission.email_hash
+            ),
         },
         correlation=f"lead:{lead.pk}",
         dedupe_key=f"confirmation-fallback:email:submission:{submission.pk}",
