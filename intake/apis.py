@@ -56,10 +56,9 @@ from intake.services import (
     phone_type_of,
     request_fingerprint,
 )
-from intake.services.events import clinic_day
+from intake.services.events import EventThrottled, clinic_day
 from intake.throttles import (
     CtaConfigIpThrottle,
-    CtaEventIpThrottle,
     client_ip,
     contact_limits,
     limits_hit,
@@ -485,7 +484,8 @@ class CtaEventApi(PublicApi):
     Takes no cookie, keeps no IP and no personal data; obvious bots are answered
     but not counted."""
 
-    throttle_classes = [CtaEventIpThrottle]
+    # The per-IP limit is checked with the count, in one Redis round trip.
+    throttle_classes: list = []
     # text/plain too: navigator.sendBeacon posts a string body that way, without preflight.
     parser_classes = [BoundedJSONParser, PlainTextJSONParser]
 
@@ -503,11 +503,15 @@ class CtaEventApi(PublicApi):
     def post(self, request: Request) -> Response:
         serializer = CtaEventInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        cta_event_record(
-            article_slug=serializer.validated_data["article"],
-            event_type=serializer.validated_data["type"],
-            user_agent=request.headers.get("User-Agent", ""),
-        )
+        try:
+            cta_event_record(
+                article_slug=serializer.validated_data["article"],
+                event_type=serializer.validated_data["type"],
+                user_agent=request.headers.get("User-Agent", ""),
+                client_address=client_ip(request) or "",
+            )
+        except EventThrottled as error:
+            self.throttled(request, error.wait)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -194,6 +194,62 @@ def _counts_hit(plans: list[tuple[int, int, int, str, str]]) -> list[tuple[int, 
         return [(0, 0) for _ in plans]
 
 
+# One round trip for a beacon: count the request against its limit and, if within it,
+# add one to the event counter (an int, as Django's Redis cache stores ints).
+_LIMIT_THEN_INCR = """
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if previous * (1 - tonumber(ARGV[3])) + hits > tonumber(ARGV[1]) then return -1 end
+if KEYS[3] ~= '' then
+  local count = redis.call('INCR', KEYS[3])
+  if count == 1 then redis.call('EXPIRE', KEYS[3], ARGV[4]) end
+end
+return hits
+"""
+_scripts: dict[int, Any] = {}
+
+
+def limit_then_incr(
+    limit: Limit, *, counter: str | None, counter_ttl: int, now: float | None = None
+) -> Verdict:
+    """Count a request against ``limit`` and, when it is within it, add one to the
+    cache counter ``counter`` (created with ``counter_ttl``): on Redis one scripted
+    round trip. Fails open like :func:`limits_hit`, without counting."""
+    client = _redis_client()
+    rate = _rate(limit.scope)
+    if client is None or rate is None:
+        (verdict,) = limits_hit([limit], now=now)
+        if verdict.allowed and counter:
+            try:
+                cache.incr(counter)
+            except ValueError:  # the counter's first hit
+                if not cache.add(counter, 1, timeout=counter_ttl):
+                    cache.incr(counter)
+        return verdict
+    now = time.time() if now is None else now
+    count, period = rate
+    window = math.floor(now / period)
+    base = f"throttle:{limit.scope}:{_keyed_hash(limit.ident)}"
+    keys = [
+        cache.make_key(f"{base}:{window}"),
+        cache.make_key(f"{base}:{window - 1}"),
+        cache.make_key(counter) if counter else "",
+    ]
+    elapsed = now / period - window
+    try:
+        script = _scripts.get(id(client))
+        if script is None:
+            script = _scripts[id(client)] = client.register_script(_LIMIT_THEN_INCR)
+        hits = script(keys=keys, args=[count, 2 * period, f"{elapsed:.6f}", counter_ttl])
+    except (*UNAVAILABLE, RedisError) as error:
+        logger.warning("throttle.unavailable", extra={"error": type(error).__name__})
+        return Verdict(allowed=True, wait=0)
+    if int(hits) < 0:
+        return Verdict(allowed=False, wait=max(1.0, (1 - elapsed) * period))
+    return Verdict(allowed=True, wait=0)
+
+
 def subnet_of(address: str) -> str:
     """The network an address is in: /24 for IPv4, /56 for IPv6."""
     try:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from intake.models import Article, ArticleDailyCount, CtaEventType
+from intake.throttles import Limit, limit_then_incr
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +52,34 @@ def _counter_key(*, day: date, event_type: str, slug: str) -> str:
     return f"intake:cta-events:{day:%Y%m%d}:{event_type}:{slug}"
 
 
-def cta_event_record(*, article_slug: str, event_type: str, user_agent: str) -> bool:
-    """Count one event for an article today. Returns False when it was not counted
-    (an obvious bot, or no usable slug). Slugs of unknown articles are counted too,
-    but only known articles are ever flushed, so junk simply expires."""
-    if is_bot(user_agent):
-        return False
+class EventThrottled(Exception):
+    """Past the per-IP beacon limit; ``wait`` is the Retry-After in seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait)
+        self.wait = wait
+
+
+def cta_event_record(
+    *, article_slug: str, event_type: str, user_agent: str, client_address: str | None = None
+) -> bool:
+    """Count one event for an article today, within the per-IP beacon limit (with
+    ``client_address``: the limit and the count in one Redis round trip). Returns
+    False when it was not counted (an obvious bot, or no usable slug); raises
+    ``EventThrottled`` past the limit. Slugs of unknown articles are counted too, but only
+    known articles are ever flushed, so junk simply expires."""
     slug = slugify(article_slug)[:200]
-    if not slug or event_type not in CtaEventType.values:
+    counted = not is_bot(user_agent) and bool(slug) and event_type in CtaEventType.values
+    key = _counter_key(day=clinic_day(), event_type=event_type, slug=slug) if counted else None
+    if client_address is not None:
+        verdict = limit_then_incr(
+            Limit("cta_event_ip", client_address), counter=key, counter_ttl=COUNTER_TTL_SECONDS
+        )
+        if not verdict.allowed:
+            raise EventThrottled(verdict.wait)
+        return counted
+    if key is None:
         return False
-    key = _counter_key(day=clinic_day(), event_type=event_type, slug=slug)
     try:
         cache.incr(key)
     except ValueError:  # the first event of the day: create the counter with its TTL

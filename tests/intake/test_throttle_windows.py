@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from intake.throttles import Limit, limits_hit
+from intake.throttles import Limit, limit_then_incr, limits_hit
 
 
 @pytest.fixture(params=["configured", "locmem"])
@@ -81,3 +81,22 @@ def test_a_cache_outage_lets_the_request_in(settings, rates):
     ip = Limit("lead_submit_ip", "198.51.100.10")
 
     assert all(limits_hit([ip])[0].allowed for _ in range(5))
+
+
+def test_a_beacon_is_counted_only_within_its_limit(backend, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "cta_event_ip": "2/minute",
+        },
+    }
+    start = 1_800_000_000.0
+    ip = Limit("cta_event_ip", "198.51.100.11")
+
+    verdicts = [
+        limit_then_incr(ip, counter="beacon-test", counter_ttl=60, now=start + n) for n in range(3)
+    ]
+
+    assert [v.allowed for v in verdicts] == [True, True, False]
+    assert cache.get("beacon-test") == 2
