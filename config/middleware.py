@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -124,3 +125,62 @@ class ClinicTimeZoneMiddleware:
             return self.get_response(request)
         with timezone.override(ZoneInfo(settings.CLINIC_TIME_ZONE)):
             return self.get_response(request)
+
+
+# --- The lean chain of the public endpoints ---------------------------------------------
+
+# Anonymous, cookie-less endpoints (intake.apis.PublicApi): no session, no user, no
+# second factor, no idle timeout, no lockout and no audit context is ever needed to
+# answer them, so the middleware that provide those skip them.
+PUBLIC_PATHS = frozenset({"/api/v1/leads/", "/api/v1/events/", "/api/v1/cta/"})
+_HOOKS = ("process_view", "process_exception", "process_template_response")
+
+
+def is_public(request: HttpRequest) -> bool:
+    return request.path_info in PUBLIC_PATHS
+
+
+def staff_only(dotted_path: str) -> type:
+    """A subclass of ``dotted_path``'s middleware that does its work for every request
+    but those to :data:`PUBLIC_PATHS`, which go straight on (hooks included). A
+    subclass, so the checks that look for the original (admin's, axes') find it."""
+    from django.utils.module_loading import import_string
+
+    wrapped_class = import_string(dotted_path)
+
+    def __call__(self: Any, request: HttpRequest) -> HttpResponse:
+        if is_public(request):
+            return self.get_response(request)
+        return wrapped_class.__call__(self, request)
+
+    namespace: dict[str, object] = {
+        "__call__": __call__,
+        "__doc__": f"{dotted_path}, except on the public endpoints.",
+        "__module__": __name__,
+    }
+    for hook in _HOOKS:
+        if hasattr(wrapped_class, hook):
+            namespace[hook] = _hook(wrapped_class, hook)
+    return type(wrapped_class.__name__, (wrapped_class,), namespace)
+
+
+def _hook(wrapped_class: type, name: str) -> Callable[..., object]:
+    original = getattr(wrapped_class, name)
+
+    def hook(self: Any, request: HttpRequest, *args: object, **kwargs: object) -> object:
+        if is_public(request):
+            return args[0] if name == "process_template_response" else None
+        return original(self, request, *args, **kwargs)
+
+    hook.__name__ = name
+    return hook
+
+
+SessionMiddleware = staff_only("django.contrib.sessions.middleware.SessionMiddleware")
+AuthenticationMiddleware = staff_only("django.contrib.auth.middleware.AuthenticationMiddleware")
+OTPMiddleware = staff_only("django_otp.middleware.OTPMiddleware")
+AuditContextMiddleware = staff_only("config.audit.AuditContextMiddleware")
+MessageMiddleware = staff_only("django.contrib.messages.middleware.MessageMiddleware")
+IdleTimeoutMiddleware = staff_only("config.signin.middleware.IdleTimeoutMiddleware")
+OtpRequiredMiddleware = staff_only("config.signin.middleware.OtpRequiredMiddleware")
+AxesMiddleware = staff_only("axes.middleware.AxesMiddleware")

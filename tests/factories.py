@@ -56,6 +56,7 @@ def submit_lead(**overrides: Any):
     if slug:
         ArticleFactory(slug=slug)
     submission = lead_submit(**values).submission
+    submission.refresh_from_db()  # outside a test transaction the worker already ran
     with transaction.atomic():
         submission_attach(submission=submission)
     return submission

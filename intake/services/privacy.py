@@ -43,11 +43,17 @@ _LEAD_BLANK = {
 }
 _SUBMISSION_BLANK = {
     "first_name": "",
+    "last_name": "",
     "phone": "",
     "email": "",
+    "phone_hash": "",
+    "email_hash": "",
+    "timezone": "",
     "message": "",
     "page_url": "",
     "referrer": "",
+    "ip_address": None,
+    "user_agent": "",
 }
 
 

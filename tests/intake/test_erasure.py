@@ -287,6 +287,7 @@ def test_a_canary_leaves_no_trace_in_any_table_after_erasure(
             "/webhooks/twilio/inbound/", params, HTTP_X_TWILIO_SIGNATURE=signature
         )
     assert inbound.status_code == 200
+    submission.refresh_from_db()  # the worker attached its lead
     lead = Lead.objects.get(pk=submission.lead_id)
     assert Message.objects.filter(correlation=f"lead:{lead.pk}").exists()
     assert CallAttempt.objects.get(callback=callback).notes == note
