@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import glob
 import json
 import os
 import random
@@ -68,6 +67,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from twilio.request_validator import RequestValidator
 
 from bench.intake import free_port
+from bench.services import Postgres, Redis, missing_tools, wait_until
 from tests.fake_twilio import FROM_NUMBER, FakeTwilio
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -102,128 +102,6 @@ WALL_TO_MONOTONIC = time.time() - time.monotonic()
 
 def log(message: str) -> None:
     print(f"drill: [{time.monotonic() - STARTED:6.1f} s] {message}", flush=True)
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, step: float = 0.3) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
-# --- The drill's own PostgreSQL and Redis ----------------------------------------------
-
-
-def postgres_bin() -> Path:
-    found = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
-    )
-    if not found:
-        raise SystemExit("drill: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
-    return Path(found[-1]).parent
-
-
-class Postgres:
-    """A throwaway cluster owned by the ``postgres`` OS user (initdb refuses root)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root / "postgres"
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.bin = postgres_bin()
-
-    def _as_postgres(self, *command: str, timeout: float = 120) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, timeout=timeout, stdout=subprocess.DEVNULL)
-
-    def init(self) -> None:
-        self.root.mkdir(parents=True)
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-            # The temporary directory above is root's and 0700: let postgres through
-            # (search only, no listing; nothing in it is secret).
-            os.chmod(self.root.parent, 0o711)  # noqa: S103
-        self._as_postgres(
-            str(self.bin / "initdb"),
-            "-D", str(self.data),
-            "-U", "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-sync",
-        )  # fmt: skip
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses={HOST} -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._as_postgres(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
-            "-o", options, "-w", "-t", "60", "start",
-        )  # fmt: skip
-
-    def stop(self, mode: str = "fast") -> None:
-        """``fast``: every client is disconnected, as in a restart or failover."""
-        self._as_postgres(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop"
-        )  # fmt: skip
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@{HOST}:{self.port}/{database}"
-
-    def connect(self, database: str = "clinic") -> psycopg.Connection:
-        return psycopg.connect(
-            host=HOST, port=self.port, user="postgres", dbname=database, autocommit=True
-        )
-
-
-class Redis:
-    """A redis-server with no persistence: a restart loses every queued task."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root / "redis"
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.root.mkdir(exist_ok=True)
-        command = [
-            "redis-server", "--port", str(self.port), "--bind", HOST, "--save", "",
-            "--appendonly", "no", "--dir", str(self.root), "--loglevel", "warning",
-        ]  # fmt: skip
-        with (self.root / "server.log").open("ab") as log_file:
-            self.process = subprocess.Popen(
-                command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        if not wait_until(self.answers, timeout=20):
-            raise RuntimeError("the drill's redis-server did not start")
-
-    def answers(self) -> bool:
-        try:
-            return bool(self.client(0).ping())
-        except redis.RedisError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-
-    def client(self, db: int) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, db=db, socket_timeout=3)
-
-    def queued(self) -> int:
-        """Tasks waiting in the broker's queue lists (database 0)."""
-        broker = self.client(0)
-        return sum(
-            broker.llen(key) for key in broker.scan_iter(count=500) if broker.type(key) == b"list"
-        )
 
 
 # --- The application's processes ----------------------------------------------------------
@@ -1312,10 +1190,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     duration = 60.0 if args.short else args.duration
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    for tool in ("redis-server",):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"drill: {tool} is not installed")
-    postgres_bin()
+    problems = missing_tools()
+    if problems:
+        raise SystemExit("drill: " + "; ".join(problems))
     root = Path(tempfile.mkdtemp(prefix="clinic-drill-"))
     log(f"seed {seed}; logs in {root}")
     stack = None
