@@ -25,11 +25,13 @@ and checks, printing PASS or FAIL for each:
 - no SMS to a number after its STOP was acknowledged;
 - no 5xx (and no unanswered request) outside the PostgreSQL outage, and inside it
   only 503 with Retry-After;
-- the queues (submissions, messages, the broker's lists) drained within the limit.
+- the queues (submissions, messages, the broker's lists) drained within the limit;
+- the workers survived the Redis restart in-process (the same PID before and after).
 
 A process that dies on its own is started again, as docker compose's restart policy
-does, and named in the report (kombu 5.7's Redis transport can crash a worker when
-Redis goes away: "Unrecoverable error: AttributeError ... 'hostname'").
+does, and named in the report. (kombu 5.7's Redis transport crashed a worker that lost
+Redis with a task in progress: "Unrecoverable error: AttributeError ... 'hostname'";
+config/celery.py fixes that, and the check above keeps it fixed.)
 
 Exits 1 if any check fails (and keeps the logs), 0 otherwise. The sweeps run every
 few seconds here (FAST_SWEEPS), as the drill is minutes long, not hours.
@@ -659,6 +661,8 @@ class Stack:
     base_url: str
     field_keys: str = ""  # FIELD_ENCRYPTION_KEYS of the stack: message bodies are encrypted
     restarts: list[str] = field(default_factory=list)
+    # Per worker: its PID before the Redis restart, and after it (None if it exited).
+    redis_restart_pids: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
     def plain(self, token: str) -> str:
         """A body as the application stored it (a Fernet token), in plain text."""
@@ -681,6 +685,59 @@ def supervise(stack: Stack, stopping: threading.Event) -> None:
                 log(f"{service.name} exited on its own (code {service.process.returncode}); "
                     "starting it again")  # fmt: skip
                 service.start()
+
+
+# After Redis is back, the workers are watched this long: a consumer notices the lost
+# connection, retries and reconnects within a few seconds (or crashes).
+REDIS_RESTART_WATCH_SECONDS = 8.0
+
+
+def _pid(service: Service) -> int | None:
+    return service.process.pid if service.alive() and service.process is not None else None
+
+
+def restart_redis_under_workers(
+    stack: Stack, timeline: Timeline, duration: float, stopping: threading.Event
+) -> None:
+    """Redis restarted (no persistence: queued tasks are lost) under busy workers,
+    which must survive in-process: the same PID before and after, no supervisor restart
+    (check_workers_survived_redis_restart)."""
+    with timeline.phase("redis restart"):
+        before = {worker.name: _pid(worker) for worker in stack.workers}
+        log("fault: Redis restarted (no persistence: queued tasks are lost)")
+        stack.rds.stop()
+        stopping.wait(max(3.0, duration * 0.02))
+        stack.rds.start()
+        log("Redis back")
+        lost: dict[str, int | None] = {}
+        watch_until = time.monotonic() + REDIS_RESTART_WATCH_SECONDS
+        while time.monotonic() < watch_until and not stopping.is_set():
+            for worker in stack.workers:
+                if _pid(worker) != before[worker.name]:
+                    lost.setdefault(worker.name, None)
+            stopping.wait(0.2)
+        stack.redis_restart_pids = {
+            worker.name: (
+                before[worker.name],
+                None if worker.name in lost else _pid(worker),
+            )
+            for worker in stack.workers
+        }
+
+
+def check_workers_survived_redis_restart(stack: Stack) -> list[Check]:
+    pids = stack.redis_restart_pids
+    survived = bool(pids) and all(
+        before is not None and before == after for before, after in pids.values()
+    )
+    detail = (
+        ", ".join(
+            f"{name} PID {before} -> {after if after is not None else 'exited'}"
+            for name, (before, after) in pids.items()
+        )
+        or "the Redis restart did not run"
+    )
+    return [Check("workers survived the Redis restart in-process", survived, detail)]
 
 
 def run_faults(
@@ -716,12 +773,7 @@ def run_faults(
     with timeline.phase("calm 2"):
         if not at(0.55):
             return
-    with timeline.phase("redis restart"):
-        log("fault: Redis restarted (no persistence: queued tasks are lost)")
-        stack.rds.stop()
-        stopping.wait(max(3.0, duration * 0.02))
-        stack.rds.start()
-        log("Redis back")
+    restart_redis_under_workers(stack, timeline, duration, stopping)
     with timeline.phase("calm 3"):
         if not at(0.70):
             return
@@ -1106,6 +1158,7 @@ def report(
     checks = [*check_leads(stack, record), *check_sms(stack, record, timeline)]
     answer_checks, table = check_answers(record, timeline)
     checks += answer_checks
+    checks += check_workers_survived_redis_restart(stack)
     checks.append(
         Check(
             f"queues drained within {DRAIN_LIMIT_SECONDS} s",

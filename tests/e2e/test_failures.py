@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
     FAST_SWEEPS,
     KEY_PREFIX,
     CeleryProcess,
+    _machine_servers,
     process_env,
     twilio_env,
 )
@@ -130,6 +131,15 @@ def test_the_failure_tests_never_use_the_machines_redis(own_stack):
     worker_env = own_stack.env()
     assert worker_env["REDIS_URL"] == own_stack.redis.url(0)
     assert worker_env["REDIS_CACHE_URL"] == own_stack.redis.url(1)
+
+
+def test_the_guard_sees_a_redis_restart(own_stack, monkeypatch):
+    # machine_services_untouched compares these: a restart must change them.
+    monkeypatch.setenv("REDIS_URL", own_stack.redis.url(0))
+    before = _machine_servers()["redis"]
+    assert before is not None
+    own_stack.redis.restart()
+    assert _machine_servers()["redis"] != before
 
 
 def test_a_worker_killed_mid_send_leaves_every_message_sent_exactly_once(own_stack):
