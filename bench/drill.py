@@ -28,11 +28,13 @@ and checks, printing PASS or FAIL for each:
   none was given up (each went once Twilio recovered);
 - no 5xx (and no unanswered request) outside the PostgreSQL outage, and inside it
   only 503 with Retry-After;
-- the queues (submissions, messages, the broker's lists) drained within the limit.
+- the queues (submissions, messages, the broker's lists) drained within the limit;
+- the workers survived the Redis restart in-process (the same PID before and after).
 
 A process that dies on its own is started again, as docker compose's restart policy
-does, and named in the report (kombu 5.7's Redis transport can crash a worker when
-Redis goes away: "Unrecoverable error: AttributeError ... 'hostname'").
+does, and named in the report. (kombu 5.7's Redis transport crashed a worker that lost
+Redis with a task in progress: "Unrecoverable error: AttributeError ... 'hostname'";
+config/celery.py fixes that, and the check above keeps it fixed.)
 
 Exits 1 if any check fails (and keeps the logs), 0 otherwise. The sweeps run every
 few seconds here (FAST_SWEEPS), as the drill is minutes long, not hours.
@@ -42,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import glob
 import json
 import os
 import random
@@ -71,6 +72,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from twilio.request_validator import RequestValidator
 
 from bench.intake import free_port
+from bench.services import Postgres, Redis, missing_tools, wait_until
 from tests.fake_twilio import FROM_NUMBER, FakeTwilio
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -116,128 +118,6 @@ WALL_TO_MONOTONIC = time.time() - time.monotonic()
 
 def log(message: str) -> None:
     print(f"drill: [{time.monotonic() - STARTED:6.1f} s] {message}", flush=True)
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, step: float = 0.3) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
-# --- The drill's own PostgreSQL and Redis ----------------------------------------------
-
-
-def postgres_bin() -> Path:
-    found = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
-    )
-    if not found:
-        raise SystemExit("drill: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
-    return Path(found[-1]).parent
-
-
-class Postgres:
-    """A throwaway cluster owned by the ``postgres`` OS user (initdb refuses root)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root / "postgres"
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.bin = postgres_bin()
-
-    def _as_postgres(self, *command: str, timeout: float = 120) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, timeout=timeout, stdout=subprocess.DEVNULL)
-
-    def init(self) -> None:
-        self.root.mkdir(parents=True)
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-            # The temporary directory above is root's and 0700: let postgres through
-            # (search only, no listing; nothing in it is secret).
-            os.chmod(self.root.parent, 0o711)  # noqa: S103
-        self._as_postgres(
-            str(self.bin / "initdb"),
-            "-D", str(self.data),
-            "-U", "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-sync",
-        )  # fmt: skip
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses={HOST} -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._as_postgres(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
-            "-o", options, "-w", "-t", "60", "start",
-        )  # fmt: skip
-
-    def stop(self, mode: str = "fast") -> None:
-        """``fast``: every client is disconnected, as in a restart or failover."""
-        self._as_postgres(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop"
-        )  # fmt: skip
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@{HOST}:{self.port}/{database}"
-
-    def connect(self, database: str = "clinic") -> psycopg.Connection:
-        return psycopg.connect(
-            host=HOST, port=self.port, user="postgres", dbname=database, autocommit=True
-        )
-
-
-class Redis:
-    """A redis-server with no persistence: a restart loses every queued task."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root / "redis"
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.root.mkdir(exist_ok=True)
-        command = [
-            "redis-server", "--port", str(self.port), "--bind", HOST, "--save", "",
-            "--appendonly", "no", "--dir", str(self.root), "--loglevel", "warning",
-        ]  # fmt: skip
-        with (self.root / "server.log").open("ab") as log_file:
-            self.process = subprocess.Popen(
-                command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        if not wait_until(self.answers, timeout=20):
-            raise RuntimeError("the drill's redis-server did not start")
-
-    def answers(self) -> bool:
-        try:
-            return bool(self.client(0).ping())
-        except redis.RedisError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-
-    def client(self, db: int) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, db=db, socket_timeout=3)
-
-    def queued(self) -> int:
-        """Tasks waiting in the broker's queue lists (database 0)."""
-        broker = self.client(0)
-        return sum(
-            broker.llen(key) for key in broker.scan_iter(count=500) if broker.type(key) == b"list"
-        )
 
 
 # --- The application's processes ----------------------------------------------------------
@@ -798,6 +678,8 @@ class Stack:
     base_url: str
     field_keys: str = ""  # FIELD_ENCRYPTION_KEYS of the stack: message bodies are encrypted
     restarts: list[str] = field(default_factory=list)
+    # Per worker: its PID before the Redis restart, and after it (None if it exited).
+    redis_restart_pids: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
     def plain(self, token: str) -> str:
         """A body as the application stored it (a Fernet token), in plain text."""
@@ -820,6 +702,59 @@ def supervise(stack: Stack, stopping: threading.Event) -> None:
                 log(f"{service.name} exited on its own (code {service.process.returncode}); "
                     "starting it again")  # fmt: skip
                 service.start()
+
+
+# After Redis is back, the workers are watched this long: a consumer notices the lost
+# connection, retries and reconnects within a few seconds (or crashes).
+REDIS_RESTART_WATCH_SECONDS = 8.0
+
+
+def _pid(service: Service) -> int | None:
+    return service.process.pid if service.alive() and service.process is not None else None
+
+
+def restart_redis_under_workers(
+    stack: Stack, timeline: Timeline, duration: float, stopping: threading.Event
+) -> None:
+    """Redis restarted (no persistence: queued tasks are lost) under busy workers,
+    which must survive in-process: the same PID before and after, no supervisor restart
+    (check_workers_survived_redis_restart)."""
+    with timeline.phase("redis restart"):
+        before = {worker.name: _pid(worker) for worker in stack.workers}
+        log("fault: Redis restarted (no persistence: queued tasks are lost)")
+        stack.rds.stop()
+        stopping.wait(max(3.0, duration * 0.02))
+        stack.rds.start()
+        log("Redis back")
+        lost: dict[str, int | None] = {}
+        watch_until = time.monotonic() + REDIS_RESTART_WATCH_SECONDS
+        while time.monotonic() < watch_until and not stopping.is_set():
+            for worker in stack.workers:
+                if _pid(worker) != before[worker.name]:
+                    lost.setdefault(worker.name, None)
+            stopping.wait(0.2)
+        stack.redis_restart_pids = {
+            worker.name: (
+                before[worker.name],
+                None if worker.name in lost else _pid(worker),
+            )
+            for worker in stack.workers
+        }
+
+
+def check_workers_survived_redis_restart(stack: Stack) -> list[Check]:
+    pids = stack.redis_restart_pids
+    survived = bool(pids) and all(
+        before is not None and before == after for before, after in pids.values()
+    )
+    detail = (
+        ", ".join(
+            f"{name} PID {before} -> {after if after is not None else 'exited'}"
+            for name, (before, after) in pids.items()
+        )
+        or "the Redis restart did not run"
+    )
+    return [Check("workers survived the Redis restart in-process", survived, detail)]
 
 
 def run_faults(
@@ -856,12 +791,7 @@ def run_faults(
     with timeline.phase("calm 2"):
         if not at(0.55):
             return
-    with timeline.phase("redis restart"):
-        log("fault: Redis restarted (no persistence: queued tasks are lost)")
-        stack.rds.stop()
-        stopping.wait(max(3.0, duration * 0.02))
-        stack.rds.start()
-        log("Redis back")
+    restart_redis_under_workers(stack, timeline, duration, stopping)
     with timeline.phase("calm 3"):
         if not at(0.70):
             return
@@ -1321,6 +1251,7 @@ def report(
     checks += check_twilio_outage(stack, timeline)
     answer_checks, table = check_answers(record, timeline)
     checks += answer_checks
+    checks += check_workers_survived_redis_restart(stack)
     checks.append(
         Check(
             f"queues drained within {DRAIN_LIMIT_SECONDS} s",
@@ -1405,10 +1336,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     duration = 60.0 if args.short else args.duration
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    for tool in ("redis-server",):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"drill: {tool} is not installed")
-    postgres_bin()
+    problems = missing_tools()
+    if problems:
+        raise SystemExit("drill: " + "; ".join(problems))
     root = Path(tempfile.mkdtemp(prefix="clinic-drill-"))
     log(f"seed {seed}; logs in {root}")
     stack = None

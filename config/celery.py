@@ -12,8 +12,43 @@ from typing import Any
 import structlog
 from celery import Celery, Task, signals
 from kombu import Queue
+from kombu import transport as kombu_transport
+from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+# --- The Redis transport: kombu 5.7's, with a worker crash on a Redis restart fixed ---
+#
+# When the worker loses Redis with a task in progress (acks_late: its message is
+# unacknowledged) while its consumer waits in BRPOP for the next one, celery 5.7's
+# Consumer.on_connection_error_after_connected first calls connection.collect(): the
+# channel's close fails on the dead BRPOP socket (a ConnectionError, swallowed), and
+# collect() then clears the transport's client (transport.client = None). The
+# connection.close() that follows closes the same channel again; restoring the
+# unacknowledged message builds a new pool from self.connection.client, which is None:
+# "AttributeError: 'NoneType' object has no attribute 'hostname'". An AttributeError is
+# not a connection error, so it escapes ignore_errors() and the worker exits
+# ("Unrecoverable error"). Here a channel whose connection is gone answers with a
+# connection error instead, which the close (and a late ack) already handle: the
+# message stays in Redis's unacked set, restored after the visibility timeout, and the
+# outbox sweeps do not depend on it anyway. tests/e2e/test_failures.py proves it.
+
+
+class RedisChannel(kombu_redis.Channel):
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection is None or self.connection.client is None:
+            raise kombu_redis.redis.ConnectionError("the broker connection is closed")
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class RedisTransport(kombu_redis.Transport):
+    Channel = RedisChannel
+
+
+for _scheme in ("redis", "rediss"):
+    kombu_transport.TRANSPORT_ALIASES[_scheme] = "config.celery:RedisTransport"
+    kombu_transport._transport_cache.pop(_scheme, None)
 
 logger = logging.getLogger(__name__)
 

@@ -387,6 +387,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that loses Redis (a restart, a failover) reconnects in-process, however
+# long the outage lasts: the default gives up after 100 tries (about 47 minutes at
+# the 30 s cap) and exits. config.celery's Redis transport keeps the reconnect from
+# crashing (kombu 5.7); tests/e2e/test_failures.py restarts Redis under a worker.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task in progress when the connection is lost runs to its end (a send is not cut
+# off half way); its ack then fails and its message, still in Redis's unacked set,
+# comes back after the visibility timeout, to a task that finds the work done.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Publishing must not hang a web request when the broker is down: the
 # submission is already durable and the sweep will dispatch it.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)

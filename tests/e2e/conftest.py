@@ -175,6 +175,48 @@ def celery_worker_process(
         worker.stop()
 
 
+def _machine_servers() -> dict[str, object]:
+    """Who the machine's Redis and PostgreSQL servers are right now: a restart changes
+    Redis's run_id and process id, and PostgreSQL's postmaster start time."""
+    import psycopg
+    import redis
+
+    found: dict[str, object] = {}
+    url = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    try:
+        info = redis.Redis(
+            host=url.hostname or "127.0.0.1", port=url.port or 6379, socket_timeout=2
+        ).info("server")
+        found["redis"] = (info["run_id"], info["process_id"])
+    except redis.RedisError:
+        found["redis"] = None
+    database = urlsplit(os.environ.get("DATABASE_URL", ""))
+    if database.scheme.startswith("postgres"):
+        try:
+            with psycopg.connect(
+                host=database.hostname or "127.0.0.1",
+                port=database.port or 5432,
+                user=database.username or "postgres",
+                password=database.password or None,
+                dbname="postgres",
+                connect_timeout=3,
+            ) as conn:
+                found["postgres"] = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+        except psycopg.Error:
+            found["postgres"] = None
+    return found
+
+
+@pytest.fixture(scope="session")
+def machine_services_untouched() -> Iterator[dict[str, object]]:
+    """Fails the run if the machine's Redis or PostgreSQL was restarted (or stopped)
+    while it ran: tests stop and restart only servers they started themselves."""
+    before = _machine_servers()
+    yield before
+    after = _machine_servers()
+    assert after == before, f"the machine's servers changed during the run: {before} -> {after}"
+
+
 @pytest.fixture
 def eager_off() -> Iterator[None]:
     """Tasks published from this test go to Redis instead of running inline."""

@@ -1,23 +1,45 @@
-"""Failures on the real stack: a worker killed mid-send, Redis gone while leads arrive."""
+"""Failures on the real stack: a worker killed mid-send, Redis gone while leads arrive,
+Redis restarted under a running worker.
+
+Every test here runs on its own redis-server (bench/services.py, a free port, no
+persistence): the app in this process, the worker and beat all point at it, so stopping
+and restarting it never touches the machine's Redis (nor its PostgreSQL, which holds
+only the test database here and is never stopped). ``machine_services_untouched``
+fails the run if either of the machine's servers was restarted while it ran.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 from collections import Counter
-from urllib.parse import urlsplit
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from rest_framework.test import APIClient
 
+from bench.services import Redis, missing_tools
+from config.celery import app as celery_app
 from intake.models import Submission
 from notifications.models import Message
 from notifications.services import message_send
-from tests.e2e.conftest import twilio_env
+from tests.e2e.conftest import (
+    FAST_SWEEPS,
+    KEY_PREFIX,
+    CeleryProcess,
+    _machine_servers,
+    process_env,
+    twilio_env,
+)
+from tests.fake_twilio import FakeTwilio
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("machine_services_untouched"),
+]
 
 
 def wait_for(condition, *, timeout: float, step: float = 0.1) -> bool:
@@ -29,9 +51,100 @@ def wait_for(condition, *, timeout: float, step: float = 0.1) -> bool:
     return condition()
 
 
-def test_a_worker_killed_mid_send_leaves_every_message_sent_exactly_once(
-    real_worker, fake_twilio, celery_processes
-):
+def _point_celery_at(broker_url: str | None, transport_options: dict) -> None:
+    """This process's Celery app publishes to ``broker_url`` from now on."""
+    celery_app.conf.broker_url = broker_url
+    celery_app.conf.broker_transport_options = transport_options
+    # Connections made before now go to the old broker: drop them.
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+class OwnStack:
+    """A redis-server of the test's own, with this process's Celery app and cache, and
+    the worker and beat processes the test starts, all pointed at it."""
+
+    def __init__(self, redis: Redis, fake: FakeTwilio, root: Path) -> None:
+        self.redis, self.fake, self.root = redis, fake, root
+        self.processes: list[CeleryProcess] = []
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return process_env(
+            REDIS_URL=self.redis.url(0),
+            REDIS_CACHE_URL=self.redis.url(1),
+            **twilio_env(self.fake),
+            **FAST_SWEEPS,
+            **extra,
+        )
+
+    def start(self, kind: str, **extra: str) -> CeleryProcess:
+        log_path = self.root / f"{kind}-{len(self.processes)}.log"
+        process = CeleryProcess(kind, self.env(**extra), log_path)
+        self.processes.append(process)
+        return process.start()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+
+@pytest.fixture
+def own_stack(
+    django_db_setup, eager_off, fake_twilio: FakeTwilio, tmp_path: Path
+) -> Iterator[OwnStack]:
+    problems = missing_tools(postgres=False)
+    if problems:
+        reason = "FAILURE TESTS NOT RUN: " + "; ".join(problems)
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = Redis(tmp_path)
+    server.start()
+    previous = (celery_app.conf.broker_url, dict(celery_app.conf.broker_transport_options or {}))
+    _point_celery_at(server.url(0), {"visibility_timeout": 3600, "global_keyprefix": KEY_PREFIX})
+    cache = {
+        "default": {
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": server.url(1),
+            "KEY_PREFIX": "clinic",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    stack = OwnStack(server, fake_twilio, tmp_path)
+    try:
+        with override_settings(CACHES=cache, REDIS_URL=server.url(0)):
+            yield stack
+    finally:
+        stack.stop()
+        _point_celery_at(*previous)
+        server.stop()
+
+
+def test_the_failure_tests_never_use_the_machines_redis(own_stack):
+    # Guards the fixture: a stop or restart here can only hit the test's own server.
+    assert own_stack.redis.port != 6379
+    assert celery_app.conf.broker_url == own_stack.redis.url(0)
+    with celery_app.connection_for_write() as conn:
+        assert conn.as_uri().endswith(f":{own_stack.redis.port}/0")
+    worker_env = own_stack.env()
+    assert worker_env["REDIS_URL"] == own_stack.redis.url(0)
+    assert worker_env["REDIS_CACHE_URL"] == own_stack.redis.url(1)
+
+
+def test_the_guard_sees_a_redis_restart(own_stack, monkeypatch):
+    # machine_services_untouched compares these: a restart must change them.
+    monkeypatch.setenv("REDIS_URL", own_stack.redis.url(0))
+    before = _machine_servers()["redis"]
+    assert before is not None
+    own_stack.redis.restart()
+    assert _machine_servers()["redis"] != before
+
+
+def test_a_worker_killed_mid_send_leaves_every_message_sent_exactly_once(own_stack):
+    fake_twilio = own_stack.fake
+    worker = own_stack.start("worker")
     # Twilio takes each message but answers late, so the kill lands mid-send.
     fake_twilio.slow(0.3)
     recipients = [f"+1202555{3000 + index:04d}" for index in range(60)]
@@ -45,14 +158,14 @@ def test_a_worker_killed_mid_send_leaves_every_message_sent_exactly_once(
         )
     assert wait_for(lambda: len(fake_twilio.creates) >= 8, timeout=30)
 
-    real_worker.kill9()
+    worker.kill9()
     taken_before_restart = len(fake_twilio.creates)
     assert taken_before_restart < len(recipients)
     fake_twilio.slow(0)
-    real_worker.start()
+    worker.start()
     # Beat runs the sweeps: redeliveries are stuck in Redis until the visibility
     # timeout, so the sweep and the provider lookup must make good on their own.
-    celery_processes("beat")
+    own_stack.start("beat")
 
     def all_sent() -> bool:
         return Message.objects.filter(status=Message.Status.SENT).count() == len(recipients)
@@ -67,69 +180,12 @@ def test_a_worker_killed_mid_send_leaves_every_message_sent_exactly_once(
     assert {m["sid"] for m in fake_twilio.messages} == set(provider_ids)
 
 
-def _local_redis() -> tuple[str, int] | None:
-    url = urlsplit(os.environ.get("REDIS_URL", ""))
-    if url.hostname in {"127.0.0.1", "localhost"} and shutil.which("redis-server"):
-        return url.hostname, url.port or 6379
-    return None
-
-
-def _redis_stop(port: int) -> None:
-    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False)
-    assert wait_for(
-        lambda: (
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode
-            != 0
-        ),
-        timeout=10,
-    )
-
-
-def _redis_start(port: int) -> None:
-    # The same command DEVELOPERS.md gives for this machine.
-    os.makedirs("/var/lib/redis", exist_ok=True)
-    os.makedirs("/var/log/redis", exist_ok=True)
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "-::1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            "/var/lib/redis",
-            "--logfile",
-            "/var/log/redis/ci.log",
-        ],
-        check=True,
-    )
-    assert wait_for(
-        lambda: (
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode
-            == 0
-        ),
-        timeout=20,
-    )
-
-
-def test_leads_taken_while_redis_is_down_are_confirmed_once_it_is_back(
-    real_worker, fake_twilio, celery_processes
-):
-    local = _local_redis()
-    if local is None:
-        pytest.skip("needs a Redis on this machine that the test may stop and start")
-    _host, port = local
-    celery_processes("beat")
+def test_leads_taken_while_redis_is_down_are_confirmed_once_it_is_back(own_stack):
+    own_stack.start("worker")
+    own_stack.start("beat")
     client = APIClient()
 
-    _redis_stop(port)
+    own_stack.redis.stop()
     try:
         answers = [
             client.post(
@@ -140,7 +196,7 @@ def test_leads_taken_while_redis_is_down_are_confirmed_once_it_is_back(
             for index in range(20)
         ]
     finally:
-        _redis_start(port)
+        own_stack.redis.start()
     back_at = time.monotonic()
 
     assert [answer.status_code for answer in answers] == [201] * 20
@@ -154,9 +210,81 @@ def test_leads_taken_while_redis_is_down_are_confirmed_once_it_is_back(
         Message.objects.values_list("status", flat=True)
     )
     assert time.monotonic() - back_at < 120
-    assert Counter(c.form["To"] for c in fake_twilio.creates) == Counter(
+    assert Counter(c.form["To"] for c in own_stack.fake.creates) == Counter(
         f"+1202555{4000 + index:04d}" for index in range(20)
     )
+
+
+def _send(recipient: str) -> Message:
+    return message_send(
+        channel="sms",
+        purpose="confirmation",
+        recipient=recipient,
+        template="confirmation",
+        context={"first_name": "Ada", "callback_window": "soon"},
+    )
+
+
+def _sent(message: Message) -> bool:
+    message.refresh_from_db()
+    return message.status == Message.Status.SENT
+
+
+def _restart_redis_watching(stack: OwnStack, worker: CeleryProcess, down_for: float) -> None:
+    """Restart the test's redis-server on its port; the worker must stay up throughout."""
+    pid = worker.process.pid
+    stack.redis.restart(down_for=down_for)
+    # Long enough for the consumer to notice, retry and reconnect (or to crash).
+    watch_until = time.monotonic() + 8
+    while time.monotonic() < watch_until:
+        assert worker.process.poll() is None, (
+            f"the worker exited (code {worker.process.returncode}) on a Redis restart:\n"
+            + worker.log()[-4000:]
+        )
+        time.sleep(0.2)
+    assert worker.process.pid == pid
+
+
+def test_a_worker_keeps_running_across_redis_restarts_and_consumes_new_tasks(own_stack):
+    worker = own_stack.start("worker")
+    pid = worker.process.pid
+    first = _send("+12025557001")
+    assert wait_for(lambda: _sent(first), timeout=30, step=0.3)
+
+    # Idle: nothing queued, the consumer blocked in BRPOP.
+    _restart_redis_watching(own_stack, worker, down_for=2)
+    after_idle = _send("+12025557002")
+    assert wait_for(lambda: _sent(after_idle), timeout=45, step=0.3), worker.log()[-4000:]
+
+    # Busy: sends in progress (Twilio answers late). Both pool processes busy and
+    # more queued behind them, the sends ending while Redis is down, then after it is
+    # back; and one send in progress with the consumer waiting in BRPOP for the other
+    # slot (the case that crashed kombu 5.7: an unacknowledged message on a channel
+    # that is reading).
+    after_busy = []
+    phases = ((0.5, 8, 2.0), (4.0, 8, 1.0), (4.0, 1, 2.0))
+    for index, (answer_after, queued, down_for) in enumerate(phases):
+        own_stack.fake.slow(answer_after)
+        taken = len(own_stack.fake.creates)
+        for n in range(queued):
+            _send(f"+1202555{7100 + 10 * index + n:04d}")
+        in_flight = min(queued, 2)
+        assert wait_for(lambda: len(own_stack.fake.creates) >= taken + in_flight, timeout=30)  # noqa: B023
+        if queued == 1:
+            time.sleep(0.5)  # the consumer is back in BRPOP, the send still unanswered
+        _restart_redis_watching(own_stack, worker, down_for=down_for)
+        own_stack.fake.slow(0)
+        after = _send(f"+120255571{90 + index}")
+        assert wait_for(lambda: _sent(after), timeout=45, step=0.3), worker.log()[-4000:]  # noqa: B023
+        after_busy.append(after)
+
+    assert worker.process.poll() is None
+    assert worker.process.pid == pid
+    assert worker.log().count("Unrecoverable error") == 0
+    # No text was sent twice because of the restarts (the queued ones the restart
+    # lost are the sweep's to send; no beat runs here).
+    sends = Counter(create.form["To"] for create in own_stack.fake.creates)
+    assert {to for to, n in sends.items() if n > 1} == set()
 
 
 def test_the_worker_env_sends_through_the_fake(fake_twilio_server):
