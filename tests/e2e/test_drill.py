@@ -28,6 +28,9 @@ CHECKS = (
     "in the PostgreSQL outage, only 503 with Retry-After",
     "queues drained within 120 s",
     "coordinators worked the queue through the API",
+    "workers survived the Redis restart in-process",
+    "Twilio's Retry-After honoured",
+    "no text given up for the Twilio outage",
 )
 
 
