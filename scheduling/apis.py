@@ -154,7 +154,7 @@ class CallbackClaimNextApi(APIView):
         callback = services.callback_claim_next(user_id=request.user.pk)
         if callback is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        callback = selectors.callback_queue().get(pk=callback.pk)
+        callback = selectors.callback_queue_rows().get(pk=callback.pk)
         return Response(CallbackOutputSerializer(callback).data)
 
 

@@ -36,9 +36,8 @@ CLAIM_LOCK = 0x43424B31  # "CBK1"
 # made in another transaction has committed by then, and is "held". The leading
 # comment matters: pghistory puts the audit context (who, which request) in front of
 # every statement that does not start with SELECT, and this one writes.
-CLAIM_NEXT_SQL = """/* callback claim-next */
-SELECT pg_advisory_xact_lock(%(lock)s, %(user)s);
-WITH
+CLAIM_LOCK_SQL = "SELECT pg_advisory_xact_lock(%(lock)s, %(user)s)"
+CLAIM_SQL = """WITH
 held AS (
     SELECT id FROM scheduling_callback
     WHERE status = 'claimed' AND claimed_by_id = %(user)s AND lease_expires_at > %(now)s
@@ -118,8 +117,8 @@ settled AS (
     UPDATE scheduling_staffalert SET resolved_at = %(now)s
     WHERE callback_id = (SELECT id FROM claimed) AND resolved_at IS NULL
 )
-SELECT * FROM renewed UNION ALL SELECT * FROM claimed
-"""
+SELECT * FROM renewed UNION ALL SELECT * FROM claimed"""
+CLAIM_NEXT_SQL = f"/* callback claim-next */\n{CLAIM_LOCK_SQL};\n{CLAIM_SQL}"
 
 
 @dataclass(frozen=True)
