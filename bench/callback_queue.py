@@ -95,13 +95,15 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-# What the sign-in costs on every staff request (session, user, second factor, role)
+# What the sign-in costs on every staff request (session, user, second factor, role, the session's save)
 # and the audit context's reset at its end: not the view's own work.
 SIGN_IN_PREFIXES = (
     'SELECT "django_session".',
     'SELECT "auth_user".',
     'SELECT "otp_totp_totpdevice".',
     'SELECT "auth_group".',
+    'UPDATE "django_session"',
+    'INSERT INTO "django_session"',
 )
 CONTEXT_RESET = (
     "SELECT set_config('pghistory.context_id', '', true), "

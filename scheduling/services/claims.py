@@ -28,14 +28,16 @@ QUEUE_ORDER = ("urgent", "overdue", "replied", "rest")
 CLAIM_LOCK = 0x43424B31  # "CBK1"
 
 # One statement after the lock. Ready: open, or claimed with a lapsed lease; and not
-# waiting for a retry time (status IN (...) lets the planner use the partial indexes on
-# live callbacks). Each tier is the first ready callback of its kind nobody else is
-# locking, and runs only when the coordinator holds nothing and every tier before it
-# came back empty (a one-time filter in the plan), so at most one row is ever locked.
-# The second statement's snapshot is taken after the lock: a claim this coordinator
-# made in another transaction has committed by then, and is "held". The leading
-# comment matters: pghistory puts the audit context (who, which request) in front of
-# every statement that does not start with SELECT, and this one writes.
+# waiting for a retry time. (Written so, it implies the partial indexes' "live" and is
+# estimated from them; a separate status IN (...) makes the planner count that
+# selectivity twice and scan the whole live queue for the overdue tier.) Each tier is
+# the first ready callback of its kind nobody else is locking, and runs only when the
+# coordinator holds nothing and every tier before it came back empty (a one-time
+# filter in the plan), so at most one row is ever locked. The second statement's
+# snapshot is taken after the lock: a claim this coordinator made in another
+# transaction has committed by then, and is "held". The leading comment matters:
+# pghistory puts the audit context (who, which request) in front of every statement
+# that does not start with SELECT, and this one writes.
 CLAIM_LOCK_SQL = "SELECT pg_advisory_xact_lock(%(lock)s, %(user)s)"
 CLAIM_SQL = """WITH
 held AS (
@@ -51,7 +53,7 @@ renewed AS (
 ),
 urgent AS (
     SELECT id FROM scheduling_callback
-    WHERE status IN ('open', 'claimed') AND (status = 'open' OR lease_expires_at <= %(now)s)
+    WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
         AND (retry_at IS NULL OR retry_at <= %(now)s)
         AND is_urgent
         AND NOT EXISTS (SELECT 1 FROM held)
@@ -61,11 +63,11 @@ urgent AS (
 ),
 overdue AS (
     SELECT id FROM scheduling_callback
-    WHERE status IN ('open', 'claimed') AND (status = 'open' OR lease_expires_at <= %(now)s)
+    WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
         AND (retry_at IS NULL OR retry_at <= %(now)s)
         AND id IN (
             SELECT id FROM scheduling_callback
-            WHERE status IN ('open', 'claimed') AND (status = 'open' OR lease_expires_at <= %(now)s)
+            WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
                 AND (retry_at IS NULL OR retry_at <= %(now)s)
                 AND due_at < %(now)s
             ORDER BY due_at
@@ -79,7 +81,7 @@ overdue AS (
 ),
 replied AS (
     SELECT id FROM scheduling_callback
-    WHERE status IN ('open', 'claimed') AND (status = 'open' OR lease_expires_at <= %(now)s)
+    WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
         AND (retry_at IS NULL OR retry_at <= %(now)s)
         AND patient_replied
         AND NOT EXISTS (SELECT 1 FROM held)
@@ -91,7 +93,7 @@ replied AS (
 ),
 rest AS (
     SELECT id FROM scheduling_callback
-    WHERE status IN ('open', 'claimed') AND (status = 'open' OR lease_expires_at <= %(now)s)
+    WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
         AND (retry_at IS NULL OR retry_at <= %(now)s)
         AND true
         AND NOT EXISTS (SELECT 1 FROM held)
