@@ -2,9 +2,9 @@
 claim itself at most 3, leaving room for one bulk audit INSERT), on PostgreSQL.
 
 Counted is the view's own work: every staff request also pays for its sign-in
-(session, user, second factor, role, the session's save) and the audit context's reset, and inside a
-test's transaction each ``atomic`` adds a SAVEPOINT pair that production does not
-send (there it is BEGIN and COMMIT on the same connection)."""
+(session, user, second factor, role, the session's save) and the audit context's
+reset, and inside a test's transaction each ``atomic`` adds a SAVEPOINT pair that
+production does not send (there it is BEGIN and COMMIT on the same connection)."""
 
 from __future__ import annotations
 
