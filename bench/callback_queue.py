@@ -8,9 +8,11 @@ the end) with 1,000,000 historical and 10,000 open callbacks (bulk-loaded with
 INSERT ... SELECT from generate_series), 20 coordinators work concurrently, each a
 process with its own connection and its own in-process Django (the test client):
 claim the next callback (POST /api/v1/callbacks/claim-next/, the real view and
-service), hold it for a short call (``--think``), close it, load the queue as the
-console polls it (GET /console/queue/, 50 rows) or the API's first page
-(GET /api/v1/callbacks/, by turns), again.
+service), hold it for a short call (``--think`` seconds +- ``--jitter``, and starts
+spread as much, so the 20 do not claim in lockstep; ``--jitter 0`` is the burst of 20
+at once every call), close it, load the queue as the console polls it
+(GET /console/queue/, 50 rows) or the API's first page (GET /api/v1/callbacks/, by
+turns), again.
 
 Each request's time is measured inside the server by an outermost middleware
 (``ServerTimingMiddleware``, a ``Server-Timing`` header): the whole request in Django
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -202,7 +205,9 @@ PAGES = {
 }
 
 
-def _coordinator(user_id: int, claims: int, think: float, start_at: float, out) -> None:
+def _coordinator(
+    user_id: int, claims: int, think: float, jitter: float, start_at: float, out
+) -> None:
     """One coordinator, in its own process and connection: claim (the API), talk
     (``think`` seconds), close the callback, look at the queue (the console's polled
     fragment or the API's first page, by turns); again."""
@@ -223,7 +228,11 @@ def _coordinator(user_id: int, claims: int, think: float, start_at: float, out) 
     # for a console that is already open.
     client.get("/console/queue/")
     client.get("/api/v1/callbacks/")
-    time.sleep(max(0.0, start_at - time.time()))
+    # Calls do not all end at the same moment: each coordinator starts at its own point
+    # of the first call and each call lasts think * (1 +- jitter). With jitter 0 all 20
+    # start together and stay in step, a burst of 20 claims every ``think`` seconds.
+    rng = random.Random(user_id)
+    time.sleep(max(0.0, start_at + rng.uniform(0, think * jitter * 2) - time.time()))
     timings = {name: Timings() for name in PAGES}
     claimed = []
     for turn in range(claims):
@@ -234,7 +243,7 @@ def _coordinator(user_id: int, claims: int, think: float, start_at: float, out) 
             raise RuntimeError(f"claim-next answered {response.status_code}")
         callback_id = response.json()["id"]
         claimed.append(callback_id)
-        time.sleep(think)
+        time.sleep(think * rng.uniform(1 - jitter, 1 + jitter))
         Callback.objects.filter(pk=callback_id).update(status="done", claimed_by=None)
         # The console's fragment and the API's first page by turns: one look at the
         # queue between calls, as before, in either of its two forms.
@@ -246,7 +255,7 @@ def _coordinator(user_id: int, claims: int, think: float, start_at: float, out) 
     connections.close_all()
 
 
-def run(coordinators: int, claims_each: int, think: float) -> dict:
+def run(coordinators: int, claims_each: int, think: float, jitter: float) -> dict:
     import multiprocessing
 
     from django.contrib.auth import get_user_model
@@ -265,7 +274,9 @@ def run(coordinators: int, claims_each: int, think: float) -> dict:
     out = context.Queue()
     start_at = time.time() + 5
     processes = [
-        context.Process(target=_coordinator, args=(user_id, claims_each, think, start_at, out))
+        context.Process(
+            target=_coordinator, args=(user_id, claims_each, think, jitter, start_at, out)
+        )
         for user_id in user_ids
     ]
     for process in processes:
@@ -340,6 +351,13 @@ def main() -> int:
     parser.add_argument(
         "--think", type=float, default=2.0, help="seconds a coordinator holds each callback"
     )
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=0.5,
+        help="each call lasts think * (1 +- jitter), and starts are spread as much "
+        "(0: every coordinator in step)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument(
         "--database", default=DATABASE, help="the scratch database (dropped and made again)"
@@ -365,11 +383,12 @@ def main() -> int:
 
     try:
         load(args.historical, args.open)
-        result = run(args.coordinators, args.claims_each, args.think)
+        result = run(args.coordinators, args.claims_each, args.think, args.jitter)
         print(plans())
         print()
         print(
-            f"{args.coordinators} coordinators (one process each, {args.think}s per call), "
+            f"{args.coordinators} coordinators (one process each, {args.think}s per call "
+            f"+- {args.jitter:.0%}), "
             f"{result['claims']:,} claims in {result['wall']:.1f} s on {os.cpu_count()} cores "
             "(coordinators, their in-process servers and PostgreSQL share them)"
         )
