@@ -15,7 +15,8 @@ from django.db import connection
 
 from scheduling.models import Callback
 
-_FIELDS = [field.attname for field in Callback._meta.concrete_fields]
+# (attname, column) of each field, in the order Model.from_db wants the values.
+_FIELDS = [(field.attname, field.column) for field in Callback._meta.concrete_fields]
 
 # The queue's order for claiming: urgent (crisis), then overdue (of the hundred most
 # overdue, through the due-time index), then those whose person replied, then the
@@ -145,5 +146,9 @@ def claim_next(*, user_id: int, now: datetime, until: datetime) -> Claimed | Non
     if row is None:
         return None
     values = dict(zip(columns, row, strict=True))
-    callback = Callback.from_db(connection.alias, _FIELDS, [values[name] for name in _FIELDS])
+    callback = Callback.from_db(
+        connection.alias,
+        [attname for attname, _column in _FIELDS],
+        [values[column] for _attname, column in _FIELDS],
+    )
     return Claimed(callback=callback, fresh=values["fresh"])
