@@ -169,7 +169,7 @@ class CallbackClaimNextApi(APIView):
         if callback is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         _leads_read(_lead_ids([callback]), what="callbacks API claim-next")
-        callback = selectors.callback_queue().get(pk=callback.pk)
+        callback = selectors.callback_queue_rows().get(pk=callback.pk)
         return Response(CallbackOutputSerializer(callback).data)
 
 

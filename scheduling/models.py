@@ -144,6 +144,16 @@ class Callback(models.Model):
                 name="callback_ready_replied",
                 condition=Q(status__in=["open", "claimed"], patient_replied=True),
             ),
+            # Claims only (a few rows, one or so per coordinator): claim-next's "what do
+            # I hold" and one-claim rule in claim order, and the lease-expiry sweep,
+            # instead of the foreign key's index over every callback ever made.
+            models.Index(
+                "claimed_by",
+                "claimed_at",
+                "id",
+                name="callback_claims",
+                condition=Q(status="claimed"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -38,6 +38,47 @@ def callback_queue() -> QuerySet[Callback]:
     )
 
 
+# What a queue row shows (name, how and when they like to be called, the article, who
+# holds it), plus the lead's columns that the audit trail's read record keeps. Never
+# the phone, email, message or the article's body: a page of 200 rows would fetch,
+# parse and decrypt them for nothing.
+QUEUE_ROW_FIELDS = (
+    *(field.name for field in Callback._meta.concrete_fields),
+    *(
+        f"lead__{name}"
+        for name in (
+            "first_name",
+            "preferred_channel",
+            "best_time",
+            "phone_type",
+            "voicemail_ok",
+            "mention_clinic_ok",
+            "needs_review",
+            "stage",
+            "created_at",
+            "contacting_at",
+            "contacted_at",
+            "consult_booked_at",
+            "consult_attended_at",
+            "admitted_at",
+            "closed_at",
+            "anonymised_at",
+            "anonymised_reason",
+        )
+    ),
+    "submission__article",
+    "submission__article__slug",
+    "submission__article__title",
+    "claimed_by__username",
+)
+
+
+def callback_queue_rows() -> QuerySet[Callback]:
+    """:func:`callback_queue` with only the columns a queue row shows (the console's
+    queue table, claim-next's answer)."""
+    return callback_queue().only(*QUEUE_ROW_FIELDS)
+
+
 def callback_get(*, callback_id: int) -> Callback | None:
     return (
         Callback.objects.select_related("lead", "submission__article", "claimed_by")

@@ -442,6 +442,14 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
     stage = Lead.Stage(stage)
     if stage == Lead.Stage.CLOSED and not reason:
         raise ApplicationError("Closing a lead needs a reason.", fields={"reason": ["Required."]})
+    if stage == Lead.Stage.CONTACTING:
+        # Not a funnel stage (nothing in the rollups moves), and only a new lead moves
+        # to it: one conditional UPDATE, no lock or snapshots (every claim comes here).
+        return bool(
+            Lead.objects.filter(pk=lead_id, stage=Lead.Stage.NEW).update(
+                stage=stage, contacting_at=timezone.now()
+            )
+        )
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead_id)
         if lead.stage in (Lead.Stage.CLOSED, stage):

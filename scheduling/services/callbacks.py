@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
@@ -24,6 +24,7 @@ from notifications.models import Message
 from notifications.wording import wording_problems
 from scheduling import business_time, links
 from scheduling.models import Appointment, CallAttempt, Callback, StaffAlert
+from scheduling.services import claims
 from scheduling.services.outreach import lead_message
 
 logger = logging.getLogger(__name__)
@@ -211,7 +212,8 @@ def _ready(now: datetime) -> QuerySet[Callback]:
 def _queue_tiers(now: datetime) -> list[QuerySet[Callback]]:
     """The ready queue in priority order, as index-backed slices: urgent (crisis),
     then overdue, then those whose person replied, then the rest; each by original
-    due time, so a retried callback keeps its place."""
+    due time, so a retried callback keeps its place. (``claims.CLAIM_NEXT_SQL`` is the
+    same order in SQL; change both together.)"""
     ready = _ready(now).order_by("original_due_at", "pk")
     # Overdue rows are found through the due-time index (usually there are none, and
     # scanning the queue in original-due order to learn that is the slow way); the
@@ -228,18 +230,39 @@ def _queue_tiers(now: datetime) -> list[QuerySet[Callback]]:
 def callback_claim_next(*, user_id: int, lease: timedelta | None = None) -> Callback | None:
     """Give the coordinator the best callback that is ready, atomically.
 
-    A coordinator holding a live claim gets that one back (one claim each, unless a
-    supervisor assigns more). Otherwise the first ready callback in queue order
-    (see :func:`_queue_tiers`) is locked with ``SKIP LOCKED`` so concurrent
-    claimers never get the same row,
-    and claimed with a lease. Returns None when nothing is ready."""
+    A coordinator holding a live claim gets that one back, its lease renewed (one
+    claim each, unless a supervisor assigns more; two claim-nexts of the same
+    coordinator at once are taken one after the other). Otherwise the first ready
+    callback in queue order (see :func:`_queue_tiers`) is locked with ``SKIP LOCKED``
+    so concurrent claimers never get the same row, and claimed with a lease; its
+    open alerts are settled and its lead moves to "contacting". Returns None when
+    nothing is ready.
+
+    On PostgreSQL the claim is one round trip (``scheduling.services.claims``) and the
+    lead's stage one UPDATE more."""
     lease = lease or timedelta(minutes=settings.CALLBACK_LEASE_MINUTES)
     now = timezone.now()
+    if connection.vendor != "postgresql":
+        return _claim_next_portable(user_id=user_id, now=now, lease=lease)
+    with transaction.atomic():
+        claimed = claims.claim_next(user_id=user_id, now=now, until=now + lease)
+        if claimed is None:
+            return None
+        if claimed.fresh:
+            intake_services.lead_stage_advance(
+                lead_id=claimed.callback.lead_id, stage=Lead.Stage.CONTACTING
+            )
+    return claimed.callback
+
+
+def _claim_next_portable(*, user_id: int, now: datetime, lease: timedelta) -> Callback | None:
+    """The same claim through the ORM, for SQLite (which serialises writers, so the
+    one-claim rule needs no lock of its own)."""
     with transaction.atomic():
         held = (
             Callback.objects.select_for_update()
             .filter(claimed_by_id=user_id, status=Callback.Status.CLAIMED, lease_expires_at__gt=now)
-            .order_by("claimed_at")
+            .order_by("claimed_at", "pk")
             .first()
         )
         if held is not None:
@@ -247,8 +270,6 @@ def callback_claim_next(*, user_id: int, lease: timedelta | None = None) -> Call
             held.save(update_fields=["lease_expires_at"])
             return held
         for tier in _queue_tiers(now):
-            # SKIP LOCKED: a row another coordinator is claiming right now is passed
-            # over, never waited for and never handed out twice.
             candidate = tier.select_for_update(skip_locked=True).first()
             if candidate is not None:
                 _claim(candidate, user_id=user_id, now=now, lease=lease)

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from intake.models import Lead
 from scheduling.models import Callback
-from scheduling.services import callback_claim_next, callback_release
-from tests.factories import submit_lead
+from scheduling.services import callback_claim_next, callback_leases_expire, callback_release
+from tests.factories import UserFactory, submit_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -78,4 +78,59 @@ def test_only_the_holder_can_release(coordinator, supervisor, queued):
 
 
 def test_an_empty_queue_gives_nothing(coordinator):
+    assert callback_claim_next(user_id=coordinator.pk) is None
+
+
+def test_the_lease_sweep_reopens_only_lapsed_claims(coordinator, supervisor, queued):
+    lapsing, kept = queued(2)
+    assert callback_claim_next(user_id=coordinator.pk).pk == lapsing.pk
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        assert callback_claim_next(user_id=supervisor.pk).pk == kept.pk
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert callback_leases_expire() == 1
+
+    lapsing.refresh_from_db()
+    kept.refresh_from_db()
+    assert lapsing.status == Callback.Status.OPEN
+    assert lapsing.claimed_by_id is None and lapsing.lease_expires_at is None
+    assert kept.status == Callback.Status.CLAIMED and kept.claimed_by_id == supervisor.pk
+
+
+def test_claiming_again_renews_the_held_lease(coordinator, queued):
+    queued(2)
+    first = callback_claim_next(user_id=coordinator.pk)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=8)):
+        again = callback_claim_next(user_id=coordinator.pk)
+        assert again.pk == first.pk
+        assert again.lease_expires_at > timezone.now() + timedelta(minutes=9)
+    assert Callback.objects.filter(status=Callback.Status.CLAIMED).count() == 1
+
+
+def test_overdue_then_replied_callbacks_go_before_the_rest(coordinator, supervisor, queued):
+    rest, replied, overdue = queued(3)
+    now = timezone.now()
+    Callback.objects.filter(pk=rest.pk).update(
+        due_at=now + timedelta(minutes=1), original_due_at=now - timedelta(hours=2)
+    )
+    Callback.objects.filter(pk=replied.pk).update(
+        due_at=now + timedelta(minutes=1),
+        original_due_at=now - timedelta(hours=1),
+        patient_replied=True,
+    )
+    Callback.objects.filter(pk=overdue.pk).update(
+        due_at=now - timedelta(minutes=1), original_due_at=now
+    )
+    third = UserFactory(username="third")
+
+    assert callback_claim_next(user_id=coordinator.pk).pk == overdue.pk
+    assert callback_claim_next(user_id=supervisor.pk).pk == replied.pk
+    assert callback_claim_next(user_id=third.pk).pk == rest.pk
+
+
+def test_a_callback_waiting_for_its_retry_time_is_not_handed_out(coordinator, queued):
+    (callback,) = queued(1)
+    Callback.objects.filter(pk=callback.pk).update(retry_at=timezone.now() + timedelta(hours=1))
+
     assert callback_claim_next(user_id=coordinator.pk) is None

@@ -67,3 +67,41 @@ def test_fifty_concurrent_claimers_never_share_and_never_skip(postgres_only):
     assert sorted(claimed.values()) == sorted(best)  # the best fifty, none skipped
     holders = dict(Callback.objects.filter(pk__in=best).values_list("pk", "claimed_by_id"))
     assert {holders[pk] for pk in claimed.values()} == set(claimed)
+
+
+def test_a_coordinator_claiming_from_many_tabs_at_once_holds_one_callback(postgres_only):
+    """Five coordinators, each pressing "Next callback" in four tabs at the same moment
+    (twenty connections): every coordinator ends up with exactly one callback, every
+    tab of theirs was given that same one, and nobody shares a callback."""
+    for _ in range(30):
+        submit_lead()
+    coordinators = [get_user_model().objects.create(username=f"tabs-{index}") for index in range(5)]
+    tabs = [user.pk for user in coordinators for _ in range(4)]
+    start = threading.Barrier(len(tabs))
+    given: list[tuple[int, int | None]] = []
+    errors: list[BaseException] = []
+
+    def claim(user_id: int) -> None:
+        try:
+            start.wait()
+            callback = callback_claim_next(user_id=user_id)
+            given.append((user_id, callback.pk if callback else None))
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim, args=(user_id,)) for user_id in tabs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(given) == len(tabs)
+    for user in coordinators:
+        theirs = {pk for user_id, pk in given if user_id == user.pk}
+        assert len(theirs) == 1 and None not in theirs  # every tab: the same callback
+        held = Callback.objects.filter(claimed_by=user, status=Callback.Status.CLAIMED)
+        assert list(held.values_list("pk", flat=True)) == list(theirs)
+    assert Callback.objects.filter(status=Callback.Status.CLAIMED).count() == len(coordinators)
