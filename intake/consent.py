@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ class ConsentText:
     version: str
     text: str
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
@@ -30,4 +31,10 @@ class ConsentText:
 def consent_text(version: str | None = None) -> ConsentText:
     """The consent text of ``version`` (default: the current one), with the clinic named."""
     version = version or settings.CONSENT_TEXT_VERSION
-    return ConsentText(version, CONSENT_TEXTS[version].format(clinic=settings.CLINIC_NAME))
+    # Built once per process for each wording and clinic name (every public POST asks).
+    return _consent_text(version, CONSENT_TEXTS[version], settings.CLINIC_NAME)
+
+
+@functools.lru_cache(maxsize=32)
+def _consent_text(version: str, wording: str, clinic: str) -> ConsentText:
+    return ConsentText(version, wording.format(clinic=clinic))
