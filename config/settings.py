@@ -532,6 +532,19 @@ CALL_FORWARD_RING_SECONDS = env.int("CALL_FORWARD_RING_SECONDS", default=20)
 CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default="America/New_York")
 # How long after a request the clinic promises a call, in open hours.
 SPEED_TO_LEAD_MINUTES = env.int("SPEED_TO_LEAD_MINUTES", default=5)
+# What a coordinator does with a crisis request, shown on its callback page in order.
+# Comma-separated, one step per item (a step cannot contain a comma).
+CRISIS_PROTOCOL_STEPS = env.list(
+    "CRISIS_PROTOCOL_STEPS",
+    default=[
+        "Call the person now and stay on the line",
+        "Ask directly whether they are safe right now and whether they have a plan",
+        "If anyone is in immediate danger call 911 with the person's location",
+        "Offer the 988 Suicide and Crisis Lifeline (call or text 988) and stay until connected",
+        "Tell the on-call supervisor and the on-call clinician at once",
+        "Write what was said and done in the call notes before closing",
+    ],
+)
 # Public holidays close the clinic (the `holidays` library): country and subdivision.
 CLINIC_HOLIDAYS_COUNTRY = env.str("CLINIC_HOLIDAYS_COUNTRY", default="US")
 CLINIC_HOLIDAYS_SUBDIVISION = env.str("CLINIC_HOLIDAYS_SUBDIVISION", default="CT")

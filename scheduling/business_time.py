@@ -166,6 +166,12 @@ def callback_due_at(
     return due
 
 
+def crisis_due_at(*, submitted_at: datetime) -> datetime:
+    """A crisis request is due the moment it was made, whether or not the clinic is
+    open: the on-call supervisor is alerted at once and the queue puts it first."""
+    return submitted_at
+
+
 def callback_window(
     *, submitted_at: datetime, best_time: str = "anytime", tz_name: str = ""
 ) -> dict[str, datetime]:

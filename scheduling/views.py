@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
@@ -155,6 +156,13 @@ def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
     )
     context = {
         "callback": callback,
+        # The person's own words, for the crisis banner: care staff only (this view).
+        "crisis_requests": [
+            submission
+            for submission in intake_selectors.lead_submissions(lead_id=callback.lead_id)
+            if submission.is_crisis and not submission.is_spam
+        ],
+        "crisis_protocol_steps": settings.CRISIS_PROTOCOL_STEPS,
         "timeline": selectors.lead_timeline(lead=callback.lead),
         "undelivered": notification_selectors.messages_undelivered(
             correlation=f"lead:{callback.lead_id}"

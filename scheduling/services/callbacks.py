@@ -35,19 +35,26 @@ CONFIRMATION_PER_ADDRESS_WINDOW = timedelta(hours=24)
 def _callback_open_for(*, submission: Submission, lead: Lead) -> Callback:
     """The lead's live callback, or a new one due by the speed-to-lead clock (in the
     lead's own time and zone). A crisis submission makes the callback urgent (first
-    in the queue), including a live one queued by an earlier submission."""
+    in the queue) and due at once, open or closed (``business_time.crisis_due_at``),
+    including a live one queued by an earlier submission."""
     urgent = submission.is_crisis
     live = Callback.objects.filter(
         lead_id=lead.pk, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
     ).first()
     if live is not None:
-        if urgent and not live.is_urgent:
+        if urgent:
+            due_now = business_time.crisis_due_at(submitted_at=submission.created_at)
             live.is_urgent = True
-            live.save(update_fields=["is_urgent"])
+            live.due_at = min(live.due_at, due_now)
+            live.original_due_at = min(live.original_due_at, due_now)
+            live.save(update_fields=["is_urgent", "due_at", "original_due_at"])
         return live
-    due_at = business_time.callback_due_at(
-        submitted_at=submission.created_at, best_time=lead.best_time, tz_name=lead.timezone
-    )
+    if urgent:
+        due_at = business_time.crisis_due_at(submitted_at=submission.created_at)
+    else:
+        due_at = business_time.callback_due_at(
+            submitted_at=submission.created_at, best_time=lead.best_time, tz_name=lead.timezone
+        )
     return Callback.objects.create(
         lead_id=lead.pk,
         submission=submission,
@@ -92,9 +99,11 @@ def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
     depends only on the submission and the limits on its own phone and address, not
     on whether the person was known: a stranger learns nothing from them. The lead's
     wish for discretion also holds when the message goes to the lead's own phone or
-    address."""
+    address. A crisis submission (its own ``is_crisis``, never the lead's) gets the
+    crisis wording: a call as soon as we can, and the 988 and 911 lines."""
     if submission.contact_limited:
         return
+    template = "confirmation_crisis" if submission.is_crisis else "confirmation"
     window_ends = datetime.fromisoformat(submission.callback_window["ends_at"])
     context = {
         "first_name": submission.first_name,
@@ -109,7 +118,7 @@ def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
             channel=Message.Channel.SMS,
             purpose=Message.Purpose.CONFIRMATION,
             recipient=str(submission.phone),
-            template="confirmation",
+            template=template,
             context=context,
             correlation=correlation,
             dedupe_key=f"confirmation:sms:submission:{submission.pk}",
@@ -124,7 +133,7 @@ def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
             channel=Message.Channel.EMAIL,
             purpose=Message.Purpose.CONFIRMATION,
             recipient=submission.email,
-            template="confirmation",
+            template=template,
             context={**context, "manage_url": manage_url},
             correlation=correlation,
             dedupe_key=f"confirmation:email:submission:{submission.pk}",
