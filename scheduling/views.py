@@ -143,26 +143,68 @@ def console_claim_next(request: HttpRequest) -> HttpResponse:
     return redirect("scheduling:console-callback", callback_id=callback.pk)
 
 
-@require_GET
-@roles.role_required(*CARE)
-def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
-    """A callback and everything about its lead, with one-click outcomes."""
-    callback = selectors.callback_get(callback_id=callback_id)
-    if callback is None:
-        raise Http404
+@dataclass(frozen=True)
+class ThreadText:
+    """One text of the SMS conversation with the person, either way."""
+
+    at: datetime
+    from_person: bool
+    body: str
+    status: str = ""
+
+
+def _sms_thread(callback: Callback) -> list[ThreadText]:
+    """The texts we sent the person and those they sent us, oldest first."""
+    lead = callback.lead
+    texts = [
+        ThreadText(
+            at=message.created_at, from_person=False, body=message.body, status=message.status
+        )
+        for message in notification_selectors.message_list(correlation=f"lead:{lead.pk}")
+        if message.channel == "sms"
+    ]
+    if lead.phone:
+        texts += [
+            ThreadText(at=text.received_at, from_person=True, body=text.body)
+            for text in notification_selectors.inbound_list(phone=str(lead.phone))
+        ]
+    return sorted(texts, key=lambda text: text.at)
+
+
+def _interest_label(value: str) -> str:
+    labels = {item["value"]: item["label"] for item in intake_selectors.cta_config()["interests"]}
+    return labels.get(value, value)
+
+
+def _callback_page(
+    request: HttpRequest,
+    callback: Callback,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The callback page; after a refused form, with the error next to its field and
+    what was typed kept (``errors`` and ``typed`` by form field, e.g. ``sms_body``)."""
     # The whole timeline: name, phone, email, messages, replies, notes.
     intake_services.lead_access_record(
         lead=callback.lead, what="callback page", callback=callback.pk
     )
+    submission = callback.submission
     context = {
         "callback": callback,
+        "errors": errors or {},
+        "typed": typed or {},
+        "help_with": _interest_label(submission.interest) if submission.interest else "",
+        "chosen_channel": submission.get_preferred_channel_display(),
         # The person's own words, for the crisis banner: care staff only (this view).
         "crisis_requests": [
-            submission
-            for submission in intake_selectors.lead_submissions(lead_id=callback.lead_id)
-            if submission.is_crisis and not submission.is_spam
+            each
+            for each in intake_selectors.lead_submissions(lead_id=callback.lead_id)
+            if each.is_crisis and not each.is_spam
         ],
         "crisis_protocol_steps": settings.CRISIS_PROTOCOL_STEPS,
+        "sms_thread": _sms_thread(callback),
         "timeline": selectors.lead_timeline(lead=callback.lead),
         "undelivered": notification_selectors.messages_undelivered(
             correlation=f"lead:{callback.lead_id}"
@@ -186,7 +228,21 @@ def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
         if callback.lead.needs_review
         else [],
     }
-    return render(request, "scheduling/callback.html", context)
+    return render(request, "scheduling/callback.html", context, status=status)
+
+
+def _callback_or_404(callback_id: int) -> Callback:
+    callback = selectors.callback_get(callback_id=callback_id)
+    if callback is None:
+        raise Http404
+    return callback
+
+
+@require_GET
+@roles.role_required(*CARE)
+def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """A callback and everything about its lead, with one-click outcomes."""
+    return _callback_page(request, _callback_or_404(callback_id))
 
 
 @require_POST
@@ -215,20 +271,25 @@ def console_attempt(request: HttpRequest, callback_id: int) -> HttpResponse:
     call_back_at = parse_datetime(request.POST.get("call_back_at", "") or "")
     if call_back_at is not None and timezone.is_naive(call_back_at):
         call_back_at = timezone.make_aware(call_back_at, business_time.clinic_zone())
+    notes = request.POST.get("notes", "")[:5000]
     try:
         services.attempt_log(
             callback_id=callback_id,
             user_id=request.user.pk,
             outcome=request.POST.get("outcome", ""),
-            notes=request.POST.get("notes", "")[:5000],
+            notes=notes,
             call_back_at=call_back_at,
         )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect("scheduling:console-callback", callback_id=callback_id)
-    except ValueError:
-        messages.error(request, "Choose an outcome.")
-        return redirect("scheduling:console-callback", callback_id=callback_id)
+    except (ApplicationError, ValueError) as error:
+        message = error.message if isinstance(error, ApplicationError) else "Choose an outcome."
+        # The form again, the error by it, the notes as typed.
+        return _callback_page(
+            request,
+            _callback_or_404(callback_id),
+            errors={"attempt": message},
+            typed={"notes": notes, "call_back_at": request.POST.get("call_back_at", "")},
+            status=400,
+        )
     messages.success(request, "Call logged.")
     return redirect("scheduling:console")
 
@@ -244,14 +305,19 @@ def console_renew(request: HttpRequest, callback_id: int) -> HttpResponse:
 @require_POST
 @roles.role_required(*CARE)
 def console_sms(request: HttpRequest, callback_id: int) -> HttpResponse:
+    body = request.POST.get("body", "")
     try:
-        services.lead_sms_reply(
-            callback_id=callback_id, user_id=request.user.pk, body=request.POST.get("body", "")
-        )
+        services.lead_sms_reply(callback_id=callback_id, user_id=request.user.pk, body=body)
     except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Text queued.")
+        # The form again, the error by the text box, the text as typed.
+        return _callback_page(
+            request,
+            _callback_or_404(callback_id),
+            errors={"sms_body": error.message},
+            typed={"sms_body": body[:2000]},
+            status=400,
+        )
+    messages.success(request, "Text queued.")
     return redirect("scheduling:console-callback", callback_id=callback_id)
 
 
