@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import time as clock
 
 import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from intake.models import Submission
 from notifications.models import Message
-from scheduling.models import Callback
+from scheduling.models import Callback, OpeningHours, StaffAlert
+from tests.factories import UserFactory
+from tests.signin import verified_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,6 +26,12 @@ def wait_for(condition, *, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def lead_correlation(submission: Submission) -> str:
+    """The worker attaches the submission to its lead: read it afresh."""
+    submission.refresh_from_db()
+    return f"lead:{submission.lead_id}"
 
 
 def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker, fake_twilio):
@@ -38,15 +49,17 @@ def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker, f
     )
     assert response.status_code == 201
     submission = Submission.objects.get(reference=response.json()["reference"])
-    correlation = f"lead:{submission.lead_id}"
 
     def confirmed() -> bool:
-        sent = Message.objects.filter(correlation=correlation, status=Message.Status.SENT)
+        sent = Message.objects.filter(
+            correlation=lead_correlation(submission), status=Message.Status.SENT
+        )
         return sent.count() == 2 and Callback.objects.filter(submission=submission).exists()
 
     assert wait_for(confirmed, timeout=10), list(
         Message.objects.values_list("channel", "status", "error_code")
     )
+    correlation = lead_correlation(submission)
     elapsed = time.monotonic() - started
     channels = set(
         Message.objects.filter(correlation=correlation).values_list("channel", flat=True)
@@ -83,3 +96,54 @@ def test_a_burst_of_leads_gets_exactly_one_callback_and_one_sms_each(real_worker
         f"+1202555{2000 + index:04d}" for index in range(20)
     )
     assert Submission.objects.filter(processed_at__isnull=True).count() == 0
+
+
+def test_a_crisis_lead_gets_988_in_both_messages_is_due_now_and_opens_with_the_banner(
+    real_worker, fake_twilio, client
+):
+    # Open only on another day: a routine request now would wait for days. (A worker
+    # may still remember the hours for up to 30 s; the unit tests cover closed hours.)
+    OpeningHours.objects.create(
+        weekday=(timezone.localdate().weekday() + 3) % 7, opens_at=clock(9), closes_at=clock(10)
+    )
+    response = APIClient().post(
+        "/api/v1/leads/",
+        {
+            "first_name": "Alex",
+            "phone": "+12025550144",
+            "email": "alex@example.org",
+            "sms_consent": True,
+            "message": "I want to end my life",
+        },
+        format="json",
+    )
+    assert response.status_code == 201
+    submission = Submission.objects.get(reference=response.json()["reference"])
+
+    def confirmed() -> bool:
+        sent = Message.objects.filter(
+            correlation=lead_correlation(submission), status=Message.Status.SENT
+        )
+        return sent.count() == 2 and Callback.objects.filter(lead_id=submission.lead_id).exists()
+
+    assert wait_for(confirmed, timeout=10), list(
+        Message.objects.values_list("channel", "status", "error_code")
+    )
+    correlation = lead_correlation(submission)
+    for message in Message.objects.filter(correlation=correlation):
+        assert "988" in message.body and "911" in message.body, message.channel
+    (sms,) = fake_twilio.creates
+    assert "988" in sms.form["Body"]
+    callback = Callback.objects.get(lead_id=submission.lead_id)
+    assert callback.is_urgent
+    assert callback.due_at == submission.created_at <= timezone.now()
+    assert StaffAlert.objects.filter(
+        callback=callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR
+    ).exists()
+
+    coordinator = UserFactory(username="e2e-coordinator")
+    coordinator.groups.add(Group.objects.get_or_create(name="coordinator")[0])
+    verified_login(client, coordinator)
+    html = client.get(f"/console/callbacks/{callback.pk}/").content.decode()
+    assert html.index('class="crisis-banner"') < html.index("Log the call")
+    assert "I want to end my life" in html
