@@ -94,15 +94,40 @@ def _queue_row(callback: Callback, *, now: datetime, url_prefix: str) -> QueueRo
     )
 
 
+def _queue_place(callback: Callback, *, now: datetime) -> tuple:
+    """Claim-next's order (``services.callbacks._queue_tiers``): urgent, overdue,
+    patient replied, the rest, each by original due time."""
+    return (
+        not callback.is_urgent,
+        not callback.due_at < now,
+        not callback.patient_replied,
+        callback.original_due_at,
+        callback.pk,
+    )
+
+
 def _queue_context() -> dict:
     """The queue fragment: the first rows, the counts and open alerts (three queries),
     and the audit trail's record of the names shown (at most one INSERT)."""
     now = timezone.now()
     callbacks = list(selectors.callback_queue_rows()[:QUEUE_ROWS])
+    counts = selectors.callback_queue_counts()
+    # A person who texted back moves up, as claim-next takes them: those beyond the
+    # first rows are fetched only when there are any (one query more, rarely).
+    if counts["replied"] > sum(callback.patient_replied for callback in callbacks):
+        shown = {callback.pk for callback in callbacks}
+        callbacks += [
+            callback
+            for callback in selectors.callback_queue_rows().filter(patient_replied=True)[
+                :QUEUE_ROWS
+            ]
+            if callback.pk not in shown
+        ]
+    callbacks = sorted(callbacks, key=lambda callback: _queue_place(callback, now=now))
+    callbacks = callbacks[:QUEUE_ROWS]
     _list_read(callbacks, what="callback queue")
     # /console/callbacks/<id>/ for every row, reversed once.
     url_prefix = reverse("scheduling:console-callback", args=[0]).removesuffix("0/")
-    counts = selectors.callback_queue_counts()
     return {
         "rows": [_queue_row(callback, now=now, url_prefix=url_prefix) for callback in callbacks],
         "more": max(0, counts["open"] + counts["claimed"] - len(callbacks)),

@@ -86,3 +86,21 @@ def test_the_texts_are_shown_as_a_thread_oldest_first(
     assert thread.index("Is now a good time?") < thread.index("Yes, call me")
     assert thread.count('class="from-us"') == 2  # the confirmation and the reply
     assert thread.count('class="from-person"') == 1
+
+
+def test_a_reply_raises_the_callback_in_the_queue(
+    client, coordinator, route, django_capture_on_commit_callbacks
+):
+    route(submit_lead(first_name="Earlier"))
+    later = route(submit_lead(first_name="Texter", phone="+12025550171"))
+    verified_login(client, coordinator)
+    html = client.get("/console/queue/").content.decode()
+    assert html.index("Earlier") < html.index("Texter")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_receive(provider_id="SM-raise", sender="+12025550171", body="Call me now?")
+
+    html = client.get("/console/queue/").content.decode()
+    assert html.index("Texter") < html.index("Earlier")
+    response = client.post("/console/next/")
+    assert response["Location"] == f"/console/callbacks/{later.pk}/"
