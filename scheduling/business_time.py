@@ -185,8 +185,16 @@ def callback_window(
 
 
 def callback_window_phrase(*, due_at: datetime, now: datetime, tz_name: str = "") -> str:
-    """Plain words for when the call will come, in the lead's zone when known."""
+    """Plain words for when the call will come, in the lead's zone when known. While
+    the clinic is closed they say when it opens ("tomorrow after we open at 8:00 AM
+    EST")."""
     zone = person_zone(tz_name)
+    opens_at = next_open(now)
+    if opens_at > now:
+        local_open = opens_at.astimezone(zone)
+        clock = local_open.strftime("%I:%M %p").lstrip("0")
+        label = local_open.tzname() or ""
+        return f"{_day_words(local_open, now, zone)} after we open at {clock} {label}".strip()
     if due_at - now <= timedelta(minutes=15):
         return "in the next few minutes"
     local_due = due_at.astimezone(zone)
@@ -197,6 +205,15 @@ def callback_window_phrase(*, due_at: datetime, now: datetime, tz_name: str = ""
     if local_due.date() == now.astimezone(zone).date() + timedelta(days=1):
         return f"tomorrow by {clock} {label}".strip()
     return f"on {local_due.strftime('%A')} by {clock} {label}".strip()
+
+
+def _day_words(local: datetime, now: datetime, zone: ZoneInfo) -> str:
+    today = now.astimezone(zone).date()
+    if local.date() == today:
+        return "today"
+    if local.date() == today + timedelta(days=1):
+        return "tomorrow"
+    return f"on {local.strftime('%A')}"
 
 
 def next_business_morning(moment: datetime) -> datetime:

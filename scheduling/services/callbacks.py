@@ -93,17 +93,34 @@ def _email_confirmation_allowed(*, submission: Submission) -> bool:
     )
 
 
+def _confirmation_template(submission: Submission) -> str:
+    """The confirmation's wording, from the submission alone (never the lead): a crisis
+    gets "as soon as we can" and the 988 and 911 lines; otherwise the person hears
+    back the way they chose ("will text you" with consent to texts, "will email you"
+    with an address), else "will call you"."""
+    if submission.is_crisis:
+        return "confirmation_crisis"
+    if (
+        submission.preferred_channel == Lead.Channel.SMS
+        and submission.phone
+        and submission.sms_consent
+    ):
+        return "confirmation_by_text"
+    if submission.preferred_channel == Lead.Channel.EMAIL and submission.email:
+        return "confirmation_by_email"
+    return "confirmation"
+
+
 def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
     """The confirmations of one submission, to the phone and email it gave (never to
     the lead's, which the submitter may not own). What they say and whether they go
     depends only on the submission and the limits on its own phone and address, not
     on whether the person was known: a stranger learns nothing from them. The lead's
     wish for discretion also holds when the message goes to the lead's own phone or
-    address. A crisis submission (its own ``is_crisis``, never the lead's) gets the
-    crisis wording: a call as soon as we can, and the 988 and 911 lines."""
+    address. The wording is :func:`_confirmation_template`'s."""
     if submission.contact_limited:
         return
-    template = "confirmation_crisis" if submission.is_crisis else "confirmation"
+    template = _confirmation_template(submission)
     window_ends = datetime.fromisoformat(submission.callback_window["ends_at"])
     context = {
         "first_name": submission.first_name,
