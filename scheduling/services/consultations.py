@@ -25,6 +25,8 @@ from scheduling.services.outreach import lead_message
 logger = logging.getLogger(__name__)
 
 REMINDERS = (("24h", timedelta(hours=24)), ("2h", timedelta(hours=2)))
+# The booking confirmation is a reminder of its own: none follows it this soon.
+NO_REMINDER_AFTER_BOOKING = timedelta(hours=12)
 
 
 def appointment_ics(appointment: Appointment) -> str:
@@ -278,7 +280,7 @@ def appointment_mark(*, appointment_id: int, attended: bool) -> Appointment:
 
 def appointment_reminders_send() -> int:
     """Remind people 24 hours and 2 hours before their consultation (each once;
-    texts wait for the end of quiet hours). Returns how many reminders were queued."""
+    texts wait for the end of quiet hours; none within 12 hours of the booking). Returns how many reminders were queued."""
     now = timezone.now()
     queued = 0
     upcoming = Appointment.objects.select_related("lead").filter(
@@ -292,6 +294,8 @@ def appointment_reminders_send() -> int:
         name = "2h" if until <= REMINDERS[1][1] else "24h"
         if name == "24h" and appointment.created_at > appointment.starts_at - REMINDERS[0][1]:
             continue  # booked less than a day ahead: the confirmation is fresh
+        if appointment.created_at > now - NO_REMINDER_AFTER_BOOKING:
+            continue
         key = f"appointment-reminder:{appointment.pk}:{name}"
         if notification_selectors.message_exists(dedupe_key=f"{key}:sms") or (
             notification_selectors.message_exists(dedupe_key=f"{key}:email")

@@ -208,6 +208,41 @@ def test_reminders_go_24_and_2_hours_before_once_each(
     assert {reminder.give_up_at for reminder in reminders} == {ny(30, 10)}
 
 
+def test_no_reminder_follows_a_booking_confirmation_within_12_hours(
+    clinician, lead_callback, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(ny(30, 8, 57), tick=False):  # booked an hour ahead
+        Appointment.objects.create(
+            lead_id=lead_callback.lead_id,
+            clinician=clinician,
+            starts_at=ny(30, 10),
+            ends_at=ny(30, 11),
+        )
+    with (
+        time_machine.travel(ny(30, 9), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert services.appointment_reminders_send() == 0
+    assert not Message.objects.filter(purpose="reminder").exists()
+
+
+def test_the_2_hour_reminder_still_goes_when_booked_more_than_12_hours_before(
+    clinician, lead_callback, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(ny(29, 18), tick=False):  # booked the evening before
+        Appointment.objects.create(
+            lead_id=lead_callback.lead_id,
+            clinician=clinician,
+            starts_at=ny(30, 10),
+            ends_at=ny(30, 11),
+        )
+    with (
+        time_machine.travel(ny(30, 8, 30), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert services.appointment_reminders_send() == 1
+
+
 def test_replying_c_confirms_and_r_asks_to_reschedule(
     clinician, lead_callback, django_capture_on_commit_callbacks
 ):
