@@ -280,7 +280,8 @@ def appointment_mark(*, appointment_id: int, attended: bool) -> Appointment:
 
 def appointment_reminders_send() -> int:
     """Remind people 24 hours and 2 hours before their consultation (each once;
-    texts wait for the end of quiet hours; none within 12 hours of the booking). Returns how many reminders were queued."""
+    texts wait for the end of quiet hours; none within 12 hours of the booking).
+    Returns how many reminders were queued."""
     now = timezone.now()
     queued = 0
     upcoming = Appointment.objects.select_related("lead").filter(
