@@ -49,3 +49,6 @@ urlpatterns = [
 
 if settings.DEVELOPMENT:
     urlpatterns.append(path("dev/", include((notifications_dev, "dev"), namespace="dev")))
+
+# Styled, with the user's navigation (403 and 404 use templates/403.html and 404.html).
+handler500 = "config.views.server_error"

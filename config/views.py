@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from rest_framework.settings import api_settings
@@ -178,3 +179,14 @@ def metrics(request: HttpRequest) -> HttpResponse:
     from config.metrics import metrics_response
 
     return metrics_response()
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page, styled and with the signed-in user's navigation (Django's own
+    handler renders it without the request). When even that fails, plain words."""
+    try:
+        return render(request, "500.html", status=500)
+    except Exception:
+        return HttpResponseServerError(
+            "<!doctype html><title>Server error</title><h1>Something went wrong</h1>"
+        )

@@ -46,6 +46,21 @@ class SignInView(auth_views.LoginView):
 
     template_name = "registration/login.html"
 
+    def get_success_url(self) -> str:
+        # Each role lands where it works (marketing on the reports), also when the
+        # sign-in was asked for by the console's default link.
+        return _landing(self.request, super().get_success_url())
+
+
+def _landing(request: HttpRequest, target: str) -> str:
+    """``target``, unless it is the console and the user does not work there: then
+    the user's own home."""
+    if target == reverse(settings.LOGIN_REDIRECT_URL) and not roles.has_role(
+        request.user, roles.COORDINATOR, roles.SUPERVISOR
+    ):
+        return _home_for(request.user)
+    return target
+
 
 def _next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -70,7 +85,7 @@ def _with_query(path: str, request: HttpRequest) -> str:
 
 def _next_for(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next")
-    return _next(request) if target else _home_for(request.user)
+    return _landing(request, _next(request)) if target else _home_for(request.user)
 
 
 @never_cache
