@@ -104,3 +104,12 @@ def test_a_reply_raises_the_callback_in_the_queue(
     assert html.index("Texter") < html.index("Earlier")
     response = client.post("/console/next/")
     assert response["Location"] == f"/console/callbacks/{later.pk}/"
+
+
+def test_an_error_message_after_a_redirect_is_an_alert_not_a_status(client, page):
+    response = client.post(f"/console/callbacks/{page.pk}/book/", {"slot": "nonsense"}, follow=True)
+
+    html = response.content.decode()
+    assert '<p class="flash error" role="alert">' in html
+    assert "Choose a time." in html[html.index('class="flash error"') :]
+    assert '<ul class="flash" role="status"></ul>' in html  # empty, hidden by the stylesheet
