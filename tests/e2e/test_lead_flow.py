@@ -38,16 +38,19 @@ def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker, f
     )
     assert response.status_code == 201
     submission = Submission.objects.get(reference=response.json()["reference"])
-    correlation = f"lead:{submission.lead_id}"
 
     def confirmed() -> bool:
-        sent = Message.objects.filter(correlation=correlation, status=Message.Status.SENT)
+        # The worker attaches the lead; the messages are correlated with it.
+        lead_id = Submission.objects.values_list("lead_id", flat=True).get(pk=submission.pk)
+        sent = Message.objects.filter(correlation=f"lead:{lead_id}", status=Message.Status.SENT)
         return sent.count() == 2 and Callback.objects.filter(submission=submission).exists()
 
     assert wait_for(confirmed, timeout=10), list(
         Message.objects.values_list("channel", "status", "error_code")
     )
     elapsed = time.monotonic() - started
+    submission.refresh_from_db()
+    correlation = f"lead:{submission.lead_id}"
     channels = set(
         Message.objects.filter(correlation=correlation).values_list("channel", flat=True)
     )
