@@ -60,7 +60,7 @@ def test_the_short_form_and_the_clinic_number_are_on_screen_together(
     assert phone.text_content() == "(475) 329-2686"
     assert phone.get_attribute("href") == "tel:+14753292686"
     box = phone.bounding_box()
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= height
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
 
     # The rest is one tap away, closed until asked for, and still sent as before.
     message = page.get_by_label("Anything you'd like us to know?")
