@@ -165,3 +165,23 @@ def test_messages_to_people_show_the_clinic_number_in_national_format(settings):
     assert 'href="tel:+14753292686">(475) 329-2686</a>' in email.body_html
     assert "+14753292686" not in email.body
     assert "(475) 329-2686" in sms.body and "+1475" not in sms.body
+
+
+def test_the_short_form_comes_first_and_an_error_further_on_opens_more_options(
+    client, demo_article
+):
+    html = client.get(URL).content.decode()
+    more = html.index("<details")
+    for name in ("first_name", "phone", "email", "in_crisis", "sms_consent"):
+        assert html.index(f'name="{name}"') < more, name
+    for name in ("last_name", "preferred_channel", "best_time", "message", "voicemail_ok"):
+        assert html.index(f'name="{name}"') > more, name
+    assert '<details class="more" data-cta-more>' in html  # closed at first
+    assert html.index("Suicide &amp; Crisis Lifeline") > html.index('type="submit"')
+
+    response = client.post(
+        URL + "request/", {"first_name": "Maria", "phone": "202-555-0143", "message": "x" * 2001}
+    )
+
+    assert response.status_code == 400
+    assert '<details class="more" data-cta-more open>' in response.content.decode()
