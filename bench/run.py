@@ -34,7 +34,13 @@ sys.path.insert(0, str(BASE_DIR))
 
 from bench.results import RESULT_PREFIX  # noqa: E402 (after the path is set)
 
-BENCHMARKS = ("intake.py", "notifications.py", "callback_queue.py", "reports.py")
+BENCHMARKS = (
+    "intake.py",
+    "worker_intake.py",
+    "notifications.py",
+    "callback_queue.py",
+    "reports.py",
+)
 OUTPUT = BASE_DIR / "docs" / "benchmarks.md"
 QUICK_OUTPUT = BASE_DIR / "var" / "bench" / "benchmarks-quick.md"
 FIELDS = ("figure", "measured", "unit", "target", "met")

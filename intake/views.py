@@ -16,15 +16,15 @@ from django.views.decorators.http import require_GET, require_POST
 from config.exceptions import ApplicationError
 from config.roles import ADMIN, MARKETING, SUPERVISOR, role_required
 from intake.apis import (
-    REPORT_COUNT_COLUMNS,
     ArticleReportQuerySerializer,
     LeadSubmitInputSerializer,
     lead_submit_validated,
+    report_csv_columns,
 )
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.models import Article, Lead
-from intake.report_charts import funnel_bars, trend_series
+from intake.report_charts import FUNNEL_STAGES, TREND_SERIES, funnel_bars, trend_bars
 from intake.reports import GROUPS, article_choices, article_funnel_report
 from intake.selectors import article_get_listed, article_list_listed, cta_config
 from intake.throttles import limits_hit, request_limits
@@ -170,7 +170,6 @@ def reports_dashboard(request: HttpRequest) -> HttpResponse:
         attribution=params["attribution"],
         article_slug=params.get("article", ""),
     )
-    series, ticks, top = trend_series(trend["rows"])
     query_string = urlencode(
         {
             "date_from": params["date_from"].isoformat(),
@@ -189,10 +188,11 @@ def reports_dashboard(request: HttpRequest) -> HttpResponse:
             "groups": GROUPS,
             "articles": article_choices(),
             "funnel": funnel_bars(report["total"], min_cell=report["min_cell"]),
-            "trend": series,
-            "trend_ticks": ticks,
-            "trend_top": top,
+            "funnel_stages": [label for _name, label in FUNNEL_STAGES],
+            "trend": trend_bars(trend["rows"]),
+            "trend_series": [label for _name, label in TREND_SERIES],
             "csv_url": f"/api/v1/reports/articles/?{query_string}&format=csv",
+            "table_columns": TABLE_COLUMNS,
             "table_rows": [_table_row(row) for row in report["rows"]],
             "table_total": _table_row(report["total"]),
         },
@@ -202,6 +202,38 @@ def reports_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 NOT_SHOWN = "\u2013"  # an en dash: hidden or not measured
+
+# The table's columns are the CSV's (``report_csv_columns``), in its order, each with
+# a heading a person reads; the CSV's ``key`` is the row heading's data-key.
+COLUMN_HEADINGS = {
+    "article_views": "Article views",
+    "cta_views": "CTA views",
+    "form_starts": "Form starts",
+    "submissions": "Submissions",
+    "leads": "Leads",
+    "contacted": "Contacted",
+    "consult_booked": "Booked",
+    "consult_attended": "Attended",
+    "admitted": "Admitted",
+    "cta_view_rate": "CTA view rate",
+    "form_start_rate": "Form start rate",
+    "submission_rate": "Submission rate",
+    "contact_rate": "Contact rate",
+    "booking_rate": "Booking rate",
+    "attendance_rate": "Attendance rate",
+    "admission_rate": "Admission rate",
+    "lead_to_patient_rate": "Lead \u2192 patient",
+    "first_contact_system_median_seconds": "System wait, median",
+    "first_contact_system_p90_seconds": "System wait, 90th pct.",
+    "first_contact_coordinators_median_seconds": "Callback wait, median",
+    "first_contact_coordinators_p90_seconds": "Callback wait, 90th pct.",
+    "contacted_within_target_share": "Within target",
+}
+TABLE_COLUMNS = [
+    (name, COLUMN_HEADINGS.get(name, name.replace("_", " ").capitalize()))
+    for name, _path in report_csv_columns()
+    if name not in ("key", "label")
+]
 
 
 def _duration(seconds: int | None) -> str:
@@ -218,20 +250,29 @@ def _share(value: float | None) -> str:
     return NOT_SHOWN if value is None else f"{value:.0%}"
 
 
+def _dig(row: dict, path: tuple[str, ...]):
+    value = row
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
 def _table_row(row: dict) -> dict:
-    """The dashboard table's cells: (shown, sort key). Suppressed counts all sort alike."""
-    cells: list[tuple[str, float]] = []
-    for name in REPORT_COUNT_COLUMNS:
-        value = row[name]
-        if value is None:
-            cells.append(("n/a", -1))
-        elif isinstance(value, str):
-            cells.append((value, 0.5))
+    """The dashboard table's cells, one per CSV column: (shown, sort key, suppressed).
+    Suppressed counts all sort alike, just above zero."""
+    cells: list[tuple[str, float, bool]] = []
+    for name, path in report_csv_columns():
+        if name in ("key", "label"):
+            continue
+        value = _dig(row, path)
+        if isinstance(value, str):
+            cells.append((value, 0.5, True))
+        elif name.endswith("_seconds"):
+            cells.append((_duration(value), -1 if value is None else value, False))
+        elif name.endswith(("_rate", "_share")):
+            cells.append((_share(value), -1 if value is None else value, False))
+        elif value is None:
+            cells.append(("n/a", -1, False))
         else:
-            cells.append((str(value), value))
-    for value in (row["rates"]["lead_to_patient_rate"], row["contacted_within_target_share"]):
-        cells.append((_share(value), -1 if value is None else value))
-    for part in ("system", "coordinators"):
-        seconds = row["first_contact"][part]["median_seconds"]
-        cells.insert(-1, (_duration(seconds), -1 if seconds is None else seconds))
-    return {"label": row["label"], "cells": cells}
+            cells.append((str(value), value, False))
+    return {"key": row.get("key", ""), "label": row["label"], "cells": cells}

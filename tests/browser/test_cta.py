@@ -91,8 +91,7 @@ def test_a_bad_phone_is_announced_on_the_field_using_the_keyboard_alone(
 
     page.get_by_label("First name", exact=True).focus()
     page.keyboard.type("Maria")
-    page.keyboard.press("Tab")  # last name
-    page.keyboard.press("Tab")  # phone
+    page.keyboard.press("Tab")  # phone: next in the short form (last name is further on)
     page.keyboard.type("12345")
     with page.expect_response(lambda r: r.url.endswith("/api/v1/leads/")) as answer:
         page.keyboard.press("Enter")

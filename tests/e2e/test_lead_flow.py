@@ -51,16 +51,17 @@ def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker, f
     submission = Submission.objects.get(reference=response.json()["reference"])
 
     def confirmed() -> bool:
-        sent = Message.objects.filter(
-            correlation=lead_correlation(submission), status=Message.Status.SENT
-        )
+        # The worker attaches the lead; the messages are correlated with it.
+        lead_id = Submission.objects.values_list("lead_id", flat=True).get(pk=submission.pk)
+        sent = Message.objects.filter(correlation=f"lead:{lead_id}", status=Message.Status.SENT)
         return sent.count() == 2 and Callback.objects.filter(submission=submission).exists()
 
     assert wait_for(confirmed, timeout=10), list(
         Message.objects.values_list("channel", "status", "error_code")
     )
-    correlation = lead_correlation(submission)
     elapsed = time.monotonic() - started
+    submission.refresh_from_db()
+    correlation = f"lead:{submission.lead_id}"
     channels = set(
         Message.objects.filter(correlation=correlation).values_list("channel", flat=True)
     )

@@ -122,3 +122,66 @@ def test_the_form_without_javascript_answers_past_the_per_phone_limit_like_any_o
     # A 429 would tell a stranger the number was used; the request is kept, unconfirmed.
     assert response.status_code == 201
     assert Submission.objects.filter(contact_limited=True).count() == 1
+
+
+# --- Phone numbers as people read them ------------------------------------------
+
+
+def test_the_phone_filters_show_national_format_and_dial_e164(settings):
+    from intake.templatetags.phone_numbers import phone_e164, phone_national
+
+    settings.PHONENUMBER_DEFAULT_REGION = "US"
+    assert phone_national("+14753292686") == "(475) 329-2686"
+    assert phone_e164("(475) 329 2686") == "+14753292686"
+    # Another country's number keeps its country code; a short code is shown as given.
+    assert phone_national("+442071838750") == "+44 20 7183 8750"
+    assert phone_national("988") == "988"
+    assert phone_national("") == ""
+    assert phone_national("not a number") == "not a number"
+
+
+def test_the_article_page_shows_the_clinic_number_in_national_format_as_a_tel_link(
+    client, demo_article, settings
+):
+    settings.CLINIC_PHONE = "+14753292686"
+    html = client.get(URL).content.decode()
+
+    assert 'href="tel:+14753292686">(475) 329-2686</a>' in html
+    assert ">+14753292686<" not in html  # E.164 only in the href
+
+
+def test_messages_to_people_show_the_clinic_number_in_national_format(settings):
+    from notifications.services import message_render
+
+    settings.CLINIC_PHONE = "+14753292686"
+    email = message_render(
+        template="confirmation",
+        channel="email",
+        context={"first_name": "Maria", "callback_window": "today by 5 PM"},
+    )
+    sms = message_render(template="help", channel="sms", context={})
+
+    assert "(475) 329-2686" in email.body
+    assert 'href="tel:+14753292686">(475) 329-2686</a>' in email.body_html
+    assert "+14753292686" not in email.body
+    assert "(475) 329-2686" in sms.body and "+1475" not in sms.body
+
+
+def test_the_short_form_comes_first_and_an_error_further_on_opens_more_options(
+    client, demo_article
+):
+    html = client.get(URL).content.decode()
+    more = html.index("<details")
+    for name in ("first_name", "phone", "email", "in_crisis", "sms_consent"):
+        assert html.index(f'name="{name}"') < more, name
+    for name in ("last_name", "preferred_channel", "best_time", "message", "voicemail_ok"):
+        assert html.index(f'name="{name}"') > more, name
+    assert '<details class="more" data-cta-more>' in html  # closed at first
+    assert html.index("Suicide &amp; Crisis Lifeline") > html.index('type="submit"')
+
+    response = client.post(
+        URL + "request/", {"first_name": "Maria", "phone": "202-555-0143", "message": "x" * 2001}
+    )
+
+    assert response.status_code == 400
+    assert '<details class="more" data-cta-more open>' in response.content.decode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -356,3 +357,23 @@ def test_a_range_is_read_from_rows_covering_each_day_once_within_one_period(coar
         assert sorted(covered) == [
             date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)
         ]
+
+
+def test_the_dashboard_table_has_the_csv_columns_and_marks_small_counts(
+    client, api_client, marketer, article
+):
+
+    _leads(6)
+    _leads(2, slug="rare-article")
+    verified_login(client, marketer)
+    api_client.force_authenticate(marketer)
+
+    page = client.get("/reports/").content.decode()
+    header = next(csv.reader(io.StringIO(api_client.get(URL, {"format": "csv"}).content.decode())))
+
+    table = page[page.index('data-table="report"') :]
+    columns = re.findall(r'<th scope="col" data-column="([^"]+)"', table)
+    assert ["key", *columns] == header
+    rare = table[table.index('data-key="rare-article"') :]
+    rare = rare[: rare.index("</tr>")]
+    assert 'class="suppressed"' in rare and "&lt;5" in rare

@@ -84,7 +84,8 @@
     function check(n, label) {
       return '<div class="field check"><input type=checkbox id="' + p + n + '" name="' + n + '" value="true"> <label for="' + p + n + '">' + label + "</label></div>";
     }
-    root.innerHTML = "<style>[data-cta] label{display:block}[data-cta] .check{display:flex;gap:.5rem}[data-cta] .error{color:#b42318}" +
+    root.innerHTML = "<style>[data-cta] .cta{padding:clamp(1rem,4vw,1.5rem)}[data-cta] fieldset{border:0;padding:0;margin:0 0 .75rem;min-width:0}" +
+      "[data-cta] summary{cursor:pointer;padding:.5rem 0}[data-cta] .field{margin-bottom:.75rem}[data-cta] label{display:block}[data-cta] .check{display:flex;gap:.5rem}[data-cta] .error{color:#b42318}" +
       "[data-cta] input:not([type=checkbox]),[data-cta] select,[data-cta] textarea{width:100%;max-width:32rem;box-sizing:border-box;font:inherit;padding:.4rem}" +
       "[data-cta] .hp{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}</style>" +
       '<section class="cta" aria-labelledby="' + p + 'h"><h2 id="' + p + 'h">Start your path to healing today!</h2>' +
@@ -92,19 +93,22 @@
       '<form method="post" novalidate><div class="cta-status" role="status" aria-live="polite"></div>' +
       '<p class="error" role="alert" data-error-for="non_field_errors"></p>' +
       field("first_name", "First name", "text", 'autocomplete="given-name" maxlength="100" required') +
+      '<fieldset class="reach"><legend>Phone or email <span class="optional">(one is enough)</span></legend>' +
+      field("phone", "Phone", "tel", 'autocomplete="tel"') + field("email", "Email", "email", 'autocomplete="email"') + "</fieldset>" +
+      check("in_crisis", "<strong>I need help right now</strong>") + '<div class="crisis-now" data-crisis-now role="alert"></div>' +
+      (c ? check("sms_consent", esc(c.text)) + '<input type=hidden name="consent_version" value="' + esc(c.version) + '">' : "") +
+      // The optional rest, one tap away (same names as the short form's page).
+      '<details class="more" data-cta-more><summary>More options <span class="optional">(optional: how and when to reach you, a message)</span></summary>' +
       field("last_name", "Last name" + opt, "text", 'autocomplete="family-name" maxlength="100"') +
-      field("phone", "Phone", "tel", 'autocomplete="tel"') + field("email", "Email", "email", 'autocomplete="email"') +
       select("preferred_channel", "How should we reach you?", (cfg.preferred_channels || ["call", "sms", "email"])
         .filter(function (o) { return c || pair(o)[0] !== "sms"; })) + // no consent text shown: no SMS
       select("best_time", "Best time", cfg.best_times || ["anytime", "morning", "afternoon", "evening"]) +
       (cfg.interests && cfg.interests.length ? select("interest", "What would you like help with?" + opt, cfg.interests,
         '<option value="">Prefer not to say</option>') : "") +
       field("message", "Anything you'd like us to know?" + opt) +
-      check("in_crisis", "<strong>I need help right now</strong>") + '<div class="crisis-now" data-crisis-now role="alert"></div>' +
       "<fieldset><legend>When we contact you" + opt + "</legend>" +
       check("voicemail_ok", "You may leave a voicemail if I don't answer.") +
-      check("mention_clinic_ok", "You may say the clinic's name if someone else answers.") + "</fieldset>" +
-      (c ? check("sms_consent", esc(c.text)) + '<input type=hidden name="consent_version" value="' + esc(c.version) + '">' : "") +
+      check("mention_clinic_ok", "You may say the clinic's name if someone else answers.") + "</fieldset></details>" +
       '<input type=hidden name="timezone"><div class="hp" aria-hidden="true"><label for="' + p + 'website">Leave this empty</label>' +
       '<input type=text id="' + p + 'website" name="website" tabindex="-1" autocomplete="off"></div>' +
       '<button type="submit">Request a callback</button><p class="crisis">In crisis? Call or text <a href="tel:988">988</a>' +
@@ -130,7 +134,11 @@
         if (input && input.setAttribute) { input.setAttribute("aria-invalid", "true"); first = first || input; }
       });
       say(first ? "Please check the highlighted fields. " + other.join(" ") : other.join(" ") || "Please check the form.");
-      if (first) first.focus();
+      if (first) {
+        var more = first.closest && first.closest("details");
+        if (more) more.open = true; // an error behind "More options" is shown, not hidden
+        first.focus();
+      }
     }
     function done(data) {
       var box = document.createElement("div"), help = data.crisis_resources;
