@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from scheduling.models import Callback
+from tests.browser.test_accessibility import axe_page, serious_violations  # noqa: F401 (a fixture)
 from tests.browser.test_console import sign_in
 from tests.factories import UserFactory, submit_lead
 
@@ -57,3 +58,20 @@ def test_a_crisis_callback_opens_with_the_banner_and_a_refused_text_keeps_its_wo
     assert "A text must not name health information" in error.inner_text()
     assert error.evaluate("el => getComputedStyle(el).color") == "rgb(180, 35, 24)"
     assert log.foreign() == []
+
+
+def test_the_crisis_banner_and_a_field_error_have_no_serious_violations(
+    axe_page,  # noqa: F811
+    live_server,
+    coordinator,
+):
+    callback = Callback.objects.get(submission=submit_lead(first_name="Alex", message=WORDS))
+    page = axe_page()
+    sign_in(page, live_server, coordinator)
+    page.goto(f"{live_server.url}/console/callbacks/{callback.pk}/")
+    page.get_by_label("Message (no health details)").fill("About your therapy")
+    page.get_by_role("button", name="Send text").click()
+    page.wait_for_load_state()
+    assert page.locator(".crisis-banner").is_visible() and page.locator("#sms-error").is_visible()
+
+    assert serious_violations(page) == []
