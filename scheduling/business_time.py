@@ -186,25 +186,31 @@ def callback_window(
 
 def callback_window_phrase(*, due_at: datetime, now: datetime, tz_name: str = "") -> str:
     """Plain words for when the call will come, in the lead's zone when known. While
-    the clinic is closed they say when it opens ("tomorrow after we open at 8:00 AM
-    EST")."""
+    the clinic is closed they say when it opens: "tomorrow after we open at 8:00 AM
+    EST", or, when the call comes later that day (the person's best time), "tomorrow
+    by 5:05 PM EST; we open tomorrow at 8:00 AM EST"."""
     zone = person_zone(tz_name)
     opens_at = next_open(now)
     if opens_at > now:
         local_open = opens_at.astimezone(zone)
-        clock = local_open.strftime("%I:%M %p").lstrip("0")
-        label = local_open.tzname() or ""
-        return f"{_day_words(local_open, now, zone)} after we open at {clock} {label}".strip()
+        opening = f"{_clock(local_open)} {local_open.tzname() or ''}".strip()
+        if due_at - opens_at <= timedelta(hours=1):
+            return f"{_day_words(local_open, now, zone)} after we open at {opening}"
+        due = _due_words(due_at=due_at, now=now, zone=zone)
+        return f"{due}; we open {_day_words(local_open, now, zone)} at {opening}"
     if due_at - now <= timedelta(minutes=15):
         return "in the next few minutes"
+    return _due_words(due_at=due_at, now=now, zone=zone)
+
+
+def _clock(local: datetime) -> str:
+    return local.strftime("%I:%M %p").lstrip("0")
+
+
+def _due_words(*, due_at: datetime, now: datetime, zone: ZoneInfo) -> str:
     local_due = due_at.astimezone(zone)
-    clock = local_due.strftime("%I:%M %p").lstrip("0")
-    label = local_due.tzname() or ""
-    if local_due.date() == now.astimezone(zone).date():
-        return f"today by {clock} {label}".strip()
-    if local_due.date() == now.astimezone(zone).date() + timedelta(days=1):
-        return f"tomorrow by {clock} {label}".strip()
-    return f"on {local_due.strftime('%A')} by {clock} {label}".strip()
+    clock = f"{_clock(local_due)} {local_due.tzname() or ''}".strip()
+    return f"{_day_words(local_due, now, zone)} by {clock}"
 
 
 def _day_words(local: datetime, now: datetime, zone: ZoneInfo) -> str:

@@ -103,6 +103,20 @@ class TestCallbackWindowPhrase:
         )
         assert phrase == "tomorrow after we open at 7:00 AM CST"
 
+    def test_a_call_later_that_day_gives_its_time_and_the_opening(self, weekday_hours):
+        now = datetime(2026, 12, 3, 6, 0, tzinfo=NY)
+        phrase = business_time.callback_window_phrase(
+            due_at=datetime(2026, 12, 3, 17, 5, tzinfo=NY), now=now
+        )
+        assert phrase == "today by 5:05 PM EST; we open today at 8:00 AM EST"
+
+    def test_later_in_the_week_it_names_the_day(self, weekday_hours):
+        now = datetime(2026, 12, 3, 10, 0, tzinfo=NY)  # Thursday, open
+        phrase = business_time.callback_window_phrase(
+            due_at=datetime(2026, 12, 7, 9, 0, tzinfo=NY), now=now
+        )
+        assert phrase == "on Monday by 9:00 AM EST"
+
     def test_without_opening_hours_the_clinic_is_never_closed(self):
         now = datetime(2026, 12, 3, 3, 0, tzinfo=NY)
         phrase = business_time.callback_window_phrase(
