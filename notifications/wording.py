@@ -180,7 +180,13 @@ SAMPLE_CONTEXT = {
     "reply_text": "Hi, this is Sam from the clinic. Is now a good time to call?",
 }
 # Confirmations must fit in two segments; other texts in three.
-MAX_SEGMENTS = {"confirmation": 2}
+# Confirmations go to everyone who asks: kept short (every variant).
+MAX_SEGMENTS = {
+    "confirmation": 2,
+    "confirmation_by_text": 2,
+    "confirmation_by_email": 2,
+    "confirmation_crisis": 2,
+}
 
 
 def template_problems(
