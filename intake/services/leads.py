@@ -341,7 +341,10 @@ def lead_submit(
         contact_limited=contact_limited,
         # The promise depends only on what this request said, never on whether the
         # person was known: the answer must not tell.
-        callback_window=_callback_window(submitted_at=now, best_time=best_time, tz_name=tz_name),
+        # A crisis is called back at once, open or closed (the callback is due then).
+        callback_window={"starts_at": now.isoformat(), "ends_at": now.isoformat()}
+        if in_crisis or crisis_language_in(message)
+        else _callback_window(submitted_at=now, best_time=best_time, tz_name=tz_name),
         **{**CONTACT_PREFERENCE_DEFAULTS, **said},
         **{name: (utm.get(name) or "")[:200] for name in UTM_FIELDS},
     )

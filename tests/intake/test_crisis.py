@@ -83,6 +83,9 @@ def test_the_crisis_box_adds_crisis_resources_to_the_answer(api_client):
     assert set(body) == {"reference", "status", "callback_window", "crisis_resources"}
     assert body["status"] == "received"
     assert Submission.objects.get().in_crisis is True
+    # The call comes at once, open or closed: the promise says so.
+    window = body["callback_window"]
+    assert window["starts_at"] == window["ends_at"]
 
 
 @pytest.mark.django_db
