@@ -2,7 +2,7 @@
 
 Where a POST's CPU goes and how many statements it sends, on the benchmark's own
 settings (production's, with throwaway values: bench/intake.py's ``server_env``)
-against a fresh ``clinic_bench`` database and Redis databases 14 and 15, through
+against a fresh ``clinic_bench_profile`` database and Redis databases 14 and 15, through
 Django's full handler and middleware (the test client, so no gunicorn and no
 network in the figures). Prints the milliseconds per POST, the statements of one
 POST, and the functions that take the most time, by own time and by cumulative
@@ -96,9 +96,14 @@ def main() -> None:
         return
     # bench/intake.py's helpers; the child imports the intake app under that name.
     sys.path.insert(0, str(BENCH_DIR))
-    from intake import DATABASE, log, prepare_database, psql, redis_flush, server_env
+    import intake as bench_intake
+    from intake import log, prepare_database, psql, redis_flush, server_env
+
+    # Its own database, so that it can run beside bench/intake.py.
+    DATABASE = bench_intake.DATABASE = "clinic_bench_profile"
 
     env = {**server_env(port=8000), "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{DATABASE}"
     env["PYTHONPATH"] = str(BASE_DIR)
     prepare_database(env)
     redis_flush()
