@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import unicodedata
 import zoneinfo
 from datetime import UTC, timedelta
@@ -62,6 +63,7 @@ from intake.throttles import (
     client_ip,
     contact_limits,
     limits_hit,
+    limits_unhit,
     request_limits,
 )
 
@@ -286,10 +288,14 @@ def lead_submit_validated(
 ) -> LeadSubmitOutcome:
     """Call ``lead_submit`` with a validated form or API body and the request's origin.
 
-    A replayed Idempotency-Key answers first, before the per-phone throttle and the
-    bot check (a captcha token is single-use, and a retry is not a new request).
+    A replayed Idempotency-Key is not counted against the phone or address and is
+    not checked for a bot again (a captcha token is single-use, and a retry is not a
+    new request). Without a bot check the key is not looked up first: claiming it
+    fails on the unique key and ``lead_submit`` answers with the replay (one query
+    fewer on every request); its hits on the contact limits are then taken back.
     Raises ``ApplicationError``."""
-    if idempotency_key:
+    verifier = CaptchaVerifier.from_settings()
+    if idempotency_key and verifier is not None:
         replay = lead_submit_replay(idempotency_key=idempotency_key, request_sha256=request_sha256)
         if replay is not None:
             return replay
@@ -299,9 +305,10 @@ def lead_submit_validated(
     # Past the per-phone or per-address limit the request is stored and answered like
     # any other, but nothing is sent: a 429 here would tell a stranger that someone
     # else has used this number or address.
-    verdicts = limits_hit(contact_limits(phone=phone.as_e164 if phone else "", email=email))
+    limits = contact_limits(phone=phone.as_e164 if phone else "", email=email)
+    counted_at = time.time()
+    verdicts = limits_hit(limits, now=counted_at)
     contact_limited = not all(verdict.allowed for verdict in verdicts)
-    verifier = CaptchaVerifier.from_settings()
     if verifier is not None:
         verdict = verifier.verify(token=data.get("captcha_token", ""), remote_ip=ip)
         # UNAVAILABLE lets the request in: a provider's outage must not lose leads.
@@ -310,7 +317,7 @@ def lead_submit_validated(
                 "Some fields are not valid.",
                 fields={"captcha_token": ["The check that you are not a robot failed."]},
             )
-    return lead_submit(
+    outcome = lead_submit(
         first_name=data["first_name"],
         last_name=data.get("last_name", ""),
         phone=phone,
@@ -336,6 +343,9 @@ def lead_submit_validated(
         request_sha256=request_sha256,
         contact_limited=contact_limited,
     )
+    if outcome.replayed:
+        limits_unhit(limits, now=counted_at)
+    return outcome
 
 
 class CallbackWindowSerializer(serializers.Serializer):

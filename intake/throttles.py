@@ -12,6 +12,7 @@ below remain for the other public endpoints and for ``client_ip``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -169,6 +170,32 @@ def limits_hit(limits: list[Limit], *, now: float | None = None) -> list[Verdict
         else:
             verdicts.append(Verdict(allowed=False, wait=max(1.0, (1 - elapsed) * period)))
     return verdicts
+
+
+def limits_unhit(limits: list[Limit], *, now: float) -> None:
+    """Take back the hits :func:`limits_hit` counted at ``now`` (a replayed request,
+    found to be one only when it was stored). Best effort: fails silently."""
+    keys = []
+    for limit in limits:
+        rate = _rate(limit.scope)
+        if rate is not None:
+            window = math.floor(now / rate[1])
+            keys.append(f"throttle:{limit.scope}:{_keyed_hash(limit.ident)}:{window}")
+    if not keys:
+        return
+    client = _redis_client()
+    try:
+        if client is not None:
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.decr(cache.make_key(key))
+            pipe.execute()
+        else:
+            for key in keys:
+                with contextlib.suppress(ValueError):
+                    cache.decr(key)
+    except (*UNAVAILABLE, RedisError) as error:
+        logger.warning("throttle.unavailable", extra={"error": type(error).__name__})
 
 
 def _counts_hit(plans: list[tuple[int, int, int, str, str]]) -> list[tuple[int, int]]:
