@@ -300,7 +300,7 @@ def _queued(name: str) -> int:
         return channel.queue_purge(name) or 0
 
 
-def test_an_own_broker_leaves_the_app_whole_again(eager_off, tmp_path, monkeypatch):
+def test_an_own_broker_leaves_the_app_whole_again(eager_off, tmp_path):
     # own_stack points this process's app at a test's redis-server and back; the
     # tests after it (and the session worker's pings) publish to the machine's Redis
     # again, through open pools, eager tasks included.
@@ -330,7 +330,11 @@ def test_an_own_broker_leaves_the_app_whole_again(eager_off, tmp_path, monkeypat
     worker_heartbeat.apply_async(queue=probe)
     assert _queued(probe) == 1
     assert celery_app.control.ping(destination=["nobody@nowhere"], timeout=0.2) == []
-    # Eager tasks take a producer from the pool too.
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
-    assert enqueue(worker_heartbeat)
+    # Eager tasks take a producer from the pool too. (Not monkeypatch: pytest-django's
+    # autouse fixtures set it up before eager_off, so it would undo after eager_off.)
+    celery_app.conf.task_always_eager = True
+    try:
+        assert enqueue(worker_heartbeat)
+    finally:
+        celery_app.conf.task_always_eager = False
     assert cache.get(HEARTBEAT_KEY) is not None
