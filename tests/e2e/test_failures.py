@@ -18,7 +18,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
 from django.test import override_settings
 from kombu import Connection
 from rest_framework.test import APIClient
@@ -111,6 +112,7 @@ def own_stack(
         }
     }
     stack = OwnStack(server, fake_twilio, tmp_path)
+    before = (celery_app.conf.broker_url, settings.CACHES, settings.REDIS_URL)
     try:
         with (
             celery_broker(server.url(0), OWN_BROKER_OPTIONS),
@@ -120,6 +122,10 @@ def own_stack(
     finally:
         stack.stop()
         server.stop()
+    # The tests after this one publish and cache on the machine's Redis again
+    # (eager mode is eager_off's to restore).
+    assert (celery_app.conf.broker_url, settings.CACHES, settings.REDIS_URL) == before
+    assert caches["default"]._servers == [before[1]["default"]["LOCATION"]]
 
 
 def test_the_failure_tests_never_use_the_machines_redis(own_stack):
