@@ -9,12 +9,15 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from kombu import Connection, pools
+from kombu.utils.collections import eqhash
 
 from config.celery import app as celery_app
 from tests.fake_twilio import FROM_NUMBER, FakeTwilio
@@ -26,16 +29,61 @@ QUEUES = ",".join(queue.name for queue in celery_app.conf.task_queues)
 KEY_PREFIX = f"e2e-{os.getpid()}-"
 
 
+def _drop_pools(connection: Connection) -> None:
+    """Close the pools of ``connection``'s broker and take them out of kombu's
+    process-wide registries (``kombu.pools.connections``/``producers``, keyed by
+    transport, host, port and transport options), so that the next app to ask for
+    that broker gets new pools instead of a closed one ("Acquire on closed pool")."""
+    key = eqhash(connection)
+    for group in (pools.producers, pools.connections):
+        pool = dict.pop(group, key, None)
+        if pool is not None:
+            pool.force_close_all()
+
+
+def _forget_pools() -> None:
+    """The app's next publish asks the registries for the pools of its broker setting."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    if "control" in celery_app.__dict__:
+        # The mailbox caches its producer pool (kombu's Mailbox.producer_pool).
+        celery_app.control.mailbox.__dict__.pop("producer_pool", None)
+
+
 def _isolate_broker_keys() -> None:
     options = dict(celery_app.conf.broker_transport_options or {})
     if options.get("global_keyprefix") != KEY_PREFIX:
+        # Connections made before now carry the old options: drop them.
+        _drop_pools(celery_app.connection_for_write())
         options["global_keyprefix"] = KEY_PREFIX
         celery_app.conf.broker_transport_options = options
-        # Connections made before now carry the old options: drop them.
-        if celery_app._pool is not None:
+        _forget_pools()
+
+
+@contextmanager
+def celery_broker(url: str, transport_options: dict) -> Iterator[None]:
+    """This process's Celery app publishes (tasks, control pings, eager tasks' producer)
+    to ``url`` inside the block; afterwards it is as it was, with its own pools.
+
+    The app's pools before the block are set aside, not closed: kombu keeps them in
+    process-wide registries and would hand the closed ones back once the broker
+    setting is restored. The block's pools are closed and unregistered at its end
+    (a later test's redis-server may get the same port)."""
+    conf = celery_app.conf
+    saved_conf = (conf.broker_url, conf.broker_transport_options)
+    saved_pools = (celery_app._pool, celery_app.amqp._producer_pool)
+    conf.broker_url = url
+    conf.broker_transport_options = dict(transport_options)
+    _forget_pools()
+    try:
+        yield
+    finally:
+        _drop_pools(celery_app.connection_for_write())
+        if celery_app._pool is not None:  # not registered (a fork cleared the registry)
             celery_app._pool.force_close_all()
-            celery_app._pool = None
-        celery_app.amqp._producer_pool = None
+        conf.broker_url, conf.broker_transport_options = saved_conf
+        _forget_pools()
+        celery_app._pool, celery_app.amqp._producer_pool = saved_pools
 
 
 _isolate_broker_keys()

@@ -15,13 +15,20 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
+from django.core.cache import cache, caches
 from django.test import override_settings
+from kombu import Connection
 from rest_framework.test import APIClient
 
 from bench.services import Redis, missing_tools
 from config.celery import app as celery_app
+from config.celery import enqueue
+from config.tasks import worker_heartbeat
+from config.views import HEARTBEAT_KEY
 from intake.models import Submission
 from notifications.models import Message
 from notifications.services import message_send
@@ -30,7 +37,9 @@ from tests.e2e.conftest import (
     KEY_PREFIX,
     CeleryProcess,
     _machine_servers,
+    celery_broker,
     process_env,
+    require_real_stack,
     twilio_env,
 )
 from tests.fake_twilio import FakeTwilio
@@ -51,15 +60,7 @@ def wait_for(condition, *, timeout: float, step: float = 0.1) -> bool:
     return condition()
 
 
-def _point_celery_at(broker_url: str | None, transport_options: dict) -> None:
-    """This process's Celery app publishes to ``broker_url`` from now on."""
-    celery_app.conf.broker_url = broker_url
-    celery_app.conf.broker_transport_options = transport_options
-    # Connections made before now go to the old broker: drop them.
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+OWN_BROKER_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": KEY_PREFIX}
 
 
 class OwnStack:
@@ -102,8 +103,6 @@ def own_stack(
         pytest.skip(reason)
     server = Redis(tmp_path)
     server.start()
-    previous = (celery_app.conf.broker_url, dict(celery_app.conf.broker_transport_options or {}))
-    _point_celery_at(server.url(0), {"visibility_timeout": 3600, "global_keyprefix": KEY_PREFIX})
     cache = {
         "default": {
             "BACKEND": "config.cache.FailOpenRedisCache",
@@ -113,13 +112,20 @@ def own_stack(
         }
     }
     stack = OwnStack(server, fake_twilio, tmp_path)
+    before = (celery_app.conf.broker_url, settings.CACHES, settings.REDIS_URL)
     try:
-        with override_settings(CACHES=cache, REDIS_URL=server.url(0)):
+        with (
+            celery_broker(server.url(0), OWN_BROKER_OPTIONS),
+            override_settings(CACHES=cache, REDIS_URL=server.url(0)),
+        ):
             yield stack
     finally:
         stack.stop()
-        _point_celery_at(*previous)
         server.stop()
+    # The tests after this one publish and cache on the machine's Redis again
+    # (eager mode is eager_off's to restore).
+    assert (celery_app.conf.broker_url, settings.CACHES, settings.REDIS_URL) == before
+    assert caches["default"]._servers == [before[1]["default"]["LOCATION"]]
 
 
 def test_the_failure_tests_never_use_the_machines_redis(own_stack):
@@ -292,3 +298,49 @@ def test_the_worker_env_sends_through_the_fake(fake_twilio_server):
     env = twilio_env(fake_twilio_server)
     assert env["TWILIO_API_BASE"].startswith("http://127.0.0.1:")
     assert env["SMS_BACKEND"] == "twilio"
+
+
+def _queued(name: str) -> int:
+    """Takes the tasks waiting in queue ``name`` of the app's broker; how many there were."""
+    with celery_app.connection_for_write() as connection, connection.channel() as channel:
+        return channel.queue_purge(name) or 0
+
+
+def test_an_own_broker_leaves_the_app_whole_again(eager_off, tmp_path):
+    # own_stack points this process's app at a test's redis-server and back; the
+    # tests after it (and the session worker's pings) publish to the machine's Redis
+    # again, through open pools, eager tasks included.
+    require_real_stack()
+    machine_url = celery_app.conf.broker_url
+    machine_options = celery_app.conf.broker_transport_options
+    probe = f"own-broker-probe-{os.getpid()}"
+    with celery_app.producer_or_acquire() as producer:  # the machine's pools exist
+        assert producer.connection.as_uri().endswith(urlsplit(machine_url).path)
+    server = Redis(tmp_path)
+    server.start()
+    try:
+        for _ in range(2):  # the second time on the same port, as a later test may get
+            with celery_broker(server.url(0), OWN_BROKER_OPTIONS):
+                worker_heartbeat.apply_async(queue=probe)
+                assert celery_app.control.ping(destination=["nobody@nowhere"], timeout=0.2) == []
+                assert _queued(probe) == 1
+                with celery_app.producer_or_acquire() as producer:
+                    assert producer.connection.as_uri().endswith(f":{server.port}/0")
+    finally:
+        server.stop()
+
+    assert celery_app.conf.broker_url == machine_url
+    assert celery_app.conf.broker_transport_options == machine_options
+    with celery_app.connection_for_write() as connection:
+        assert connection.as_uri() == Connection(machine_url).as_uri()
+    worker_heartbeat.apply_async(queue=probe)
+    assert _queued(probe) == 1
+    assert celery_app.control.ping(destination=["nobody@nowhere"], timeout=0.2) == []
+    # Eager tasks take a producer from the pool too. (Not monkeypatch: pytest-django's
+    # autouse fixtures set it up before eager_off, so it would undo after eager_off.)
+    celery_app.conf.task_always_eager = True
+    try:
+        assert enqueue(worker_heartbeat)
+    finally:
+        celery_app.conf.task_always_eager = False
+    assert cache.get(HEARTBEAT_KEY) is not None
