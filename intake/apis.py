@@ -307,8 +307,11 @@ def lead_submit_validated(
     # else has used this number or address.
     limits = contact_limits(phone=phone.as_e164 if phone else "", email=email)
     counted_at = time.time()
-    verdicts = limits_hit(limits, now=counted_at)
-    contact_limited = not all(verdict.allowed for verdict in verdicts)
+    limited = {
+        limit.scope
+        for limit, verdict in zip(limits, limits_hit(limits, now=counted_at), strict=True)
+        if not verdict.allowed
+    }
     if verifier is not None:
         verdict = verifier.verify(token=data.get("captcha_token", ""), remote_ip=ip)
         # UNAVAILABLE lets the request in: a provider's outage must not lose leads.
@@ -341,7 +344,8 @@ def lead_submit_validated(
         user_agent=request.headers.get("User-Agent", ""),
         idempotency_key=idempotency_key,
         request_sha256=request_sha256,
-        contact_limited=contact_limited,
+        phone_limited="lead_submit_phone" in limited,
+        email_limited="lead_submit_email" in limited,
     )
     if outcome.replayed:
         limits_unhit(limits, now=counted_at)

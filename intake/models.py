@@ -289,10 +289,14 @@ class Submission(models.Model):
     consent_text_sha256 = models.CharField(max_length=64, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
-    contact_limited = models.BooleanField(
-        default=False,
-        help_text="Past the per-phone or per-address limit: stored and routed, but no "
-        "confirmation is sent (the answer was the same as any other).",
+    # Past the per-phone or the per-address limit: stored and routed, but that channel
+    # gets no confirmation. Each channel is limited on its own, so a prober's own
+    # address gets its email whatever a known phone's traffic (the answer is the same).
+    phone_limited = models.BooleanField(
+        default=False, help_text="Past the per-phone limit: no confirmation text."
+    )
+    email_limited = models.BooleanField(
+        default=False, help_text="Past the per-address limit: no confirmation email."
     )
     cancelled_at = models.DateTimeField(
         null=True, blank=True, help_text="The person cancelled this request from its link."

@@ -271,7 +271,8 @@ def lead_submit(
     idempotency_key: str = "",
     request_sha256: str = "",
     source: str = Submission.Source.WEB,
-    contact_limited: bool = False,
+    phone_limited: bool = False,
+    email_limited: bool = False,
 ) -> LeadSubmitOutcome:
     """Store one call-to-action answer, durably and nothing more: the submission, with
     its consent evidence (text version and hash, IP, user agent, page) and the lookup
@@ -286,8 +287,8 @@ def lead_submit(
     shown (default: the current one). ``contact_preferences`` holds only what the
     person said (``voicemail_ok``, ``mention_clinic_ok``); the submission stores them
     with the defaults filled in. ``in_crisis`` or crisis language in ``message`` make
-    ``is_crisis`` true. ``contact_limited``: past a per-phone or per-address limit,
-    stored and routed but sent no confirmation.
+    ``is_crisis`` true. ``phone_limited`` / ``email_limited``: past the per-phone or
+    the per-address limit, stored and routed, but that channel gets no confirmation.
 
     With ``idempotency_key``, a repeated key with the same ``request_sha256`` returns
     the first submission (``replayed=True``) and stores nothing; with another body it
@@ -338,7 +339,8 @@ def lead_submit(
         consent_text_sha256=text.sha256 if phone else "",
         ip_address=_ip_or_none(ip_address),
         user_agent=(user_agent or "")[:500],
-        contact_limited=contact_limited,
+        phone_limited=phone_limited,
+        email_limited=email_limited,
         # The promise depends only on what this request said, never on whether the
         # person was known: the answer must not tell.
         # A crisis is called back at once, open or closed (the callback is due then).

@@ -69,7 +69,7 @@ def _sms_confirmation_allowed(*, submission: Submission) -> bool:
     landline gets a call; a number outside the allowed countries (SMS pumping) gets
     a call or an email, never a text; one confirmation per number a day."""
     phone = submission.phone
-    if not phone or not submission.sms_consent:
+    if not phone or not submission.sms_consent or submission.phone_limited:
         return False
     if not intake_selectors.phone_sms_reachable(
         phone=phone, phone_type=intake_services.phone_type_of(phone)
@@ -85,7 +85,9 @@ def _sms_confirmation_allowed(*, submission: Submission) -> bool:
 
 def _email_confirmation_allowed(*, submission: Submission) -> bool:
     """One confirmation per address a day: a form cannot be used to flood an inbox."""
-    return bool(submission.email) and not notification_selectors.message_sent_recently(
+    if not submission.email or submission.email_limited:
+        return False
+    return not notification_selectors.message_sent_recently(
         channel=Message.Channel.EMAIL,
         purpose=Message.Purpose.CONFIRMATION,
         recipient=submission.email,
@@ -117,9 +119,9 @@ def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
     depends only on the submission and the limits on its own phone and address, not
     on whether the person was known: a stranger learns nothing from them. The lead's
     wish for discretion also holds when the message goes to the lead's own phone or
-    address. The wording is :func:`_confirmation_template`'s."""
-    if submission.contact_limited:
-        return
+    address. The wording is :func:`_confirmation_template`'s. Past the per-phone
+    limit no text goes, past the per-address limit no email: each channel on its own,
+    so the email to a prober's own address does not depend on a known phone's use."""
     template = _confirmation_template(submission)
     window_ends = datetime.fromisoformat(submission.callback_window["ends_at"])
     context = {

@@ -121,7 +121,7 @@ def test_the_form_without_javascript_answers_past_the_per_phone_limit_like_any_o
 
     # A 429 would tell a stranger the number was used; the request is kept, unconfirmed.
     assert response.status_code == 201
-    assert Submission.objects.filter(contact_limited=True).count() == 1
+    assert Submission.objects.filter(phone_limited=True).count() == 1
 
 
 # --- Phone numbers as people read them ------------------------------------------

@@ -575,7 +575,7 @@ def test_too_many_requests_from_one_ip_get_429_with_retry_after(api_client, sett
     assert 0 < int(response["Retry-After"]) <= 3600
 
 
-def test_past_the_per_phone_limit_the_answer_is_the_same_and_nothing_is_sent(
+def test_past_the_per_phone_limit_the_answer_is_the_same_and_no_text_is_sent(
     api_client, settings, sms_outbox
 ):
     _rates(settings, lead_submit_phone="2/hour")
@@ -594,13 +594,15 @@ def test_past_the_per_phone_limit_the_answer_is_the_same_and_nothing_is_sent(
     assert response.status_code == 201
     assert set(response.json()) == {"reference", "status", "callback_window"}
     limited = Submission.objects.get(reference=response.json()["reference"])
-    assert limited.contact_limited is True
+    assert (limited.phone_limited, limited.email_limited) == (True, False)
     assert limited.lead is not None  # stored and routed, never lost
-    assert sms_outbox == [] and mail.outbox == []
+    assert sms_outbox == []
+    # The address it gave gets its email, as it would whatever the phone's traffic.
+    assert [message.to for message in mail.outbox] == [["m9@example.org"]]
 
 
-def test_past_the_per_address_limit_the_answer_is_the_same_and_nothing_is_sent(
-    api_client, settings
+def test_past_the_per_address_limit_the_answer_is_the_same_and_no_email_is_sent(
+    api_client, settings, sms_outbox
 ):
     _rates(settings, lead_submit_email="1/hour")
     api_client.post(URL, payload(phone=""), format="json", REMOTE_ADDR="198.51.100.1")
@@ -611,8 +613,10 @@ def test_past_the_per_address_limit_the_answer_is_the_same_and_nothing_is_sent(
     )
 
     assert response.status_code == 201
-    assert Submission.objects.get(reference=response.json()["reference"]).contact_limited
+    limited = Submission.objects.get(reference=response.json()["reference"])
+    assert (limited.phone_limited, limited.email_limited) == (False, True)
     assert mail.outbox == []
+    assert [message.to for message in sms_outbox] == ["+12025550188"]
 
 
 def test_too_many_requests_from_one_network_get_429(api_client, settings):
