@@ -43,7 +43,7 @@ from config.exceptions import ApplicationError, ErrorSerializer
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
-from intake.models import CtaEventType, Lead, PhoneType
+from intake.models import CtaEventType, CtaFormField, Lead, PhoneType
 from intake.parsers import BoundedJSONParser, PlainTextJSONParser
 from intake.reports import GROUPS, RATES, article_funnel_report
 from intake.selectors import cta_config, lead_by_reference, lead_consents, lead_submissions
@@ -490,10 +490,26 @@ class LeadSubmitApi(PublicApi):
 class CtaEventInputSerializer(serializers.Serializer):
     article = serializers.SlugField(max_length=200, help_text="Slug of the article.")
     type = serializers.ChoiceField(choices=CtaEventType.choices)
+    field = serializers.ChoiceField(
+        choices=CtaFormField.choices,
+        required=False,
+        help_text="form_abandon only, and required there: the name of the form field the "
+        "reader last touched before leaving the page with the form started and not sent "
+        "(a name from this list, never a value). Refused with the other types.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        abandon = attrs["type"] == CtaEventType.FORM_ABANDON
+        if abandon and not attrs.get("field"):
+            raise ValidationError({"field": ["Required with form_abandon."]})
+        if not abandon and "field" in attrs:
+            raise ValidationError({"field": ["Only form_abandon names a field."]})
+        return attrs
 
 
 class CtaEventApi(PublicApi):
-    """``POST /api/v1/events/``: an anonymous beacon (article view, CTA view, form start).
+    """``POST /api/v1/events/``: an anonymous beacon (article view, CTA view, form start,
+    form left unsent with the field last touched).
 
     Takes no cookie, keeps no IP and no personal data; obvious bots are answered
     but not counted."""
@@ -521,6 +537,7 @@ class CtaEventApi(PublicApi):
             cta_event_record(
                 article_slug=serializer.validated_data["article"],
                 event_type=serializer.validated_data["type"],
+                field=serializer.validated_data.get("field", ""),
                 user_agent=request.headers.get("User-Agent", ""),
                 client_address=client_ip(request) or "",
             )

@@ -428,10 +428,30 @@ class CtaEventType(models.TextChoices):
     ARTICLE_VIEW = "article_view", "Article view"
     CTA_VIEW = "cta_view", "Call to action seen"
     FORM_START = "form_start", "Form started"
+    FORM_ABANDON = "form_abandon", "Form left unsent"
+
+
+class CtaFormField(models.TextChoices):
+    """The fields of the CTA form a ``form_abandon`` event may name (the last one the
+    reader touched): names only, never what was typed. The two contact-preference
+    boxes count as one."""
+
+    FIRST_NAME = "first_name", "First name"
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"
+    IN_CRISIS = "in_crisis", "I need help right now"
+    SMS_CONSENT = "sms_consent", "SMS consent"
+    LAST_NAME = "last_name", "Last name"
+    PREFERRED_CHANNEL = "preferred_channel", "How to reach you"
+    BEST_TIME = "best_time", "Best time"
+    INTEREST = "interest", "Help with"
+    MESSAGE = "message", "Message"
+    CONTACT_PREFERENCES = "contact_preferences", "Contact preferences"
 
 
 class ArticleDailyCount(models.Model):
-    """How often an article was read, its CTA seen and its form started, per clinic day.
+    """How often an article was read, its CTA seen, its form started, and its form
+    left unsent (per field last touched), per clinic day.
 
     Counted anonymously (no IP, no cookie) in the cache and added here by
     ``intake.tasks.cta_event_counts_flush``."""
@@ -439,18 +459,26 @@ class ArticleDailyCount(models.Model):
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="daily_counts")
     day = models.DateField(help_text="In the clinic's time zone.")
     type = models.CharField(max_length=20, choices=CtaEventType.choices)
+    field = models.CharField(
+        max_length=40,
+        choices=CtaFormField.choices,
+        blank=True,
+        default="",
+        help_text="form_abandon: the field last touched; empty for the other types.",
+    )
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["-day", "article", "type"]
+        ordering = ["-day", "article", "type", "field"]
         constraints = [
             models.UniqueConstraint(
-                fields=["article", "day", "type"], name="article_daily_count_unique"
+                fields=["article", "day", "type", "field"], name="article_daily_count_unique"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.article_id} {self.day} {self.type}: {self.count}"
+        field = f" {self.field}" if self.field else ""
+        return f"{self.article_id} {self.day} {self.type}{field}: {self.count}"
 
 
 # Time-to-first-contact histogram: a bucket is named by its upper edge in seconds;

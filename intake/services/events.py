@@ -1,8 +1,10 @@
 """Anonymous call-to-action events: counted in the cache, added up per clinic day.
 
 A beacon costs one cache increment (Redis ``INCR`` in production) and no database
-write. ``cta_event_counts_flush``, run every minute by beat, moves the counters of
-today and yesterday into ``ArticleDailyCount``. No IP, cookie or personal data is
+write. A ``form_abandon`` beacon (a started form left unsent) also names the field the
+reader last touched, from the fixed ``CtaFormField`` list; it is counted per field.
+``cta_event_counts_flush``, run every minute by beat, moves the counters of today and
+yesterday into ``ArticleDailyCount``. No IP, cookie or personal data is
 involved anywhere.
 """
 
@@ -22,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from intake.models import Article, ArticleDailyCount, CtaEventType
+from intake.models import Article, ArticleDailyCount, CtaEventType, CtaFormField
 from intake.throttles import Limit, limit_then_incr
 
 logger = logging.getLogger(__name__)
@@ -48,8 +50,14 @@ def clinic_day(now: datetime | None = None) -> date:
     return timezone.localdate(now or timezone.now(), ZoneInfo(settings.CLINIC_TIME_ZONE))
 
 
-def _counter_key(*, day: date, event_type: str, slug: str) -> str:
-    return f"intake:cta-events:{day:%Y%m%d}:{event_type}:{slug}"
+def _counter_key(*, day: date, event_type: str, slug: str, field: str = "") -> str:
+    key = f"intake:cta-events:{day:%Y%m%d}:{event_type}:{slug}"
+    return f"{key}:{field}" if field else key
+
+
+def _fields_of(event_type: str) -> tuple[str, ...]:
+    """The ``field`` values an event type is counted under."""
+    return tuple(CtaFormField.values) if event_type == CtaEventType.FORM_ABANDON else ("",)
 
 
 class EventThrottled(Exception):
@@ -61,16 +69,31 @@ class EventThrottled(Exception):
 
 
 def cta_event_record(
-    *, article_slug: str, event_type: str, user_agent: str, client_address: str | None = None
+    *,
+    article_slug: str,
+    event_type: str,
+    user_agent: str,
+    client_address: str | None = None,
+    field: str = "",
 ) -> bool:
     """Count one event for an article today, within the per-IP beacon limit (with
     ``client_address``: the limit and the count in one Redis round trip). Returns
-    False when it was not counted (an obvious bot, or no usable slug); raises
-    ``EventThrottled`` past the limit. Slugs of unknown articles are counted too, but only
-    known articles are ever flushed, so junk simply expires."""
+    False when it was not counted (an obvious bot, no usable slug, or a ``field`` that
+    does not fit the type: ``form_abandon`` needs one of ``CtaFormField``, the others
+    none); raises ``EventThrottled`` past the limit. Slugs of unknown articles are
+    counted too, but only known articles are ever flushed, so junk simply expires."""
     slug = slugify(article_slug)[:200]
-    counted = not is_bot(user_agent) and bool(slug) and event_type in CtaEventType.values
-    key = _counter_key(day=clinic_day(), event_type=event_type, slug=slug) if counted else None
+    counted = (
+        not is_bot(user_agent)
+        and bool(slug)
+        and event_type in CtaEventType.values
+        and field in _fields_of(event_type)
+    )
+    key = (
+        _counter_key(day=clinic_day(), event_type=event_type, slug=slug, field=field)
+        if counted
+        else None
+    )
     if client_address is not None:
         verdict = limit_then_incr(
             Limit("cta_event_ip", client_address), counter=key, counter_ttl=COUNTER_TTL_SECONDS
@@ -93,15 +116,17 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def _count_add(*, article_id: int, day: date, event_type: str, count: int) -> None:
+def _count_add(*, article_id: int, day: date, event_type: str, field: str, count: int) -> None:
     """Upsert: add ``count`` to the row, creating it at ``count`` the first time."""
-    rows = ArticleDailyCount.objects.filter(article_id=article_id, day=day, type=event_type)
+    rows = ArticleDailyCount.objects.filter(
+        article_id=article_id, day=day, type=event_type, field=field
+    )
     if rows.update(count=F("count") + count):
         return
     try:
         with transaction.atomic():
             ArticleDailyCount.objects.create(
-                article_id=article_id, day=day, type=event_type, count=count
+                article_id=article_id, day=day, type=event_type, field=field, count=count
             )
     except IntegrityError:  # created meanwhile
         rows.update(count=F("count") + count)
@@ -117,12 +142,13 @@ def cta_event_counts_flush(*, now: datetime | None = None) -> int:
         return 0
     try:
         today = clinic_day(now)
-        targets: dict[str, tuple[int, date, str]] = {}
+        targets: dict[str, tuple[int, date, str, str]] = {}
         for slug, article_id in Article.objects.values_list("slug", "pk").iterator():
             for day in (today - timedelta(days=1), today):
                 for event_type in CtaEventType.values:
-                    key = _counter_key(day=day, event_type=event_type, slug=slug)
-                    targets[key] = (article_id, day, event_type)
+                    for field in _fields_of(event_type):
+                        key = _counter_key(day=day, event_type=event_type, slug=slug, field=field)
+                        targets[key] = (article_id, day, event_type, field)
         moved = 0
         for keys in _chunks(list(targets), _BATCH):
             taken = {
@@ -132,8 +158,14 @@ def cta_event_counts_flush(*, now: datetime | None = None) -> int:
                 continue
             with transaction.atomic():
                 for key, count in taken.items():
-                    article_id, day, event_type = targets[key]
-                    _count_add(article_id=article_id, day=day, event_type=event_type, count=count)
+                    article_id, day, event_type, field = targets[key]
+                    _count_add(
+                        article_id=article_id,
+                        day=day,
+                        event_type=event_type,
+                        field=field,
+                        count=count,
+                    )
             for key, count in taken.items():
                 with contextlib.suppress(ValueError):  # expired meanwhile
                     cache.decr(key, count)

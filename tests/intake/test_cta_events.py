@@ -199,3 +199,84 @@ def test_the_flush_is_on_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["flush-cta-event-counts"]
     assert entry["task"] == "intake.tasks.cta_event_counts_flush"
     assert entry["schedule"] <= timedelta(minutes=5)
+
+
+# --- form_abandon: the field last touched, as a name only ----------------------------
+
+
+def abandon(api_client, *, field="email", article="depression-101", ua=BROWSER):
+    body = {"article": article, "type": "form_abandon", "field": field}
+    return api_client.post(URL, json.dumps(body), content_type="text/plain", HTTP_USER_AGENT=ua)
+
+
+def field_counts() -> dict[tuple[str, str, str], int]:
+    return {
+        (row.article.slug, row.type, row.field): row.count
+        for row in ArticleDailyCount.objects.select_related("article")
+    }
+
+
+def test_abandoned_forms_are_counted_per_field_last_touched(api_client, cache_keys):
+    ArticleFactory(slug="depression-101")
+    for _ in range(2):
+        assert abandon(api_client, field="email").status_code == 204
+    assert abandon(api_client, field="message").status_code == 204
+    beacon(api_client, type="form_start")
+    # The counter's key names the field (and the scripted limit-and-count kept it one call).
+    assert any(key.endswith(":form_abandon:depression-101:email") for key in cache_keys())
+
+    assert cta_event_counts_flush() == 4
+
+    assert field_counts() == {
+        ("depression-101", "form_abandon", "email"): 2,
+        ("depression-101", "form_abandon", "message"): 1,
+        ("depression-101", "form_start", ""): 1,
+    }
+    abandon(api_client, field="email")
+    cta_event_counts_flush()
+    assert field_counts()[("depression-101", "form_abandon", "email")] == 3
+
+
+def test_an_abandoned_form_from_a_bot_is_answered_but_not_counted(api_client):
+    ArticleFactory(slug="depression-101")
+
+    assert abandon(api_client, ua="HeadlessChrome/131.0").status_code == 204
+
+    assert cta_event_counts_flush() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"type": "form_abandon"}, "Required"),
+        ({"type": "form_abandon", "field": ""}, ""),
+        ({"type": "form_abandon", "field": "website"}, "valid choice"),
+        ({"type": "form_abandon", "field": "maria@example.com"}, "valid choice"),
+        ({"type": "form_start", "field": "email"}, "Only form_abandon"),
+        ({"type": "article_view", "field": ""}, ""),
+    ],
+)
+def test_a_field_is_required_with_form_abandon_refused_otherwise_and_only_a_known_name(
+    api_client, body, error
+):
+    ArticleFactory(slug="depression-101")
+
+    response = api_client.post(
+        URL, {"article": "depression-101", **body}, format="json", HTTP_USER_AGENT=BROWSER
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert error in " ".join(response.json()["fields"]["field"])
+    assert cta_event_counts_flush() == 0
+
+
+def test_the_event_schema_documents_the_field_as_optional_with_its_names():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    event = schemas["CtaEventInputRequest"]
+    assert event["required"] == ["article", "type"]  # old beacons stay valid
+    (ref,) = event["properties"]["field"]["allOf"]
+    assert "email" in schemas[ref["$ref"].split("/")[-1]]["enum"]
+    assert "form_abandon" in event["properties"]["field"]["description"]
