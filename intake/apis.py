@@ -45,7 +45,7 @@ from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
 from intake.models import CtaEventType, CtaFormField, Lead, PhoneType
 from intake.parsers import BoundedJSONParser, PlainTextJSONParser
-from intake.reports import GROUPS, RATES, article_funnel_report
+from intake.reports import GROUPS, RATES, article_funnel_report, form_abandonment_report
 from intake.selectors import cta_config, lead_by_reference, lead_consents, lead_submissions
 from intake.services import (
     UTM_FIELDS,
@@ -693,6 +693,32 @@ class ReportRowSerializer(serializers.Serializer):
     )
 
 
+class FormFieldSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The form field's name, as in the events API.")
+    label = serializers.CharField()
+
+
+class FormAbandonmentRowSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="Article slug.")
+    label = serializers.CharField()
+    counts = serializers.DictField(
+        child=SuppressedCountField(),
+        help_text="Per field name (every one of ``fields``): forms left unsent with this "
+        "field touched last.",
+    )
+
+
+class FormAbandonmentSerializer(serializers.Serializer):
+    fields = FormFieldSerializer(
+        many=True, help_text="The columns: fields with a count in some row, in form order."
+    )
+    rows = FormAbandonmentRowSerializer(
+        many=True,
+        help_text="One per article with a count of at least min_cell (articles whose "
+        "counts are all suppressed are left out); no total.",
+    )
+
+
 class ArticleReportOutputSerializer(serializers.Serializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
@@ -705,6 +731,11 @@ class ArticleReportOutputSerializer(serializers.Serializer):
     )
     rows = ReportRowSerializer(many=True)
     total = ReportRowSerializer()
+    form_abandonment = FormAbandonmentSerializer(
+        help_text="Started forms left unsent, per article and field last touched (counts "
+        "of page views, exact, small ones suppressed; field names only, never values), "
+        "over the same days and article filter whatever the grouping. Not in the CSV."
+    )
 
 
 class ArticleReportQuerySerializer(serializers.Serializer):
@@ -845,6 +876,11 @@ class ArticleReportApi(APIView):
             date_to=data["date_to"],
             group=data["group"],
             attribution=data["attribution"],
+            article_slug=data.get("article", ""),
+        )
+        report["form_abandonment"] = form_abandonment_report(
+            date_from=data["date_from"],
+            date_to=data["date_to"],
             article_slug=data.get("article", ""),
         )
         response = Response(ArticleReportOutputSerializer(report).data)

@@ -50,6 +50,9 @@ from intake.models import (
     FUNNEL_KEY_FIELDS,
     FUNNEL_LEAD_FIELDS,
     Article,
+    ArticleDailyCount,
+    CtaEventType,
+    CtaFormField,
     FunnelRollup,
     Submission,
     cell_key_field,
@@ -525,6 +528,64 @@ def article_funnel_report(
         "noise": noise(),
         "rows": rows,
         "total": {"key": "", "label": "Total", **shown_row(total, with_events=with_events)},
+    }
+
+
+def form_abandonment_report(
+    *, date_from: date, date_to: date, article_slug: str = ""
+) -> dict[str, Any]:
+    """Per article, how many started forms were left unsent over clinic days
+    [date_from, date_to], by the field the reader last touched (``form_abandon``
+    events: counts of page views, names of fields, no values and no people).
+
+    Exact counts under the small-cell rule of the CTA events: a count from 1 to
+    REPORT_MIN_CELL - 1 is "<N", and an article whose counts are all suppressed is
+    left out. No total is shown, so no shown cell gives a small one away by
+    subtraction. Articles a submission made up are left out (their slugs are anyone's
+    text). ``fields`` are the columns: every field with a count in some shown row, in
+    the form's order."""
+    threshold = min_cell()
+    label = suppressed_label()
+    rows = ArticleDailyCount.objects.filter(
+        type=CtaEventType.FORM_ABANDON,
+        day__range=(date_from, date_to),
+        article__needs_review=False,
+    ).exclude(field="")
+    if article_slug:
+        rows = rows.filter(article__slug=article_slug)
+    sums: dict[int, dict[str, int]] = defaultdict(dict)
+    for article_id, field, count in (
+        rows.order_by().values_list("article_id", "field").annotate(total=Sum("count"))
+    ):
+        if count:
+            sums[article_id][field] = int(count)
+    articles = Article.objects.in_bulk(list(sums))
+    shown = []
+    for article_id, counts in sums.items():
+        if all(is_suppressed(count) for count in counts.values()):
+            continue
+        article = articles[article_id]
+        shown.append(
+            {
+                "key": article.slug,
+                "label": article.title,
+                "counts": {
+                    field: label if count < threshold else count for field, count in counts.items()
+                },
+            }
+        )
+    shown.sort(key=lambda row: (row["label"].casefold(), row["key"]))
+    used = {field for row in shown for field in row["counts"]}
+    fields = [field for field in CtaFormField.values if field in used]
+    for row in shown:
+        row["counts"] = {field: row["counts"].get(field, 0) for field in fields}
+    return {
+        "date_from": date_from,
+        "date_to": date_to,
+        "article": article_slug,
+        "min_cell": threshold,
+        "fields": [{"name": field, "label": str(CtaFormField(field).label)} for field in fields],
+        "rows": shown,
     }
 
 

@@ -25,7 +25,7 @@ from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.models import Article, Lead
 from intake.report_charts import FUNNEL_STAGES, TREND_SERIES, funnel_bars, trend_bars
-from intake.reports import GROUPS, article_choices, article_funnel_report
+from intake.reports import GROUPS, article_choices, article_funnel_report, form_abandonment_report
 from intake.selectors import article_get_listed, article_list_listed, cta_config
 from intake.throttles import limits_hit, request_limits
 
@@ -148,8 +148,9 @@ def article_path(article: Article) -> str:
 @require_GET
 @role_required(MARKETING, SUPERVISOR, ADMIN)
 def reports_dashboard(request: HttpRequest) -> HttpResponse:
-    """Marketing's dashboard: the funnel, a weekly trend, a sortable table, CSV export.
-    Aggregates only (``intake.reports``), suppressed like the API."""
+    """Marketing's dashboard: the funnel, a weekly trend, a sortable table, CSV export,
+    and where started forms were left. Aggregates only (``intake.reports``), suppressed
+    like the API."""
     query = ArticleReportQuerySerializer(data=request.GET)
     if not query.is_valid():
         query = ArticleReportQuerySerializer(data={})
@@ -168,6 +169,11 @@ def reports_dashboard(request: HttpRequest) -> HttpResponse:
         date_to=params["date_to"],
         group="week",
         attribution=params["attribution"],
+        article_slug=params.get("article", ""),
+    )
+    abandonment = form_abandonment_report(
+        date_from=params["date_from"],
+        date_to=params["date_to"],
         article_slug=params.get("article", ""),
     )
     query_string = urlencode(
@@ -195,6 +201,8 @@ def reports_dashboard(request: HttpRequest) -> HttpResponse:
             "table_columns": TABLE_COLUMNS,
             "table_rows": [_table_row(row) for row in report["rows"]],
             "table_total": _table_row(report["total"]),
+            "abandonment": abandonment,
+            "abandonment_rows": [_abandonment_row(row) for row in abandonment["rows"]],
         },
     )
     response["Cache-Control"] = "private, no-store"
@@ -276,3 +284,12 @@ def _table_row(row: dict) -> dict:
         else:
             cells.append((str(value), value, False))
     return {"key": row.get("key", ""), "label": row["label"], "cells": cells}
+
+
+def _abandonment_row(row: dict) -> dict:
+    """A row of the form-abandonment table, in the cells of ``_table_row``."""
+    cells = [
+        (str(count), 0.5, True) if isinstance(count, str) else (str(count), count, False)
+        for count in row["counts"].values()
+    ]
+    return {"key": row["key"], "label": row["label"], "cells": cells}
