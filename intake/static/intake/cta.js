@@ -2,12 +2,18 @@
  * <div data-cta data-article="slug"></div><script src="https://clinic/static/intake/cta.js" defer></script>
  * anywhere: an empty div gets the form (GET /api/v1/cta/), a server-rendered one
  * (intake/_cta_form.html, same names) is enhanced. Talks only to this script's
- * origin (or data-api), never with cookies. */
+ * origin (or data-api), never with cookies. A started form left unsent sends one
+ * form_abandon beacon naming the field touched last (a name from TOUCHED, never a value). */
 (function () {
   "use strict";
   var UTM = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
   var FIELDS = ["first_name", "last_name", "phone", "email", "preferred_channel", "best_time",
     "interest", "message", "website", "consent_version"];
+  // The names a form_abandon beacon may carry (intake.models.CtaFormField); the two
+  // contact-preference boxes are one.
+  var TOUCHED = ["first_name", "last_name", "phone", "email", "sms_consent", "in_crisis",
+    "preferred_channel", "best_time", "interest", "message", "contact_preferences"];
+  var PREFERENCES = { voicemail_ok: 1, mention_clinic_ok: 1 };
   var CRISIS = [
     { name: "988 Suicide & Crisis Lifeline", description: "free and confidential, any time", phone: "988", sms: "988" },
     { name: "Emergency", description: "if you or someone else is in danger now", phone: "911" }
@@ -42,14 +48,17 @@
     return s;
   }
 
-  function beacon(root, type) {
-    var slug = root.getAttribute("data-article") || "";
+  // Once per page view and type. keepalive lets it outlive the page (pagehide), like
+  // navigator.sendBeacon, which cannot leave the cookies out.
+  function beacon(root, type, field) {
+    var slug = root.getAttribute("data-article") || "", body = { article: slug, type: type };
     if (sent[slug + type]) return;
     sent[slug + type] = 1;
+    if (field) body.field = field;
     call(root, "/api/v1/events/", {
       // text/plain (JSON inside) is a simple request: no CORS preflight from other sites.
       method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" },
-      body: JSON.stringify({ article: slug, type: type })
+      body: JSON.stringify(body)
     }).catch(function () {});
   }
 
@@ -117,6 +126,7 @@
 
   function enhance(root) {
     var form = root.querySelector("form"), el = form.elements, key = newKey(), busy = false;
+    var last = "", submitted = false; // the field touched last, by name; a request went
     var status = form.querySelector(".cta-status"), crisisBox = form.querySelector("[data-crisis-now]");
     function say(text) { status.textContent = text; }
     function crisis() {
@@ -148,6 +158,7 @@
       box.innerHTML = (help && help.length ? '<div class="crisis-now" role="alert"><h3>Help is available right now</h3>' +
         resources(help) + "</div>" : "") + "<h3>Thank you, we received your request.</h3>" +
         "<p>A care coordinator will contact you soon. Your reference is <strong>" + esc(data.reference) + "</strong>.</p>";
+      submitted = true;
       form.hidden = true;
       form.reset();
       form.parentNode.insertBefore(box, form);
@@ -203,6 +214,19 @@
     });
 
     form.addEventListener("focusin", function () { beacon(root, "form_start"); });
+    function touch(event) {
+      var name = event.target && event.target.name;
+      name = PREFERENCES[name] ? "contact_preferences" : name;
+      if (TOUCHED.indexOf(name) >= 0) last = name;
+    }
+    form.addEventListener("focusin", touch);
+    form.addEventListener("change", touch);
+    // Leaving, or hidden (a phone may never fire pagehide): a started form not sent.
+    function leave() { if (last && !submitted) beacon(root, "form_abandon", last); }
+    window.addEventListener("pagehide", leave);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") leave();
+    });
     beacon(root, "article_view");
     if (!window.IntersectionObserver) return beacon(root, "cta_view");
     var seen = new IntersectionObserver(function (entries) {
