@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth.models import Group
 
+from intake.models import ArticleDailyCount
+from intake.services.events import clinic_day
 from scheduling import links
 from tests.browser.conftest import SLUG
 from tests.browser.test_console import sign_in
@@ -102,10 +104,14 @@ def test_the_console_queue_has_no_serious_violations(axe_page, live_server):
 def test_the_dashboard_has_no_serious_violations(axe_page, live_server):
     marketer = UserFactory(username="morgan")
     marketer.groups.add(Group.objects.get_or_create(name="marketing")[0])
-    ArticleFactory(slug="sleep-and-mood", title="Sleep and mood", topic="depression")
+    article = ArticleFactory(slug="sleep-and-mood", title="Sleep and mood", topic="depression")
     for _ in range(6):
         submit_lead(article_slug="sleep-and-mood")
     submit_lead(article_slug="rare-article")
+    for field, count in (("email", 6), ("message", 2)):  # the form-abandonment table
+        ArticleDailyCount.objects.create(
+            article=article, day=clinic_day(), type="form_abandon", field=field, count=count
+        )
     page = axe_page()
     page.goto(f"{live_server.url}/reports/")
     page.get_by_label("Username").fill(marketer.username)
@@ -114,6 +120,7 @@ def test_the_dashboard_has_no_serious_violations(axe_page, live_server):
     page.wait_for_url(f"{live_server.url}/reports/")
     for summary in page.locator("details.chart-table summary").all():
         summary.click()
+    assert page.locator('table[data-table="abandonment"] th[scope="col"]').count() == 3
     assert serious_violations(page) == []
 
 
