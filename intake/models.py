@@ -464,6 +464,7 @@ class ArticleDailyCount(models.Model):
         choices=CtaFormField.choices,
         blank=True,
         default="",
+        db_default="",  # raw INSERTs (bench/reports.py) and older code name no field
         help_text="form_abandon: the field last touched; empty for the other types.",
     )
     count = models.PositiveIntegerField(default=0)
