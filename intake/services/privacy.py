@@ -147,5 +147,19 @@ def leads_retention_anonymise(*, now: datetime | None = None, batch_size: int | 
         done += anonymised
         if not anonymised:
             break  # nothing changed: another run holds these rows
-    logger.info("intake.leads_retention_anonymised", extra={"count": done})
+    spam = spam_submissions_retention_blank(now=now)
+    logger.info("intake.leads_retention_anonymised", extra={"count": done, "spam": spam})
     return done
+
+
+def spam_submissions_retention_blank(*, now: datetime | None = None) -> int:
+    """Spam (the honeypot was filled in) is attached to no lead, so no lead's erasure
+    or retention reaches it: its personal columns are blanked ``RETENTION_DAYS`` after
+    it arrived, like a closed lead's. Returns how many were blanked."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.RETENTION_DAYS)
+    due = Submission.objects.filter(lead__isnull=True, is_spam=True, created_at__lt=cutoff)
+    with transaction.atomic():
+        IdempotencyKey.objects.filter(submission__in=due).delete()
+        return due.exclude(**{name: value for name, value in _SUBMISSION_BLANK.items()}).update(
+            **_SUBMISSION_BLANK
+        )

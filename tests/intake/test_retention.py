@@ -207,3 +207,24 @@ def test_beat_runs_the_retention_task_every_night():
     assert entry["task"] == "intake.tasks.leads_retention_anonymise"
     assert intake_tasks.leads_retention_anonymise.name == entry["task"]
     assert entry["task"] in celery_app.tasks
+
+
+def test_spam_attached_to_nobody_is_blanked_after_the_period():
+    import time_machine
+
+    from intake.services import leads_retention_anonymise
+
+    old = submit_lead(first_name="Bot", email="bot@example.org", is_spam=True)
+    recent_at = timezone.now() + timedelta(days=settings.RETENTION_DAYS + 1)
+    with time_machine.travel(recent_at - timedelta(days=1)):
+        recent = submit_lead(first_name="Bot", email="bot2@example.org", is_spam=True)
+
+    with time_machine.travel(recent_at):
+        leads_retention_anonymise()
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.lead_id is None
+    assert (old.first_name, old.email, str(old.phone), old.email_hash) == ("", "", "", "")
+    assert recent.email == "bot2@example.org"  # not yet past the period
+    assert Submission.objects.filter(is_spam=True).count() == 2  # kept, as counts
