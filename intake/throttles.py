@@ -123,13 +123,50 @@ class Verdict:
     wait: float
 
 
-def _rate(scope: str) -> tuple[int, int] | None:
-    rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+@dataclass(frozen=True)
+class _Window:
+    """Where one limit stands at a moment: its rate and the keys of this window's
+    and the last window's counters."""
+
+    count: int
+    period: int
+    #: How far into the window the moment is: 0 at its start, 1 at its end.
+    elapsed: float
+    current: str
+    previous: str
+
+    def verdict(self, current: int, previous: int) -> Verdict:
+        if previous * (1 - self.elapsed) + current <= self.count:
+            return Verdict(allowed=True, wait=0)
+        return Verdict(allowed=False, wait=max(1.0, (1 - self.elapsed) * self.period))
+
+
+def _window(limit: Limit, now: float) -> _Window | None:
+    """None when the scope has no rate (not limited)."""
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get(limit.scope)
     if not rate:
         return None
-    count, period = rate.split("/")
-    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
-    return int(count), seconds
+    # DRF's own parser of "5/hour" (it does not use the instance).
+    count, period = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
+    window = math.floor(now / period)
+    base = f"throttle:{limit.scope}:{_keyed_hash(limit.ident)}"
+    return _Window(
+        count=count,
+        period=period,
+        elapsed=now / period - window,
+        current=f"{base}:{window}",
+        previous=f"{base}:{window - 1}",
+    )
+
+
+def counter_incr(key: str, *, ttl: int) -> int:
+    """Add one to a cache counter, creating it with ``ttl`` on its first hit; the count."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # the first hit
+        if cache.add(key, 1, timeout=ttl):
+            return 1
+        return cache.incr(key)
 
 
 def _redis_client() -> Any:
@@ -144,43 +181,19 @@ def limits_hit(limits: list[Limit], *, now: float | None = None) -> list[Verdict
     if Redis is down the request is let in (fail open: a lead must not be lost to a
     cache outage)."""
     now = time.time() if now is None else now
-    plans = []
-    for limit in limits:
-        rate = _rate(limit.scope)
-        if rate is None:
-            plans.append(None)
-            continue
-        count, period = rate
-        window = math.floor(now / period)
-        base = f"throttle:{limit.scope}:{_keyed_hash(limit.ident)}"
-        plans.append((count, period, window, f"{base}:{window}", f"{base}:{window - 1}"))
-    live = [plan for plan in plans if plan is not None]
-    counts = _counts_hit(live) if live else []
-    verdicts, found = [], iter(counts)
-    for plan in plans:
-        if plan is None:
-            verdicts.append(Verdict(allowed=True, wait=0))
-            continue
-        count, period, window, _, _ = plan
-        current, previous = next(found)
-        elapsed = now / period - window  # 0 at the window's start, 1 at its end
-        estimate = previous * (1 - elapsed) + current
-        if estimate <= count:
-            verdicts.append(Verdict(allowed=True, wait=0))
-        else:
-            verdicts.append(Verdict(allowed=False, wait=max(1.0, (1 - elapsed) * period)))
-    return verdicts
+    windows = [_window(limit, now) for limit in limits]
+    live = [window for window in windows if window is not None]
+    found = iter(_counts_hit(live) if live else [])
+    return [
+        Verdict(allowed=True, wait=0) if window is None else window.verdict(*next(found))
+        for window in windows
+    ]
 
 
 def limits_unhit(limits: list[Limit], *, now: float) -> None:
     """Take back the hits :func:`limits_hit` counted at ``now`` (a replayed request,
     found to be one only when it was stored). Best effort: fails silently."""
-    keys = []
-    for limit in limits:
-        rate = _rate(limit.scope)
-        if rate is not None:
-            window = math.floor(now / rate[1])
-            keys.append(f"throttle:{limit.scope}:{_keyed_hash(limit.ident)}:{window}")
+    keys = [window.current for limit in limits if (window := _window(limit, now)) is not None]
     if not keys:
         return
     client = _redis_client()
@@ -198,27 +211,29 @@ def limits_unhit(limits: list[Limit], *, now: float) -> None:
         logger.warning("throttle.unavailable", extra={"error": type(error).__name__})
 
 
-def _counts_hit(plans: list[tuple[int, int, int, str, str]]) -> list[tuple[int, int]]:
-    """(this window's count after the hit, the last window's count) per plan."""
+def _counts_hit(windows: list[_Window]) -> list[tuple[int, int]]:
+    """(this window's count after the hit, the last window's count) per window."""
     client = _redis_client()
     try:
         if client is not None:
             pipe = client.pipeline(transaction=False)
-            for _, period, _, current, previous in plans:
-                pipe.incr(cache.make_key(current))
-                pipe.expire(cache.make_key(current), 2 * period)
-                pipe.get(cache.make_key(previous))
+            for window in windows:
+                pipe.incr(cache.make_key(window.current))
+                pipe.expire(cache.make_key(window.current), 2 * window.period)
+                pipe.get(cache.make_key(window.previous))
             answers = pipe.execute()
-            return [(int(answers[3 * i]), int(answers[3 * i + 2] or 0)) for i in range(len(plans))]
+            return [
+                (int(answers[3 * i]), int(answers[3 * i + 2] or 0)) for i in range(len(windows))
+            ]
         # Another cache backend (tests, development): the same counters, call by call.
         counts = []
-        for _, period, _, current, previous in plans:
-            cache.add(current, 0, timeout=2 * period)
-            counts.append((cache.incr(current), cache.get(previous, 0)))
+        for window in windows:
+            current = counter_incr(window.current, ttl=2 * window.period)
+            counts.append((current, cache.get(window.previous, 0)))
         return counts
     except (*UNAVAILABLE, RedisError) as error:
         logger.warning("throttle.unavailable", extra={"error": type(error).__name__})
-        return [(0, 0) for _ in plans]
+        return [(0, 0) for _ in windows]
 
 
 # One round trip for a beacon: count the request against its limit and, if within it,
@@ -244,36 +259,31 @@ def limit_then_incr(
     cache counter ``counter`` (created with ``counter_ttl``): on Redis one scripted
     round trip. Fails open like :func:`limits_hit`, without counting."""
     client = _redis_client()
-    rate = _rate(limit.scope)
-    if client is None or rate is None:
+    now = time.time() if now is None else now
+    window = _window(limit, now)
+    if client is None or window is None:
         (verdict,) = limits_hit([limit], now=now)
         if verdict.allowed and counter:
-            try:
-                cache.incr(counter)
-            except ValueError:  # the counter's first hit
-                if not cache.add(counter, 1, timeout=counter_ttl):
-                    cache.incr(counter)
+            counter_incr(counter, ttl=counter_ttl)
         return verdict
-    now = time.time() if now is None else now
-    count, period = rate
-    window = math.floor(now / period)
-    base = f"throttle:{limit.scope}:{_keyed_hash(limit.ident)}"
     keys = [
-        cache.make_key(f"{base}:{window}"),
-        cache.make_key(f"{base}:{window - 1}"),
+        cache.make_key(window.current),
+        cache.make_key(window.previous),
         cache.make_key(counter) if counter else "",
     ]
-    elapsed = now / period - window
     try:
         script = _scripts.get(id(client))
         if script is None:
             script = _scripts[id(client)] = client.register_script(_LIMIT_THEN_INCR)
-        hits = script(keys=keys, args=[count, 2 * period, f"{elapsed:.6f}", counter_ttl])
+        hits = script(
+            keys=keys,
+            args=[window.count, 2 * window.period, f"{window.elapsed:.6f}", counter_ttl],
+        )
     except (*UNAVAILABLE, RedisError) as error:
         logger.warning("throttle.unavailable", extra={"error": type(error).__name__})
         return Verdict(allowed=True, wait=0)
     if int(hits) < 0:
-        return Verdict(allowed=False, wait=max(1.0, (1 - elapsed) * period))
+        return Verdict(allowed=False, wait=max(1.0, (1 - window.elapsed) * window.period))
     return Verdict(allowed=True, wait=0)
 
 

@@ -73,11 +73,11 @@ def cta_event_record(
     article_slug: str,
     event_type: str,
     user_agent: str,
-    client_address: str | None = None,
+    client_address: str,
     field: str = "",
 ) -> bool:
-    """Count one event for an article today, within the per-IP beacon limit (with
-    ``client_address``: the limit and the count in one Redis round trip). Returns
+    """Count one event for an article today, within the per-IP beacon limit of
+    ``client_address`` (the limit and the count in one Redis round trip). Returns
     False when it was not counted (an obvious bot, no usable slug, or a ``field`` that
     does not fit the type: ``form_abandon`` needs one of ``CtaFormField``, the others
     none); raises ``EventThrottled`` past the limit. Slugs of unknown articles are
@@ -94,21 +94,12 @@ def cta_event_record(
         if counted
         else None
     )
-    if client_address is not None:
-        verdict = limit_then_incr(
-            Limit("cta_event_ip", client_address), counter=key, counter_ttl=COUNTER_TTL_SECONDS
-        )
-        if not verdict.allowed:
-            raise EventThrottled(verdict.wait)
-        return counted
-    if key is None:
-        return False
-    try:
-        cache.incr(key)
-    except ValueError:  # the first event of the day: create the counter with its TTL
-        if not cache.add(key, 1, timeout=COUNTER_TTL_SECONDS):
-            cache.incr(key)
-    return True
+    verdict = limit_then_incr(
+        Limit("cta_event_ip", client_address), counter=key, counter_ttl=COUNTER_TTL_SECONDS
+    )
+    if not verdict.allowed:
+        raise EventThrottled(verdict.wait)
+    return counted
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
