@@ -313,6 +313,7 @@ def lead_submit(
     }
     utm = utm or {}
     now = timezone.now()
+    crisis_language = crisis_language_in(message)
     submission = Submission(
         article_id=article_id_for_slug(slug=article_slug),
         first_name=first_name,
@@ -332,7 +333,7 @@ def lead_submit(
         is_spam=is_spam,
         source=source,
         in_crisis=bool(in_crisis),
-        crisis_language=crisis_language_in(message),
+        crisis_language=crisis_language,
         first_touch=first_touch or {},
         sms_consent=bool(sms_consent) and bool(phone),
         consent_text_version=text.version if phone else "",
@@ -345,7 +346,7 @@ def lead_submit(
         # person was known: the answer must not tell.
         # A crisis is called back at once, open or closed (the callback is due then).
         callback_window={"starts_at": now.isoformat(), "ends_at": now.isoformat()}
-        if in_crisis or crisis_language_in(message)
+        if in_crisis or crisis_language
         else _callback_window(submitted_at=now, best_time=best_time, tz_name=tz_name),
         **{**CONTACT_PREFERENCE_DEFAULTS, **said},
         **{name: (utm.get(name) or "")[:200] for name in UTM_FIELDS},

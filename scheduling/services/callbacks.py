@@ -130,7 +130,8 @@ def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
             due_at=window_ends, now=timezone.now(), tz_name=submission.timezone
         ),
     }
-    discreet_lead = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
+    # The lead was just locked and attached (submission_attach): its wishes are current.
+    discreet_lead = not lead.mention_clinic_ok
     correlation = f"lead:{lead.pk}"
     if _sms_confirmation_allowed(submission=submission):
         notification_services.message_send(
