@@ -10,6 +10,7 @@ fails the run if either of the machine's servers was restarted while it ran.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from django.test import override_settings
 from kombu import Connection
 from rest_framework.test import APIClient
 
-from bench.services import Redis, missing_tools
+from bench.services import Redis, missing_tools, wait_until
 from config.celery import app as celery_app
 from config.celery import enqueue
 from config.tasks import worker_heartbeat
@@ -51,13 +52,7 @@ pytestmark = [
 ]
 
 
-def wait_for(condition, *, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
+wait_for = functools.partial(wait_until, step=0.1)
 
 
 OWN_BROKER_OPTIONS = {"visibility_timeout": 3600, "global_keyprefix": KEY_PREFIX}
