@@ -40,7 +40,7 @@ CLAIM_LOCK = 0x43424B31  # "CBK1"
 # pghistory puts the audit context (who, which request) in front of every statement
 # that does not start with SELECT, and this one writes.
 CLAIM_LOCK_SQL = "SELECT pg_advisory_xact_lock(%(lock)s, %(user)s)"
-CLAIM_SQL = """WITH
+_CLAIM_TEMPLATE = """WITH
 held AS (
     SELECT id FROM scheduling_callback
     WHERE status = 'claimed' AND claimed_by_id = %(user)s AND lease_expires_at > %(now)s
@@ -52,60 +52,7 @@ renewed AS (
     WHERE id = (SELECT id FROM held) AND status = 'claimed' AND claimed_by_id = %(user)s
     RETURNING scheduling_callback.*, false AS fresh
 ),
-urgent AS (
-    SELECT id FROM scheduling_callback
-    WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
-        AND (retry_at IS NULL OR retry_at <= %(now)s)
-        AND is_urgent
-        AND NOT EXISTS (SELECT 1 FROM held)
-    ORDER BY original_due_at, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-),
-overdue AS (
-    SELECT id FROM scheduling_callback
-    WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
-        AND (retry_at IS NULL OR retry_at <= %(now)s)
-        AND id IN (
-            SELECT id FROM scheduling_callback
-            WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
-                AND (retry_at IS NULL OR retry_at <= %(now)s)
-                AND due_at < %(now)s
-            ORDER BY due_at
-            LIMIT 100
-        )
-        AND NOT EXISTS (SELECT 1 FROM held)
-        AND NOT EXISTS (SELECT 1 FROM urgent)
-    ORDER BY original_due_at, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-),
-replied AS (
-    SELECT id FROM scheduling_callback
-    WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
-        AND (retry_at IS NULL OR retry_at <= %(now)s)
-        AND patient_replied
-        AND NOT EXISTS (SELECT 1 FROM held)
-        AND NOT EXISTS (SELECT 1 FROM urgent)
-        AND NOT EXISTS (SELECT 1 FROM overdue)
-    ORDER BY original_due_at, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-),
-rest AS (
-    SELECT id FROM scheduling_callback
-    WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
-        AND (retry_at IS NULL OR retry_at <= %(now)s)
-        AND true
-        AND NOT EXISTS (SELECT 1 FROM held)
-        AND NOT EXISTS (SELECT 1 FROM urgent)
-        AND NOT EXISTS (SELECT 1 FROM overdue)
-        AND NOT EXISTS (SELECT 1 FROM replied)
-    ORDER BY original_due_at, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-),
-claimed AS (
+{tiers}claimed AS (
     UPDATE scheduling_callback
     SET status = 'claimed', claimed_by_id = %(user)s, claimed_at = %(now)s,
         lease_expires_at = %(until)s
@@ -121,6 +68,50 @@ settled AS (
     WHERE callback_id = (SELECT id FROM claimed) AND resolved_at IS NULL
 )
 SELECT * FROM renewed UNION ALL SELECT * FROM claimed"""
+
+# Ready: open, or claimed with a lapsed lease; and not waiting for a retry time.
+_READY = """(status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
+        AND (retry_at IS NULL OR retry_at <= %(now)s)"""
+# What puts a ready callback in each tier (QUEUE_ORDER); overdue is the hundred most
+# overdue, found through the due-time index.
+_TIER_FILTERS = {
+    "urgent": "is_urgent",
+    "overdue": """id IN (
+            SELECT id FROM scheduling_callback
+            WHERE (status = 'open' OR (status = 'claimed' AND lease_expires_at <= %(now)s))
+                AND (retry_at IS NULL OR retry_at <= %(now)s)
+                AND due_at < %(now)s
+            ORDER BY due_at
+            LIMIT 100
+        )""",
+    "replied": "patient_replied",
+    "rest": "true",
+}
+
+
+def _tier_sql(name: str, earlier: tuple[str, ...]) -> str:
+    """The first ready callback of tier ``name`` nobody else is locking, looked for only
+    when the coordinator holds nothing and every ``earlier`` tier came back empty."""
+    # Built once at import from the constants here; every value is a parameter.
+    empty = "".join(
+        f"\n        AND NOT EXISTS (SELECT 1 FROM {tier})"  # noqa: S608
+        for tier in ("held", *earlier)
+    )
+    return f"""{name} AS (
+    SELECT id FROM scheduling_callback
+    WHERE {_READY}
+        AND {_TIER_FILTERS[name]}{empty}
+    ORDER BY original_due_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+),
+"""  # noqa: S608
+
+
+CLAIM_SQL = _CLAIM_TEMPLATE.replace(
+    "{tiers}",
+    "".join(_tier_sql(name, QUEUE_ORDER[:index]) for index, name in enumerate(QUEUE_ORDER)),
+)
 CLAIM_NEXT_SQL = f"/* callback claim-next */\n{CLAIM_LOCK_SQL};\n{CLAIM_SQL}"
 
 
