@@ -3,7 +3,7 @@ and a banner on the callback page."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,32 +11,14 @@ import time_machine
 from django.core import mail
 
 from notifications.wording import wording_problems
-from scheduling import business_time
-from scheduling.models import OpeningHours, StaffAlert
+from scheduling.models import StaffAlert
 from tests.factories import submit_lead
 from tests.signin import verified_login
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clinic_in_new_york")]
 
 CRISIS_WORDS = "I want to end my life"
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture(autouse=True)
-def _clinic(settings):
-    settings.CLINIC_TIME_ZONE = "America/New_York"
-    settings.CLINIC_HOLIDAYS_COUNTRY = ""
-    settings.SPEED_TO_LEAD_MINUTES = 5
-    business_time.forget()
-    yield
-    business_time.forget()
-
-
-@pytest.fixture
-def weekday_hours():
-    for day in range(5):
-        OpeningHours.objects.create(weekday=day, opens_at=time(8), closes_at=time(20))
-    business_time.forget()
 
 
 def _texts(sms_outbox):
