@@ -48,7 +48,7 @@ def callback_refusal_check(*, callback: Callback) -> None:
 
 def _callback(callback_id: int, *, lock: bool = False) -> Callback:
     callbacks = Callback.objects.select_for_update() if lock else Callback.objects
-    callback = callbacks.select_related("lead").filter(pk=callback_id).first()
+    callback = callbacks.filter(pk=callback_id).first()
     if callback is None:
         raise ApplicationError("No such callback.", code="not_found", status_code=404)
     return callback

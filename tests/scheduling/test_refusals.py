@@ -34,46 +34,19 @@ from scheduling.services import (
     lead_refusal_lift,
 )
 from tests.factories import ArticleFactory
+from tests.scheduling.public_form import EMAIL, PHONE, URL, form_body, form_poster
 from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
-URL = "/api/v1/leads/"
-PHONE = "+12025550143"
-EMAIL = "maria.lopez@example.org"
 OTHER_PHONE = "+12025550177"
 OTHER_EMAIL = "someone.else@example.net"
 LATER = timedelta(days=2)  # past the one-confirmation-a-day limit
 
 
-def form(**overrides):
-    values = {
-        "first_name": "Maria",
-        "phone": PHONE,
-        "email": EMAIL,
-        "sms_consent": True,
-        "article": "science-behind-antidepressants",
-    }
-    values.update(overrides)
-    return {name: value for name, value in values.items() if value is not None}
-
-
 @pytest.fixture
 def post(api_client, django_capture_on_commit_callbacks):
-    """POST the public form from a fresh address and let the worker run, as it would.
-    Returns the response and the stored submission."""
-    counter = iter(range(1, 250))
-    ArticleFactory(slug="science-behind-antidepressants")
-
-    def run(**overrides):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = api_client.post(
-                URL, form(**overrides), format="json", REMOTE_ADDR=f"198.51.100.{next(counter)}"
-            )
-        assert response.status_code == 201, response.content
-        return response, Submission.objects.get(reference=response.json()["reference"])
-
-    return run
+    return form_poster(api_client, django_capture_on_commit_callbacks)
 
 
 def live_callback(submission) -> Callback:
@@ -176,7 +149,7 @@ def test_the_answer_to_a_form_naming_a_refused_phone_does_the_same_work_as_for_a
     def queries(**overrides):
         with CaptureQueriesContext(connection) as captured:
             response = api_client.post(
-                URL, form(**overrides), format="json", REMOTE_ADDR="192.0.2.50"
+                URL, form_body(**overrides), format="json", REMOTE_ADDR="192.0.2.50"
             )
         assert response.status_code == 201
         return [re.sub(r"'[^']*'|\d+", "?", query["sql"]) for query in captured.captured_queries]
@@ -506,3 +479,22 @@ def test_erasure_drops_the_note_of_a_lifted_refusal(refused, coordinator, post, 
 
     assert {r.lift_note for r in Refusal.objects.all()} == {""}
     assert {r.value_hash for r in Refusal.objects.all()} == {phone_hash(PHONE), email_hash(EMAIL)}
+
+
+def test_an_admin_finds_a_refusal_by_the_address_typed_in_and_cannot_change_it(refused, client):
+    from django.contrib.auth.models import Group
+
+    from config import roles
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="refusal-admin", is_staff=True)
+    admin.groups.add(Group.objects.get_or_create(name=roles.ADMIN)[0])
+    verified_login(client, admin)
+
+    found = client.get("/admin/notifications/refusal/", {"q": EMAIL}).content.decode()
+    other = client.get("/admin/notifications/refusal/", {"q": OTHER_EMAIL}).content.decode()
+
+    assert "1 result" in found and "0 results" in other
+    assert email_hash(EMAIL) not in found
+    refusal = Refusal.objects.get(channel="email")
+    assert client.post(f"/admin/notifications/refusal/{refusal.pk}/delete/").status_code == 403

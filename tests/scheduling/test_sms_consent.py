@@ -31,27 +31,12 @@ from scheduling.services import (
     lead_refusal_lift,
     lead_sms_reply,
 )
-from tests.factories import ArticleFactory
+from tests.scheduling.public_form import EMAIL, PHONE, URL, form_body, form_poster
 from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
-URL = "/api/v1/leads/"
-PHONE = "+12025550143"
-EMAIL = "maria.lopez@example.org"
 LATER = timedelta(days=2)  # past the one-confirmation-a-day limit
-
-
-def form(**overrides):
-    values = {
-        "first_name": "Maria",
-        "phone": PHONE,
-        "email": EMAIL,
-        "sms_consent": True,
-        "article": "science-behind-antidepressants",
-    }
-    values.update(overrides)
-    return {name: value for name, value in values.items() if value is not None}
 
 
 @pytest.fixture(autouse=True)
@@ -61,18 +46,9 @@ def _daytime(settings):
 
 @pytest.fixture
 def post(api_client, django_capture_on_commit_callbacks):
-    counter = iter(range(1, 250))
-    ArticleFactory(slug="science-behind-antidepressants")
-
-    def run(**overrides):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = api_client.post(
-                URL, form(**overrides), format="json", REMOTE_ADDR=f"198.51.100.{next(counter)}"
-            )
-        assert response.status_code == 201, response.content
-        return Submission.objects.get(reference=response.json()["reference"])
-
-    return run
+    """POST the form as a stranger's browser would; returns the stored submission."""
+    poster = form_poster(api_client, django_capture_on_commit_callbacks)
+    return lambda **overrides: poster(**overrides)[1]
 
 
 @pytest.fixture
@@ -308,7 +284,7 @@ def test_the_invite_is_for_care_staff_only_never_a_form(declined, client, api_cl
     anonymous = client.post(f"/console/callbacks/{callback.pk}/sms-consent-invite/")
     verified_login(client, marketer)
     marketing = client.post(f"/console/callbacks/{callback.pk}/sms-consent-invite/")
-    form_field = api_client.post(URL, form(sms_consent_invite=True), format="json")
+    form_field = api_client.post(URL, form_body(sms_consent_invite=True), format="json")
 
     assert anonymous.status_code == 302 and marketing.status_code == 403
     assert form_field.status_code == 201
