@@ -32,7 +32,7 @@ def console_refusal_acknowledge(request: HttpRequest, callback_id: int) -> HttpR
 @require_POST
 @roles.role_required(*CARE)
 def console_refusal_lift(request: HttpRequest, callback_id: int) -> HttpResponse:
-    """ "The person asked to be contacted again", with what they said."""
+    """Lift the refusal: "The person asked to be contacted again", with their words."""
     note = request.POST.get("note", "")[:2000]
     try:
         services.lead_refusal_lift(callback_id=callback_id, user_id=request.user.pk, note=note)
