@@ -60,11 +60,13 @@ def sms_consent_opt_in(*, phone: str, body: str) -> bool:
         return False
     now = timezone.now()
     with transaction.atomic():
-        state = _state_locked(hashed)
         if keyword_of(body) == "YES":
-            invited = state.invited_at
+            # Only a number that was invited can answer; no row is made for the rest.
+            state = SmsConsentState.objects.select_for_update().filter(phone_hash=hashed).first()
+            invited = state.invited_at if state else None
             if (
-                invited is None
+                state is None
+                or invited is None
                 or now - invited > INVITE_ANSWER_WINDOW
                 or (state.restricted_at is not None and state.restricted_at > invited)
                 or OptOut.objects.filter(phone_hash=hashed).exists()
@@ -72,6 +74,7 @@ def sms_consent_opt_in(*, phone: str, body: str) -> bool:
                 return False
             state.proof = SmsConsentState.Proof.YES
         else:
+            state = _state_locked(hashed)
             state.proof = SmsConsentState.Proof.START
             OptOut.objects.filter(phone_hash=hashed).delete()
             Refusal.objects.filter(
