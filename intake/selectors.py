@@ -8,12 +8,13 @@ from typing import Any
 
 import phonenumbers
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import F, Max, Q, QuerySet
 
 from config.crypto import phone_hash
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.models import Article, Consent, Lead, PhoneType, Submission
+from notifications import selectors as notification_selectors
 
 
 def article_get_listed(*, slug: str) -> Article | None:
@@ -131,17 +132,66 @@ def cta_config() -> dict[str, Any]:
 
 
 def lead_sms_consent_granted(*, lead_id: int) -> bool:
-    """The lead agreed to texts at their current phone number (on any submission)."""
-    return (
-        Consent.objects.filter(
-            lead_id=lead_id,
-            scope=Consent.Scope.SMS,
-            granted=True,
-            phone_hash=F("lead__phone_hash"),
-        )
-        .exclude(phone_hash="")
-        .exists()
+    """The clinic may text the lead's current phone number now (:func:`sms_permission`,
+    with the lead's own requests as the forms that may have said yes)."""
+    lead = Lead.objects.filter(pk=lead_id).only("phone").first()
+    return lead is not None and sms_permission(phone=lead.phone, lead_id=lead_id).allowed
+
+
+@dataclass(frozen=True)
+class SmsPermission:
+    #: The clinic may text the number now.
+    allowed: bool
+    #: Why: "form" (a request said yes, nothing ever said no), "phone" (the phone's own
+    #: yes since the last no); or why not: "no_phone", "opted_out", "refused",
+    #: "declined" (a request said no or the number stopped texts, and the phone has not
+    #: said yes since), "no_consent" (no request of these said yes).
+    reason: str
+
+
+def sms_permission(
+    *, phone: Any, lead_id: int | None = None, submission_id: int | None = None
+) -> SmsPermission:
+    """May the clinic text ``phone`` now? The one answer every sender of a text to a
+    person asks (confirmation, console, follow-ups, reminders), so the rule cannot drift.
+
+    Consent to text a number is the most restrictive answer given for it. The number
+    must not be opted out or under a refusal. Once any request declined texts for the
+    number (whoever's lead it went to; a phone call asks nothing and declines nothing)
+    or the number stopped texts (STOP, carrier, a link, a refusal), a form's yes no
+    longer counts: only the phone's own yes since then does (START, or YES to the
+    coordinator's invitation: ``notifications.sms_consent``). Otherwise a yes from
+    the forms that speak for this contact counts: the lead's requests (``lead_id``)
+    or this one request (``submission_id``), for this number. Whether the line can
+    take texts at all (``phone_sms_reachable``) and rate limits are separate checks."""
+    hashed = phone_hash(phone)
+    if not hashed:
+        return SmsPermission(False, "no_phone")
+    if notification_selectors.contact_refused(phone=phone):
+        return SmsPermission(False, "refused")
+    if notification_selectors.sms_block_get(phone=phone) is not None:
+        return SmsPermission(False, "opted_out")
+    ledger = Consent.objects.filter(scope=Consent.Scope.SMS, phone_hash=hashed)
+    declined_at = (
+        ledger.filter(granted=False)
+        .exclude(submission__source=Submission.Source.PHONE)
+        .aggregate(last=Max("created_at"))["last"]
     )
+    state = notification_selectors.sms_consent_state_get(phone=phone)
+    stopped = [moment for moment in (declined_at, state and state.restricted_at) if moment]
+    proven_at = state.proven_at if state else None
+    if proven_at and (not stopped or proven_at > max(stopped)):
+        return SmsPermission(True, "phone")
+    if stopped:
+        return SmsPermission(False, "declined")
+    speaking = Q(pk__in=[])
+    if lead_id is not None:
+        speaking |= Q(lead_id=lead_id)
+    if submission_id is not None:
+        speaking |= Q(submission_id=submission_id)
+    if ledger.filter(speaking, granted=True).exists():
+        return SmsPermission(True, "form")
+    return SmsPermission(False, "no_consent")
 
 
 def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:

@@ -4,8 +4,8 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Max
 
-from config.crypto import phone_hash
-from notifications.models import InboundMessage, Message, MessageTemplate, OptOut
+from config.crypto import email_hash, phone_hash
+from notifications.models import InboundMessage, Message, MessageTemplate, OptOut, Refusal
 from notifications.services import message_access_record, opt_out_record
 from notifications.wording import template_problems
 
@@ -114,3 +114,39 @@ class OptOutAdmin(admin.ModelAdmin):
         # A new opt-out goes through the service: hashed, and pending texts suppressed.
         opt_out_record(phone=obj.phone, reason=obj.reason, source=obj.source or "admin")
         obj.pk = OptOut.objects.get(phone_hash=phone_hash(obj.phone)).pk
+
+
+@admin.register(Refusal)
+class RefusalAdmin(admin.ModelAdmin):
+    """Refusals are recorded and lifted on the console (who, when, why); here an admin
+    only looks one up, by the phone or email typed in (hashed as the refusal is)."""
+
+    list_display = [
+        "id",
+        "channel",
+        "recorded_at",
+        "recorded_by",
+        "source",
+        "lifted_at",
+        "lifted_by",
+        "lift_source",
+    ]
+    list_filter = ["channel", "lift_source"]
+    search_fields = ["=value_hash"]
+    # The hash identifies the person and the note is their words: neither is shown.
+    exclude = ["value_hash", "lift_note"]
+
+    def get_search_results(self, request, queryset, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(value_hash__in=[phone_hash(term), email_hash(term)]), False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

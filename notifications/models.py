@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from config.audit import audited
 from config.crypto import EncryptedTextField
@@ -119,6 +121,96 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"Opt-out #{self.pk}"
+
+
+@audited(personal=["value_hash", "lift_note"])
+class Refusal(models.Model):
+    """A person asked the clinic not to contact them: no automated text, email or call
+    goes to this phone or email, whatever a later form says, until the person lifts it
+    on a channel they control (START from the phone, or telling a coordinator).
+
+    It belongs to the address (its keyed hash, ``config.crypto``), not to a lead: it
+    outlives the lead's closing, anonymisation and erasure, and holds no plain value."""
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", "Phone"
+        EMAIL = "email", "Email"
+
+    class LiftSource(models.TextChoices):
+        START = "start", "The person texted START from the phone"
+        COORDINATOR = "coordinator", "The person asked a coordinator to be contacted again"
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    value_hash = models.CharField(max_length=64, db_index=True)
+    source = models.CharField(max_length=50, help_text="How it reached us (a call outcome).")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    lift_source = models.CharField(max_length=20, choices=LiftSource.choices, blank=True)
+    # What the person said when they asked again, in the coordinator's words.
+    lift_note = EncryptedTextField(blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "value_hash"],
+                condition=Q(lifted_at__isnull=True),
+                name="refusal_one_live_per_address",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refusal #{self.pk} ({self.channel}{', lifted' if self.lifted_at else ''})"
+
+
+@audited(personal=["phone_hash"])
+class SmsConsentState(models.Model):
+    """What a phone number itself said about texts, by its keyed hash (kept forever,
+    like an opt-out). A form's "yes" counts only while the number never said stop
+    (``restricted_at``); after that only the phone's own yes (``proven_at``: START, or
+    YES to the coordinator's one invitation, ``invited_at``) allows texts again."""
+
+    class Proof(models.TextChoices):
+        START = "start", "Texted START"
+        YES = "yes", "Answered YES to the invitation"
+
+    phone_hash = models.CharField(max_length=64, unique=True)
+    restricted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The last stop: STOP, a carrier or link opt-out, a refusal.",
+    )
+    proven_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last yes from the phone itself."
+    )
+    proof = models.CharField(max_length=10, choices=Proof.choices, blank=True)
+    invited_at = models.DateTimeField(
+        null=True, blank=True, help_text='When the one "reply YES to get texts" went.'
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    def __str__(self) -> str:
+        return f"SMS consent state #{self.pk}"
 
 
 @audited(personal=["sender", "sender_hash", "body"], reads=[MESSAGE_READ])

@@ -49,10 +49,16 @@ def _normalise(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
+def keyword_of(body: str) -> str:
+    """The message as a keyword would read: capitals and spaces only (``"Yes!"`` is
+    ``"YES"``)."""
+    return re.sub(r"[^A-Z ]", "", body.upper()).strip()
+
+
 def reply_kind(body: str, *, opt_out_type: str = "") -> str:
     if opt_out_type.upper() in TWILIO_OPT_OUT_TYPES:
         return TWILIO_OPT_OUT_TYPES[opt_out_type.upper()]
-    keyword = re.sub(r"[^A-Z ]", "", body.upper()).strip()
+    keyword = keyword_of(body)
     if keyword in OPT_OUT_KEYWORDS:
         return InboundMessage.Kind.OPT_OUT
     if keyword in OPT_IN_KEYWORDS:

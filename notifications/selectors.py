@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config.crypto import phone_hash
-from notifications.models import InboundCall, InboundMessage, Message, OptOut
+from config.crypto import email_hash, phone_hash
+from notifications.models import (
+    InboundCall,
+    InboundMessage,
+    Message,
+    OptOut,
+    Refusal,
+    SmsConsentState,
+)
 
 
 def message_list(*, correlation: str = "", limit: int = 200) -> QuerySet[Message]:
@@ -94,3 +102,45 @@ def message_exists(*, dedupe_key: str) -> bool:
 
 def call_get(*, call_id: int) -> InboundCall | None:
     return InboundCall.objects.filter(pk=call_id).first()
+
+
+# --- Refusals and what a number said about texts -------------------------------------
+
+
+def refusals_live(
+    *, phone_hashes: Iterable[str] = (), email_hashes: Iterable[str] = ()
+) -> list[Refusal]:
+    """The refusals in force for any of these phone or email hashes, oldest first."""
+    phones = [hashed for hashed in phone_hashes if hashed]
+    emails = [hashed for hashed in email_hashes if hashed]
+    if not (phones or emails):
+        return []
+    match = Q(pk__in=[])
+    if phones:
+        match |= Q(channel=Refusal.Channel.PHONE, value_hash__in=phones)
+    if emails:
+        match |= Q(channel=Refusal.Channel.EMAIL, value_hash__in=emails)
+    return list(
+        Refusal.objects.filter(match, lifted_at__isnull=True)
+        .select_related("recorded_by")
+        .order_by("recorded_at", "pk")
+    )
+
+
+def refusal_for(*, phone: object = "", email: str = "") -> Refusal | None:
+    """The refusal in force for ``phone`` or ``email``, if any."""
+    found = refusals_live(phone_hashes=[phone_hash(phone)], email_hashes=[email_hash(email)])
+    return found[0] if found else None
+
+
+def contact_refused(*, phone: object = "", email: str = "") -> bool:
+    """Whether the person at ``phone`` or ``email`` asked not to be contacted. Every
+    automated text, email and call to a person asks this first (``message_send`` does
+    for messages; a future automated call must too)."""
+    return refusal_for(phone=phone, email=email) is not None
+
+
+def sms_consent_state_get(*, phone: object) -> SmsConsentState | None:
+    """What the number itself said about texts (stops, its own yes, the invitation)."""
+    hashed = phone_hash(phone)
+    return SmsConsentState.objects.filter(phone_hash=hashed).first() if hashed else None

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from config import audit
 from config.celery import enqueue
-from config.crypto import phone_hash
+from config.crypto import email_hash, phone_hash
 from config.metrics import MESSAGES
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
@@ -36,7 +36,9 @@ from notifications.models import (
     Message,
     MessageTemplate,
     OptOut,
+    Refusal,
 )
+from notifications.selectors import contact_refused
 from notifications.signals import (
     call_missed,
     call_received,
@@ -44,6 +46,7 @@ from notifications.signals import (
     opted_out,
     reply_received,
 )
+from notifications.sms_consent import sms_consent_opt_in, sms_consent_restricted
 from notifications.wording import ALLOWED_CONTEXT, wording_problems
 
 logger = logging.getLogger(__name__)
@@ -58,6 +61,10 @@ QUIET_HOURS_EXEMPT = frozenset({Message.Purpose.CONFIRMATION, Message.Purpose.RE
 OPT_OUT_ERRORS = frozenset({"21610"})
 UNUSABLE_NUMBER_ERRORS = frozenset({"21211", "21612", "21614", "30003", "30005", "30006"})
 ALERT_ERRORS = frozenset({"30007"})
+
+# The source of the opt-out a refusal makes (notifications.refusals): lifting the
+# refusal lifts it; a stop the person sent themselves takes it over.
+REFUSAL_OPT_OUT_SOURCE = "refusal"
 
 # A message not handed to the provider yet.
 _UNSENT = [Message.Status.PENDING, Message.Status.SCHEDULED]
@@ -242,6 +249,16 @@ def opt_out_exists(*, phone: str) -> bool:
     return bool(hashed) and OptOut.objects.filter(phone_hash=hashed).exists()
 
 
+def _refused(*, channel: str, purpose: str, recipient: str) -> bool:
+    """The person at ``recipient`` asked not to be contacted (``Refusal``); staff
+    alerts go to staff, never to a person, and are not held."""
+    if purpose == Message.Purpose.STAFF_ALERT:
+        return False
+    if channel == Message.Channel.SMS:
+        return contact_refused(phone=recipient)
+    return contact_refused(email=recipient)
+
+
 def message_send(
     *,
     channel: str,
@@ -261,7 +278,9 @@ def message_send(
 
     With ``dedupe_key``, a second call returns the first message and queues
     nothing: a redelivered task cannot send twice. An SMS to an opted-out or
-    unusable number is stored as ``suppressed`` and never sent. An SMS other than
+    unusable number is stored as ``suppressed`` and never sent, and so is a text or
+    email (not a staff alert) to a phone or address under a refusal (``error_code``
+    "refused", ``notifications.refusals``). An SMS other than
     a confirmation or a reply waits for the end of quiet hours in the person's
     time zone (``recipient_time_zone``, else the number's). An email may carry one
     text ``attachment`` (file name, content), such as a calendar invitation.
@@ -287,7 +306,9 @@ def message_send(
             zones=quiet_hours.recipient_time_zones(phone=recipient, declared=recipient_time_zone),
         )
         send_after = release or send_after
-    suppressed = channel == Message.Channel.SMS and opt_out_exists(phone=recipient)
+    refused = _refused(channel=channel, purpose=purpose, recipient=recipient)
+    opted_out = channel == Message.Channel.SMS and opt_out_exists(phone=recipient)
+    suppressed = refused or opted_out
     if suppressed:
         status = Message.Status.SUPPRESSED
     elif send_after and send_after > now:
@@ -312,7 +333,7 @@ def message_send(
                 recipient_time_zone=recipient_time_zone[:64],
                 correlation=correlation,
                 dedupe_key=dedupe_key,
-                error_code="opted_out" if suppressed else "",
+                error_code="refused" if refused else "opted_out" if opted_out else "",
                 attachment_name=attachment[0] if attachment else "",
                 attachment=attachment[1] if attachment else "",
             )
@@ -379,6 +400,8 @@ def sms_pace(*, max_wait: float = 20.0) -> None:
 
 def _transport(message: Message) -> str:
     """Send through the configured transport; returns the provider id."""
+    if _refused(channel=message.channel, purpose=message.purpose, recipient=message.recipient):
+        raise TransportError("Recipient refused contact", code="refused", permanent=True)
     if message.channel == Message.Channel.SMS:
         if opt_out_exists(phone=message.recipient):
             raise TransportError("Recipient opted out", code="opted_out", permanent=True)
@@ -517,7 +540,7 @@ def _fail(
             opt_out_record(phone=message.recipient, reason=OptOut.Reason.CARRIER, source=code)
         elif code in UNUSABLE_NUMBER_ERRORS:
             opt_out_record(phone=message.recipient, reason=OptOut.Reason.UNUSABLE, source=code)
-        elif code != "opted_out":
+        elif code not in ("opted_out", "refused"):
             staff_alert(
                 title=f"SMS delivery failed ({code or 'unknown error'})",
                 text=f"Message #{message.pk} ({message.purpose}) could not be delivered: "
@@ -611,15 +634,21 @@ def message_status_record(*, provider_id: str, status: str, error_code: str = ""
 
 
 def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source: str) -> bool:
-    """Block SMS to ``phone``; pending texts to it are suppressed. True if new.
+    """Block SMS to ``phone``; pending texts to it are suppressed, and a form's
+    consent no longer allows texting it (``sms_consent``). True if new.
 
     A text whose last try timed out is left to the delivery path: the provider may
     have taken it, and only the provider can tell. The next try asks it first and
     records the text as sent, or else refuses it for the opt-out (``_transport``)."""
-    _opt_out, created = OptOut.objects.get_or_create(
+    opt_out, created = OptOut.objects.get_or_create(
         phone_hash=phone_hash(phone),
         defaults={"phone": phone[:20], "reason": reason, "source": source[:50]},
     )
+    if not created and opt_out.source == REFUSAL_OPT_OUT_SOURCE != source:
+        # The person (or the carrier) stopped texts too: lifting the refusal must not
+        # lift this stop.
+        OptOut.objects.filter(pk=opt_out.pk).update(reason=reason, source=source[:50])
+    sms_consent_restricted(phone=phone)
     suppressed = (
         Message.objects.filter(
             channel=Message.Channel.SMS,
@@ -638,19 +667,15 @@ def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source:
     return created
 
 
-def opt_out_remove(*, phone: str) -> bool:
-    """The person texted START: SMS may go to them again."""
-    deleted, _ = OptOut.objects.filter(phone_hash=phone_hash(phone)).delete()
-    return bool(deleted)
-
-
 def inbound_receive(
     *, provider_id: str, sender: str, body: str, opt_out_type: str = ""
 ) -> InboundMessage | None:
     """Record an SMS a person sent and act on it, once per provider id.
 
     STOP-like keywords (or Twilio's ``OptOutType``) opt the number out; START-like
-    ones opt it back in; HELP gets the help text. A request to stop in the
+    ones opt it back in and lift the phone's refusal, and YES does when it answers the
+    clinic's invitation (``sms_consent.sms_consent_opt_in``), else it is a reply;
+    HELP gets the help text. A request to stop in the
     person's own words is recorded for a coordinator, not acted on blindly. The
     apps above hear of every reply through ``reply_received``."""
     kind = replies.reply_kind(body, opt_out_type=opt_out_type)
@@ -668,8 +693,11 @@ def inbound_receive(
             return None
         if kind == InboundMessage.Kind.OPT_OUT:
             opt_out_record(phone=sender, source="inbound keyword")
-        elif kind == InboundMessage.Kind.OPT_IN:
-            opt_out_remove(phone=sender)
+        elif kind == InboundMessage.Kind.OPT_IN and not sms_consent_opt_in(phone=sender, body=body):
+            # A YES that answers no invitation of ours lifts nothing (STOP is lifted by
+            # START only): it is an ordinary reply, for a coordinator to read.
+            kind = InboundMessage.Kind.REPLY
+            InboundMessage.objects.filter(pk=inbound.pk).update(kind=kind)
         elif kind == InboundMessage.Kind.HELP:
             message_send(
                 channel=Message.Channel.SMS,
@@ -764,9 +792,11 @@ def messages_erase(*, correlation: str) -> int:
 def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
     """Forget these phone numbers and email addresses: messages to them are blanked
     (unsent ones suppressed), texts and calls from them lose sender and body, and an
-    opt-out of a number keeps only its keyed hash, so it is honoured forever.
-    Returns counts by kind."""
+    opt-out of a number keeps only its keyed hash, so it is honoured forever, as are
+    refusals (which keep no plain value; a lifted one loses its note) and what the
+    number said about texts (``SmsConsentState``, hash only). Returns counts by kind."""
     hashes = [hashed for hashed in (phone_hash(phone) for phone in phones) if hashed]
+    email_hashes = [hashed for hashed in (email_hash(email) for email in emails) if hashed]
     recipients = [*phones, *emails]
     counts = {
         "messages": _messages_blank(Message.objects.filter(recipient__in=recipients))
@@ -781,5 +811,11 @@ def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
         "opt_outs": OptOut.objects.filter(phone_hash__in=hashes).exclude(phone="").update(phone="")
         if hashes
         else 0,
+        "refusal_notes": Refusal.objects.filter(
+            Q(channel=Refusal.Channel.PHONE, value_hash__in=hashes)
+            | Q(channel=Refusal.Channel.EMAIL, value_hash__in=email_hashes)
+        )
+        .exclude(lift_note="")
+        .update(lift_note=""),
     }
     return counts

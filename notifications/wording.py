@@ -186,6 +186,8 @@ MAX_SEGMENTS = {
     "confirmation_by_text": 2,
     "confirmation_by_email": 2,
     "confirmation_crisis": 2,
+    # The one "reply YES to get texts": one segment, nothing to skim past.
+    "sms_consent_invite": 1,
 }
 
 

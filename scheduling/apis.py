@@ -262,6 +262,56 @@ class CallbackAttemptsApi(APIView):
         return Response(AttemptOutputSerializer(attempt).data, status=status.HTTP_201_CREATED)
 
 
+class RefusalOutputSerializer(serializers.Serializer):
+    channel = serializers.CharField(source="refusal.channel")
+    where = serializers.CharField(help_text="Whose detail it refuses; never the value.")
+    recorded_at = serializers.DateTimeField(source="refusal.recorded_at")
+    recorded_by = serializers.CharField(
+        source="refusal.recorded_by.get_username", allow_null=True, default=None
+    )
+    source = serializers.CharField(source="refusal.source")
+
+
+class RefusalAcknowledgementOutputSerializer(serializers.Serializer):
+    refusals = RefusalOutputSerializer(many=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_by = serializers.CharField(allow_null=True)
+
+
+class CallbackRefusalAcknowledgeApi(APIView):
+    """``POST /api/v1/callbacks/{id}/refusal/acknowledge/``: the refusals that make this
+    callback "previously refused" (when, by whom, which channel) were read; calls may
+    be logged on it (``attempts`` answers 409 ``refusal_unacknowledged`` until then)."""
+
+    permission_classes = CARE
+
+    @extend_schema(
+        operation_id="callbacks_refusal_acknowledge",
+        request=None,
+        responses={
+            200: RefusalAcknowledgementOutputSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        tags=["callbacks"],
+    )
+    def post(self, request: Request, callback_id: int) -> Response:
+        refusals = services.callback_refusal_acknowledge(
+            callback_id=callback_id, user_id=request.user.pk
+        )
+        callback = Callback.objects.select_related("refusal_acknowledged_by").get(pk=callback_id)
+        acknowledged_by = callback.refusal_acknowledged_by
+        return Response(
+            RefusalAcknowledgementOutputSerializer(
+                {
+                    "refusals": refusals.shown,
+                    "acknowledged_at": callback.refusal_acknowledged_at,
+                    "acknowledged_by": acknowledged_by.get_username() if acknowledged_by else None,
+                }
+            ).data
+        )
+
+
 class SlotOutputSerializer(serializers.Serializer):
     clinician_id = serializers.IntegerField()
     clinician_name = serializers.CharField()

@@ -99,6 +99,16 @@ class Callback(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # A refusal of the person's phone or email ("previously refused") was read: calls
+    # are logged only after refusals recorded up to this moment were acknowledged.
+    refusal_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    refusal_acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-is_urgent", "original_due_at"]

@@ -15,6 +15,7 @@ from config import roles
 from intake import selectors as intake_selectors
 from intake.models import Lead
 from notifications import selectors as notification_selectors
+from notifications.models import Refusal
 from scheduling import business_time
 from scheduling.models import (
     Appointment,
@@ -84,6 +85,68 @@ def callback_get(*, callback_id: int) -> Callback | None:
         Callback.objects.select_related("lead", "submission__article", "claimed_by")
         .filter(pk=callback_id)
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class RefusalShown:
+    """A refusal in force that concerns a callback, and whose detail it refuses."""
+
+    refusal: Refusal
+    #: "this person's phone", "the email in request R-...": never the value itself.
+    where: str
+    #: The lead's own phone or email (a coordinator who reached the person may lift it).
+    own: bool
+
+
+@dataclass(frozen=True)
+class CallbackRefusals:
+    """Whether a callback is "previously refused": the refusals in force for the lead's
+    phone or email or for the details any of its requests gave."""
+
+    shown: list[RefusalShown]
+    #: A refusal recorded after the last acknowledgement (or never acknowledged): no
+    #: call may be logged until a coordinator acknowledges it.
+    pending: bool
+
+    @property
+    def liftable(self) -> bool:
+        return any(each.own for each in self.shown)
+
+
+def callback_refusals(*, callback: Callback) -> CallbackRefusals:
+    """The refusals that concern ``callback`` (see :class:`CallbackRefusals`), oldest
+    first, each with where it applies (two queries)."""
+    lead = callback.lead
+    where: dict[tuple[str, str], tuple[str, bool]] = {}
+    for channel, hashed in (
+        (Refusal.Channel.PHONE, lead.phone_hash),
+        (Refusal.Channel.EMAIL, lead.email_hash),
+    ):
+        if hashed:
+            where[(channel, hashed)] = (f"this person's {channel}", True)
+    for submission in intake_selectors.lead_submissions(lead_id=lead.pk).exclude(is_spam=True):
+        for channel, hashed in (
+            (Refusal.Channel.PHONE, submission.phone_hash),
+            (Refusal.Channel.EMAIL, submission.email_hash),
+        ):
+            if hashed:
+                where.setdefault(
+                    (channel, hashed), (f"the {channel} in request {submission.reference}", False)
+                )
+    refusals = notification_selectors.refusals_live(
+        phone_hashes=[hashed for channel, hashed in where if channel == Refusal.Channel.PHONE],
+        email_hashes=[hashed for channel, hashed in where if channel == Refusal.Channel.EMAIL],
+    )
+    acknowledged = callback.refusal_acknowledged_at
+    return CallbackRefusals(
+        shown=[
+            RefusalShown(refusal, *where[(refusal.channel, refusal.value_hash)])
+            for refusal in refusals
+        ],
+        pending=any(
+            acknowledged is None or refusal.recorded_at > acknowledged for refusal in refusals
+        ),
     )
 
 

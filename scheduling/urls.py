@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from scheduling import apis, views
+from scheduling import apis, refusal_views, views
 
 app_name = "scheduling"
 
@@ -18,6 +18,11 @@ api_urlpatterns = [
         "callbacks/<int:callback_id>/attempts/",
         apis.CallbackAttemptsApi.as_view(),
         name="callback-attempts",
+    ),
+    path(
+        "callbacks/<int:callback_id>/refusal/acknowledge/",
+        apis.CallbackRefusalAcknowledgeApi.as_view(),
+        name="callback-refusal-acknowledge",
     ),
     path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
@@ -43,6 +48,21 @@ urlpatterns = [
         name="console-details-confirm",
     ),
     path("callbacks/<int:callback_id>/assign/", views.console_assign, name="console-assign"),
+    path(
+        "callbacks/<int:callback_id>/refusal/acknowledge/",
+        refusal_views.console_refusal_acknowledge,
+        name="console-refusal-acknowledge",
+    ),
+    path(
+        "callbacks/<int:callback_id>/refusal/lift/",
+        refusal_views.console_refusal_lift,
+        name="console-refusal-lift",
+    ),
+    path(
+        "callbacks/<int:callback_id>/sms-consent-invite/",
+        refusal_views.console_sms_consent_invite,
+        name="console-sms-consent-invite",
+    ),
     path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),
     path("callbacks/<int:callback_id>/book/", views.console_book, name="console-book"),
     path("appointments/", views.console_appointments, name="console-appointments"),

@@ -252,6 +252,11 @@ def _callback_page(
         "to_review": intake_selectors.lead_submissions_to_review(lead=callback.lead)
         if callback.lead.needs_review
         else [],
+        # "Previously refused", and whether the clinic may text the person (issue 20).
+        "refusals": selectors.callback_refusals(callback=callback),
+        "sms_permission": intake_selectors.sms_permission(
+            phone=callback.lead.phone, lead_id=callback.lead_id
+        ),
     }
     return render(request, "scheduling/callback.html", context, status=status)
 

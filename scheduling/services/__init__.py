@@ -2,6 +2,7 @@
 
 - ``callbacks``: routing each new submission, the queue, calls and outcomes, escalation
 - ``consultations``: booking, confirming, reminding, cancelling, attendance
+- ``refusals``: "previously refused" callbacks, lifting a refusal, the texts invitation
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ from scheduling.services.consultations import (
     submission_links_revoke,
     submission_restrict,
 )
+from scheduling.services.refusals import (
+    callback_refusal_acknowledge,
+    lead_refusal_lift,
+    lead_sms_consent_invite,
+)
 
 __all__ = [
     "CLOSING_OUTCOMES",
@@ -66,9 +72,12 @@ __all__ = [
     "callback_claim_next",
     "callback_leases_expire",
     "callback_mark_replied",
+    "callback_refusal_acknowledge",
     "callback_release",
     "callback_renew",
     "callbacks_escalate",
+    "lead_refusal_lift",
+    "lead_sms_consent_invite",
     "lead_sms_reply",
     "lead_work_erase",
     "reply_enqueue",

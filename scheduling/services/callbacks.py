@@ -26,6 +26,7 @@ from scheduling import business_time, links
 from scheduling.models import Appointment, CallAttempt, Callback, StaffAlert
 from scheduling.services import claims
 from scheduling.services.outreach import lead_message
+from scheduling.services.refusals import callback_refusal_check, lead_refusal_record
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +66,18 @@ def _callback_open_for(*, submission: Submission, lead: Lead) -> Callback:
 
 
 def _sms_confirmation_allowed(*, submission: Submission) -> bool:
-    """A text to the number this submission gave, with the consent it gave. A
-    landline gets a call; a number outside the allowed countries (SMS pumping) gets
-    a call or an email, never a text; one confirmation per number a day."""
+    """A text to the number this submission gave, with the consent it gave, if that
+    consent counts for the number (``intake.selectors.sms_permission``: not after a
+    "no" or a stop that only the phone itself can undo). A landline gets a call; a
+    number outside the allowed countries (SMS pumping) gets a call or an email, never
+    a text; one confirmation per number a day."""
     phone = submission.phone
     if not phone or not submission.sms_consent or submission.phone_limited:
+        return False
+    permission = intake_selectors.sms_permission(phone=phone, submission_id=submission.pk)
+    # An opted-out or refused number is left to message_send, which records the text as
+    # suppressed (staff see why nothing went); a consent that does not count sends nothing.
+    if permission.reason in ("declined", "no_consent"):
         return False
     if not intake_selectors.phone_sms_reachable(
         phone=phone, phone_type=intake_services.phone_type_of(phone)
@@ -404,9 +412,11 @@ def attempt_log(
     voicemail: retried on the configured schedule (keeping its place in the queue),
     with a "we tried to reach you" text; after the last try the lead is closed as
     unreachable and gets a final email. Not interested, wrong number, do not
-    contact: the lead is closed (do not contact also blocks further SMS). A
-    voicemail may only be logged when the person allowed voicemails. Only the
-    coordinator holding the callback may log on it."""
+    contact: the lead is closed; do not contact also refuses the person's phone and
+    email for good (``services.refusals``). A voicemail may only be logged when the
+    person allowed voicemails. Only the coordinator holding the callback may log on
+    it, and on a "previously refused" callback only once a coordinator acknowledged
+    the refusal (409 ``refusal_unacknowledged`` until then)."""
     outcome = CallAttempt.Outcome(outcome)
     now = timezone.now()
     with transaction.atomic():
@@ -427,6 +437,7 @@ def attempt_log(
             raise ApplicationError(
                 "Another coordinator holds this callback.", code="not_holder", status_code=409
             )
+        callback_refusal_check(callback=callback)
         lead = callback.lead
         if (
             outcome == CallAttempt.Outcome.VOICEMAIL
@@ -450,6 +461,8 @@ def attempt_log(
             call_back_at=call_back_at,
         )
         _apply_outcome(callback, outcome=outcome, now=now, call_back_at=call_back_at)
+        if outcome == CallAttempt.Outcome.DO_NOT_CONTACT:
+            lead_refusal_record(lead=lead, user_id=user_id)
     return attempt
 
 
@@ -486,8 +499,6 @@ def _apply_outcome(
         intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
         _reopen(callback, retry_at=call_back_at)
     elif outcome in CLOSING_OUTCOMES:
-        if outcome == CallAttempt.Outcome.DO_NOT_CONTACT and lead.phone:
-            notification_services.opt_out_record(phone=str(lead.phone), source="coordinator")
         intake_services.lead_stage_advance(
             lead_id=lead.pk, stage=Lead.Stage.CLOSED, reason=CLOSING_OUTCOMES[outcome]
         )
@@ -581,9 +592,20 @@ def _audience_emails(audience: str) -> list[str]:
     )
 
 
+# Why the console may not text a person, in a coordinator's words.
+SMS_NOT_ALLOWED = {
+    "opted_out": "This number opted out of texts; only START from the phone lifts that.",
+    "refused": "This person asked not to be contacted.",
+    "declined": "This number said no to texts. Only the person can say yes again, "
+    "from the phone: START, or YES to the one invitation you may send.",
+}
+
+
 def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
-    """A coordinator texts the lead from the console. Only with SMS consent, never
-    naming health information (the same checker as templates), at most 320 characters."""
+    """A coordinator texts the lead from the console. Only when the clinic may text the
+    lead's number (``intake.selectors.sms_permission``: consent no stranger's form can
+    give after a "no"), never naming health information (the same checker as
+    templates), at most 320 characters."""
     body = " ".join(body.split())
     if not body:
         raise ApplicationError("Write a message.", fields={"body": ["Required."]})
@@ -599,8 +621,12 @@ def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
     if callback is None:
         raise ApplicationError("No such callback.", code="not_found", status_code=404)
     lead = callback.lead
-    if not lead.phone or not intake_selectors.lead_sms_consent_granted(lead_id=lead.pk):
-        raise ApplicationError("This person has not agreed to texts.", code="no_sms_consent")
+    permission = intake_selectors.sms_permission(phone=lead.phone, lead_id=lead.pk)
+    if not permission.allowed:
+        raise ApplicationError(
+            SMS_NOT_ALLOWED.get(permission.reason, "This person has not agreed to texts."),
+            code="no_sms_consent",
+        )
     return notification_services.message_send(
         channel=Message.Channel.SMS,
         purpose=Message.Purpose.REPLY,

@@ -226,11 +226,18 @@ class TestInbound:
         self.inbound(client, "Arrêtez", OptOutType="STOP")
         assert OptOut.objects.filter(phone_hash=phone_hash(PHONE)).exists()
 
-    @pytest.mark.parametrize("body", ["START", "unstop", "YES"])
+    @pytest.mark.parametrize("body", ["START", "unstop"])
     def test_opt_in_keywords_allow_sms_again(self, client, body):
         OptOut.objects.create(phone=PHONE, phone_hash=phone_hash(PHONE), source="inbound keyword")
         self.inbound(client, body)
         assert not OptOut.objects.filter(phone_hash=phone_hash(PHONE)).exists()
+
+    def test_yes_alone_does_not_lift_a_stop(self, client):
+        """STOP is lifted only by START: YES counts only as the answer to the clinic's
+        own "reply YES to get texts" (notifications.sms_consent)."""
+        OptOut.objects.create(phone=PHONE, phone_hash=phone_hash(PHONE), source="inbound keyword")
+        self.inbound(client, "YES")
+        assert OptOut.objects.filter(phone_hash=phone_hash(PHONE)).exists()
 
     @pytest.mark.parametrize("body", ["HELP", "info"])
     def test_help_gets_the_help_text(
