@@ -20,7 +20,7 @@ from intake import services as intake_services
 from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
-from notifications.models import Message
+from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
 from scheduling import business_time, links
 from scheduling.models import Appointment, CallAttempt, Callback, StaffAlert
@@ -204,13 +204,18 @@ def reply_enqueue(*, inbound_id: int) -> bool:
 
 
 def reply_route(*, inbound_id: int) -> str:
-    """A person texted us. "C" or "R" answers their next appointment; anything else
-    moves their live callback up the queue as "patient replied". Says which."""
+    """A person texted us. A reply in their own words proves the number is theirs
+    (``intake.services.lead_phone_verify``). "C" or "R" answers their next
+    appointment; anything else moves their live callback up the queue as "patient
+    replied". Says which."""
     from scheduling.services.consultations import appointment_reply
 
     inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
     if inbound is None:
         return "unknown"
+    if inbound.kind == InboundMessage.Kind.REPLY and inbound.sender:
+        # A text from the number proves it is the person's.
+        intake_services.lead_phone_verify(phone=inbound.sender, by=Lead.Verification.SMS_REPLY)
     answered = appointment_reply(phone=inbound.sender, body=inbound.body)
     if answered:
         return answered
@@ -378,6 +383,16 @@ CLOSING_OUTCOMES = {
 }
 
 
+# Outcomes of a call in which the person answered the lead's number, which proves it.
+PHONE_PROVING_OUTCOMES = frozenset(
+    {
+        CallAttempt.Outcome.REACHED,
+        CallAttempt.Outcome.BOOKED,
+        CallAttempt.Outcome.CALL_BACK_LATER,
+    }
+)
+
+
 def retry_at_for(*, unanswered: int, now: datetime) -> datetime | None:
     """When to try again after the ``unanswered``-th unanswered call, or None to stop."""
     schedule = settings.CALLBACK_RETRY_SCHEDULE
@@ -479,6 +494,9 @@ def _apply_outcome(
     callback: Callback, *, outcome: str, now: datetime, call_back_at: datetime | None
 ) -> None:
     lead = callback.lead
+    if outcome in PHONE_PROVING_OUTCOMES:
+        # The person answered a call to the lead's number: it is theirs.
+        intake_services.lead_details_verify(lead_id=lead.pk, phone=True, by=Lead.Verification.CALL)
     if outcome in (CallAttempt.Outcome.REACHED, CallAttempt.Outcome.BOOKED):
         intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
         _close(callback, result=Callback.Result.REACHED, now=now)
