@@ -121,11 +121,12 @@ def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
     wish for discretion also holds when the message goes to the lead's own phone or
     address. The wording is :func:`_confirmation_template`'s. Past the per-phone
     limit no text goes, past the per-address limit no email: each channel on its own,
-    so the email to a prober's own address does not depend on a known phone's use."""
+    so the email to a prober's own address does not depend on a known phone's use.
+    They greet nobody by name: the phone and email are the form's, which nobody
+    verified, and the name is whatever its sender typed."""
     template = _confirmation_template(submission)
     window_ends = datetime.fromisoformat(submission.callback_window["ends_at"])
     context = {
-        "first_name": submission.first_name,
         "callback_window": business_time.callback_window_phrase(
             due_at=window_ends, now=timezone.now(), tz_name=submission.timezone
         ),
