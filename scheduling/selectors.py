@@ -144,7 +144,11 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                     )
                     if part
                 ),
-                status="spam" if submission.is_spam else "",
+                status="spam"
+                if submission.is_spam
+                else "cancelled by its link"
+                if submission.cancelled_at
+                else "",
             )
         )
     for consent in intake_selectors.lead_consents(lead_id=lead.pk):
@@ -323,3 +327,39 @@ def appointments_upcoming(*, since: datetime | None = None) -> QuerySet[Appointm
 
 def appointment_get(*, appointment_id: int) -> Appointment | None:
     return Appointment.objects.select_related("lead", "clinician").filter(pk=appointment_id).first()
+
+
+# What the coordinator is told when a booking confirmation went nowhere (it goes only
+# to details the person proved: scheduling.services.consultations).
+BOOKING_UNSENT_UNVERIFIED = (
+    "No verified detail to send the confirmation to: confirm the phone or email with "
+    "the person first, and tell them the time yourself."
+)
+BOOKING_UNSENT_VERIFIED = (
+    "The confirmation could not go to any verified detail (no consent to texts, or the "
+    "number takes none): tell the person the time yourself, or confirm their email "
+    "with them."
+)
+
+
+def appointment_booking_sent_to(*, appointment_id: int) -> list[str]:
+    """The channels ("sms", "email") the booking confirmation went or is going by."""
+    return [
+        channel
+        for channel in ("sms", "email")
+        if notification_selectors.message_going(
+            dedupe_key=f"appointment-booked:{appointment_id}:{channel}"
+        )
+    ]
+
+
+def appointment_booking_notice(*, appointment_id: int) -> str:
+    """What the coordinator must know about a booking's confirmation: "" when it went
+    to at least one verified detail, else why not and what to do."""
+    if appointment_booking_sent_to(appointment_id=appointment_id):
+        return ""
+    lead_id = Appointment.objects.filter(pk=appointment_id).values_list("lead_id", flat=True)
+    verified = intake_selectors.lead_verification(lead_id=lead_id.first() or 0)
+    if verified.phone or verified.email:
+        return BOOKING_UNSENT_VERIFIED
+    return BOOKING_UNSENT_UNVERIFIED

@@ -20,6 +20,7 @@ from config.crypto import email_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
+from intake.models import Lead
 from notifications import selectors as notification_selectors
 from scheduling import business_time, links, selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
@@ -292,6 +293,23 @@ def console_details_confirm(request: HttpRequest, callback_id: int) -> HttpRespo
 
 @require_POST
 @roles.role_required(*CARE)
+def console_details_verify(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """The coordinator confirmed the lead's own phone, email or first name with the
+    person (the ticked ones): care may go to them, and messages may use the name."""
+    callback = _callback_or_404(callback_id)
+    ticked = {name: name in request.POST for name in ("phone", "email", "name")}
+    if not any(ticked.values()):
+        messages.error(request, "Tick what the person confirmed.")
+    else:
+        intake_services.lead_details_verify(
+            lead_id=callback.lead_id, by=Lead.Verification.COORDINATOR, **ticked
+        )
+        messages.success(request, "Recorded as confirmed with the person.")
+    return redirect("scheduling:console-callback", callback_id=callback_id)
+
+
+@require_POST
+@roles.role_required(*CARE)
 def console_attempt(request: HttpRequest, callback_id: int) -> HttpResponse:
     call_back_at = parse_datetime(request.POST.get("call_back_at", "") or "")
     if call_back_at is not None and timezone.is_naive(call_back_at):
@@ -408,6 +426,9 @@ def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
     else:
         when = timezone.localtime(appointment.starts_at, business_time.clinic_zone())
         messages.success(request, f"Consultation booked for {when:%a %d %b %H:%M}.")
+        notice = selectors.appointment_booking_notice(appointment_id=appointment.pk)
+        if notice:
+            messages.warning(request, notice)
         return redirect("scheduling:console-appointments")
     return redirect("scheduling:console-callback", callback_id=callback_id)
 
