@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from config import roles
 from intake import selectors as intake_selectors
-from intake.models import Lead
+from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors
 from scheduling import business_time
 from scheduling.models import (
@@ -193,6 +193,41 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
             )
         )
     return sorted(entries, key=lambda entry: entry.at, reverse=True)
+
+
+@dataclass(frozen=True)
+class CrisisRequest:
+    """A crisis submission as the callback page shows it: what that request says, with
+    the phone and email it gave, never as the person's own words (anyone who knows a
+    person's number or address can send one)."""
+
+    submission: Submission
+    #: The request gave the lead's own number / address (not proof: it can be typed).
+    phone_is_leads: bool
+    email_is_leads: bool
+    #: Where to reach the person first: the number this request gave, else the lead's.
+    call_first: Any
+    call_first_is_requests: bool
+
+
+def crisis_requests(*, lead: Lead) -> list[CrisisRequest]:
+    """The lead's crisis requests (not spam), newest first, each with its own details."""
+    found = []
+    for submission in intake_selectors.lead_submissions(lead_id=lead.pk):
+        if not submission.is_crisis or submission.is_spam:
+            continue
+        found.append(
+            CrisisRequest(
+                submission=submission,
+                phone_is_leads=bool(submission.phone_hash)
+                and submission.phone_hash == lead.phone_hash,
+                email_is_leads=bool(submission.email_hash)
+                and submission.email_hash == lead.email_hash,
+                call_first=submission.phone or lead.phone or None,
+                call_first_is_requests=bool(submission.phone),
+            )
+        )
+    return found
 
 
 def supervisor_board() -> dict[str, Any]:

@@ -223,12 +223,9 @@ def _callback_page(
         "typed": typed or {},
         "help_with": _interest_label(submission.interest) if submission.interest else "",
         "chosen_channel": submission.get_preferred_channel_display(),
-        # The person's own words, for the crisis banner: care staff only (this view).
-        "crisis_requests": [
-            each
-            for each in intake_selectors.lead_submissions(lead_id=callback.lead_id)
-            if each.is_crisis and not each.is_spam
-        ],
+        # What each crisis request says, with its own details (never "the person
+        # wrote": anyone can send one), for the crisis banner: care staff only.
+        "crisis_requests": selectors.crisis_requests(lead=callback.lead),
         "crisis_protocol_steps": settings.CRISIS_PROTOCOL_STEPS,
         "sms_thread": _sms_thread(callback),
         "timeline": selectors.lead_timeline(lead=callback.lead),
