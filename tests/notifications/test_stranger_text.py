@@ -14,7 +14,7 @@ from django.conf import settings
 
 from notifications import services
 from notifications.models import Message, MessageTemplate
-from notifications.wording import SAMPLE_CONTEXT
+from notifications.wording import MAX_SEGMENTS, SAMPLE_CONTEXT, sms_segments
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +152,29 @@ def test_an_admins_edited_template_cannot_reintroduce_a_name_by_default():
     )
 
     assert "Maria" not in rendered.body
+
+
+@pytest.mark.parametrize(
+    "first_name",
+    [
+        "Zoë",
+        "José-Luis",
+        "Дарья",
+        "Αλέξανδρος",
+        "李小龍",
+        "Nguyễn",
+        "Αλεξάνδρα-Παναγιώτα Ελευθερία",
+    ],
+)
+@pytest.mark.parametrize(
+    "name", [name for name in TO_PEOPLE if Message.Channel.SMS in channels(name)]
+)
+def test_a_confirmed_name_in_any_script_keeps_every_text_within_its_segment_cap(name, first_name):
+    rendered = services.message_render(
+        template=name,
+        channel="sms",
+        context=CONTEXT | {"first_name": first_name},
+        greet_by_name=True,
+    )
+
+    assert sms_segments(rendered.body)[1] <= MAX_SEGMENTS.get(name, 3), rendered.body
