@@ -154,12 +154,17 @@ class Lead(models.Model):
     # number, texting from it) or a coordinator confirms it with them. Care (appointment
     # messages and links) goes only to verified details; a name greets the person only
     # once confirmed (intake.services.verification).
+    # db_default: raw INSERTs and older code that name no such column keep working.
     phone_verified_at = models.DateTimeField(null=True, blank=True)
-    phone_verified_by = models.CharField(max_length=20, choices=Verification.choices, blank=True)
+    phone_verified_by = models.CharField(
+        max_length=20, choices=Verification.choices, blank=True, default="", db_default=""
+    )
     email_verified_at = models.DateTimeField(
         null=True, blank=True, help_text="Only a coordinator confirms an email address."
     )
-    email_verified_by = models.CharField(max_length=20, choices=Verification.choices, blank=True)
+    email_verified_by = models.CharField(
+        max_length=20, choices=Verification.choices, blank=True, default="", db_default=""
+    )
     name_confirmed_at = models.DateTimeField(
         null=True, blank=True, help_text="A coordinator confirmed the first name with the person."
     )
