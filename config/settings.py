@@ -349,6 +349,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the appointment's status, shared by the list and the booking answer.
+    "ENUM_NAME_OVERRIDES": {"AppointmentStatusEnum": "scheduling.models.Appointment.Status"},
 }
 
 # --- Celery -------------------------------------------------------------------
@@ -532,12 +534,13 @@ CALL_FORWARD_RING_SECONDS = env.int("CALL_FORWARD_RING_SECONDS", default=20)
 CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default="America/New_York")
 # How long after a request the clinic promises a call, in open hours.
 SPEED_TO_LEAD_MINUTES = env.int("SPEED_TO_LEAD_MINUTES", default=5)
-# What a coordinator does with a crisis request, shown on its callback page in order.
+# What a coordinator does with a crisis request, shown on its callback page in order,
+# after the step that always comes first: reach the person on the number that request
+# gave, before any emergency dispatch (scheduling/_crisis_banner.html).
 # Comma-separated, one step per item (a step cannot contain a comma).
 CRISIS_PROTOCOL_STEPS = env.list(
     "CRISIS_PROTOCOL_STEPS",
     default=[
-        "Call the person now and stay on the line",
         "Ask directly whether they are safe right now and whether they have a plan",
         "If anyone is in immediate danger call 911 with the person's location",
         "Offer the 988 Suicide and Crisis Lifeline (call or text 988) and stay until connected",

@@ -121,12 +121,29 @@ class LeadAdmin(HashSearchMixin, LeadReadAuditedAdmin):
         "admitted_at",
         "closed_at",
         "phone_type",
+        # Proven only by the person or a coordinator who spoke with them (the console).
+        "phone_verified_at",
+        "phone_verified_by",
+        "email_verified_at",
+        "email_verified_by",
+        "name_confirmed_at",
         "audit_trail",
     ]
     inlines = [SubmissionInline]
 
     def lead_of(self, obj: Lead) -> Lead:
         return obj
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
+        # A detail typed in here is a new one: nobody has proven it is the person's yet.
+        changed = set(form.changed_data)
+        if "phone" in changed:
+            obj.phone_verified_at, obj.phone_verified_by = None, ""
+        if "email" in changed:
+            obj.email_verified_at, obj.email_verified_by = None, ""
+        if "first_name" in changed:
+            obj.name_confirmed_at = None
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="Audit trail")
     def audit_trail(self, obj: Lead) -> str:

@@ -114,6 +114,13 @@ class Lead(models.Model):
         AFTERNOON = "afternoon", "Afternoon"
         EVENING = "evening", "Evening"
 
+    class Verification(models.TextChoices):
+        """How a detail was proven to be the person's (a form proves nothing)."""
+
+        COORDINATOR = "coordinator", "confirmed with the person by a coordinator"
+        CALL = "call", "the person answered a call to it"
+        SMS_REPLY = "sms_reply", "the person texted from it"
+
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
     # Plain while the lead is live (coordinators call them); people are found and
@@ -141,6 +148,25 @@ class Lead(models.Model):
     needs_review = models.BooleanField(
         default=False,
         help_text="A later submission matched this person's phone or email under another name.",
+    )
+    # Whether the phone, email and first name are the person's: every detail comes from
+    # an anonymous form, so none is until the person proves it (answering a call to the
+    # number, texting from it) or a coordinator confirms it with them. Care (appointment
+    # messages and links) goes only to verified details; a name greets the person only
+    # once confirmed (intake.services.verification).
+    # db_default: raw INSERTs and older code that name no such column keep working.
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+    phone_verified_by = models.CharField(
+        max_length=20, choices=Verification.choices, blank=True, default="", db_default=""
+    )
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="Only a coordinator confirms an email address."
+    )
+    email_verified_by = models.CharField(
+        max_length=20, choices=Verification.choices, blank=True, default="", db_default=""
+    )
+    name_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="A coordinator confirmed the first name with the person."
     )
 
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NEW)

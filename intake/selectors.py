@@ -104,6 +104,32 @@ def lead_contact_preferences(*, lead_id: int) -> ContactPreferences:
     return ContactPreferences(**values)
 
 
+@dataclass(frozen=True)
+class LeadVerification:
+    """Which of the lead's details are proven to be the person's (see
+    ``intake.services.verification``)."""
+
+    phone: bool
+    email: bool
+    name: bool
+
+
+def lead_verification(*, lead_id: int) -> LeadVerification:
+    """What is verified of the lead now. An unknown lead has nothing verified."""
+    values = (
+        Lead.objects.filter(pk=lead_id)
+        .values("phone_verified_at", "email_verified_at", "name_confirmed_at")
+        .first()
+    )
+    if values is None:
+        return LeadVerification(phone=False, email=False, name=False)
+    return LeadVerification(
+        phone=values["phone_verified_at"] is not None,
+        email=values["email_verified_at"] is not None,
+        name=values["name_confirmed_at"] is not None,
+    )
+
+
 _INTEREST_LABELS = {"ocd": "OCD", "substance-use": "Substance use"}
 
 

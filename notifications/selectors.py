@@ -100,6 +100,15 @@ def message_exists(*, dedupe_key: str) -> bool:
     return Message.objects.filter(dedupe_key=dedupe_key).exists()
 
 
+def message_going(*, dedupe_key: str) -> bool:
+    """A message with this key went, or is on its way (not suppressed, not failed)."""
+    return (
+        Message.objects.filter(dedupe_key=dedupe_key)
+        .exclude(status__in=[Message.Status.SUPPRESSED, Message.Status.FAILED])
+        .exists()
+    )
+
+
 def call_get(*, call_id: int) -> InboundCall | None:
     return InboundCall.objects.filter(pk=call_id).first()
 

@@ -10,6 +10,7 @@ import logging
 import random
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
@@ -161,13 +162,31 @@ _URL = re.compile(r"https?://\S+")
 FIRST_NAME_MAX_IN_MESSAGES = 30
 
 
+# Japanese names mix kanji and kana: one writing system here.
+_SCRIPT_FAMILY = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "KATAKANA-HIRAGANA": "CJK"}
+
+
+def _scripts(text: str) -> set[str]:
+    """The writing systems of the letters in ``text`` ("LATIN", "CYRILLIC", "CJK"...),
+    from their Unicode names; modifier letters (the Hawaiian okina) belong to none."""
+    names = (
+        unicodedata.name(char, "?").split()[0]
+        for char in text
+        if char.isalpha() and unicodedata.category(char) != "Lm"
+    )
+    return {_SCRIPT_FAMILY.get(name, name) for name in names}
+
+
 def _greeting_name(first_name: str) -> str:
-    """The first name a message may greet: anything that names health information or
-    is too long to be a first name becomes "there" ("Hi there,"). The name came from
-    an anonymous form; the clinic relays nobody's words."""
+    """The first name a message may greet, or "" for none ("Hi," / "Hello,"): not one
+    that names health information, is too long to be a first name, or mixes writing
+    systems (a Cyrillic "e" in a Latin word is a look-alike that hides a word from the
+    wording check, never a real name)."""
     if not first_name or len(first_name) > FIRST_NAME_MAX_IN_MESSAGES:
-        return "there"
-    return "there" if wording_problems(first_name) else first_name
+        return ""
+    if len(_scripts(first_name)) > 1 or wording_problems(first_name):
+        return ""
+    return first_name
 
 
 def message_render(
@@ -177,22 +196,27 @@ def message_render(
     context: dict[str, str],
     discreet: bool = False,
     to_person: bool = True,
+    greet_by_name: bool = False,
 ) -> Rendered:
     """Subject, text and HTML of ``template`` for ``channel``: the newest active
     version edited in admin, else the default shipped in code.
 
     Only :data:`ALLOWED_CONTEXT` names reach the template. ``discreet`` (the person
     said not to mention the clinic) replaces the clinic's name with a neutral one.
-    A message ``to_person`` (not a staff alert) is checked as rendered by the health
-    wording check (``wording_problems``): a first name that would make it fail is
-    replaced by "there"; a text that still fails raises ``ValueError``."""
+    A message ``to_person`` (not a staff alert) carries a ``first_name`` only when the
+    caller says it may (``greet_by_name``: a name confirmed with the person, going to a
+    detail they proved); by default, and for a name that names health information, is
+    too long or mixes scripts, the greeting has no name. It is then checked as rendered
+    by the health wording check (``wording_problems``); a text that fails raises
+    ``ValueError``."""
     unknown = set(context) - ALLOWED_CONTEXT
     if unknown:
         raise ValueError(f"Message context may not carry {sorted(unknown)}")
     if not to_person:
         return _render(template=template, channel=channel, context=context, discreet=discreet)
-    if "first_name" in context:
-        context = {**context, "first_name": _greeting_name(context["first_name"])}
+    # Typed into a form by anyone: no name unless the caller vouches for it.
+    name = context.get("first_name", "") if greet_by_name else ""
+    context = {**context, "first_name": _greeting_name(name)}
     rendered = _render(template=template, channel=channel, context=context, discreet=discreet)
     # Links are the clinic's own (signed tokens are random letters, not wording).
     text = _URL.sub(" ", f"{rendered.subject}\n{rendered.body}")
@@ -273,6 +297,7 @@ def message_send(
     discreet: bool = False,
     attachment: tuple[str, str] | None = None,
     give_up_at: datetime | None = None,
+    greet_by_name: bool = False,
 ) -> Message:
     """Record a message and queue its delivery after the current transaction commits.
 
@@ -287,7 +312,11 @@ def message_send(
 
     Transient failures are retried until ``give_up_at`` (by default the purpose's
     budget from when the message is first due, see :func:`retry_give_up_at`); then
-    the message is failed and ``message_failed`` says so."""
+    the message is failed and ``message_failed`` says so.
+
+    The message greets the person by ``first_name`` only with ``greet_by_name`` (see
+    :func:`message_render`): the caller knows whether the name was confirmed with the
+    person and the recipient is a detail they proved; notifications does not."""
     if dedupe_key:
         existing = Message.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
@@ -298,6 +327,7 @@ def message_send(
         context=context,
         discreet=discreet,
         to_person=purpose != Message.Purpose.STAFF_ALERT,
+        greet_by_name=greet_by_name,
     )
     now = timezone.now()
     if channel == Message.Channel.SMS and purpose not in QUIET_HOURS_EXEMPT:

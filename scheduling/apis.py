@@ -379,6 +379,22 @@ class AppointmentOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class AppointmentBookedOutputSerializer(AppointmentOutputSerializer):
+    """A new booking, and where its confirmation went: only to details the person
+    proved, so possibly nowhere (``notice`` then says what to do)."""
+
+    confirmation_sent_to = serializers.ListField(
+        child=serializers.ChoiceField(choices=["sms", "email"]),
+        help_text="Channels the booking confirmation went by (verified details only).",
+    )
+    notice = serializers.CharField(
+        help_text="Empty, or why the confirmation went nowhere and what to do."
+    )
+
+    class Meta(AppointmentOutputSerializer.Meta):
+        fields = [*AppointmentOutputSerializer.Meta.fields, "confirmation_sent_to", "notice"]
+
+
 class AppointmentInputSerializer(serializers.Serializer):
     lead_id = serializers.IntegerField()
     clinician_id = serializers.IntegerField()
@@ -405,7 +421,7 @@ class AppointmentListApi(APIView):
         operation_id="appointments_create",
         request=AppointmentInputSerializer,
         responses={
-            201: AppointmentOutputSerializer,
+            201: AppointmentBookedOutputSerializer,
             400: ErrorSerializer,
             403: ErrorSerializer,
             409: ErrorSerializer,
@@ -426,9 +442,14 @@ class AppointmentListApi(APIView):
         )
         _leads_read(_lead_ids([appointment]), what="appointments API")
         appointment = selectors.appointment_get(appointment_id=appointment.pk)
-        return Response(
-            AppointmentOutputSerializer(appointment).data, status=status.HTTP_201_CREATED
-        )
+        body = {
+            **AppointmentOutputSerializer(appointment).data,
+            "confirmation_sent_to": selectors.appointment_booking_sent_to(
+                appointment_id=appointment.pk
+            ),
+            "notice": selectors.appointment_booking_notice(appointment_id=appointment.pk),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class AppointmentActionApi(APIView):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from config import roles
 from intake import selectors as intake_selectors
-from intake.models import Lead
+from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors
 from notifications.models import Refusal
 from scheduling import business_time
@@ -207,7 +207,11 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                     )
                     if part
                 ),
-                status="spam" if submission.is_spam else "",
+                status="spam"
+                if submission.is_spam
+                else "cancelled by its link"
+                if submission.cancelled_at
+                else "",
             )
         )
     for consent in intake_selectors.lead_consents(lead_id=lead.pk):
@@ -252,6 +256,41 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
             )
         )
     return sorted(entries, key=lambda entry: entry.at, reverse=True)
+
+
+@dataclass(frozen=True)
+class CrisisRequest:
+    """A crisis submission as the callback page shows it: what that request says, with
+    the phone and email it gave, never as the person's own words (anyone who knows a
+    person's number or address can send one)."""
+
+    submission: Submission
+    #: The request gave the lead's own number / address (not proof: it can be typed).
+    phone_is_leads: bool
+    email_is_leads: bool
+    #: Where to reach the person first: the number this request gave, else the lead's.
+    call_first: Any
+    call_first_is_requests: bool
+
+
+def crisis_requests(*, lead: Lead) -> list[CrisisRequest]:
+    """The lead's crisis requests (not spam), newest first, each with its own details."""
+    found = []
+    for submission in intake_selectors.lead_submissions(lead_id=lead.pk):
+        if not submission.is_crisis or submission.is_spam:
+            continue
+        found.append(
+            CrisisRequest(
+                submission=submission,
+                phone_is_leads=bool(submission.phone_hash)
+                and submission.phone_hash == lead.phone_hash,
+                email_is_leads=bool(submission.email_hash)
+                and submission.email_hash == lead.email_hash,
+                call_first=submission.phone or lead.phone or None,
+                call_first_is_requests=bool(submission.phone),
+            )
+        )
+    return found
 
 
 def supervisor_board() -> dict[str, Any]:
@@ -386,3 +425,39 @@ def appointments_upcoming(*, since: datetime | None = None) -> QuerySet[Appointm
 
 def appointment_get(*, appointment_id: int) -> Appointment | None:
     return Appointment.objects.select_related("lead", "clinician").filter(pk=appointment_id).first()
+
+
+# What the coordinator is told when a booking confirmation went nowhere (it goes only
+# to details the person proved: scheduling.services.consultations).
+BOOKING_UNSENT_UNVERIFIED = (
+    "No verified detail to send the confirmation to: confirm the phone or email with "
+    "the person first, and tell them the time yourself."
+)
+BOOKING_UNSENT_VERIFIED = (
+    "The confirmation could not go to any verified detail (no consent to texts, or the "
+    "number takes none): tell the person the time yourself, or confirm their email "
+    "with them."
+)
+
+
+def appointment_booking_sent_to(*, appointment_id: int) -> list[str]:
+    """The channels ("sms", "email") the booking confirmation went or is going by."""
+    return [
+        channel
+        for channel in ("sms", "email")
+        if notification_selectors.message_going(
+            dedupe_key=f"appointment-booked:{appointment_id}:{channel}"
+        )
+    ]
+
+
+def appointment_booking_notice(*, appointment_id: int) -> str:
+    """What the coordinator must know about a booking's confirmation: "" when it went
+    to at least one verified detail, else why not and what to do."""
+    if appointment_booking_sent_to(appointment_id=appointment_id):
+        return ""
+    lead_id = Appointment.objects.filter(pk=appointment_id).values_list("lead_id", flat=True)
+    verified = intake_selectors.lead_verification(lead_id=lead_id.first() or 0)
+    if verified.phone or verified.email:
+        return BOOKING_UNSENT_VERIFIED
+    return BOOKING_UNSENT_UNVERIFIED

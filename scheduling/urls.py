@@ -47,6 +47,11 @@ urlpatterns = [
         views.console_details_confirm,
         name="console-details-confirm",
     ),
+    path(
+        "callbacks/<int:callback_id>/verify-details/",
+        views.console_details_verify,
+        name="console-details-verify",
+    ),
     path("callbacks/<int:callback_id>/assign/", views.console_assign, name="console-assign"),
     path(
         "callbacks/<int:callback_id>/refusal/acknowledge/",

@@ -20,6 +20,7 @@ from config.crypto import email_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
+from intake.models import Lead
 from notifications import selectors as notification_selectors
 from scheduling import business_time, links, selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
@@ -222,12 +223,9 @@ def _callback_page(
         "typed": typed or {},
         "help_with": _interest_label(submission.interest) if submission.interest else "",
         "chosen_channel": submission.get_preferred_channel_display(),
-        # The person's own words, for the crisis banner: care staff only (this view).
-        "crisis_requests": [
-            each
-            for each in intake_selectors.lead_submissions(lead_id=callback.lead_id)
-            if each.is_crisis and not each.is_spam
-        ],
+        # What each crisis request says, with its own details (never "the person
+        # wrote": anyone can send one), for the crisis banner: care staff only.
+        "crisis_requests": selectors.crisis_requests(lead=callback.lead),
         "crisis_protocol_steps": settings.CRISIS_PROTOCOL_STEPS,
         "sms_thread": _sms_thread(callback),
         "timeline": selectors.lead_timeline(lead=callback.lead),
@@ -292,6 +290,23 @@ def console_details_confirm(request: HttpRequest, callback_id: int) -> HttpRespo
         messages.error(request, error.message)
     else:
         messages.success(request, "The lead now has the details the person confirmed.")
+    return redirect("scheduling:console-callback", callback_id=callback_id)
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_details_verify(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """The coordinator confirmed the lead's own phone, email or first name with the
+    person (the ticked ones): care may go to them, and messages may use the name."""
+    callback = _callback_or_404(callback_id)
+    ticked = {name: name in request.POST for name in ("phone", "email", "name")}
+    if not any(ticked.values()):
+        messages.error(request, "Tick what the person confirmed.")
+    else:
+        intake_services.lead_details_verify(
+            lead_id=callback.lead_id, by=Lead.Verification.COORDINATOR, **ticked
+        )
+        messages.success(request, "Recorded as confirmed with the person.")
     return redirect("scheduling:console-callback", callback_id=callback_id)
 
 
@@ -413,6 +428,9 @@ def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
     else:
         when = timezone.localtime(appointment.starts_at, business_time.clinic_zone())
         messages.success(request, f"Consultation booked for {when:%a %d %b %H:%M}.")
+        notice = selectors.appointment_booking_notice(appointment_id=appointment.pk)
+        if notice:
+            messages.warning(request, notice)
         return redirect("scheduling:console-appointments")
     return redirect("scheduling:console-callback", callback_id=callback_id)
 

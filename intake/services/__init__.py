@@ -6,6 +6,7 @@
 - ``rollups``: the conversion funnel's aggregate counters
 - ``privacy``: retention and erasure of a lead's personal data
 - ``access``: reads of a lead's personal data, on the audit trail
+- ``verification``: which of a lead's details are proven to be the person's
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from intake.services.rollups import (
     funnel_rollups_rebuild,
     lead_funnel_contributions,
 )
+from intake.services.verification import lead_details_verify, lead_phone_verify
 
 __all__ = [
     "CONTACT_PREFERENCE_DEFAULTS",
@@ -67,9 +69,11 @@ __all__ = [
     "lead_access_record",
     "lead_contact_restrict",
     "lead_details_confirm",
+    "lead_details_verify",
     "lead_erase",
     "lead_funnel_contributions",
     "lead_ids_retention_due",
+    "lead_phone_verify",
     "lead_stage_advance",
     "lead_submit",
     "lead_submit_call",

@@ -24,6 +24,7 @@ from intake.crisis import crisis_language_in
 from intake.models import Article, Consent, IdempotencyKey, Lead, PhoneType, Submission
 from intake.services.articles import article_id_for_slug
 from intake.services.rollups import funnel_rollups_update, lead_funnel_snapshot
+from intake.services.verification import verification_fields
 from intake.signals import callback_window_requested, submission_received
 
 logger = logging.getLogger(__name__)
@@ -203,8 +204,10 @@ def submission_attach(*, submission: Submission) -> Lead | None:
 
 def lead_details_confirm(*, lead_id: int, submission_id: int) -> Lead:
     """A coordinator spoke to the person and confirmed what a later submission said:
-    the lead takes its name, phone, email, channel, time, zone and contact wishes.
-    Fails (409) when another open lead holds that phone or email."""
+    the lead takes its name, phone, email, channel, time, zone and contact wishes, and
+    what the submission gave is verified by that confirmation (the verification moves
+    with the details; those it did not give keep theirs). Fails (409) when another
+    open lead holds that phone or email."""
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead_id)
         submission = Submission.objects.filter(pk=submission_id, lead_id=lead_id).first()
@@ -233,6 +236,15 @@ def lead_details_confirm(*, lead_id: int, submission_id: int) -> Lead:
             )
         if submission.email:
             update.update(email=submission.email, email_hash=submission.email_hash)
+        update.update(
+            verification_fields(
+                phone=bool(submission.phone),
+                email=bool(submission.email),
+                name=bool(submission.first_name),
+                by=Lead.Verification.COORDINATOR,
+                at=timezone.now(),
+            )
+        )
         try:
             with transaction.atomic():
                 _lead_save(lead, update)

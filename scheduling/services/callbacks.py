@@ -20,7 +20,7 @@ from intake import services as intake_services
 from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
-from notifications.models import Message
+from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
 from scheduling import business_time, links
 from scheduling.models import Appointment, CallAttempt, Callback, StaffAlert
@@ -129,11 +129,12 @@ def _confirmations_send(*, submission: Submission, lead: Lead) -> None:
     wish for discretion also holds when the message goes to the lead's own phone or
     address. The wording is :func:`_confirmation_template`'s. Past the per-phone
     limit no text goes, past the per-address limit no email: each channel on its own,
-    so the email to a prober's own address does not depend on a known phone's use."""
+    so the email to a prober's own address does not depend on a known phone's use.
+    They greet nobody by name: the phone and email are the form's, which nobody
+    verified, and the name is whatever its sender typed."""
     template = _confirmation_template(submission)
     window_ends = datetime.fromisoformat(submission.callback_window["ends_at"])
     context = {
-        "first_name": submission.first_name,
         "callback_window": business_time.callback_window_phrase(
             due_at=window_ends, now=timezone.now(), tz_name=submission.timezone
         ),
@@ -212,13 +213,18 @@ def reply_enqueue(*, inbound_id: int) -> bool:
 
 
 def reply_route(*, inbound_id: int) -> str:
-    """A person texted us. "C" or "R" answers their next appointment; anything else
-    moves their live callback up the queue as "patient replied". Says which."""
+    """A person texted us. A reply in their own words proves the number is theirs
+    (``intake.services.lead_phone_verify``). "C" or "R" answers their next
+    appointment; anything else moves their live callback up the queue as "patient
+    replied". Says which."""
     from scheduling.services.consultations import appointment_reply
 
     inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
     if inbound is None:
         return "unknown"
+    if inbound.kind == InboundMessage.Kind.REPLY and inbound.sender:
+        # A text from the number proves it is the person's.
+        intake_services.lead_phone_verify(phone=inbound.sender, by=Lead.Verification.SMS_REPLY)
     answered = appointment_reply(phone=inbound.sender, body=inbound.body)
     if answered:
         return answered
@@ -386,6 +392,16 @@ CLOSING_OUTCOMES = {
 }
 
 
+# Outcomes of a call in which the person answered the lead's number, which proves it.
+PHONE_PROVING_OUTCOMES = frozenset(
+    {
+        CallAttempt.Outcome.REACHED,
+        CallAttempt.Outcome.BOOKED,
+        CallAttempt.Outcome.CALL_BACK_LATER,
+    }
+)
+
+
 def retry_at_for(*, unanswered: int, now: datetime) -> datetime | None:
     """When to try again after the ``unanswered``-th unanswered call, or None to stop."""
     schedule = settings.CALLBACK_RETRY_SCHEDULE
@@ -492,6 +508,9 @@ def _apply_outcome(
     callback: Callback, *, outcome: str, now: datetime, call_back_at: datetime | None
 ) -> None:
     lead = callback.lead
+    if outcome in PHONE_PROVING_OUTCOMES:
+        # The person answered a call to the lead's number: it is theirs.
+        intake_services.lead_details_verify(lead_id=lead.pk, phone=True, by=Lead.Verification.CALL)
     if outcome in (CallAttempt.Outcome.REACHED, CallAttempt.Outcome.BOOKED):
         intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
         _close(callback, result=Callback.Result.REACHED, now=now)

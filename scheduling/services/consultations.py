@@ -69,11 +69,13 @@ def _when(appointment: Appointment, tz_name: str) -> str:
     )
 
 
-def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) -> None:
+def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) -> list[Message]:
     """Tell the person about their appointment (see ``outreach.lead_message`` for the
-    rules); the booking email carries the calendar invitation."""
+    rules); the booking email carries the calendar invitation. Only to verified
+    details: the time, place, link and invitation of someone's care never go to a
+    phone or address a stranger may have typed into the form."""
     lead = appointment.lead
-    lead_message(
+    return lead_message(
         lead=lead,
         purpose=purpose,
         template=template,
@@ -87,6 +89,7 @@ def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) 
         else None,
         # A reminder that cannot go before the consultation is not sent at all.
         give_up_at=appointment.starts_at if purpose == Message.Purpose.REMINDER else None,
+        verified_only=True,
     )
 
 
@@ -96,7 +99,10 @@ def appointment_book(
     """Book a free slot for a lead: the slot must be one the clinician offers and
     nobody holds (the database refuses a double booking even under a race). The lead
     becomes "consult booked", their live callback is done, and they get a
-    confirmation by SMS and email with a calendar invitation."""
+    confirmation by SMS and email with a calendar invitation, on the details they
+    proved only (``scheduling.selectors.appointment_booking_notice`` tells the
+    coordinator when it went nowhere). Booking itself needs nothing verified: the
+    coordinator is on the phone with the person."""
     clinician = Clinician.objects.filter(pk=clinician_id, is_active=True).first()
     if clinician is None:
         raise ApplicationError("No such clinician.", fields={"clinician_id": ["Unknown."]})
@@ -280,8 +286,9 @@ def appointment_mark(*, appointment_id: int, attended: bool) -> Appointment:
 
 def appointment_reminders_send() -> int:
     """Remind people 24 hours and 2 hours before their consultation (each once;
-    texts wait for the end of quiet hours; none within 12 hours of the booking).
-    Returns how many reminders were queued."""
+    texts wait for the end of quiet hours; none within 12 hours of the booking; only
+    to verified details, so nothing while none is). Returns how many reminders were
+    queued."""
     now = timezone.now()
     queued = 0
     upcoming = Appointment.objects.select_related("lead").filter(
@@ -303,13 +310,13 @@ def appointment_reminders_send() -> int:
         ):
             continue
         with transaction.atomic():
-            _notify(
+            sent = _notify(
                 appointment,
                 template="appointment_reminder",
                 purpose=Message.Purpose.REMINDER,
                 key=key,
             )
-        queued += 1
+        queued += bool(sent)
     return queued
 
 
@@ -352,21 +359,23 @@ def appointment_admit(*, appointment_id: int) -> None:
     intake_services.lead_stage_advance(lead_id=appointment.lead_id, stage=Lead.Stage.ADMITTED)
 
 
-def request_cancel(*, lead_id: int) -> None:
+def request_cancel(*, lead_id: int) -> bool:
     """The person cancelled their request from the link in their email: the lead is
-    closed, its callback cancelled and any consultation cancelled."""
+    closed and its callback cancelled, unless a consultation was ever booked for it.
+    The link went to an address nobody verified: it reaches the request, never the
+    person's care (an appointment, or a lead in care, stays as it is; the coordinators
+    see the cancelled request on its timeline). Returns whether the lead closed."""
     now = timezone.now()
     with transaction.atomic():
+        if Appointment.objects.filter(lead_id=lead_id).exists():
+            return False
         Callback.objects.filter(
             lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
         ).update(status=Callback.Status.CANCELLED, closed_at=now, claimed_by=None)
-        for appointment_id in Appointment.objects.filter(
-            lead_id=lead_id, status__in=Appointment.ACTIVE
-        ).values_list("pk", flat=True):
-            appointment_cancel(appointment_id=appointment_id, by_person=True)
         intake_services.lead_stage_advance(
             lead_id=lead_id, stage=Lead.Stage.CLOSED, reason="cancelled by the person"
         )
+    return True
 
 
 def submission_restrict(
@@ -396,9 +405,10 @@ def submission_restrict(
 
 def submission_cancel(*, submission_id: int) -> bool:
     """The holder of a request's link cancelled that one request. Its lead is closed
-    (callback and consultations cancelled) only when no other live request of the
-    person remains: a link sent to an address nobody verified cannot cancel what
-    someone else asked for. Returns False when it was already cancelled."""
+    (callback cancelled) only when no other live request of the person remains and
+    no consultation was booked (``request_cancel``): a link sent to an address nobody
+    verified cannot cancel what someone else asked for, nor anyone's appointment.
+    Returns False when it was already cancelled."""
     now = timezone.now()
     with transaction.atomic():
         if not Submission.objects.filter(pk=submission_id, cancelled_at__isnull=True).update(

@@ -21,44 +21,62 @@ def lead_message(
     email: bool = True,
     attachment: tuple[str, str] | None = None,
     give_up_at: datetime | None = None,
-) -> None:
-    """Send ``template`` to the lead by SMS and/or email, once per ``key``.
+    verified_only: bool = False,
+) -> list[Message]:
+    """Send ``template`` to the lead by SMS and/or email, once per ``key``; returns the
+    messages recorded (a suppressed one included).
 
     SMS only with consent for the lead's current number and to a number that takes
     texts (quiet hours are applied by notifications, in the lead's zone); email
     when the lead has an address (with ``attachment``, if any). Both are discreet
     (no clinic name) when the person asked for that. ``give_up_at`` ends their retry
-    budget (notifications' default for ``purpose`` otherwise)."""
+    budget (notifications' default for ``purpose`` otherwise).
+
+    The lead's details came from a form: a message greets the person by name only
+    when a coordinator confirmed the name with them and it goes to a detail they
+    proved (``intake.services.verification``). ``verified_only`` (anything carrying
+    their care: an appointment, its time, its link, its invitation) sends nothing to
+    a phone or address that is not verified."""
     discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
+    verified = intake_selectors.lead_verification(lead_id=lead.pk)
     correlation = f"lead:{lead.pk}"
     context = {"first_name": lead.first_name, **context}
+    sent = []
     if (
         sms
+        and (verified.phone or not verified_only)
         and intake_selectors.lead_sms_reachable(lead_id=lead.pk)
         and intake_selectors.lead_sms_consent_granted(lead_id=lead.pk)
     ):
-        notification_services.message_send(
-            channel=Message.Channel.SMS,
-            purpose=purpose,
-            recipient=str(lead.phone),
-            template=template,
-            context=context,
-            correlation=correlation,
-            dedupe_key=f"{key}:sms",
-            recipient_time_zone=lead.timezone,
-            discreet=discreet,
-            give_up_at=give_up_at,
+        sent.append(
+            notification_services.message_send(
+                channel=Message.Channel.SMS,
+                purpose=purpose,
+                recipient=str(lead.phone),
+                template=template,
+                context=context,
+                correlation=correlation,
+                dedupe_key=f"{key}:sms",
+                recipient_time_zone=lead.timezone,
+                discreet=discreet,
+                give_up_at=give_up_at,
+                greet_by_name=verified.name and verified.phone,
+            )
         )
-    if email and lead.email:
-        notification_services.message_send(
-            channel=Message.Channel.EMAIL,
-            purpose=purpose,
-            recipient=lead.email,
-            template=template,
-            context=context,
-            correlation=correlation,
-            dedupe_key=f"{key}:email",
-            discreet=discreet,
-            attachment=attachment,
-            give_up_at=give_up_at,
+    if email and lead.email and (verified.email or not verified_only):
+        sent.append(
+            notification_services.message_send(
+                channel=Message.Channel.EMAIL,
+                purpose=purpose,
+                recipient=lead.email,
+                template=template,
+                context=context,
+                correlation=correlation,
+                dedupe_key=f"{key}:email",
+                discreet=discreet,
+                attachment=attachment,
+                give_up_at=give_up_at,
+                greet_by_name=verified.name and verified.email,
+            )
         )
+    return sent

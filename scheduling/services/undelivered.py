@@ -69,8 +69,8 @@ def confirmation_fallback_send(*, message_id: int) -> Message | None:
         purpose=Message.Purpose.CONFIRMATION,
         recipient=submission.email,
         template="text_undelivered",
+        # No name: the address is the form's, nobody verified it.
         context={
-            "first_name": submission.first_name,
             "manage_url": links.request_manage_url(
                 submission_id=submission.pk, email_hash=submission.email_hash
             ),

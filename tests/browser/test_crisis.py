@@ -42,7 +42,10 @@ def test_a_crisis_callback_opens_with_the_banner_and_a_refused_text_keeps_its_wo
     assert banner.is_visible()
     assert banner.get_attribute("role") == "alert"
     assert banner.get_by_text(WORDS).is_visible()
-    assert banner.locator(".protocol li").all_inner_texts() == ["Call now", "Offer 988"]
+    steps = banner.locator(".protocol li").all_inner_texts()
+    # Reaching the person on the number the request gave always comes first.
+    assert steps[0].startswith("Reach the person first, before any emergency dispatch")
+    assert steps[1:] == ["Call now", "Offer 988"]
     box = banner.bounding_box()
     assert box is not None and box["y"] < 768  # seen without scrolling
     background = banner.evaluate("el => getComputedStyle(el).borderTopColor")

@@ -72,7 +72,7 @@ def test_a_posted_lead_is_confirmed_and_queued_within_ten_seconds(real_worker, f
     assert elapsed < 10
     (sms,) = fake_twilio.creates
     assert sms.form["To"] == "+12025550143"
-    assert sms.form["Body"].startswith("Hi Maria")
+    assert sms.form["Body"].startswith("Hi, this is ")  # the form's name is not relayed
 
 
 def test_a_burst_of_leads_gets_exactly_one_callback_and_one_sms_each(real_worker, fake_twilio):

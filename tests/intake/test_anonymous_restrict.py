@@ -316,7 +316,8 @@ def test_a_name_that_names_health_information_is_left_out_of_every_message(submi
     assert len(sms_outbox) == 1 and len(mail.outbox) == 1
     for text in (sms_outbox[0].body, mail.outbox[0].subject, mail.outbox[0].body):
         assert "etamine" not in text
-    assert sms_outbox[0].body.startswith("Hi there,")
+    # Issue 20: a confirmation greets nobody by name at all (it used to say "Hi there,").
+    assert sms_outbox[0].body.startswith("Hi, this is ")
 
 
 def test_an_email_only_address_gets_one_confirmation_a_day(submit):

@@ -150,7 +150,7 @@ def test_the_newest_active_version_edited_in_admin_is_used():
     )
 
     rendered = services.message_render(
-        template="confirmation", channel="sms", context={"first_name": "O'Neil"}
+        template="confirmation", channel="sms", context={"first_name": "O'Neil"}, greet_by_name=True
     )
 
     assert rendered.body == "Hello O'Neil from Sterling Institute"

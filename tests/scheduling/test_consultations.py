@@ -10,6 +10,7 @@ from django.db import IntegrityError
 
 from config.exceptions import ApplicationError
 from intake.models import Lead
+from intake.services import lead_details_verify
 from notifications.models import Message
 from notifications.services import inbound_receive
 from scheduling import links, selectors, services
@@ -58,7 +59,13 @@ def ny(day: int, hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def lead_callback(route):
-    return route(submit_lead(first_name="Maria"))
+    """A lead whose phone and email a coordinator confirmed with the person: booking
+    messages go only to verified details (tests/scheduling/test_verified_care.py)."""
+    callback = route(submit_lead(first_name="Maria"))
+    lead_details_verify(
+        lead_id=callback.lead_id, phone=True, email=True, by=Lead.Verification.COORDINATOR
+    )
+    return callback
 
 
 def test_slots_follow_the_clinicians_week_and_skip_booked_times(clinician, lead_callback):

@@ -36,7 +36,7 @@ def test_a_crisis_confirmation_carries_988_and_911_by_text_and_email(sms_outbox,
         assert "988" in body
         assert "911" in body
         assert wording_problems(body) == []
-    assert "Jo" in sms.body
+    assert "Jo" not in sms.body  # a confirmation greets nobody by name
     assert len(sms.body) <= 306  # two GSM-7 segments, like any confirmation
 
 
