@@ -25,7 +25,7 @@ UTC = ZoneInfo("UTC")
 WEEK_ONE = datetime(2026, 3, 2, 15, tzinfo=UTC)
 WEEK_TWO = datetime(2026, 3, 9, 15, tzinfo=UTC)
 ARTICLES = 40  # ten for each small count from 1 to 4
-BASE = 6
+BASE = 8  # never "<5", whatever the noise (8 - 2 >= 5): the attacker subtracts numbers
 
 
 @pytest.fixture
@@ -186,6 +186,16 @@ def test_perturbed_counts_stay_near_the_truth_and_never_below_the_threshold(
         shown = _by_article(body, "leads")[slug]
         assert max(5, BASE + small - 2) <= shown <= BASE + small + 2
     assert abs(body["total"]["leads"] - sum(BASE + small for small in truth.values())) <= 2
-    week_two = _report(api_client, date_from="2026-03-09", date_to="2026-03-09")
-    assert set(_by_article(week_two, "leads").values()) == {"<5"}
+    # Whether a small count shows as "<5" is decided on its perturbed value: 1 and 2
+    # always are, 3 and 4 are "<5" or their perturbed value, never a number below 5.
+    week_two = _by_article(
+        _report(api_client, date_from="2026-03-09", date_to="2026-03-09"), "leads"
+    )
+    for slug, small in truth.items():
+        shown = week_two[slug]
+        if small <= 2:
+            assert shown == "<5"
+        else:
+            assert shown == "<5" or 5 <= shown <= small + 2
+    assert "<5" in {week_two[slug] for slug, small in truth.items() if small > 2}
     assert body["noise"] == 2
