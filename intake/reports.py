@@ -5,7 +5,8 @@ below ``REPORT_MIN_CELL`` (N) leaves as the string "<N>", and every rate or time
 would let a reader work such a count out is None. For counts of people "below N" is
 decided on the perturbed count (below), never on the true one, and so is whether a
 row a submitter's text would key exists: one person more never flips a count from
-"<N>" to a number, or a row into being, for certain.
+"<N>" to a number, or a row into being, for certain. Every row's funnel is monotone
+(``intake.report_funnel``): no stage shows more than the stage before it.
 
 Differencing. Suppressing small cells is not enough when the same people can be counted
 in overlapping cells: a range one day longer, weeks against months, first against last
@@ -62,6 +63,7 @@ from intake.models import (
     cell_key_field,
     contact_time_field,
 )
+from intake.report_funnel import BEACON_STAGES, FUNNEL_ORDER, funnel_monotone
 from intake.services.rollups import ALL_SOURCES, RECORD_KEY_BITS
 
 Grain = FunnelRollup.Grain
@@ -250,21 +252,20 @@ def complementary_hidden(rows: list[dict[str, int]], total: dict[str, int]) -> l
 def shown_row(
     sums: dict[str, int], *, with_events: bool, hidden: set[str] = frozenset()
 ) -> dict[str, Any]:
-    """One row of the report, suppressed; ``hidden`` fields show as "hidden". Rates are
-    taken between shown counts, and left out when either is not a number."""
+    """One row of the report, suppressed, its funnel monotone (``intake.report_funnel``);
+    ``hidden`` fields show as "hidden". Rates are taken between shown counts, and left
+    out when either is not a number or is a beacon count raised to the stage after it."""
     threshold, spread = min_cell(), noise()
     own: dict[str, Any] = {}
-    for field in COUNT_FIELDS:
-        if field == "contacted_within_target":
-            continue
+    for field in FUNNEL_ORDER:
         if field in FUNNEL_EVENT_FIELDS and not with_events:
             own[field] = None
         elif field in hidden:
             own[field] = HIDDEN
         else:
             own[field] = shown_count(sums, field, threshold=threshold, spread=spread)
-    row: dict[str, Any] = dict(own)
-    estimates: set[str] = set()
+    row, raised = funnel_monotone(own)
+    estimates = raised & BEACON_STAGES
 
     def rate(top: Any, bottom: Any, nested: bool) -> float | None:
         if not isinstance(top, int) or not isinstance(bottom, int) or not bottom:
