@@ -645,7 +645,8 @@ CELERY_BEAT_SCHEDULE["flush-cta-event-counts"] = {
 
 # --- Reports ----------------------------------------------------------------------
 
-# Small-cell suppression: counts from 1 to REPORT_MIN_CELL - 1 show as "<REPORT_MIN_CELL".
+# Small-cell suppression: counts below REPORT_MIN_CELL show as "<REPORT_MIN_CELL" (for
+# counts of people, decided on their perturbed value).
 REPORT_MIN_CELL = env.int("REPORT_MIN_CELL", default=5)
 if REPORT_MIN_CELL < 1:
     raise ImproperlyConfigured("REPORT_MIN_CELL must be at least 1")
@@ -656,7 +657,8 @@ REPORT_NOISE = env.int("REPORT_NOISE", default=2)
 if REPORT_NOISE < 0 or (PRODUCTION and REPORT_NOISE < 1):
     raise ImproperlyConfigured("REPORT_NOISE must be at least 1 in production (default 2)")
 # UTM values that are report rows of their own however few people came with them
-# (comma-separated); any other value needs REPORT_MIN_CELL people or is "(other)".
+# (comma-separated); any other value needs REPORT_MIN_CELL people (perturbed count) or
+# is "(other)".
 REPORT_KNOWN_SOURCES = env.list("REPORT_KNOWN_SOURCES", default=[])
 REPORT_KNOWN_MEDIUMS = env.list("REPORT_KNOWN_MEDIUMS", default=[])
 REPORT_KNOWN_CAMPAIGNS = env.list("REPORT_KNOWN_CAMPAIGNS", default=[])

@@ -45,7 +45,8 @@ from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
 from intake.models import CtaEventType, CtaFormField, Lead, PhoneType
 from intake.parsers import BoundedJSONParser, PlainTextJSONParser
-from intake.reports import GROUPS, RATES, article_funnel_report, form_abandonment_report
+from intake.report_table import csv_fields, csv_header
+from intake.reports import GROUPS, article_funnel_report, form_abandonment_report
 from intake.selectors import cta_config, lead_by_reference, lead_consents, lead_submissions
 from intake.services import (
     UTM_FIELDS,
@@ -622,13 +623,15 @@ REPORT_ROLES = (roles.MARKETING, roles.SUPERVISOR, roles.ADMIN)
             {"type": "string", "enum": ["hidden"]},
         ],
         "nullable": True,
-        "description": 'A count; from 1 to REPORT_MIN_CELL - 1 it is the string "<N>" '
+        "description": 'A count; below REPORT_MIN_CELL it is the string "<N>" '
         "(small-cell suppression). Counts of people (submissions to admitted) are "
         "perturbed by at most REPORT_NOISE, the same for the same people whatever the "
-        "query, so that overlapping queries cannot be subtracted to recover a small count; "
-        'CTA event counts are exact, and "hidden" where a larger one is withheld so that a '
-        "small one in the same column cannot be recovered from the total. Null where it "
-        "does not apply (CTA events by campaign or source).",
+        "query, so that overlapping queries cannot be subtracted to recover a small count, "
+        'and are "<N>" when their perturbed value is below N; CTA event counts are exact, '
+        'and "hidden" where a larger one is withheld so that a small one in the same column '
+        "cannot be recovered from the total. In every row no stage shows more than the "
+        "stage before it (article views to admitted): a stage shows at least the stage "
+        "after it. Null where it does not apply (CTA events by campaign or source).",
     }
 )
 class SuppressedCountField(serializers.Field):
@@ -766,7 +769,9 @@ class ArticleReportQuerySerializer(serializers.Serializer):
 
 
 class ReportCsvRenderer(BaseRenderer):
-    """``?format=csv``: one line per row and a total line, counts suppressed as in JSON."""
+    """``?format=csv``: one line per row and a total line, with the page's headings;
+    number columns hold numbers only, a count not shown is empty and flagged beside it
+    (``intake.report_table``)."""
 
     media_type = "text/csv"
     format = "csv"
@@ -779,42 +784,11 @@ class ReportCsvRenderer(BaseRenderer):
             writer.writerow(["code", "message"])
             writer.writerow([(data or {}).get("code", ""), (data or {}).get("message", "")])
             return out.getvalue().encode()
-        columns = report_csv_columns()
-        writer.writerow([name for name, _path in columns])
+        writer.writerow(csv_header(data.get("group", "article")))
         for row in [*data["rows"], data["total"]]:
-            writer.writerow([_csv_cell(_dig(row, path)) for _name, path in columns])
+            fields = csv_fields(row, min_cell=data.get("min_cell", 0))
+            writer.writerow([_csv_cell(value) for value in fields])
         return out.getvalue().encode()
-
-
-def report_csv_columns() -> list[tuple[str, tuple[str, ...]]]:
-    columns: list[tuple[str, tuple[str, ...]]] = [("key", ("key",)), ("label", ("label",))]
-    columns += [(name, (name,)) for name in REPORT_COUNT_COLUMNS]
-    columns += [(name, ("rates", name)) for name, _top, _bottom in RATES]
-    for part in ("system", "coordinators"):
-        for figure in ("median_seconds", "p90_seconds"):
-            columns.append((f"first_contact_{part}_{figure}", ("first_contact", part, figure)))
-    columns.append(("contacted_within_target_share", ("contacted_within_target_share",)))
-    return columns
-
-
-REPORT_COUNT_COLUMNS = (
-    "article_views",
-    "cta_views",
-    "form_starts",
-    "submissions",
-    "leads",
-    "contacted",
-    "consult_booked",
-    "consult_attended",
-    "admitted",
-)
-
-
-def _dig(row: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = row
-    for name in path:
-        value = value.get(name) if isinstance(value, dict) else None
-    return value
 
 
 def _csv_cell(value: Any) -> str:
@@ -858,7 +832,11 @@ class ArticleReportApi(APIView):
         responses={
             (200, "application/json"): ArticleReportOutputSerializer,
             (200, "text/csv"): OpenApiResponse(
-                OpenApiTypes.STR, description="Columns: key, label, counts, rates, times."
+                OpenApiTypes.STR,
+                description="The dashboard table's columns with its headings (Key, the "
+                "grouping, counts, rates, times in seconds). Number columns hold numbers "
+                'only: a count not shown is empty and its "<heading> suppressed" column '
+                'says why ("fewer than 5" or "withheld").',
             ),
             400: OpenApiResponse(ErrorSerializer, "Invalid query parameters."),
             403: OpenApiResponse(

@@ -1,8 +1,12 @@
 """Conversion reports for marketing, read from the funnel rollups (a selector module).
 
-Everything here is an aggregate; nothing names, counts or finds a person. Counts from
-1 to ``REPORT_MIN_CELL - 1`` leave as the string "<N>" (N = ``REPORT_MIN_CELL``), and
-every rate or time that would let a reader work such a count out is None.
+Everything here is an aggregate; nothing names, counts or finds a person. A count
+below ``REPORT_MIN_CELL`` (N) leaves as the string "<N>", and every rate or time that
+would let a reader work such a count out is None. For counts of people "below N" is
+decided on the perturbed count (below), never on the true one, and so is whether a
+row a submitter's text would key exists: one person more never flips a count from
+"<N>" to a number, or a row into being, for certain. Every row's funnel is monotone
+(``intake.report_funnel``): no stage shows more than the stage before it.
 
 Differencing. Suppressing small cells is not enough when the same people can be counted
 in overlapping cells: a range one day longer, weeks against months, first against last
@@ -19,8 +23,9 @@ its people's keys, and a published count is the true one plus a noise in
 - cells differing by even one person get unrelated noise, so the difference of two
   published counts is the true difference plus up to 2 * REPORT_NOISE of noise: a count
   of 1 to 4 cannot be read off it;
-- zero stays zero, small counts stay "<N", and no count of N or more is published
-  below N; rates are taken between published counts.
+- zero stays zero, a count whose perturbed value is below N is "<N" (so 1 and 2
+  always are), and no number below N is published; rates are taken between published
+  counts.
 
 Rounding each underlying cell instead (so any aggregate is built from already-safe
 units) was the alternative: it needs a rounded copy of every counter kept per day and
@@ -58,6 +63,7 @@ from intake.models import (
     cell_key_field,
     contact_time_field,
 )
+from intake.report_funnel import BEACON_STAGES, FUNNEL_ORDER, funnel_monotone
 from intake.services.rollups import ALL_SOURCES, RECORD_KEY_BITS
 
 Grain = FunnelRollup.Grain
@@ -98,11 +104,12 @@ NESTED_RATES = {
 }
 NONE_LABEL = "(none)"
 # Free text never keys a row. A UTM value is its own row only when the clinic
-# configured it (REPORT_KNOWN_*) or at least REPORT_MIN_CELL people came with it in the
-# report's range; the rest are folded into one "(other)" row, so a value one person
-# typed (an email address in utm_campaign) never shows, and its people are still
-# counted, suppressed, in that row and the total. An article made up by a submission
-# (``needs_review``) is likewise folded into the rows without an article, "(unknown)".
+# configured it (REPORT_KNOWN_*) or the perturbed count of people who came with it in
+# the report's range is at least REPORT_MIN_CELL; the rest are folded into one
+# "(other)" row, so a value one person typed (an email address in utm_campaign) never
+# shows, and its people are still counted, suppressed, in that row and the total. An
+# article made up by a submission (``needs_review``) is likewise folded into the rows
+# without an article, "(unknown)", on the same rule.
 OTHER_LABEL = "(other)"
 UNKNOWN_LABEL = "(unknown)"
 _KNOWN_SETTINGS = {
@@ -141,34 +148,28 @@ def perturbation(cell_key: int, spread: int | None = None) -> int:
     return int(share * (2 * spread + 1)) - spread
 
 
-def published(
-    sums: dict[str, int], field: str, *, threshold: int | None = None, spread: int | None = None
-) -> int:
-    """The number a count leaves as: exact for CTA events (and with REPORT_NOISE=0),
-    perturbed by its cell key for people, never below REPORT_MIN_CELL when not zero.
-    (``threshold`` and ``spread`` default to the settings, read once by the caller.)"""
+def noisy_count(sums: dict[str, int], field: str, *, spread: int | None = None) -> int:
+    """A count as the cell key method perturbs it (exact for CTA events, for zero and
+    with REPORT_NOISE=0): the value every decision about the count is taken on."""
     spread = noise() if spread is None else spread
     count = sums.get(field, 0)
     if count <= 0 or not is_perturbed(field, spread):
         return count
-    threshold = min_cell() if threshold is None else threshold
-    return max(count + perturbation(sums.get(cell_key_field(field), 0), spread), threshold)
+    return count + perturbation(sums.get(cell_key_field(field), 0), spread)
 
 
-def shown_rate(
-    numerator: int,
-    denominator: int,
-    *,
-    true_counts: tuple[int, int] | None = None,
-    threshold: int | None = None,
-) -> float | None:
-    """numerator / denominator (published counts), None when either true count is
-    suppressed (``true_counts``, default the counts themselves)."""
-    top, bottom = true_counts or (numerator, denominator)
+def shown_count(
+    sums: dict[str, int], field: str, *, threshold: int | None = None, spread: int | None = None
+) -> int | str:
+    """What a count leaves as: 0 for none, its noisy value when that is at least
+    REPORT_MIN_CELL, else "<N>". Decided on the noisy value, never on the true count:
+    one person more or less never flips a count between "<N>" and a number for certain.
+    (``threshold`` and ``spread`` default to the settings, read once by the caller.)"""
     threshold = min_cell() if threshold is None else threshold
-    if not denominator or 0 < top < threshold or 0 < bottom < threshold:
-        return None
-    return round(numerator / denominator, 4)
+    if sums.get(field, 0) <= 0:
+        return 0
+    value = noisy_count(sums, field, spread=spread)
+    return value if value >= threshold else f"<{threshold}"
 
 
 def histogram_quantile(counts: list[int], share: float) -> int | None:
@@ -198,13 +199,14 @@ def _time_fields(part: str) -> list[str]:
 _TIME_FIELDS = {part: _time_fields(part) for part in CONTACT_TIME_PARTS}
 
 
-def _shown_times(sums: dict[str, int], threshold: int) -> dict[str, dict[str, int | None]]:
+def _shown_times(sums: dict[str, int], *, shown: bool, least: int) -> dict[str, Any]:
+    """Times to first contact, when the row shows its contacted count as a number
+    (``shown``: decided on the noisy count, like the count itself) and at least
+    ``least`` contacts were measured (a median of one or two is someone's own wait)."""
     out = {}
     for part in CONTACT_TIME_PARTS:
         counts = [sums.get(field, 0) for field in _TIME_FIELDS[part]]
-        measured = sum(counts)
-        # A median of fewer than REPORT_MIN_CELL people is someone's own wait.
-        hidden = measured < threshold
+        hidden = not shown or sum(counts) < least
         out[part] = {
             "median_seconds": None if hidden else histogram_quantile(counts, 0.5),
             "p90_seconds": None if hidden else histogram_quantile(counts, 0.9),
@@ -250,46 +252,38 @@ def complementary_hidden(rows: list[dict[str, int]], total: dict[str, int]) -> l
 def shown_row(
     sums: dict[str, int], *, with_events: bool, hidden: set[str] = frozenset()
 ) -> dict[str, Any]:
-    """One row of the report, suppressed; ``hidden`` fields show as "hidden"."""
+    """One row of the report, suppressed, its funnel monotone (``intake.report_funnel``);
+    ``hidden`` fields show as "hidden". Rates are taken between shown counts, and left
+    out when either is not a number or is a beacon count raised to the stage after it."""
     threshold, spread = min_cell(), noise()
-    label = f"<{threshold}"
-    numbers = {
-        field: published(sums, field, threshold=threshold, spread=spread) for field in COUNT_FIELDS
-    }
-    row: dict[str, Any] = {}
-    for field in COUNT_FIELDS:
-        if field == "contacted_within_target":
-            continue
+    own: dict[str, Any] = {}
+    for field in FUNNEL_ORDER:
         if field in FUNNEL_EVENT_FIELDS and not with_events:
-            row[field] = None
+            own[field] = None
         elif field in hidden:
-            row[field] = HIDDEN
-        elif 0 < sums.get(field, 0) < threshold:
-            row[field] = label
+            own[field] = HIDDEN
         else:
-            row[field] = numbers[field]
+            own[field] = shown_count(sums, field, threshold=threshold, spread=spread)
+    row, raised = funnel_monotone(own)
+    estimates = raised & BEACON_STAGES
 
-    def rate(top: str, bottom: str, nested: bool) -> float | None:
-        value = shown_rate(
-            numbers[top],
-            numbers[bottom],
-            true_counts=(sums.get(top, 0), sums.get(bottom, 0)),
-            threshold=threshold,
-        )
-        return min(value, 1.0) if value is not None and nested else value
+    def rate(top: Any, bottom: Any, nested: bool) -> float | None:
+        if not isinstance(top, int) or not isinstance(bottom, int) or not bottom:
+            return None
+        value = round(top / bottom, 4)
+        return min(value, 1.0) if nested else value
 
     row["rates"] = {
-        name: (
-            None
-            if (not with_events and (top in FUNNEL_EVENT_FIELDS or bottom in FUNNEL_EVENT_FIELDS))
-            or top in hidden
-            or bottom in hidden
-            else rate(top, bottom, name in NESTED_RATES)
-        )
+        name: None
+        if {top, bottom} & estimates
+        else rate(row[top], row[bottom], name in NESTED_RATES)
         for name, top, bottom in RATES
     }
-    row["first_contact"] = _shown_times(sums, threshold)
-    row["contacted_within_target_share"] = rate("contacted_within_target", "contacted", True)
+    row["first_contact"] = _shown_times(
+        sums, shown=isinstance(own["contacted"], int), least=max(1, threshold - spread)
+    )
+    within = shown_count(sums, "contacted_within_target", threshold=threshold, spread=spread)
+    row["contacted_within_target_share"] = rate(within, own["contacted"], True)
     return row
 
 
@@ -417,16 +411,23 @@ def _folded(
     group: str, sums: dict[Any, dict[str, int]], articles: dict[int, Article]
 ) -> dict[Any, dict[str, int]]:
     """``sums`` with every key a submitter chose, that is neither configured nor seen
-    for at least REPORT_MIN_CELL people (true ``leads``: distinct people, not
-    submissions), added into one row: "(other)" for UTM values, the article-less row
-    for articles made up by a submission."""
+    for REPORT_MIN_CELL people, added into one row: "(other)" for UTM values, the
+    article-less row for articles made up by a submission. People are ``leads``
+    (distinct people, not submissions), counted as the cell key method perturbs them:
+    whether a row exists never depends on one person for certain (the insider who pads
+    a made-up campaign with four people cannot read off whether a fifth came)."""
+    threshold, spread = min_cell(), noise()
+
+    def clears(values: dict[str, int]) -> bool:
+        return noisy_count(values, "leads", spread=spread) >= threshold
+
     if group in _KNOWN_SETTINGS:
         known = known_values(group) - _RESERVED_LABELS
 
         def fold_to(key: Any) -> Any:
             if key == "" or key in known:
                 return key
-            if key in _RESERVED_LABELS or sums[key].get("leads", 0) < min_cell():
+            if key in _RESERVED_LABELS or not clears(sums[key]):
                 return _OTHER
             return key
     elif group == "article":
@@ -435,7 +436,7 @@ def _folded(
             article = articles.get(key)
             if article is None or not article.needs_review:
                 return key
-            return key if sums[key].get("leads", 0) >= min_cell() else None
+            return key if clears(sums[key]) else None
     else:
         return sums
     out: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))

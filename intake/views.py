@@ -19,12 +19,19 @@ from intake.apis import (
     ArticleReportQuerySerializer,
     LeadSubmitInputSerializer,
     lead_submit_validated,
-    report_csv_columns,
 )
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.models import Article, Lead
 from intake.report_charts import FUNNEL_STAGES, TREND_SERIES, funnel_bars, trend_bars
+from intake.report_table import (
+    COLUMNS,
+    DEFAULT_COLUMNS,
+    GROUP_LABELS,
+    abandonment_row,
+    chosen_columns,
+    table_row,
+)
 from intake.reports import GROUPS, article_choices, article_funnel_report, form_abandonment_report
 from intake.selectors import article_get_listed, article_list_listed, cta_config
 from intake.throttles import limits_hit, request_limits
@@ -176,120 +183,48 @@ def reports_dashboard(request: HttpRequest) -> HttpResponse:
         date_to=params["date_to"],
         article_slug=params.get("article", ""),
     )
-    query_string = urlencode(
-        {
-            "date_from": params["date_from"].isoformat(),
-            "date_to": params["date_to"].isoformat(),
-            "group": params["group"],
-            "attribution": params["attribution"],
-            "article": params.get("article", ""),
-        }
-    )
+    filters = {
+        "date_from": params["date_from"].isoformat(),
+        "date_to": params["date_to"].isoformat(),
+        "group": params["group"],
+        "attribution": params["attribution"],
+        "article": params.get("article", ""),
+    }
+    query_string = urlencode(filters)
+    # The table's columns: the default set, or the chooser's without JavaScript (with
+    # it, reports.js applies the choice the browser remembers).
+    chosen, chose = chosen_columns(request.GET)
     response = render(
         request,
         "intake/reports_dashboard.html",
         {
             "report": report,
             "params": params,
-            "groups": GROUPS,
+            "groups": [(group, GROUP_LABELS[group]) for group in GROUPS],
             "articles": article_choices(),
             "funnel": funnel_bars(report["total"], min_cell=report["min_cell"]),
             "funnel_stages": [label for _name, label in FUNNEL_STAGES],
             "trend": trend_bars(trend["rows"]),
             "trend_series": [label for _name, label in TREND_SERIES],
             "csv_url": f"/api/v1/reports/articles/?{query_string}&format=csv",
-            "table_columns": TABLE_COLUMNS,
-            "table_rows": [_table_row(row) for row in report["rows"]],
-            "table_total": _table_row(report["total"]),
+            "group_label": GROUP_LABELS[params["group"]],
+            "filters": filters,
+            "table_columns": [
+                {
+                    "name": column.name,
+                    "label": column.label,
+                    "shown": column.name in chosen,
+                    "default": column.name in DEFAULT_COLUMNS,
+                }
+                for column in COLUMNS
+            ],
+            "chosen_columns": chosen,
+            "columns_chosen_in_query": chose,
+            "table_rows": [table_row(row, chosen=chosen) for row in report["rows"]],
+            "table_total": table_row(report["total"], chosen=chosen),
             "abandonment": abandonment,
-            "abandonment_rows": [_abandonment_row(row) for row in abandonment["rows"]],
+            "abandonment_rows": [abandonment_row(row) for row in abandonment["rows"]],
         },
     )
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-NOT_SHOWN = "\u2013"  # an en dash: hidden or not measured
-
-# The table's columns are the CSV's (``report_csv_columns``), in its order, each with
-# a heading a person reads; the CSV's ``key`` is the row heading's data-key.
-COLUMN_HEADINGS = {
-    "article_views": "Article views",
-    "cta_views": "CTA views",
-    "form_starts": "Form starts",
-    "submissions": "Submissions",
-    "leads": "Leads",
-    "contacted": "Contacted",
-    "consult_booked": "Booked",
-    "consult_attended": "Attended",
-    "admitted": "Admitted",
-    "cta_view_rate": "CTA view rate",
-    "form_start_rate": "Form start rate",
-    "submission_rate": "Submission rate",
-    "contact_rate": "Contact rate",
-    "booking_rate": "Booking rate",
-    "attendance_rate": "Attendance rate",
-    "admission_rate": "Admission rate",
-    "lead_to_patient_rate": "Lead \u2192 patient",
-    "first_contact_system_median_seconds": "System wait, median",
-    "first_contact_system_p90_seconds": "System wait, 90th pct.",
-    "first_contact_coordinators_median_seconds": "Callback wait, median",
-    "first_contact_coordinators_p90_seconds": "Callback wait, 90th pct.",
-    "contacted_within_target_share": "Within target",
-}
-TABLE_COLUMNS = [
-    (name, COLUMN_HEADINGS.get(name, name.replace("_", " ").capitalize()))
-    for name, _path in report_csv_columns()
-    if name not in ("key", "label")
-]
-
-
-def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return NOT_SHOWN
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _share(value: float | None) -> str:
-    return NOT_SHOWN if value is None else f"{value:.0%}"
-
-
-def _dig(row: dict, path: tuple[str, ...]):
-    value = row
-    for name in path:
-        value = value.get(name) if isinstance(value, dict) else None
-    return value
-
-
-def _table_row(row: dict) -> dict:
-    """The dashboard table's cells, one per CSV column: (shown, sort key, suppressed).
-    Suppressed counts all sort alike, just above zero."""
-    cells: list[tuple[str, float, bool]] = []
-    for name, path in report_csv_columns():
-        if name in ("key", "label"):
-            continue
-        value = _dig(row, path)
-        if isinstance(value, str):
-            cells.append((value, 0.5, True))
-        elif name.endswith("_seconds"):
-            cells.append((_duration(value), -1 if value is None else value, False))
-        elif name.endswith(("_rate", "_share")):
-            cells.append((_share(value), -1 if value is None else value, False))
-        elif value is None:
-            cells.append(("n/a", -1, False))
-        else:
-            cells.append((str(value), value, False))
-    return {"key": row.get("key", ""), "label": row["label"], "cells": cells}
-
-
-def _abandonment_row(row: dict) -> dict:
-    """A row of the form-abandonment table, in the cells of ``_table_row``."""
-    cells = [
-        (str(count), 0.5, True) if isinstance(count, str) else (str(count), count, False)
-        for count in row["counts"].values()
-    ]
-    return {"key": row["key"], "label": row["label"], "cells": cells}

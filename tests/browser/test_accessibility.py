@@ -1,7 +1,7 @@
 """axe-core (vendored: tests/browser/vendor/axe.min.js, MPL-2.0) on the pages people
 use most: no serious or critical violation on the article page (short form, at a
 phone's and a laptop's width), the manage-request page, the console queue and the
-marketing dashboard."""
+marketing dashboard (at both widths, its column chooser open)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def test_the_console_queue_has_no_serious_violations(axe_page, live_server):
     assert serious_violations(page) == []
 
 
-def test_the_dashboard_has_no_serious_violations(axe_page, live_server):
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 768)])
+def test_the_dashboard_has_no_serious_violations(axe_page, live_server, width, height):
     marketer = UserFactory(username="morgan")
     marketer.groups.add(Group.objects.get_or_create(name="marketing")[0])
     article = ArticleFactory(slug="sleep-and-mood", title="Sleep and mood", topic="depression")
@@ -112,7 +113,7 @@ def test_the_dashboard_has_no_serious_violations(axe_page, live_server):
         ArticleDailyCount.objects.create(
             article=article, day=clinic_day(), type="form_abandon", field=field, count=count
         )
-    page = axe_page()
+    page = axe_page(width, height)
     page.goto(f"{live_server.url}/reports/")
     page.get_by_label("Username").fill(marketer.username)
     page.get_by_label("Password").fill(PASSWORD)
@@ -121,6 +122,11 @@ def test_the_dashboard_has_no_serious_violations(axe_page, live_server):
     for summary in page.locator("details.chart-table summary").all():
         summary.click()
     assert page.locator('table[data-table="abandonment"] th[scope="col"]').count() == 3
+    assert serious_violations(page) == []
+    # The column chooser open, a column added: still none.
+    page.locator("details.column-chooser summary").click()
+    page.get_by_role("checkbox", name="Form starts").check()
+    assert page.locator('table[data-table="report"] th[data-column="form_starts"]').is_visible()
     assert serious_violations(page) == []
 
 

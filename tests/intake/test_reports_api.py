@@ -4,6 +4,7 @@ they show, and what they never show."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -145,12 +146,14 @@ def test_csv_has_the_same_suppressed_rows(api_client, marketer, article):
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    by_key = {row["key"]: row for row in rows}
+    by_key = {row["Key"]: row for row in rows}
     # 6 is withheld too: with the total shown, it would give the small count away.
-    assert by_key[SLUG]["leads"] == "hidden"
-    assert by_key["another-article"]["leads"] == "<5"
-    assert by_key["another-article"]["contact_rate"] == ""
-    assert rows[-1]["label"] == "Total" and rows[-1]["leads"] == "8"
+    assert (by_key[SLUG]["Leads"], by_key[SLUG]["Leads suppressed"]) == ("", "withheld")
+    rare = by_key["another-article"]
+    assert (rare["Leads"], rare["Leads suppressed"]) == ("", "fewer than 5")
+    assert rare["Contact rate"] == ""
+    assert rows[-1]["Article"] == "Total" and rows[-1]["Leads"] == "8"
+    assert rows[-1]["Leads suppressed"] == ""
 
 
 def test_breakdown_by_campaign_source_topic_week_and_month(api_client, marketer, article):
@@ -372,8 +375,55 @@ def test_the_dashboard_table_has_the_csv_columns_and_marks_small_counts(
     header = next(csv.reader(io.StringIO(api_client.get(URL, {"format": "csv"}).content.decode())))
 
     table = page[page.index('data-table="report"') :]
-    columns = re.findall(r'<th scope="col" data-column="([^"]+)"', table)
-    assert ["key", *columns] == header
+    headings = [
+        html.unescape(heading)
+        for heading in re.findall(
+            r'<th scope="col" data-column="[^"]+"[^>]*><button[^>]*>([^<]+)<', table
+        )
+    ]
+    assert headings[0] == "Article" and len(headings) == 23
+    numbers = [
+        name.removesuffix(" (seconds)") for name in header if not name.endswith(" suppressed")
+    ]
+    assert numbers == ["Key", *headings]
     rare = table[table.index('data-key="rare-article"') :]
     rare = rare[: rare.index("</tr>")]
     assert 'class="suppressed"' in rare and "&lt;5" in rare
+
+
+@pytest.mark.parametrize("group", ["article", "utm_campaign", "week"])
+def test_the_csv_has_numbers_only_in_number_columns_and_flags_what_it_leaves_out(
+    api_client, marketer, article, settings, group
+):
+    settings.REPORT_NOISE = 2
+    _leads(9, stage=Lead.Stage.CONTACTED, utm={"utm_campaign": "spring"})
+    _leads(2, slug="rare-article", utm={"utm_campaign": "spring"})
+    _events(article, views=3)  # "<5" among the CTA events, and one withheld beside it
+    api_client.force_authenticate(marketer)
+
+    body = api_client.get(URL, {"group": group}).json()
+    text = api_client.get(URL, {"group": group, "format": "csv"}).content.decode()
+
+    header, *lines = list(csv.reader(io.StringIO(text)))
+    assert "<" not in text and "hidden" not in text
+    flags = {name for name in header if name.endswith(" suppressed")}
+    assert len(flags) == 9
+    rows = [dict(zip(header, line, strict=True)) for line in lines]
+    labels = {"leads": "Leads", "article_views": "Article views", "admitted": "Admitted"}
+    for shown, line in zip([*body["rows"], body["total"]], rows, strict=True):
+        for name, label in labels.items():
+            value, flag = line[label], line[f"{label} suppressed"]
+            if isinstance(shown[name], int):
+                assert (value, flag) == (str(shown[name]), "")
+            elif shown[name] is None:
+                assert (value, flag) == ("", "")  # does not apply: not a suppression
+            else:
+                assert value == ""
+                assert flag == ("withheld" if shown[name] == "hidden" else "fewer than 5")
+        for name in header:
+            if name not in flags and name not in ("Key", header[1]) and line[name]:
+                float(line[name])  # a number, nothing else
+    if group == "article":
+        rare = next(line for line in rows if line["Key"] == "rare-article")
+        assert rare["Leads suppressed"] == "fewer than 5"
+        assert {line["Article views suppressed"] for line in rows} >= {"fewer than 5"}

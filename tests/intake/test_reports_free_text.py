@@ -186,10 +186,10 @@ def test_the_csv_has_the_folded_rows(api_client, marketer):
     response = api_client.get(URL, {"group": "utm_campaign", "format": "csv"})
 
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert [(row["key"], row["leads"]) for row in rows] == [
-        ("spring", "hidden"),
-        ("(other)", "<5"),
-        ("", "7"),
+    assert [(row["Key"], row["Leads"], row["Leads suppressed"]) for row in rows] == [
+        ("spring", "", "withheld"),
+        ("(other)", "", "fewer than 5"),
+        ("", "7", ""),
     ]
 
 
