@@ -644,6 +644,27 @@ def opt_out_remove(*, phone: str) -> bool:
     return bool(deleted)
 
 
+def opt_out_withdraw(*, phone: str, source: str, since: datetime) -> bool:
+    """Take back an opt-out staff recorded by mistake (a coordinator's undone "do not
+    contact"): only one ``source`` recorded at or after ``since``, and never once the
+    person asked to stop themselves since then (STOP, or in their own words): theirs
+    stands until they text START. Texts it suppressed stay unsent. True if removed."""
+    hashed = phone_hash(phone)
+    if not hashed:
+        return False
+    asked = InboundMessage.objects.filter(
+        sender_hash=hashed,
+        kind__in=[InboundMessage.Kind.OPT_OUT, InboundMessage.Kind.OPT_OUT_REQUEST],
+        received_at__gte=since,
+    )
+    if asked.exists():
+        return False
+    deleted, _ = OptOut.objects.filter(
+        phone_hash=hashed, source=source, created_at__gte=since
+    ).delete()
+    return bool(deleted)
+
+
 def inbound_receive(
     *, provider_id: str, sender: str, body: str, opt_out_type: str = ""
 ) -> InboundMessage | None:

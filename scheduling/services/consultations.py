@@ -150,25 +150,27 @@ def callback_book(
     *, callback_id: int, user_id: int, clinician_id: int, starts_at: datetime, notes: str = ""
 ) -> Appointment:
     """From the console: book a consultation for the callback's lead and log the call
-    as "booked", in one transaction."""
-    from scheduling.services.callbacks import attempt_log
+    as "booked", in one transaction: the attempt exists only with its appointment, and
+    a refused booking leaves the callback claimed, as it was. Only the holder books."""
+    from scheduling.services.callbacks import callback_held
 
-    callback = Callback.objects.filter(pk=callback_id).first()
-    if callback is None:
+    if not Callback.objects.filter(pk=callback_id).exists():
         raise ApplicationError("No such callback.", code="not_found", status_code=404)
     with transaction.atomic():
-        attempt_log(
-            callback_id=callback_id,
-            user_id=user_id,
-            outcome=CallAttempt.Outcome.BOOKED,
-            notes=notes,
-        )
-        return appointment_book(
+        callback = callback_held(callback_id=callback_id, user_id=user_id)
+        appointment = appointment_book(
             lead_id=callback.lead_id,
             clinician_id=clinician_id,
             starts_at=starts_at,
             booked_by_id=user_id,
         )
+        CallAttempt.objects.create(
+            callback=callback,
+            coordinator_id=user_id,
+            outcome=CallAttempt.Outcome.BOOKED,
+            notes=notes,
+        )
+    return appointment
 
 
 def _active(appointment_id: int) -> Appointment | None:
