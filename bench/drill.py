@@ -512,7 +512,7 @@ class Traffic:
                     "attempt",
                     "POST",
                     f"/api/v1/callbacks/{callback_id}/attempts/",
-                    json={"outcome": outcome, "notes": "drill call"},
+                    json={"outcome": outcome, "notes": "drill call", "confirm": outcome},
                     headers=session.headers(),
                 )
                 if logged is not None and logged.status_code == 400 and outcome == "voicemail":

@@ -139,6 +139,7 @@ class Refusal(models.Model):
     class LiftSource(models.TextChoices):
         START = "start", "The person texted START from the phone"
         COORDINATOR = "coordinator", "The person asked a coordinator to be contacted again"
+        WITHDRAWN = "withdrawn", "Taken back within minutes by the coordinator who recorded it"
 
     channel = models.CharField(max_length=10, choices=Channel.choices)
     value_hash = models.CharField(max_length=64, db_index=True)

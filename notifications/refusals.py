@@ -12,6 +12,8 @@ on the audit trail (``Refusal`` is audited; its hash and note never are).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,8 +21,8 @@ from django.utils import timezone
 from config.crypto import email_hash, phone_hash
 from config.exceptions import ApplicationError
 from config.metrics import MESSAGES
-from notifications.models import Message, OptOut, Refusal
-from notifications.selectors import refusals_live
+from notifications.models import InboundMessage, Message, OptOut, Refusal, SmsConsentState
+from notifications.selectors import contact_refused, refusals_live
 from notifications.services import AMBIGUOUS_ERRORS, REFUSAL_OPT_OUT_SOURCE, opt_out_record
 
 
@@ -105,3 +107,64 @@ def refusal_lift(*, phone: object = "", email: str = "", lifted_by_id: int, note
         if lifted and hashed_phone:
             OptOut.objects.filter(phone_hash=hashed_phone, source=REFUSAL_OPT_OUT_SOURCE).delete()
     return lifted
+
+
+def refusal_restricted_before(*, phone: object) -> datetime | None:
+    """The number's last stop before a refusal is recorded, for
+    :func:`refusal_withdraw` to put back should the refusal be taken back."""
+    hashed = phone_hash(phone)
+    if not hashed:
+        return None
+    return (
+        SmsConsentState.objects.filter(phone_hash=hashed)
+        .values_list("restricted_at", flat=True)
+        .first()
+    )
+
+
+def refusal_withdraw(
+    *,
+    phone: object = "",
+    email: str = "",
+    recorded_by_id: int,
+    since: datetime,
+    restricted_before: datetime | None,
+) -> int:
+    """Take back the refusals a coordinator recorded by mistake a few minutes ago (an
+    undone "do not contact", ``scheduling.services.attempt_undo``): only the live ones
+    of ``phone`` and ``email`` that ``recorded_by_id`` recorded at or after ``since``,
+    marked lifted as ``WITHDRAWN`` by them (on the audit trail). The opt-out the
+    refusal made goes with it, and the number's stop goes back to what it was before
+    (``restricted_before``) — unless the person asked to stop themselves since then
+    (STOP, or in their own words): theirs stands until they text START. Texts the
+    refusal suppressed stay unsent. Returns how many refusals were taken back."""
+    addresses = _addresses(phone, email)
+    if not addresses:
+        return 0
+    match = Q(pk__in=[])
+    for channel, hashed in addresses:
+        match |= Q(channel=channel, value_hash=hashed)
+    now = timezone.now()
+    with transaction.atomic():
+        withdrawn = Refusal.objects.filter(
+            match, lifted_at__isnull=True, recorded_by_id=recorded_by_id, recorded_at__gte=since
+        ).update(
+            lifted_at=now, lifted_by_id=recorded_by_id, lift_source=Refusal.LiftSource.WITHDRAWN
+        )
+        hashed_phone = phone_hash(phone)
+        if not (withdrawn and hashed_phone):
+            return withdrawn
+        asked = InboundMessage.objects.filter(
+            sender_hash=hashed_phone,
+            kind__in=[InboundMessage.Kind.OPT_OUT, InboundMessage.Kind.OPT_OUT_REQUEST],
+            received_at__gte=since,
+        ).exists()
+        if asked or contact_refused(phone=phone):
+            return withdrawn
+        OptOut.objects.filter(
+            phone_hash=hashed_phone, source=REFUSAL_OPT_OUT_SOURCE, created_at__gte=since
+        ).delete()
+        SmsConsentState.objects.filter(phone_hash=hashed_phone, restricted_at__gte=since).update(
+            restricted_at=restricted_before
+        )
+    return withdrawn

@@ -194,9 +194,20 @@ class CallbackReleaseApi(APIView):
 
 
 class AttemptInputSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=CallAttempt.Outcome.choices)
+    outcome = serializers.ChoiceField(
+        choices=CallAttempt.Outcome.choices,
+        help_text="Only the holder of the claim logs. `booked` is logged by booking "
+        "(the console's booking), not here.",
+    )
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     call_back_at = serializers.DateTimeField(required=False, allow_null=True)
+    confirm = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        help_text="The outcome again, required for the closing outcomes (not_interested, "
+        "wrong_number, do_not_contact).",
+    )
 
 
 class AttemptOutputSerializer(serializers.ModelSerializer):
@@ -257,6 +268,7 @@ class CallbackAttemptsApi(APIView):
             outcome=data["outcome"],
             notes=data.get("notes", ""),
             call_back_at=data.get("call_back_at"),
+            confirm=data.get("confirm", ""),
         )
         _leads_read(Lead.objects.filter(callbacks=attempt.callback_id), what="call attempts API")
         return Response(AttemptOutputSerializer(attempt).data, status=status.HTTP_201_CREATED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -184,6 +186,10 @@ class CallAttempt(models.Model):
         WRONG_NUMBER = "wrong_number", "Wrong number"
         DO_NOT_CONTACT = "do_not_contact", "Asked not to be contacted"
 
+    # How long the coordinator who logged a closing outcome may take it back: long
+    # enough to notice the wrong choice, short enough that nobody has acted on it.
+    UNDO_WINDOW = timedelta(minutes=10)
+
     callback = models.ForeignKey(Callback, on_delete=models.CASCADE, related_name="attempts")
     coordinator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="call_attempts"
@@ -192,12 +198,35 @@ class CallAttempt(models.Model):
     notes = EncryptedTextField(blank=True)
     call_back_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What a closing outcome changed, so the coordinator who logged it can undo it for
+    # a few minutes (``services.attempt_undo``): the lead's stage before, whether this
+    # attempt recorded the number's opt-out, the alerts it settled. Names and ids only.
+    undo_state = models.JSONField(default=dict, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"Attempt {self.pk} ({self.outcome})"
+
+
+@audited()
+class ConsolePreference(models.Model):
+    """How one staff member works the console; a row is made at their first change."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_preference"
+    )
+    # Single-key shortcuts (WCAG 2.1.4: they can be turned off).
+    shortcuts_enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Console preferences of user {self.user_id}"
 
 
 @audited()

@@ -24,6 +24,7 @@ from scheduling.models import (
     CallAttempt,
     Callback,
     Clinician,
+    ConsolePreference,
     StaffAlert,
 )
 
@@ -461,3 +462,47 @@ def appointment_booking_notice(*, appointment_id: int) -> str:
     if verified.phone or verified.email:
         return BOOKING_UNSENT_VERIFIED
     return BOOKING_UNSENT_UNVERIFIED
+
+
+def attempts_undoable(*, user_id: int, now: datetime | None = None) -> QuerySet[CallAttempt]:
+    """The closing outcomes ``user_id`` logged that they may still take back
+    (``services.attempt_undo``), newest first, with their callback and lead."""
+    now = now or timezone.now()
+    return (
+        CallAttempt.objects.filter(
+            coordinator_id=user_id,
+            undone_at__isnull=True,
+            created_at__gt=now - CallAttempt.UNDO_WINDOW,
+            callback__status=Callback.Status.DONE,
+        )
+        .exclude(undo_state={})
+        .select_related("callback__lead")
+        .order_by("-created_at")
+    )
+
+
+def console_shortcuts_enabled(*, user_id: int) -> bool:
+    """Whether the user keeps the console's single-key shortcuts (on until turned off)."""
+    enabled = (
+        ConsolePreference.objects.filter(user_id=user_id)
+        .values_list("shortcuts_enabled", flat=True)
+        .first()
+    )
+    return enabled is not False
+
+
+def attempt_get(*, attempt_id: int) -> CallAttempt | None:
+    return (
+        CallAttempt.objects.select_related("callback__lead", "coordinator")
+        .filter(pk=attempt_id)
+        .first()
+    )
+
+
+def attempt_last(*, callback_id: int, user_id: int) -> CallAttempt | None:
+    """The last call ``user_id`` logged on the callback."""
+    return (
+        CallAttempt.objects.filter(callback_id=callback_id, coordinator_id=user_id)
+        .order_by("-created_at", "-pk")
+        .first()
+    )

@@ -42,6 +42,9 @@ urlpatterns = [
     path("callbacks/<int:callback_id>/attempt/", views.console_attempt, name="console-attempt"),
     path("callbacks/<int:callback_id>/renew/", views.console_renew, name="console-renew"),
     path("callbacks/<int:callback_id>/sms/", views.console_sms, name="console-sms"),
+    path("callbacks/<int:callback_id>/email/", views.console_email, name="console-email"),
+    path("callbacks/<int:callback_id>/undo/", views.console_undo, name="console-undo"),
+    path("preferences/", views.console_preferences, name="console-preferences"),
     path(
         "callbacks/<int:callback_id>/confirm-details/",
         views.console_details_confirm,

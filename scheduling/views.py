@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import roles
@@ -22,10 +23,13 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import business_time, links, selectors, services
-from scheduling.models import Appointment, CallAttempt, Callback
+from scheduling import business_time, console_page, links, selectors, services
+from scheduling.models import Appointment, Callback
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
+# The session key naming the attempt just logged, for the console's banner (an id, so
+# no name travels in the messages cookie).
+LOGGED_KEY = "console_logged_attempt"
 
 
 # The head of the queue, as the console polls it every few seconds: coordinators take
@@ -148,7 +152,22 @@ def _list_read(rows, *, what: str) -> None:
 def console(request: HttpRequest) -> HttpResponse:
     context = _queue_context()
     context["mine"] = selectors.callbacks_held_by(user_id=request.user.pk)
-    _list_read(context["mine"], what="console")
+    now = context["now"]
+    # What was just logged, by whom it was logged only, and what may still be undone.
+    logged_id = request.session.pop(LOGGED_KEY, None)
+    undoable = list(selectors.attempts_undoable(user_id=request.user.pk, now=now))
+    logged = selectors.attempt_get(attempt_id=logged_id) if logged_id else None
+    if logged is not None and logged.coordinator_id != request.user.pk:
+        logged = None
+    context["logged"] = console_page.logged_banner(logged, now=now) if logged else None
+    context["undoable"] = [
+        console_page.logged_banner(attempt, now=now)
+        for attempt in undoable
+        if logged is None or attempt.pk != logged.pk
+    ]
+    context["shortcuts"] = selectors.console_shortcuts_enabled(user_id=request.user.pk)
+    shown = [*context["mine"], *(attempt.callback for attempt in undoable)]
+    _list_read(shown + ([logged.callback] if logged else []), what="console")
     return render(request, "scheduling/console.html", context)
 
 
@@ -208,15 +227,26 @@ def _callback_page(
     *,
     errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
+    confirm: str = "",
     status: int = 200,
 ) -> HttpResponse:
     """The callback page; after a refused form, with the error next to its field and
-    what was typed kept (``errors`` and ``typed`` by form field, e.g. ``sms_body``)."""
+    what was typed kept (``errors`` and ``typed`` by form field, e.g. ``sms_body``;
+    the call notes are kept whichever form was sent). ``confirm`` names a closing
+    outcome to confirm before it is logged."""
     # The whole timeline: name, phone, email, messages, replies, notes.
     intake_services.lead_access_record(
         lead=callback.lead, what="callback page", callback=callback.pk
     )
     submission = callback.submission
+    wishes = console_page.contact_wishes(callback.lead)
+    outcomes = console_page.outcome_choices(
+        first_name=callback.lead.first_name, voicemail_ok=wishes.voicemail_ok
+    )
+    holder = (
+        callback.claimed_by_id == request.user.pk and callback.status == Callback.Status.CLAIMED
+    )
+    shortcuts_on = selectors.console_shortcuts_enabled(user_id=request.user.pk)
     context = {
         "callback": callback,
         "errors": errors or {},
@@ -232,12 +262,18 @@ def _callback_page(
         "undelivered": notification_selectors.messages_undelivered(
             correlation=f"lead:{callback.lead_id}"
         ),
-        "holder": callback.claimed_by_id == request.user.pk
-        and callback.status == Callback.Status.CLAIMED,
-        "outcomes": CallAttempt.Outcome.choices,
-        "voicemail_ok": intake_selectors.lead_contact_preferences(
-            lead_id=callback.lead_id
-        ).voicemail_ok,
+        "holder": holder,
+        "outcomes": outcomes,
+        "confirm_outcome": next((each for each in outcomes if each.value == confirm), None),
+        "wishes": wishes,
+        # Email is for the person who cannot be texted, or chose email.
+        "email_composer": bool(callback.lead.email)
+        and (not wishes.texts_ok or callback.lead.preferred_channel == "email"),
+        "discreet_sender": settings.DISCREET_SENDER_NAME,
+        "voicemail_ok": wishes.voicemail_ok,
+        # Keys act only on the callback one holds: never for someone looking on.
+        "shortcuts": shortcuts_on and holder,
+        "shortcuts_preference": shortcuts_on,
         "slots": selectors.slots_available(
             start=timezone.now(), end=timezone.now() + timedelta(days=7), limit=60
         ),
@@ -293,6 +329,19 @@ def console_details_confirm(request: HttpRequest, callback_id: int) -> HttpRespo
     return redirect("scheduling:console-callback", callback_id=callback_id)
 
 
+def _clinic_moment(raw: str) -> datetime | None:
+    """A time typed in a datetime-local field, in clinic time."""
+    try:
+        moment = parse_datetime(raw or "")
+    except ValueError:
+        raise ApplicationError(
+            "That is not a date and time.", fields={"call_back_at": ["Not a date and time."]}
+        ) from None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, business_time.clinic_zone())
+    return moment
+
+
 @require_POST
 @roles.role_required(*CARE)
 def console_details_verify(request: HttpRequest, callback_id: int) -> HttpResponse:
@@ -313,30 +362,54 @@ def console_details_verify(request: HttpRequest, callback_id: int) -> HttpRespon
 @require_POST
 @roles.role_required(*CARE)
 def console_attempt(request: HttpRequest, callback_id: int) -> HttpResponse:
-    call_back_at = parse_datetime(request.POST.get("call_back_at", "") or "")
-    if call_back_at is not None and timezone.is_naive(call_back_at):
-        call_back_at = timezone.make_aware(call_back_at, business_time.clinic_zone())
+    """Log the outcome the holder chose (never a default: no outcome, no log); a
+    closing one comes back to be confirmed unless ``confirm`` repeats it."""
     notes = request.POST.get("notes", "")[:5000]
+    outcome = request.POST.get("outcome", "")
     try:
-        services.attempt_log(
+        attempt = services.attempt_log(
             callback_id=callback_id,
             user_id=request.user.pk,
-            outcome=request.POST.get("outcome", ""),
+            outcome=outcome,
             notes=notes,
-            call_back_at=call_back_at,
+            call_back_at=_clinic_moment(request.POST.get("call_back_at", "")),
+            confirm=request.POST.get("confirm", ""),
         )
-    except (ApplicationError, ValueError) as error:
-        message = error.message if isinstance(error, ApplicationError) else "Choose an outcome."
-        # The form again, the error by it, the notes as typed.
+    except ApplicationError as error:
+        # The form again, the error by it, the notes and the choice as typed.
+        confirm = outcome if error.code == "confirmation_required" else ""
         return _callback_page(
             request,
             _callback_or_404(callback_id),
-            errors={"attempt": message},
-            typed={"notes": notes, "call_back_at": request.POST.get("call_back_at", "")},
-            status=400,
+            errors={"attempt": error.message},
+            typed={
+                "notes": notes,
+                "call_back_at": request.POST.get("call_back_at", "")[:40],
+                "outcome": outcome[:20],
+            },
+            confirm=confirm,
+            status=error.status_code,
         )
-    messages.success(request, "Call logged.")
+    request.session[LOGGED_KEY] = attempt.pk
     return redirect("scheduling:console")
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_undo(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """Take back a closing outcome one logged minutes ago (``services.attempt_undo``)."""
+    try:
+        attempt_id = int(request.POST.get("attempt_id", ""))
+    except ValueError:
+        messages.error(request, "Choose the call to undo.")
+        return redirect("scheduling:console")
+    try:
+        services.attempt_undo(attempt_id=attempt_id, user_id=request.user.pk)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("scheduling:console")
+    messages.success(request, "Undone: the request is open again and the callback is yours.")
+    return redirect("scheduling:console-callback", callback_id=callback_id)
 
 
 @require_POST
@@ -354,16 +427,56 @@ def console_sms(request: HttpRequest, callback_id: int) -> HttpResponse:
     try:
         services.lead_sms_reply(callback_id=callback_id, user_id=request.user.pk, body=body)
     except ApplicationError as error:
-        # The form again, the error by the text box, the text as typed.
+        # The form again, the error by the text box, the text and the notes as typed.
         return _callback_page(
             request,
             _callback_or_404(callback_id),
             errors={"sms_body": error.message},
-            typed={"sms_body": body[:2000]},
+            typed={"sms_body": body[:2000], "notes": request.POST.get("notes", "")[:5000]},
             status=400,
         )
     messages.success(request, "Text queued.")
     return redirect("scheduling:console-callback", callback_id=callback_id)
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_email(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """Email the person in the coordinator's own words (``services.lead_email_reply``)."""
+    body = request.POST.get("body", "")
+    try:
+        services.lead_email_reply(callback_id=callback_id, user_id=request.user.pk, body=body)
+    except ApplicationError as error:
+        return _callback_page(
+            request,
+            _callback_or_404(callback_id),
+            errors={"email_body": error.message},
+            typed={"email_body": body[:4000], "notes": request.POST.get("notes", "")[:5000]},
+            status=error.status_code,
+        )
+    messages.success(request, "Email queued.")
+    return redirect("scheduling:console-callback", callback_id=callback_id)
+
+
+@require_POST
+@roles.role_required(*CARE)
+def console_preferences(request: HttpRequest) -> HttpResponse:
+    """Turn one's own keyboard shortcuts on or off, then back to the page it was."""
+    services.console_preference_set(
+        user_id=request.user.pk, shortcuts_enabled=request.POST.get("shortcuts") == "on"
+    )
+    messages.success(
+        request,
+        "Keyboard shortcuts are on."
+        if request.POST.get("shortcuts") == "on"
+        else "Keyboard shortcuts are off.",
+    )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("scheduling:console")
+    return redirect(back)
 
 
 @require_POST
@@ -408,31 +521,41 @@ def console_board(request: HttpRequest) -> HttpResponse:
 @require_POST
 @roles.role_required(*CARE)
 def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
-    """Book one of the offered slots for the callback's lead (logs the call as booked)."""
+    """Book one of the offered slots for the callback's lead, which logs the call as
+    "reached and booked" (with the notes typed under "Log the call"); a refused
+    booking comes back with the error by the form and the notes kept."""
+    notes = request.POST.get("notes", "")[:5000]
     try:
-        clinician_id, starts_at = request.POST.get("slot", "").split("|", 1)
-        moment = parse_datetime(starts_at)
-        if moment is None:
-            raise ValueError
+        try:
+            clinician_id, starts_at = request.POST.get("slot", "").split("|", 1)
+            moment = parse_datetime(starts_at)
+            if moment is None:
+                raise ValueError
+            clinician = int(clinician_id)
+        except ValueError:
+            raise ApplicationError("Choose a time.", fields={"slot": ["Required."]}) from None
         appointment = services.callback_book(
             callback_id=callback_id,
             user_id=request.user.pk,
-            clinician_id=int(clinician_id),
+            clinician_id=clinician,
             starts_at=moment,
-            notes=request.POST.get("notes", "")[:5000],
+            notes=notes,
         )
-    except ValueError:
-        messages.error(request, "Choose a time.")
     except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        when = timezone.localtime(appointment.starts_at, business_time.clinic_zone())
-        messages.success(request, f"Consultation booked for {when:%a %d %b %H:%M}.")
-        notice = selectors.appointment_booking_notice(appointment_id=appointment.pk)
-        if notice:
-            messages.warning(request, notice)
-        return redirect("scheduling:console-appointments")
-    return redirect("scheduling:console-callback", callback_id=callback_id)
+        return _callback_page(
+            request,
+            _callback_or_404(callback_id),
+            errors={"book": error.message},
+            typed={"notes": notes},
+            status=error.status_code,
+        )
+    attempt = selectors.attempt_last(callback_id=callback_id, user_id=request.user.pk)
+    request.session[LOGGED_KEY] = attempt.pk if attempt else None
+    # Its confirmation goes only to details the person proved: say so when none did.
+    notice = selectors.appointment_booking_notice(appointment_id=appointment.pk)
+    if notice:
+        messages.warning(request, notice)
+    return redirect("scheduling:console")
 
 
 @require_GET

@@ -487,6 +487,34 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
     return True
 
 
+def lead_close_undo(*, lead_id: int, stage: str) -> None:
+    """Reopen a lead a coordinator closed moments ago by mistake, at ``stage`` (where it
+    was before), its closing time and reason cleared and the funnel counts put back.
+    Refused when the lead is not closed, or when the person has another open lead by
+    now (a later request made one: at most one open lead per phone and email)."""
+    stage = Lead.Stage(stage)
+    if stage == Lead.Stage.CLOSED:
+        raise ApplicationError("A lead reopens at an open stage.", fields={"stage": ["Open."]})
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead_id)
+        if lead.stage != Lead.Stage.CLOSED or lead.anonymised_at is not None:
+            raise ApplicationError(
+                "This lead is no longer closed.", code="lead_not_closed", status_code=409
+            )
+        funnel_before = lead_funnel_snapshot(lead_id=lead_id)
+        lead.stage, lead.closed_at, lead.closed_reason = stage, None, ""
+        try:
+            with transaction.atomic():
+                lead.save(update_fields=["stage", "closed_at", "closed_reason"])
+        except IntegrityError:
+            raise ApplicationError(
+                "The person has a newer request open: work that one instead.",
+                code="lead_reopened_elsewhere",
+                status_code=409,
+            ) from None
+        funnel_rollups_update(lead_id=lead_id, before=funnel_before)
+
+
 def lead_contact_restrict(
     *, lead_id: int, voicemail_ok: bool | None = None, mention_clinic_ok: bool | None = None
 ) -> bool:

@@ -3,6 +3,9 @@
 - ``callbacks``: routing each new submission, the queue, calls and outcomes, escalation
 - ``consultations``: booking, confirming, reminding, cancelling, attendance
 - ``refusals``: "previously refused" callbacks, lifting a refusal, the texts invitation
+- ``undo``: taking back a closing outcome for a few minutes
+- ``replies``: a coordinator's own words to the person, by email
+- ``preferences``: each staff member's console settings
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from scheduling.services.callbacks import (
     call_route,
     callback_assign,
     callback_claim_next,
+    callback_held,
     callback_leases_expire,
     callback_mark_replied,
     callback_release,
@@ -45,13 +49,17 @@ from scheduling.services.consultations import (
     submission_links_revoke,
     submission_restrict,
 )
+from scheduling.services.preferences import console_preference_set
 from scheduling.services.refusals import (
     callback_refusal_acknowledge,
     lead_refusal_lift,
     lead_sms_consent_invite,
 )
+from scheduling.services.replies import lead_email_reply
+from scheduling.services.undo import ATTEMPT_UNDO_WINDOW, attempt_undo, attempt_undoable_until
 
 __all__ = [
+    "ATTEMPT_UNDO_WINDOW",
     "CLOSING_OUTCOMES",
     "CONFIRMATION_PER_ADDRESS_WINDOW",
     "appointment_admit",
@@ -64,18 +72,23 @@ __all__ = [
     "appointment_reply",
     "appointment_reschedule_request",
     "attempt_log",
+    "attempt_undo",
+    "attempt_undoable_until",
     "call_enqueue",
     "call_missed_route",
     "call_route",
     "callback_assign",
     "callback_book",
     "callback_claim_next",
+    "callback_held",
     "callback_leases_expire",
     "callback_mark_replied",
     "callback_refusal_acknowledge",
     "callback_release",
     "callback_renew",
     "callbacks_escalate",
+    "console_preference_set",
+    "lead_email_reply",
     "lead_refusal_lift",
     "lead_sms_consent_invite",
     "lead_sms_reply",

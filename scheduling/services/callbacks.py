@@ -413,6 +413,56 @@ def retry_at_for(*, unanswered: int, now: datetime) -> datetime | None:
     return business_time.next_open(now + timedelta(minutes=int(step)))
 
 
+def callback_held(*, callback_id: int, user_id: int) -> Callback:
+    """The live callback ``user_id`` holds, locked for the caller's transaction. An
+    outcome is logged (or a consultation booked from the console) only by the holder:
+    someone merely looking at a callback, a supervisor too, cannot close it."""
+    callback = (
+        Callback.objects.select_for_update()
+        .select_related("lead", "submission")
+        .filter(pk=callback_id)
+        .first()
+    )
+    if callback is None or callback.status not in (Callback.Status.OPEN, Callback.Status.CLAIMED):
+        raise ApplicationError("This callback is closed.", code="callback_closed", status_code=409)
+    if callback.status != Callback.Status.CLAIMED:
+        raise ApplicationError(
+            "Take this callback before logging a call.", code="not_holder", status_code=409
+        )
+    if callback.claimed_by_id != user_id:
+        raise ApplicationError(
+            "Another coordinator holds this callback.", code="not_holder", status_code=409
+        )
+    return callback
+
+
+def _outcome_chosen(outcome: str, confirm: str) -> CallAttempt.Outcome:
+    """The outcome as the coordinator chose it: never a default, "booked" only with
+    its booking (``callback_book``), a closing one only confirmed (``confirm`` echoes
+    it, so neither a stray key nor a script closes a person's request in one step)."""
+    if not outcome:
+        raise ApplicationError("Choose an outcome.", fields={"outcome": ["Required."]})
+    try:
+        chosen = CallAttempt.Outcome(outcome)
+    except ValueError:
+        raise ApplicationError(
+            "Choose an outcome.", fields={"outcome": ["Not a known outcome."]}
+        ) from None
+    if chosen == CallAttempt.Outcome.BOOKED:
+        raise ApplicationError(
+            "Book the consultation: “reached and booked” is logged with the booking.",
+            code="booking_required",
+            fields={"outcome": ["Logged by booking a consultation."]},
+        )
+    if chosen in CLOSING_OUTCOMES and confirm != chosen:
+        raise ApplicationError(
+            "Confirm this outcome: it closes the person's request.",
+            code="confirmation_required",
+            fields={"confirm": [f"Send confirm={chosen.value} to log it."]},
+        )
+    return chosen
+
+
 def attempt_log(
     *,
     callback_id: int,
@@ -420,39 +470,27 @@ def attempt_log(
     outcome: str,
     notes: str = "",
     call_back_at: datetime | None = None,
+    confirm: str = "",
 ) -> CallAttempt:
     """Record a call and move the callback and the lead on.
 
-    Reached or booked: the lead is contacted and the callback done. Call back
+    Reached: the lead is contacted and the callback done ("reached and booked" is
+    logged by ``callback_book``, with the appointment, never here). Call back
     later: the callback waits until ``call_back_at`` (required). No answer or a
     voicemail: retried on the configured schedule (keeping its place in the queue),
     with a "we tried to reach you" text; after the last try the lead is closed as
     unreachable and gets a final email. Not interested, wrong number, do not
     contact: the lead is closed; do not contact also refuses the person's phone and
-    email for good (``services.refusals``). A voicemail may only be logged when the
-    person allowed voicemails. Only the coordinator holding the callback may log on
-    it, and on a "previously refused" callback only once a coordinator acknowledged
-    the refusal (409 ``refusal_unacknowledged`` until then)."""
-    outcome = CallAttempt.Outcome(outcome)
+    email for good (``services.refusals``). Closing outcomes need ``confirm`` equal to
+    the outcome, and the coordinator may take them back for a few minutes
+    (``attempt_undo``). A voicemail may only be logged when the person allowed
+    voicemails. Only the coordinator holding the claim may log on it, and on a
+    "previously refused" callback only once a coordinator acknowledged the refusal
+    (409 ``refusal_unacknowledged`` until then)."""
+    outcome = _outcome_chosen(outcome, confirm)
     now = timezone.now()
     with transaction.atomic():
-        callback = (
-            Callback.objects.select_for_update()
-            .select_related("lead", "submission")
-            .filter(pk=callback_id)
-            .first()
-        )
-        if callback is None or callback.status not in (
-            Callback.Status.OPEN,
-            Callback.Status.CLAIMED,
-        ):
-            raise ApplicationError(
-                "This callback is closed.", code="callback_closed", status_code=409
-            )
-        if callback.status == Callback.Status.CLAIMED and callback.claimed_by_id != user_id:
-            raise ApplicationError(
-                "Another coordinator holds this callback.", code="not_holder", status_code=409
-            )
+        callback = callback_held(callback_id=callback_id, user_id=user_id)
         callback_refusal_check(callback=callback)
         lead = callback.lead
         if (
@@ -476,20 +514,27 @@ def attempt_log(
             notes=notes,
             call_back_at=call_back_at,
         )
-        _apply_outcome(callback, outcome=outcome, now=now, call_back_at=call_back_at)
+        undo_state = _apply_outcome(callback, outcome=outcome, now=now, call_back_at=call_back_at)
         if outcome == CallAttempt.Outcome.DO_NOT_CONTACT:
-            lead_refusal_record(lead=lead, user_id=user_id)
+            undo_state["refusal"] = lead_refusal_record(lead=lead, user_id=user_id)
+        if undo_state:
+            attempt.undo_state = undo_state
+            attempt.save(update_fields=["undo_state"])
     return attempt
 
 
-def _close(callback: Callback, *, result: str, now: datetime) -> None:
+def _close(callback: Callback, *, result: str, now: datetime) -> list[int]:
+    """Close the callback and settle its open alerts; returns the alerts settled."""
     callback.status = Callback.Status.DONE
     callback.result = result
     callback.closed_at = now
     callback.claimed_by = None
     callback.lease_expires_at = None
     callback.save()
-    StaffAlert.objects.filter(callback=callback, resolved_at__isnull=True).update(resolved_at=now)
+    alerts = StaffAlert.objects.filter(callback=callback, resolved_at__isnull=True)
+    settled = list(alerts.values_list("pk", flat=True))
+    alerts.filter(pk__in=settled).update(resolved_at=now)
+    return settled
 
 
 def _reopen(callback: Callback, *, retry_at: datetime) -> None:
@@ -506,7 +551,9 @@ def _reopen(callback: Callback, *, retry_at: datetime) -> None:
 
 def _apply_outcome(
     callback: Callback, *, outcome: str, now: datetime, call_back_at: datetime | None
-) -> None:
+) -> dict:
+    """Move the callback and lead on; for a closing outcome, returns what it changed
+    (``CallAttempt.undo_state``), else an empty dict."""
     lead = callback.lead
     if outcome in PHONE_PROVING_OUTCOMES:
         # The person answered a call to the lead's number: it is theirs.
@@ -518,10 +565,12 @@ def _apply_outcome(
         intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
         _reopen(callback, retry_at=call_back_at)
     elif outcome in CLOSING_OUTCOMES:
+        stage_before = lead.stage  # loaded with the callback's lock, in this transaction
         intake_services.lead_stage_advance(
             lead_id=lead.pk, stage=Lead.Stage.CLOSED, reason=CLOSING_OUTCOMES[outcome]
         )
-        _close(callback, result=Callback.Result.CLOSED, now=now)
+        settled = _close(callback, result=Callback.Result.CLOSED, now=now)
+        return {"stage": stage_before, "alerts": settled}
     else:  # no answer, voicemail
         callback.unanswered_attempts += 1
         retry_at = retry_at_for(unanswered=callback.unanswered_attempts, now=now)
@@ -541,6 +590,7 @@ def _apply_outcome(
                 email=False,
                 key=f"missed-call:{callback.pk}:{callback.unanswered_attempts}",
             )
+    return {}
 
 
 def _send_to_lead(

@@ -21,6 +21,7 @@ from scheduling import business_time, links
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment, CallAttempt, Callback, Clinician
 from scheduling.services.outreach import lead_message
+from scheduling.services.refusals import callback_refusal_check
 
 logger = logging.getLogger(__name__)
 
@@ -156,25 +157,34 @@ def callback_book(
     *, callback_id: int, user_id: int, clinician_id: int, starts_at: datetime, notes: str = ""
 ) -> Appointment:
     """From the console: book a consultation for the callback's lead and log the call
-    as "booked", in one transaction."""
-    from scheduling.services.callbacks import attempt_log
+    as "booked", in one transaction: the attempt exists only with its appointment, and
+    a refused booking leaves the callback claimed, as it was. Only the holder books,
+    and on a "previously refused" callback only once the refusal was acknowledged. The
+    person answered the lead's number, which proves it (as a logged "reached" does),
+    before the booking's confirmation looks for a verified detail to go to."""
+    from scheduling.services.callbacks import callback_held
 
-    callback = Callback.objects.filter(pk=callback_id).first()
-    if callback is None:
+    if not Callback.objects.filter(pk=callback_id).exists():
         raise ApplicationError("No such callback.", code="not_found", status_code=404)
     with transaction.atomic():
-        attempt_log(
-            callback_id=callback_id,
-            user_id=user_id,
-            outcome=CallAttempt.Outcome.BOOKED,
-            notes=notes,
+        callback = callback_held(callback_id=callback_id, user_id=user_id)
+        callback_refusal_check(callback=callback)
+        intake_services.lead_details_verify(
+            lead_id=callback.lead_id, phone=True, by=Lead.Verification.CALL
         )
-        return appointment_book(
+        appointment = appointment_book(
             lead_id=callback.lead_id,
             clinician_id=clinician_id,
             starts_at=starts_at,
             booked_by_id=user_id,
         )
+        CallAttempt.objects.create(
+            callback=callback,
+            coordinator_id=user_id,
+            outcome=CallAttempt.Outcome.BOOKED,
+            notes=notes,
+        )
+    return appointment
 
 
 def _active(appointment_id: int) -> Appointment | None:

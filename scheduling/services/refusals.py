@@ -7,6 +7,8 @@ person's phone and email, and no form lifts it."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,14 +25,32 @@ from scheduling.models import Callback
 REFUSAL_SOURCE = "call: asked not to be contacted"
 
 
-def lead_refusal_record(*, lead: Lead, user_id: int) -> None:
+def lead_refusal_record(*, lead: Lead, user_id: int) -> dict[str, str | None]:
     """The person said on a call not to contact them: their phone and email are
-    refused, for good, whatever a later form says (``notifications.refusals``)."""
+    refused, for good, whatever a later form says (``notifications.refusals``).
+    Returns what :func:`lead_refusal_withdraw` needs to take it back (the number's
+    stop before), kept on the attempt for its undo."""
+    phone = str(lead.phone) if lead.phone else ""
+    before = notification_refusals.refusal_restricted_before(phone=phone)
     notification_refusals.refusal_record(
+        phone=phone, email=lead.email, recorded_by_id=user_id, source=REFUSAL_SOURCE
+    )
+    return {"restricted_before": before.isoformat() if before else None}
+
+
+def lead_refusal_withdraw(
+    *, lead: Lead, user_id: int, since: datetime, state: dict[str, str | None]
+) -> int:
+    """Take back the refusal ``user_id`` recorded for ``lead`` at ``since`` (an undone
+    "do not contact"), with the number's stop as it was before (``state`` from
+    :func:`lead_refusal_record`)."""
+    before = state.get("restricted_before")
+    return notification_refusals.refusal_withdraw(
         phone=str(lead.phone) if lead.phone else "",
         email=lead.email,
         recorded_by_id=user_id,
-        source=REFUSAL_SOURCE,
+        since=since,
+        restricted_before=datetime.fromisoformat(before) if before else None,
     )
 
 

@@ -56,6 +56,7 @@ def closed_lead(route, coordinator, django_capture_on_commit_callbacks):
                 callback_id=callback.pk,
                 user_id=coordinator.pk,
                 outcome="not_interested",
+                confirm="not_interested",
                 notes="Talked about her family",
             )
         lead = Lead.objects.get(pk=submission.lead_id)

@@ -100,6 +100,7 @@ def test_after_the_last_try_the_lead_is_unreachable_and_gets_a_final_email(
         log(callback, coordinator, "no_answer", django_capture_on_commit_callbacks)
         callback.refresh_from_db()
         Callback.objects.filter(pk=callback.pk).update(retry_at=None)
+        assert callback_claim_next(user_id=coordinator.pk).pk == callback.pk
     log(callback, coordinator, "no_answer", django_capture_on_commit_callbacks)
 
     callback.refresh_from_db()
@@ -148,7 +149,13 @@ def test_do_not_contact_closes_the_lead_and_blocks_texts(
 ):
     callback = claimed(phone="+12025550170")
 
-    log(callback, coordinator, "do_not_contact", django_capture_on_commit_callbacks)
+    log(
+        callback,
+        coordinator,
+        "do_not_contact",
+        django_capture_on_commit_callbacks,
+        confirm="do_not_contact",
+    )
 
     lead = Lead.objects.get(pk=callback.lead_id)
     assert lead.stage == Lead.Stage.CLOSED

@@ -107,9 +107,41 @@ def test_a_reply_raises_the_callback_in_the_queue(
 
 
 def test_an_error_message_after_a_redirect_is_an_alert_not_a_status(client, page):
-    response = client.post(f"/console/callbacks/{page.pk}/book/", {"slot": "nonsense"}, follow=True)
+    response = client.post(f"/console/callbacks/{page.pk}/confirm-details/", {}, follow=True)
 
     html = response.content.decode()
     assert '<p class="flash error" role="alert">' in html
-    assert "Choose a time." in html[html.index('class="flash error"') :]
+    assert "Choose a submission." in html[html.index('class="flash error"') :]
     assert '<ul class="flash" role="status"></ul>' in html  # empty, hidden by the stylesheet
+
+
+def test_the_persons_wishes_about_contact_come_first(client, coordinator, route):
+    callback = route(
+        submit_lead(
+            first_name="Dana",
+            sms_consent=False,
+            contact_preferences={"voicemail_ok": False, "mention_clinic_ok": False},
+        )
+    )
+    verified_login(client, coordinator)
+
+    html = client.get(f"/console/callbacks/{callback.pk}/").content.decode()
+
+    wishes = html[html.index('<ul class="wishes"') : html.index("</ul>", html.index("wishes"))]
+    assert "<strong>No voicemail</strong>" in wishes
+    assert "<strong>Don't say the clinic's name</strong>" in wishes
+    assert "<strong>No texts</strong> (no consent to texts)" in wishes
+    # Before the contact details and everything that could break those wishes.
+    assert html.index('class="callback-notices"') < html.index('<ul class="wishes"')
+    assert html.index('<ul class="wishes"') < html.index('<dl class="details"')
+    assert html.index('<dl class="details"') < html.index("Log the call")
+
+
+def test_a_refused_text_keeps_the_call_notes_typed_above(client, page):
+    response = client.post(
+        f"/console/callbacks/{page.pk}/sms/",
+        {"body": "About your therapy", "notes": "Prefers mornings; sister answers"},
+    )
+
+    assert response.status_code == 400
+    assert "Prefers mornings; sister answers</textarea>" in response.content.decode()

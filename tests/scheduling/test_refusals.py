@@ -57,6 +57,8 @@ def live_callback(submission) -> Callback:
 
 def log(callback, user, outcome, capture, **kwargs):
     with capture(execute=True):
+        # Closing outcomes are confirmed by naming them again (the console's dialog).
+        kwargs.setdefault("confirm", outcome)
         return attempt_log(callback_id=callback.pk, user_id=user.pk, outcome=outcome, **kwargs)
 
 
@@ -290,7 +292,7 @@ def test_the_console_refuses_to_log_a_call_until_the_refusal_is_acknowledged(
 
     assert 'name="outcome" value="reached"' in page
     assert re.search(r'name="outcome" value="reached"[^>]*disabled', page)
-    assert response.status_code == 400
+    assert response.status_code == 409  # the service's refusal_unacknowledged
     assert "acknowledge" in response.content.decode().lower()
     assert not CallAttempt.objects.filter(callback=callback).exists()
 

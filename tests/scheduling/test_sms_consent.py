@@ -135,7 +135,12 @@ def test_a_decline_on_an_earlier_closed_lead_still_holds_for_a_new_lead(
 ):
     callback = callback_claim_next(user_id=coordinator.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        attempt_log(callback_id=callback.pk, user_id=coordinator.pk, outcome="not_interested")
+        attempt_log(
+            callback_id=callback.pk,
+            user_id=coordinator.pk,
+            outcome="not_interested",
+            confirm="not_interested",
+        )
 
     submission = post(sms_consent=True)
     lead = Lead.objects.get(pk=Submission.objects.get(pk=submission.pk).lead_id)
@@ -152,7 +157,12 @@ def test_after_a_refusal_is_lifted_a_forms_consent_still_does_not_restart_texts(
     post(sms_consent=True)
     callback = callback_claim_next(user_id=coordinator.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        attempt_log(callback_id=callback.pk, user_id=coordinator.pk, outcome="do_not_contact")
+        attempt_log(
+            callback_id=callback.pk,
+            user_id=coordinator.pk,
+            outcome="do_not_contact",
+            confirm="do_not_contact",
+        )
     sms_outbox.clear()
     with time_machine.travel(timezone.now() + LATER):
         submission = post(sms_consent=True, email="other@example.net")
@@ -266,7 +276,12 @@ def test_the_invite_never_goes_to_a_refused_number(
 
     callback = callback_claim_next(user_id=coordinator.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        attempt_log(callback_id=callback.pk, user_id=coordinator.pk, outcome="do_not_contact")
+        attempt_log(
+            callback_id=callback.pk,
+            user_id=coordinator.pk,
+            outcome="do_not_contact",
+            confirm="do_not_contact",
+        )
     with time_machine.travel(timezone.now() + LATER):
         submission = post(sms_consent=False, email="other@example.net")
     lead = Lead.objects.get(pk=Submission.objects.get(pk=submission.pk).lead_id)
