@@ -98,7 +98,7 @@
       "[data-cta] input:not([type=checkbox]),[data-cta] select,[data-cta] textarea{width:100%;max-width:32rem;box-sizing:border-box;font:inherit;padding:.4rem}" +
       "[data-cta] .hp{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}</style>" +
       '<section class="cta" aria-labelledby="' + p + 'h"><h2 id="' + p + 'h">Start your path to healing today!</h2>' +
-      "<p>Leave a phone number or an email address and a care coordinator will call you back, usually within minutes during opening hours.</p>" +
+      "<p>Leave a phone number or an email address and a care coordinator will get back to you, usually within minutes during opening hours.</p>" +
       '<form method="post" novalidate><div class="cta-status" role="status" aria-live="polite"></div>' +
       '<p class="error" role="alert" data-error-for="non_field_errors"></p>' +
       field("first_name", "First name", "text", 'autocomplete="given-name" maxlength="100" required') +
@@ -157,7 +157,10 @@
       box.tabIndex = -1;
       box.innerHTML = (help && help.length ? '<div class="crisis-now" role="alert"><h3>Help is available right now</h3>' +
         resources(help) + "</div>" : "") + "<h3>Thank you, we received your request.</h3>" +
-        "<p>A care coordinator will contact you soon. Your reference is <strong>" + esc(data.reference) + "</strong>.</p>";
+        // When and how, in words the server made from the callback window (the same
+        // as the page without JavaScript and the confirmations say).
+        '<p class="next-contact">' + esc((data.next_contact || {}).text || "A care coordinator will be in touch.") +
+        "</p><p>Your reference is <strong>" + esc(data.reference) + "</strong>.</p>";
       submitted = true;
       form.hidden = true;
       form.reset();
