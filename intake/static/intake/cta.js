@@ -253,8 +253,32 @@
       });
   }
 
+  // "Request a call" on an article at phone width: jumps to the form and puts the focus
+  // in its first field (smoothly unless the reader asked for less motion); hidden while
+  // the form is in view. Without JavaScript it is a plain link to #cta.
+  function jump(box) {
+    var link = box.querySelector("a[href^='#']"), target = link && document.getElementById(link.hash.slice(1));
+    if (!target || box.getAttribute("data-cta-ready")) return;
+    box.setAttribute("data-cta-ready", "1");
+    link.addEventListener("click", function (event) {
+      var field = target.querySelector("input:not([type=hidden]):not([tabindex='-1']), select, textarea");
+      var still = window.matchMedia && matchMedia("(prefers-reduced-motion: reduce)").matches;
+      event.preventDefault();
+      target.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "start" });
+      if (field) field.focus({ preventScroll: true }); else { target.tabIndex = -1; target.focus({ preventScroll: true }); }
+      if (history.replaceState) history.replaceState(null, "", link.hash);
+    });
+    if (!window.IntersectionObserver) return;
+    new IntersectionObserver(function (entries) {
+      box.classList.toggle("is-hidden", entries[entries.length - 1].isIntersecting);
+    }).observe(target);
+  }
+
   // Read once: a retry must send the same body as the first try (same Idempotency-Key).
   var TOUCH = touches(); // and a campaign's first touch is kept even if no form is sent
-  function all() { document.querySelectorAll("[data-cta]").forEach(start); }
+  function all() {
+    document.querySelectorAll("[data-cta]").forEach(start);
+    document.querySelectorAll("[data-cta-jump]").forEach(jump);
+  }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", all); else all();
 })();
