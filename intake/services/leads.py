@@ -475,6 +475,44 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
     return True
 
 
+def lead_reopen(*, lead_id: int, stage: str) -> bool:
+    """Undo a closing: the lead, closed and not anonymised, is back at ``stage`` (the
+    stage it had before it was closed), its closing time and reason cleared. Only the
+    person's own undo of a cancel calls it (``scheduling.services.request_link``).
+    Returns False, changing nothing, when the lead is not closed, was anonymised, or
+    another open lead now holds its phone or email (at most one open lead each)."""
+    stage = Lead.Stage(stage)
+    if stage == Lead.Stage.CLOSED:
+        raise ValueError("A lead is reopened at the stage it had before it was closed.")
+    with transaction.atomic():
+        lead = (
+            Lead.objects.select_for_update()
+            .filter(pk=lead_id, stage=Lead.Stage.CLOSED, anonymised_at__isnull=True)
+            .first()
+        )
+        if lead is None:
+            return False
+        taken = Q()
+        if lead.phone_hash:
+            taken |= Q(phone_hash=lead.phone_hash)
+        if lead.email_hash:
+            taken |= Q(email_hash=lead.email_hash)
+        if taken and Lead.objects.filter(taken).exclude(stage=Lead.Stage.CLOSED).exists():
+            return False
+        funnel_before = lead_funnel_snapshot(lead_id=lead_id)
+        lead.stage = stage
+        lead.closed_at = None
+        lead.closed_reason = ""
+        try:
+            # A submission attaching a new lead for the same phone in the meantime.
+            with transaction.atomic():
+                lead.save(update_fields=["stage", "closed_at", "closed_reason"])
+        except IntegrityError:
+            return False
+        funnel_rollups_update(lead_id=lead_id, before=funnel_before)
+    return True
+
+
 def lead_contact_restrict(
     *, lead_id: int, voicemail_ok: bool | None = None, mention_clinic_ok: bool | None = None
 ) -> bool:

@@ -2,6 +2,7 @@
 
 - ``callbacks``: routing each new submission, the queue, calls and outcomes, escalation
 - ``consultations``: booking, confirming, reminding, cancelling, attendance
+- ``request_link``: what a confirmation email's link may do to its request, and the undo
 """
 
 from __future__ import annotations
@@ -44,10 +45,17 @@ from scheduling.services.consultations import (
     submission_links_revoke,
     submission_restrict,
 )
+from scheduling.services.request_link import (
+    UNDO_WINDOW,
+    request_link_cancel,
+    request_link_restore,
+    request_link_restrict,
+)
 
 __all__ = [
     "CLOSING_OUTCOMES",
     "CONFIRMATION_PER_ADDRESS_WINDOW",
+    "UNDO_WINDOW",
     "appointment_admit",
     "appointment_book",
     "appointment_cancel",
@@ -74,6 +82,9 @@ __all__ = [
     "reply_enqueue",
     "reply_route",
     "request_cancel",
+    "request_link_cancel",
+    "request_link_restore",
+    "request_link_restrict",
     "retry_at_for",
     "submission_cancel",
     "submission_enqueue",
