@@ -76,6 +76,17 @@ def test_on_a_phone_the_button_jumps_to_the_form_and_focuses_its_first_field(
     expect(button).to_be_visible()
     assert log.foreign() == []
 
+    # Once the request is sent it has nothing more to offer.
+    button.click()
+    page.keyboard.type("Maria")
+    page.get_by_label("Phone", exact=True).fill("(202) 555-0143")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/leads/")):
+        page.get_by_role("button", name="Request a callback").click()
+    expect(page.locator(".success")).to_be_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(100)
+    expect(button).to_be_hidden()
+
 
 def test_on_a_phone_the_button_never_covers_the_form_and_lets_taps_through_beside_it(
     open_page, live_server, demo_article

@@ -162,6 +162,8 @@
         '<p class="next-contact">' + esc((data.next_contact || {}).text || "A care coordinator will be in touch.") +
         "</p><p>Your reference is <strong>" + esc(data.reference) + "</strong>.</p>";
       submitted = true;
+      // Asked already: the page's "Request a call" button has nothing more to offer.
+      document.querySelectorAll("[data-cta-jump]").forEach(function (b) { b.classList.add("is-done"); });
       form.hidden = true;
       form.reset();
       form.parentNode.insertBefore(box, form);
