@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -43,7 +44,7 @@ from config.exceptions import ApplicationError, ErrorSerializer
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
-from intake.models import CtaEventType, CtaFormField, Lead, PhoneType
+from intake.models import CtaEventType, CtaFormField, Lead, PhoneType, Submission
 from intake.parsers import BoundedJSONParser, PlainTextJSONParser
 from intake.report_table import csv_fields, csv_header
 from intake.reports import GROUPS, article_funnel_report, form_abandonment_report
@@ -59,6 +60,7 @@ from intake.services import (
     request_fingerprint,
 )
 from intake.services.events import EventThrottled, clinic_day
+from intake.signals import next_contact_requested
 from intake.throttles import (
     CtaConfigIpThrottle,
     client_ip,
@@ -365,10 +367,26 @@ class CrisisResourceSerializer(serializers.Serializer):
     sms = serializers.CharField(help_text="Number to text, or empty.", allow_blank=True)
 
 
+class NextContactSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(
+        choices=["call", "text", "email"],
+        help_text="How a care coordinator will get back: as chosen, as far as the details "
+        "given allow (never a call without a phone, a text only with consent to texts).",
+    )
+    text = serializers.CharField(
+        help_text="What to tell the person, ready to show: how and when, in their time zone "
+        "(else the clinic's, and it says so); while the clinic is closed it says so.",
+    )
+    time_zone = serializers.CharField(help_text="IANA zone of the times in the text.")
+
+
 class LeadSubmitOutputSerializer(serializers.Serializer):
     reference = serializers.CharField(help_text="Names this submission; new every time.")
     status = serializers.CharField(default="received")
     callback_window = CallbackWindowSerializer()
+    next_contact = NextContactSerializer(
+        help_text="The callback window in words, as the thank-you page and confirmations say it."
+    )
     crisis_resources = CrisisResourceSerializer(
         many=True,
         required=False,
@@ -377,14 +395,32 @@ class LeadSubmitOutputSerializer(serializers.Serializer):
     )
 
 
+def submission_next_contact(submission: Submission) -> dict[str, str]:
+    """How and when we will be in touch about ``submission``, in words, as of now: the
+    answer of the app that owns clinic time (``next_contact_requested``), from the
+    submission alone, so a known and an unknown person read the same."""
+    for _receiver, answer in next_contact_requested.send(
+        sender=Submission, submission=submission, now=timezone.now()
+    ):
+        if answer:
+            return answer
+    return {
+        "channel": "email" if submission.email and not submission.phone else "call",
+        "text": "A care coordinator will be in touch.",
+        "time_zone": submission.timezone or settings.CLINIC_TIME_ZONE,
+    }
+
+
 def lead_submit_answer(outcome: LeadSubmitOutcome) -> dict[str, Any]:
     """The 201 body: the same shape for a new or a known person; crisis resources added
-    when the submission is a crisis."""
+    when the submission is a crisis. ``next_contact`` says the callback window in words
+    (server-side, so the no-JavaScript page and the confirmations say the same)."""
     submission = outcome.submission
     answer: dict[str, Any] = {
         "reference": submission.reference,
         "status": "received",
         "callback_window": submission.callback_window,
+        "next_contact": submission_next_contact(submission),
     }
     if submission.is_crisis:
         answer["crisis_resources"] = crisis_resources()

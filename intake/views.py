@@ -19,6 +19,7 @@ from intake.apis import (
     ArticleReportQuerySerializer,
     LeadSubmitInputSerializer,
     lead_submit_validated,
+    submission_next_contact,
 )
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
@@ -136,6 +137,7 @@ def article_request(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "article": article,
             "submission": submission,
+            "next_contact": submission_next_contact(submission),
             "crisis_resources": crisis_resources() if submission.is_crisis else [],
         },
         status=201,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -412,3 +412,50 @@ class StaffUserGroups(get_user_model().groups.through):
     class Meta:
         proxy = True
         default_permissions = ()
+
+
+@audited()
+class RequestLinkChoices(models.Model):
+    """What the holder of a request's link (the confirmation email's) chose for that
+    one request, beyond what the submission itself records (its own no-voicemail and
+    no-clinic-name wishes): no texts, and a cancel with exactly what it changed, so an
+    undo from the same page restores that and never more (scheduling.services.
+    request_link). One row per request; every change is on the audit trail."""
+
+    submission = models.OneToOneField(
+        "intake.Submission", on_delete=models.CASCADE, related_name="link_choices"
+    )
+    texts_stopped_at = models.DateTimeField(
+        null=True, blank=True, help_text="The link asked for no texts to this request's phone."
+    )
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last cancel from the link (empty once undone)."
+    )
+    # What that cancel did, for its undo: the lead's stage before the cancel closed it
+    # (empty: it closed no lead), and the callback it cancelled.
+    lead_stage_before = models.CharField(max_length=20, blank=True)
+    callback = models.ForeignKey(
+        Callback, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    consultations_cancelled = models.PositiveSmallIntegerField(
+        default=0, help_text="Consultations the cancel cancelled: an undo does not rebook them."
+    )
+    restored_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the person last undid a cancel."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    #: How long a cancel from the link can be undone from the same page.
+    UNDO_WINDOW = timedelta(hours=24)
+
+    class Meta:
+        verbose_name = "request link choices"
+        verbose_name_plural = "request link choices"
+
+    def __str__(self) -> str:
+        return f"Link choices of submission {self.submission_id}"
+
+    @property
+    def undo_until(self) -> datetime | None:
+        """Until when the link's cancel can be undone; None when there is none to undo."""
+        return self.cancelled_at + self.UNDO_WINDOW if self.cancelled_at else None

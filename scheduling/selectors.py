@@ -25,6 +25,7 @@ from scheduling.models import (
     Callback,
     Clinician,
     ConsolePreference,
+    RequestLinkChoices,
     StaffAlert,
 )
 
@@ -505,4 +506,39 @@ def attempt_last(*, callback_id: int, user_id: int) -> CallAttempt | None:
         CallAttempt.objects.filter(callback_id=callback_id, coordinator_id=user_id)
         .order_by("-created_at", "-pk")
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class RequestChoicesInForce:
+    """What holds for one request, as its link's page shows it: only what that request
+    and its link said, never the lead's (the link went to an address nobody verified)."""
+
+    no_voicemail: bool
+    no_clinic_name: bool
+    no_texts: bool
+    cancelled: bool
+    #: Until when the link's cancel can be undone from the page (None: it cannot).
+    undo_until: datetime | None
+
+    @property
+    def any(self) -> bool:
+        return self.no_voicemail or self.no_clinic_name or self.no_texts or self.cancelled
+
+
+def request_choices_in_force(*, submission: Submission) -> RequestChoicesInForce:
+    """The choices in force for ``submission``: its own no-voicemail and no-clinic-name
+    wishes, no texts (no phone, no consent to texts, or asked for on the link), and
+    whether it is cancelled, with the undo's deadline while it lasts."""
+    choices = RequestLinkChoices.objects.filter(submission_id=submission.pk).first()
+    until = choices.undo_until if choices else None
+    cancelled = submission.cancelled_at is not None
+    return RequestChoicesInForce(
+        no_voicemail=not submission.voicemail_ok,
+        no_clinic_name=not submission.mention_clinic_ok,
+        no_texts=not submission.phone
+        or not submission.sms_consent
+        or bool(choices and choices.texts_stopped_at),
+        cancelled=cancelled,
+        undo_until=until if cancelled and until and until > timezone.now() else None,
     )

@@ -596,9 +596,10 @@ def console_appointment_mark(request: HttpRequest, appointment_id: int) -> HttpR
 @require_http_methods(["GET", "POST"])
 def request_manage(request: HttpRequest, token: str) -> HttpResponse:
     """The page of a confirmation email's link: make contact more restrictive, or
-    cancel that one request. The address it went to was never verified, so the page
-    shows nothing of the person's lead (no name, no current choices) and can only
-    restrict (see ``services.submission_restrict``)."""
+    cancel that one request (asked once more first) and undo that for 24 hours. The
+    address it went to was never verified, so the page shows nothing of the person
+    (no name, phone or email, nothing of their lead): only the choices in force for
+    this request, and it can only restrict (``services.request_link``)."""
     link = links.request_link(token)
     submission = intake_selectors.submission_get(submission_id=link.submission_id) if link else None
     # Bound to the address as it is now: an erased or corrected email closes the link.
@@ -606,29 +607,47 @@ def request_manage(request: HttpRequest, token: str) -> HttpResponse:
         email_hash=email_hash(submission.email), revoked_at=submission.links_revoked_at
     ):
         return render(request, "scheduling/link_invalid.html", status=404)
-    done = ""
-    if request.method == "POST":
-        action = request.POST.get("action", "")
-        if action == "cancel":
-            services.submission_cancel(submission_id=submission.pk)
-            done = "cancelled"
-        elif action == "restrict":
-            services.submission_restrict(
-                submission_id=submission.pk,
-                no_voicemail="no_voicemail" in request.POST,
-                no_clinic_name="no_clinic_name" in request.POST,
-                stop_texts="stop_texts" in request.POST,
-            )
-            done = "saved"
+    done, error, status = "", "", 200
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if action == "cancel" and submission.cancelled_at is None:
+        done = "confirm_cancel"  # nothing changes until the person confirms
+    elif action == "cancel_confirmed":
+        services.request_link_cancel(submission_id=submission.pk)
+        done = "cancelled"
+    elif action == "undo":
+        try:
+            services.request_link_restore(submission_id=submission.pk)
+        except ApplicationError as failure:
+            error, status = failure.message, failure.status_code
+        else:
+            done = "restored"
+    elif action == "restrict":
+        services.request_link_restrict(
+            submission_id=submission.pk,
+            no_voicemail="no_voicemail" in request.POST,
+            no_clinic_name="no_clinic_name" in request.POST,
+            stop_texts="stop_texts" in request.POST,
+        )
+        done = "saved"
+    if action:
         submission = intake_selectors.submission_get(submission_id=submission.pk)
+    in_force = selectors.request_choices_in_force(submission=submission)
+    undo_until = in_force.undo_until
     return render(
         request,
         "scheduling/request_manage.html",
         {
-            "cancelled": submission.cancelled_at is not None,
+            "in_force": in_force,
+            "undo_until": timezone.localtime(
+                undo_until, business_time.person_zone(submission.timezone)
+            )
+            if undo_until
+            else None,
             "has_phone": bool(submission.phone),
             "done": done,
+            "error": error,
         },
+        status=status,
     )
 
 

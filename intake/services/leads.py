@@ -487,32 +487,55 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
     return True
 
 
-def lead_close_undo(*, lead_id: int, stage: str) -> None:
-    """Reopen a lead a coordinator closed moments ago by mistake, at ``stage`` (where it
-    was before), its closing time and reason cleared and the funnel counts put back.
-    Refused when the lead is not closed, or when the person has another open lead by
-    now (a later request made one: at most one open lead per phone and email)."""
+def lead_reopen(*, lead_id: int, stage: str) -> bool:
+    """Undo a closing: the lead, closed and not anonymised, is back at ``stage`` (the
+    stage it had before it was closed), its closing time and reason cleared, the funnel
+    counts put back: a person's undo of their cancel (``scheduling.services.request_link``)
+    or a coordinator's of a mistaken closing outcome (:func:`lead_close_undo`).
+    Returns False, changing nothing, when the lead is not closed, was anonymised, or
+    another open lead now holds its phone or email (at most one open lead each)."""
     stage = Lead.Stage(stage)
     if stage == Lead.Stage.CLOSED:
-        raise ApplicationError("A lead reopens at an open stage.", fields={"stage": ["Open."]})
+        raise ValueError("A lead is reopened at the stage it had before it was closed.")
     with transaction.atomic():
-        lead = Lead.objects.select_for_update().get(pk=lead_id)
-        if lead.stage != Lead.Stage.CLOSED or lead.anonymised_at is not None:
-            raise ApplicationError(
-                "This lead is no longer closed.", code="lead_not_closed", status_code=409
-            )
+        lead = (
+            Lead.objects.select_for_update()
+            .filter(pk=lead_id, stage=Lead.Stage.CLOSED, anonymised_at__isnull=True)
+            .first()
+        )
+        if lead is None:
+            return False
+        taken = Q()
+        if lead.phone_hash:
+            taken |= Q(phone_hash=lead.phone_hash)
+        if lead.email_hash:
+            taken |= Q(email_hash=lead.email_hash)
+        if taken and Lead.objects.filter(taken).exclude(stage=Lead.Stage.CLOSED).exists():
+            return False
         funnel_before = lead_funnel_snapshot(lead_id=lead_id)
-        lead.stage, lead.closed_at, lead.closed_reason = stage, None, ""
+        lead.stage = stage
+        lead.closed_at = None
+        lead.closed_reason = ""
         try:
+            # A submission attaching a new lead for the same phone in the meantime.
             with transaction.atomic():
                 lead.save(update_fields=["stage", "closed_at", "closed_reason"])
         except IntegrityError:
-            raise ApplicationError(
-                "The person has a newer request open: work that one instead.",
-                code="lead_reopened_elsewhere",
-                status_code=409,
-            ) from None
+            return False
         funnel_rollups_update(lead_id=lead_id, before=funnel_before)
+    return True
+
+
+def lead_close_undo(*, lead_id: int, stage: str) -> None:
+    """Reopen a lead a coordinator closed moments ago by mistake, at ``stage`` (where it
+    was before): :func:`lead_reopen`, refused (409) when it cannot be."""
+    if not lead_reopen(lead_id=lead_id, stage=stage):
+        raise ApplicationError(
+            "The person has a newer request open, or this lead is no longer closed: "
+            "work the open one instead.",
+            code="lead_reopened_elsewhere",
+            status_code=409,
+        )
 
 
 def lead_contact_restrict(

@@ -6,6 +6,7 @@
 - ``undo``: taking back a closing outcome for a few minutes
 - ``replies``: a coordinator's own words to the person, by email
 - ``preferences``: each staff member's console settings
+- ``request_link``: what a confirmation email's link may do to its request, and the undo
 """
 
 from __future__ import annotations
@@ -56,12 +57,19 @@ from scheduling.services.refusals import (
     lead_sms_consent_invite,
 )
 from scheduling.services.replies import lead_email_reply
+from scheduling.services.request_link import (
+    UNDO_WINDOW,
+    request_link_cancel,
+    request_link_restore,
+    request_link_restrict,
+)
 from scheduling.services.undo import ATTEMPT_UNDO_WINDOW, attempt_undo, attempt_undoable_until
 
 __all__ = [
     "ATTEMPT_UNDO_WINDOW",
     "CLOSING_OUTCOMES",
     "CONFIRMATION_PER_ADDRESS_WINDOW",
+    "UNDO_WINDOW",
     "appointment_admit",
     "appointment_book",
     "appointment_cancel",
@@ -96,6 +104,9 @@ __all__ = [
     "reply_enqueue",
     "reply_route",
     "request_cancel",
+    "request_link_cancel",
+    "request_link_restore",
+    "request_link_restrict",
     "retry_at_for",
     "submission_cancel",
     "submission_enqueue",

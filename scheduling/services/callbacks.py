@@ -22,7 +22,7 @@ from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
-from scheduling import business_time, links
+from scheduling import business_time, links, next_contact
 from scheduling.models import Appointment, CallAttempt, Callback, StaffAlert
 from scheduling.services import claims
 from scheduling.services.outreach import lead_message
@@ -106,19 +106,16 @@ def _email_confirmation_allowed(*, submission: Submission) -> bool:
 def _confirmation_template(submission: Submission) -> str:
     """The confirmation's wording, from the submission alone (never the lead): a crisis
     gets "as soon as we can" and the 988 and 911 lines; otherwise the person hears
-    back the way they chose ("will text you" with consent to texts, "will email you"
-    with an address), else "will call you"."""
+    back the way the CTA's answer said (``next_contact.submission_contact_channel``):
+    "will text you" with a phone that takes texts and consent to them, "will email
+    you" when asked for or when only an address was given, else "will call you"."""
     if submission.is_crisis:
         return "confirmation_crisis"
-    if (
-        submission.preferred_channel == Lead.Channel.SMS
-        and submission.phone
-        and submission.sms_consent
-    ):
-        return "confirmation_by_text"
-    if submission.preferred_channel == Lead.Channel.EMAIL and submission.email:
-        return "confirmation_by_email"
-    return "confirmation"
+    return {
+        next_contact.TEXT: "confirmation_by_text",
+        next_contact.EMAIL: "confirmation_by_email",
+        next_contact.CALL: "confirmation",
+    }[next_contact.submission_contact_channel(submission)]
 
 
 def _confirmations_send(*, submission: Submission, lead: Lead) -> None:

@@ -142,7 +142,7 @@ def test_the_link_in_a_probers_email_cancels_only_the_probers_submission(submit,
     prober = submit(email=PROBER_EMAIL)
     (email,) = emails_to(PROBER_EMAIL)
 
-    client.post(manage_path(email), {"action": "cancel"})
+    client.post(manage_path(email), {"action": "cancel_confirmed"})
 
     victim.refresh_from_db()
     assert victim.stage != Lead.Stage.CLOSED
@@ -167,7 +167,7 @@ def test_cancelling_the_persons_only_request_closes_their_lead(submit, client):
     submission = submit()
     (email,) = emails_to(VICTIM_EMAIL)
 
-    client.post(manage_path(email), {"action": "cancel"})
+    client.post(manage_path(email), {"action": "cancel_confirmed"})
 
     lead = Lead.objects.get(pk=submission.lead_id)
     assert lead.stage == Lead.Stage.CLOSED
@@ -279,7 +279,7 @@ def test_the_per_phone_limit_answers_like_any_other_request(api_client, settings
     # Someone else now uses the same number: the answer is the ordinary 201.
     response = api_client.post(URL, body(first_name="Pat"), format="json", REMOTE_ADDR="192.0.2.7")
     assert response.status_code == 201
-    assert set(response.json()) == {"reference", "status", "callback_window"}
+    assert set(response.json()) == {"reference", "status", "callback_window", "next_contact"}
 
 
 # --- 3. The clinic relays no attacker's text -------------------------------------------

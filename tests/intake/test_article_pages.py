@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+from datetime import datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
+from django.utils.html import escape
 
+from intake.apis import submission_next_contact
 from intake.models import Lead, Submission
 from intake.services import article_import_text
+from scheduling import business_time
+from scheduling.models import OpeningHours
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +129,65 @@ def test_the_form_without_javascript_answers_past_the_per_phone_limit_like_any_o
     # A 429 would tell a stranger the number was used; the request is kept, unconfirmed.
     assert response.status_code == 201
     assert Submission.objects.filter(phone_limited=True).count() == 1
+
+
+# --- The answer says when and how (scheduling.next_contact) ----------------------
+
+
+@pytest.fixture
+def closed_sunday(settings):
+    """A New York clinic open 8:00 to 20:00 on weekdays, on a Sunday afternoon."""
+    settings.CLINIC_TIME_ZONE = "America/New_York"
+    settings.CLINIC_HOLIDAYS_COUNTRY = ""
+    for day in range(5):
+        OpeningHours.objects.create(weekday=day, opens_at=time(8), closes_at=time(20))
+    business_time.forget()
+    with time_machine.travel(datetime(2026, 12, 6, 14, 0, tzinfo=ZoneInfo("America/New_York"))):
+        yield
+
+
+def test_the_page_without_javascript_says_when_we_will_call_as_the_api_would(
+    client, demo_article, closed_sunday
+):
+    response = client.post(
+        URL + "request/",
+        {"first_name": "Maria", "phone": "202-555-0143"},
+        HTTP_ORIGIN="http://testserver",
+    )
+
+    assert response.status_code == 201
+    html = response.content.decode()
+    submission = Submission.objects.get()
+    expected = submission_next_contact(submission)["text"]
+    assert expected == (
+        "We're closed now. A care coordinator will call you tomorrow after we open at "
+        "8:00 AM EST. Times are in the clinic's time zone (America/New York)."
+    )
+    assert escape(expected) in html
+    assert "soon" not in html
+
+
+def test_the_page_without_javascript_tells_an_email_only_person_we_will_email(
+    client, demo_article, closed_sunday
+):
+    response = client.post(
+        URL + "request/",
+        {"first_name": "Maria", "email": "maria@example.org"},
+        HTTP_ORIGIN="http://testserver",
+    )
+
+    html = response.content.decode()
+    assert "A care coordinator will email you tomorrow after we open at 8:00 AM EST." in html
+    assert "call you" not in html
+
+
+def test_the_forms_lead_line_promises_no_call_before_the_person_chose_one(client, demo_article):
+    html = client.get(URL).content.decode()
+    lead = html[html.index('class="cta-lead"') :]
+    lead = lead[: lead.index("</p>")]
+
+    assert "will get back to you" in lead
+    assert "call you" not in lead
 
 
 # --- Phone numbers as people read them ------------------------------------------

@@ -80,7 +80,13 @@ def test_the_crisis_box_adds_crisis_resources_to_the_answer(api_client):
     body = response.json()
     resources = body["crisis_resources"]
     assert {(r["phone"], r["sms"]) for r in resources} == {("988", "988"), ("911", "")}
-    assert set(body) == {"reference", "status", "callback_window", "crisis_resources"}
+    assert set(body) == {
+        "reference",
+        "status",
+        "callback_window",
+        "next_contact",
+        "crisis_resources",
+    }
     assert body["status"] == "received"
     assert Submission.objects.get().in_crisis is True
     # The call comes at once, open or closed: the promise says so.
@@ -101,7 +107,7 @@ def test_crisis_language_in_the_message_adds_crisis_resources(api_client):
 def test_an_ordinary_request_gets_no_crisis_resources(api_client):
     response = _post(api_client, message="I'm killing it at work but can't sleep")
 
-    assert set(response.json()) == {"reference", "status", "callback_window"}
+    assert set(response.json()) == {"reference", "status", "callback_window", "next_contact"}
 
 
 @pytest.mark.django_db

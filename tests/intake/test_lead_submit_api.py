@@ -592,7 +592,7 @@ def test_past_the_per_phone_limit_the_answer_is_the_same_and_no_text_is_sent(
     )
 
     assert response.status_code == 201
-    assert set(response.json()) == {"reference", "status", "callback_window"}
+    assert set(response.json()) == {"reference", "status", "callback_window", "next_contact"}
     limited = Submission.objects.get(reference=response.json()["reference"])
     assert (limited.phone_limited, limited.email_limited) == (True, False)
     assert limited.lead is not None  # stored and routed, never lost

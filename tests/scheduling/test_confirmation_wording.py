@@ -45,6 +45,16 @@ def test_the_email_says_how_we_will_get_back_as_the_person_chose(route, channel,
     assert promise in email.alternatives[0][0]
 
 
+def test_a_person_who_left_only_an_email_is_told_we_will_email_not_call(route, sms_outbox):
+    route(submit_lead(phone=None, email="dana@example.org", preferred_channel="call"))
+
+    (email,) = mail.outbox
+    assert "will email you" in email.body
+    assert "will email you" in email.alternatives[0][0]
+    assert "call you" not in email.body and "call you" not in email.alternatives[0][0]
+    assert sms_outbox == []
+
+
 def test_a_person_who_chose_text_but_gave_no_consent_to_texts_hears_of_a_call(route):
     route(submit_lead(preferred_channel="sms", sms_consent=False))
 

@@ -334,7 +334,10 @@ def test_the_request_link_restricts_contact_and_cancels_the_request(client, lead
     lead.refresh_from_db()
     assert lead.mention_clinic_ok is False
 
-    client.post(path, {"action": "cancel"})
+    client.post(path, {"action": "cancel"})  # asks once more; nothing changes yet
+    lead.refresh_from_db()
+    assert lead.stage != Lead.Stage.CLOSED
+    client.post(path, {"action": "cancel_confirmed"})
     lead.refresh_from_db()
     assert lead.stage == Lead.Stage.CLOSED
     assert Callback.objects.get(pk=lead_callback.pk).status == Callback.Status.CANCELLED

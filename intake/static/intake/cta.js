@@ -98,7 +98,7 @@
       "[data-cta] input:not([type=checkbox]),[data-cta] select,[data-cta] textarea{width:100%;max-width:32rem;box-sizing:border-box;font:inherit;padding:.4rem}" +
       "[data-cta] .hp{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}</style>" +
       '<section class="cta" aria-labelledby="' + p + 'h"><h2 id="' + p + 'h">Start your path to healing today!</h2>' +
-      "<p>Leave a phone number or an email address and a care coordinator will call you back, usually within minutes during opening hours.</p>" +
+      "<p>Leave a phone number or an email address and a care coordinator will get back to you, usually within minutes during opening hours.</p>" +
       '<form method="post" novalidate><div class="cta-status" role="status" aria-live="polite"></div>' +
       '<p class="error" role="alert" data-error-for="non_field_errors"></p>' +
       field("first_name", "First name", "text", 'autocomplete="given-name" maxlength="100" required') +
@@ -157,8 +157,13 @@
       box.tabIndex = -1;
       box.innerHTML = (help && help.length ? '<div class="crisis-now" role="alert"><h3>Help is available right now</h3>' +
         resources(help) + "</div>" : "") + "<h3>Thank you, we received your request.</h3>" +
-        "<p>A care coordinator will contact you soon. Your reference is <strong>" + esc(data.reference) + "</strong>.</p>";
+        // When and how, in words the server made from the callback window (the same
+        // as the page without JavaScript and the confirmations say).
+        '<p class="next-contact">' + esc((data.next_contact || {}).text || "A care coordinator will be in touch.") +
+        "</p><p>Your reference is <strong>" + esc(data.reference) + "</strong>.</p>";
       submitted = true;
+      // Asked already: the page's "Request a call" button has nothing more to offer.
+      document.querySelectorAll("[data-cta-jump]").forEach(function (b) { b.classList.add("is-done"); });
       form.hidden = true;
       form.reset();
       form.parentNode.insertBefore(box, form);
@@ -250,8 +255,32 @@
       });
   }
 
+  // "Request a call" on an article at phone width: jumps to the form and puts the focus
+  // in its first field (smoothly unless the reader asked for less motion); hidden while
+  // the form is in view. Without JavaScript it is a plain link to #cta.
+  function jump(box) {
+    var link = box.querySelector("a[href^='#']"), target = link && document.getElementById(link.hash.slice(1));
+    if (!target || box.getAttribute("data-cta-ready")) return;
+    box.setAttribute("data-cta-ready", "1");
+    link.addEventListener("click", function (event) {
+      var field = target.querySelector("input:not([type=hidden]):not([tabindex='-1']), select, textarea");
+      var still = window.matchMedia && matchMedia("(prefers-reduced-motion: reduce)").matches;
+      event.preventDefault();
+      target.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "start" });
+      if (field) field.focus({ preventScroll: true }); else { target.tabIndex = -1; target.focus({ preventScroll: true }); }
+      if (history.replaceState) history.replaceState(null, "", link.hash);
+    });
+    if (!window.IntersectionObserver) return;
+    new IntersectionObserver(function (entries) {
+      box.classList.toggle("is-hidden", entries[entries.length - 1].isIntersecting);
+    }).observe(target);
+  }
+
   // Read once: a retry must send the same body as the first try (same Idempotency-Key).
   var TOUCH = touches(); // and a campaign's first touch is kept even if no form is sent
-  function all() { document.querySelectorAll("[data-cta]").forEach(start); }
+  function all() {
+    document.querySelectorAll("[data-cta]").forEach(start);
+    document.querySelectorAll("[data-cta-jump]").forEach(jump);
+  }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", all); else all();
 })();
