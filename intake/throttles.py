@@ -31,6 +31,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from config.cache import UNAVAILABLE
+from config.crypto import mailbox_canonical
 
 
 def _keyed_hash(value: str) -> str:
@@ -304,10 +305,11 @@ def request_limits(request: HttpRequest | Request) -> list[Limit]:
 
 
 def contact_limits(*, phone: str, email: str) -> list[Limit]:
-    """The per-phone and per-address limits (past them: stored, answered, not sent)."""
+    """The per-phone and per-mailbox limits (past them: stored, answered, not sent).
+    An address counts as its mailbox, so a respelling is not a fresh allowance."""
     limits = []
     if phone:
         limits.append(Limit("lead_submit_phone", phone))
     if email:
-        limits.append(Limit("lead_submit_email", email))
+        limits.append(Limit("lead_submit_email", mailbox_canonical(email)))
     return limits

@@ -7,8 +7,15 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config.crypto import phone_hash
+from config.crypto import email_hash, phone_hash
 from notifications.models import InboundCall, InboundMessage, Message, OptOut
+
+
+def recipient_hash(*, channel: str, recipient: str) -> str:
+    """The keyed hash of a message's recipient: its number's, or its mailbox's."""
+    if channel == Message.Channel.EMAIL:
+        return email_hash(recipient)
+    return phone_hash(recipient)
 
 
 def message_list(*, correlation: str = "", limit: int = 200) -> QuerySet[Message]:
@@ -19,10 +26,14 @@ def message_list(*, correlation: str = "", limit: int = 200) -> QuerySet[Message
 
 
 def message_sent_recently(*, channel: str, purpose: str, recipient: str, since: datetime) -> bool:
-    """Whether a message of this kind went (or is going) to ``recipient`` since ``since``."""
+    """Whether a message of this kind went (or is going) to ``recipient`` since ``since``:
+    to its number, or to its mailbox however the address was spelled."""
+    hashed = recipient_hash(channel=channel, recipient=recipient)
+    if not hashed:
+        return False
     return (
         Message.objects.filter(
-            channel=channel, purpose=purpose, recipient=recipient, created_at__gte=since
+            channel=channel, purpose=purpose, recipient_hash=hashed, created_at__gte=since
         )
         .exclude(status__in=[Message.Status.FAILED, Message.Status.SUPPRESSED])
         .exists()

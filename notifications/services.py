@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from config import audit
 from config.celery import enqueue
-from config.crypto import phone_hash
+from config.crypto import email_hash, phone_hash
 from config.metrics import MESSAGES
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
@@ -37,6 +37,7 @@ from notifications.models import (
     MessageTemplate,
     OptOut,
 )
+from notifications.selectors import recipient_hash
 from notifications.signals import (
     call_missed,
     call_received,
@@ -302,6 +303,7 @@ def message_send(
                 template=template,
                 template_version=rendered.version,
                 recipient=recipient,
+                recipient_hash=recipient_hash(channel=channel, recipient=recipient),
                 subject=rendered.subject,
                 body=rendered.body,
                 body_html=rendered.body_html,
@@ -737,6 +739,7 @@ def call_forward_ended(*, provider_id: str, dial_status: str) -> InboundCall | N
 # (delivery statistics), nothing that names or reaches the person.
 _MESSAGE_BLANK = {
     "recipient": "",
+    "recipient_hash": "",
     "subject": "",
     "body": "",
     "body_html": "",
@@ -768,10 +771,11 @@ def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
     Returns counts by kind."""
     hashes = [hashed for hashed in (phone_hash(phone) for phone in phones) if hashed]
     recipients = [*phones, *emails]
+    # An address's messages under any spelling of its mailbox.
+    mailboxes = [hashed for hashed in (email_hash(email) for email in emails) if hashed]
+    sent_to = Q(recipient__in=recipients) | Q(recipient_hash__in=[*hashes, *mailboxes])
     counts = {
-        "messages": _messages_blank(Message.objects.filter(recipient__in=recipients))
-        if recipients
-        else 0,
+        "messages": _messages_blank(Message.objects.filter(sent_to)) if recipients else 0,
         "inbound": InboundMessage.objects.filter(sender_hash__in=hashes).update(
             sender="", sender_hash="", body=""
         )
