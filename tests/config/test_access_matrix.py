@@ -260,7 +260,8 @@ def _answer(client: Client, endpoint: Endpoint):
         if endpoint.kind == "api":
             response = client.post(endpoint.path, data={}, content_type="application/json")
         else:
-            response = client.post(endpoint.path, data={})
+            # As a browser posts a page's form: naming the page's origin.
+            response = client.post(endpoint.path, data={}, HTTP_ORIGIN="http://testserver")
     return response
 
 
