@@ -339,11 +339,16 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 
+# The OpenAPI document and Swagger UI for anyone, not only signed-in staff.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEVELOPMENT)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic lead intake and scheduling API",
     "DESCRIPTION": "Public intake of call-to-action requests and the staff callback queue.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/schema/ and /api/docs/: staff only, unless API_DOCS_PUBLIC opens them.
+    "SERVE_PERMISSIONS": ["config.roles.ApiDocsAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from our own static files: no CDN, no third-party request.
     "SWAGGER_UI_DIST": "SIDECAR",
