@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import phonenumbers
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from config.crypto import email_hash, phone_hash
 from notifications.models import InboundCall, InboundMessage, Message, OptOut
+
+
+def sms_country_allowed(*, phone: phonenumbers.PhoneNumber | str) -> bool:
+    """``phone`` (parsed, or in E.164) is a number of a country in
+    ``SMS_ALLOWED_COUNTRIES``. Texts elsewhere are where SMS pumping pays (premium and
+    international rates), so nothing automatic goes there."""
+    number = phone
+    if not isinstance(number, phonenumbers.PhoneNumber):
+        try:
+            number = phonenumbers.parse(str(phone), None)
+        except phonenumbers.NumberParseException:
+            return False
+    return phonenumbers.region_code_for_number(number) in settings.SMS_ALLOWED_COUNTRIES
 
 
 def recipient_hash(*, channel: str, recipient: str) -> str:

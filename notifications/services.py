@@ -37,7 +37,7 @@ from notifications.models import (
     MessageTemplate,
     OptOut,
 )
-from notifications.selectors import recipient_hash
+from notifications.selectors import recipient_hash, sms_country_allowed
 from notifications.signals import (
     call_missed,
     call_received,
@@ -652,7 +652,8 @@ def inbound_receive(
     """Record an SMS a person sent and act on it, once per provider id.
 
     STOP-like keywords (or Twilio's ``OptOutType``) opt the number out; START-like
-    ones opt it back in; HELP gets the help text. A request to stop in the
+    ones opt it back in; HELP gets the help text, from a number in
+    ``SMS_ALLOWED_COUNTRIES`` only. A request to stop in the
     person's own words is recorded for a coordinator, not acted on blindly. The
     apps above hear of every reply through ``reply_received``."""
     kind = replies.reply_kind(body, opt_out_type=opt_out_type)
@@ -672,7 +673,9 @@ def inbound_receive(
             opt_out_record(phone=sender, source="inbound keyword")
         elif kind == InboundMessage.Kind.OPT_IN:
             opt_out_remove(phone=sender)
-        elif kind == InboundMessage.Kind.HELP:
+        elif kind == InboundMessage.Kind.HELP and sms_country_allowed(phone=sender):
+            # An auto-reply only to the allowed countries: a bot texting HELP from
+            # premium-rate numbers must not make us pay to answer it.
             message_send(
                 channel=Message.Channel.SMS,
                 purpose=Message.Purpose.REPLY,
