@@ -32,6 +32,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from config.cache import UNAVAILABLE
 from config.crypto import mailbox_canonical
+from config.proxies import client_address
 
 
 def _keyed_hash(value: str) -> str:
@@ -71,7 +72,10 @@ class LeadSubmitEmailThrottle(LeadSubmitPhoneThrottle):
 
 
 class _HashedIpThrottle(_RateFromSettings):
-    """Per client IP (behind ``NUM_PROXIES`` proxies), keyed by a hash of it."""
+    """Per client IP (behind ``TRUSTED_PROXIES``), keyed by a hash of it."""
+
+    def get_ident(self, request: Any) -> str:
+        return client_address(request) or ""
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         ident = _keyed_hash(self.get_ident(request) or "")
@@ -100,8 +104,8 @@ class CtaConfigIpThrottle(_HashedIpThrottle):
 
 
 def client_ip(request: HttpRequest | Request) -> str | None:
-    """The client's address, honouring ``NUM_PROXIES`` trusted proxies in front."""
-    return LeadSubmitIpThrottle().get_ident(request)
+    """The client's address, behind ``TRUSTED_PROXIES`` (``config.proxies``)."""
+    return client_address(request)
 
 
 # --- Pipelined sliding-window limits (the intake) ------------------------------------
