@@ -732,15 +732,16 @@ def test_image_starts_from_python_3_11_slim_and_installs_the_lock_file() -> None
     instructions = dockerfile_instructions()
     assert instructions[0] == ("FROM", "python:3.11-slim")
     runs = [args for keyword, args in instructions if keyword == "RUN"]
-    assert "pip install --no-cache-dir -r requirements.lock" in runs
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in runs
 
 
 def test_image_installs_every_runtime_dependency_the_project_declares() -> None:
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     locked = {}
     for line in (REPO / "requirements.lock").read_text().splitlines():
-        name, separator, version = line.partition("==")
-        if separator:
+        requirement = line.removesuffix("\\").split(";", 1)[0].strip()
+        name, separator, version = requirement.partition("==")
+        if separator and line[:1].strip():
             locked[canonicalize_name(name)] = version.strip()
     unpinned = [
         requirement
@@ -754,6 +755,16 @@ def test_build_context_leaves_out_local_state_and_secrets() -> None:
     patterns = set(dockerignore_patterns())
     assert {".env", ".venv", "var", ".git", "staticfiles", "**/__pycache__"} <= patterns
     assert {".pytest_cache", ".ruff_cache", ".hypothesis"} <= patterns
+
+
+def test_build_context_leaves_out_tests_benchmarks_docs_ci_and_the_dev_lock(
+    build_context: Path,
+) -> None:
+    for name in ("tests", "bench", "docs", ".ci", "requirements-dev.lock"):
+        assert not (build_context / name).exists(), f"{name} would be baked into the image"
+    # What the image needs is still there.
+    for name in ("manage.py", "config", "intake", "templates", "static", "requirements.lock"):
+        assert (build_context / name).exists(), name
 
 
 # --- Metrics ----------------------------------------------------------------------------
