@@ -14,9 +14,10 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 clinic \
     && useradd --system --uid 10001 --gid clinic --no-create-home --home-dir /app clinic
 
-# Dependencies first, so a code change does not reinstall them.
+# Dependencies first, so a code change does not reinstall them. Only the runtime lock
+# (no honcho, no test tools), every package checked against its hash.
 COPY requirements.lock ./
-RUN pip install --no-cache-dir -r requirements.lock
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
 COPY . .
 

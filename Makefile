@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | sha1sum | cut -c
 
 .PHONY: run test bench drill setup lint format migrate check lock clean
 
+# Every package pinned and checked against the lock's hashes: what is installed is
+# exactly what was locked, wherever it is downloaded from.
 $(STAMP): requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -49,15 +51,18 @@ format:
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Regenerate the pinned lock files from pyproject.toml.
+## Regenerate the lock files, with hashes, from pyproject.toml: requirements.lock for
+## the image, requirements-dev.lock (the same pins, plus honcho and the test tools) for
+## `make`. uv runs from a throwaway venv; versions already locked stay unless
+## pyproject.toml needs others. Universal: markers keep any 3.11 on any platform right.
+UV_VERSION := 0.13.9
+UV_COMPILE := /tmp/clinic-lock/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" --quiet
 lock:
 	rm -rf /tmp/clinic-lock && $(PYTHON) -m venv /tmp/clinic-lock
-	$(PYTHON) scripts/pyproject_requirements.py > /tmp/clinic-lock/runtime.txt
-	$(PYTHON) scripts/pyproject_requirements.py dev > /tmp/clinic-lock/dev.txt
-	/tmp/clinic-lock/bin/pip install --quiet -r /tmp/clinic-lock/runtime.txt
-	/tmp/clinic-lock/bin/pip freeze > requirements.lock
-	/tmp/clinic-lock/bin/pip install --quiet -r /tmp/clinic-lock/dev.txt
-	/tmp/clinic-lock/bin/pip freeze > requirements-dev.lock
+	/tmp/clinic-lock/bin/pip install --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -83,9 +83,9 @@ def server_env(port: int) -> dict[str, str]:
         "REDIS_URL": f"redis://{HOST}:{REDIS_PORT}/{REDIS_DBS[0]}",
         "REDIS_CACHE_URL": f"redis://{HOST}:{REDIS_PORT}/{REDIS_DBS[1]}",
         "SECURE_SSL_REDIRECT": "false",
-        # As behind the production proxy: the load process names each request's reader
-        # in X-Forwarded-For (bench/load.py, reader_address).
-        "NUM_PROXIES": "1",
+        # As behind the production proxy: the load process (on HOST, so trusted as the
+        # proxy) names each request's reader in X-Forwarded-For (bench/load.py).
+        "TRUSTED_PROXIES": f"{HOST}/32",
         "PUBLIC_BASE_URL": f"http://{HOST}:{port}",
         "SMS_BACKEND": "twilio",
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,

@@ -37,6 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from config import roles
+from config.proxies import client_address
 
 # pghistory's labels for trigger events; read events are named "<entity>.read".
 INSERT = "insert"
@@ -231,18 +232,6 @@ def audit_context_update(**metadata: Any) -> None:
         state.metadata.update(metadata)
 
 
-def _client_ip(request: HttpRequest) -> str:
-    """The client's address, behind ``NUM_PROXIES`` trusted proxies (as DRF counts them)."""
-    remote_addr = request.META.get("REMOTE_ADDR", "")
-    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-min(proxies, len(hops))]
-    return remote_addr
-
-
 def request_context(request: HttpRequest) -> dict[str, Any]:
     """The request's id, method and, for staff, who is asking and from where."""
     return {
@@ -260,7 +249,7 @@ def _user_context(request: HttpRequest, user: Any) -> dict[str, Any]:
     return {
         "user": user.pk,
         "roles": sorted(roles.user_roles(user)),
-        "ip": _client_ip(request) or None,
+        "ip": client_address(request),
         "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
     }
 

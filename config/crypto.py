@@ -9,9 +9,9 @@ and ``field=""`` filters work; no other lookup can work on ciphertext, so none i
 allowed (a filter on an encrypted column is an error, never a silent empty result).
 
 ``lookup_hash`` is HMAC-SHA256 under ``LOOKUP_HASH_KEY`` of a normalised phone number
-(E.164) or email address (stripped, lower-cased): equal values give equal hashes, so
-columns of them deduplicate and find people without storing the value itself, and
-without the key nobody can test guesses against them. That key is never rotated: a
+(E.164) or email address (its mailbox, :func:`mailbox_canonical`): equal values give
+equal hashes, so columns of them deduplicate and find people without storing the value
+itself, and without the key nobody can test guesses against them. That key is never rotated: a
 new key would orphan every stored hash, the opt-outs among them.
 
 Why not a library: django-fernet-encrypted-fields (the maintained one) derives its
@@ -27,6 +27,7 @@ import hmac
 from functools import cache
 from typing import Any
 
+import idna
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.apps import apps
 from django.conf import settings
@@ -191,8 +192,43 @@ def normalised_phone(phone: object) -> str:
     return str(phone).strip()
 
 
-def normalised_email(email: str | None) -> str:
-    return (email or "").strip().lower()
+# Mail providers that ignore dots in the local part, and the domain each is known by.
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def _domain_canonical(domain: str) -> str:
+    """A mail domain in one spelling: lower case, no trailing dot, international names
+    in their ASCII (punycode) form, as IDNA 2008 with UTS 46 mapping spells them."""
+    domain = domain.strip().rstrip(".")
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        # Not a valid international name: the same text gives the same mailbox anyway.
+        return domain.casefold()
+
+
+def mailbox_canonical(email: str | None) -> str:
+    """The mailbox an address delivers to, in one spelling, "" for none.
+
+    Per-address limits, lookup hashes and "one confirmation a day" count mailboxes,
+    not spellings: otherwise "Dana.Smith+x@GoogleMail.com" and "danasmith@gmail.com"
+    would be two people to every rule. Case is folded, a ``+tag`` is dropped (every
+    large provider delivers it to the same mailbox), dots are dropped in Gmail's local
+    parts (googlemail.com is gmail.com), and the domain is spelled as
+    :func:`_domain_canonical` says. Only for comparing: the address is stored and
+    mailed as it was given."""
+    text = (email or "").strip()
+    local, at, domain = text.rpartition("@")
+    if not at or not local:
+        return text.casefold()
+    local = local.casefold()
+    base = local.split("+", 1)[0]
+    local = base or local  # "+tag@..." alone is a mailbox of its own
+    domain = _domain_canonical(domain)
+    if domain in _DOTLESS_DOMAINS:
+        domain = _DOTLESS_DOMAINS[domain]
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"
 
 
 def phone_hash(phone: object) -> str:
@@ -201,8 +237,15 @@ def phone_hash(phone: object) -> str:
 
 
 def email_hash(email: str | None) -> str:
-    """The lookup hash of an email address, "" for none."""
-    return lookup_hash(normalised_email(email))
+    """The lookup hash of the mailbox an address delivers to, "" for none."""
+    return lookup_hash(mailbox_canonical(email))
+
+
+def email_hash_lowercased(email: str | None) -> str:
+    """The lookup hash of an address as it was hashed before mailboxes were canonical
+    (stripped and lower-cased). Only request links issued before then carry it
+    (``scheduling.links``); once they have all expired it can go."""
+    return lookup_hash((email or "").strip().lower())
 
 
 # --- Rewriting stored columns (data migrations, key rotation) -----------------------------

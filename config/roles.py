@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -63,3 +64,14 @@ class HasRole(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return has_role(request.user, *self.roles)
+
+
+class ApiDocsAccess(HasRole):
+    """The OpenAPI document and its browser (``/api/schema/``, ``/api/docs/``): any
+    member of staff, or anyone where ``API_DOCS_PUBLIC`` opens them (development).
+    They hold no data, but they map every endpoint and its rules for an attacker."""
+
+    roles = ALL
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return settings.API_DOCS_PUBLIC or super().has_permission(request, view)

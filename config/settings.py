@@ -31,6 +31,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.logs import configure_structlog, json_formatter
+from config.proxies import proxy_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -304,6 +305,17 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
+# The reverse proxies in front of the app (addresses or networks, CIDR): only a
+# connection from one of them may say, in X-Forwarded-For, whom it serves
+# (config.proxies.client_address, read by the throttles, axes and the audit trail).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+proxy_networks(TRUSTED_PROXIES)
+if "NUM_PROXIES" in env.ENVIRON:
+    raise ImproperlyConfigured(
+        "NUM_PROXIES is no longer read: list your proxies' addresses or networks in "
+        "TRUSTED_PROXIES (e.g. TRUSTED_PROXIES=172.30.0.0/24) and remove NUM_PROXIES"
+    )
+
 # Articles live on the clinic's website; only those origins may call the public API.
 CORS_ALLOWED_ORIGINS = env.list("CTA_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/v1/(leads|events)/$"
@@ -331,7 +343,6 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "lead_submit_ip": env.str("LEAD_THROTTLE_PER_IP", default="20/hour"),
     },
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 if DEBUG:
@@ -339,11 +350,16 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 
+# The OpenAPI document and Swagger UI for anyone, not only signed-in staff.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEVELOPMENT)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic lead intake and scheduling API",
     "DESCRIPTION": "Public intake of call-to-action requests and the staff callback queue.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/schema/ and /api/docs/: staff only, unless API_DOCS_PUBLIC opens them.
+    "SERVE_PERMISSIONS": ["config.roles.ApiDocsAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from our own static files: no CDN, no third-party request.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -367,13 +383,15 @@ if REDIS_URL:
     }
 else:
     _broker_dir = VAR_DIR / "celery"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        # The exchange table (kombu's default: ./control, in the working tree).
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_SERIALIZER = "json"

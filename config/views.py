@@ -20,6 +20,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from config.celery import app as celery_app
 from config.exceptions import error_body
+from config.proxies import client_address
 from config.roles import ADMIN, ALL, has_role, role_required
 
 # The worker heartbeat (config.tasks.worker_heartbeat, every 30 s by beat) is stale
@@ -88,8 +89,8 @@ def readiness_checks() -> dict[str, tuple[bool, str]]:
 
 
 class ReadyzIpThrottle(SimpleRateThrottle):
-    """/readyz calls without the metrics token, per client address (behind NUM_PROXIES
-    proxies): the checks open a database and a broker connection each time. The rate is
+    """/readyz calls without the metrics token, per client address (behind
+    TRUSTED_PROXIES): the checks open a database and a broker connection each time. The rate is
     ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["readyz_ip"]`` (READYZ_THROTTLE_PER_IP),
     read per request; the key holds a keyed hash, never the address."""
 
@@ -98,8 +99,11 @@ class ReadyzIpThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or None  # empty: off
 
+    def get_ident(self, request: Any) -> str:
+        return client_address(request) or ""
+
     def get_cache_key(self, request: Any, view: Any) -> str:
-        ident = self.get_ident(request) or ""
+        ident = self.get_ident(request)
         digest = hmac.new(settings.SECRET_KEY.encode(), ident.encode(), hashlib.sha256)
         return self.cache_format % {"scope": self.scope, "ident": digest.hexdigest()[:32]}
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.db.models import F, Max, Q, QuerySet
 
@@ -84,7 +83,7 @@ def phone_sms_reachable(*, phone: Any, phone_type: str) -> bool:
     """A number of this line type can take an SMS, in an allowed country."""
     if not phone or phone_type not in SMS_CAPABLE_PHONE_TYPES:
         return False
-    return phonenumbers.region_code_for_number(phone) in settings.SMS_ALLOWED_COUNTRIES
+    return notification_selectors.sms_country_allowed(phone=phone)
 
 
 @dataclass(frozen=True)

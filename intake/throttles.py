@@ -31,6 +31,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from config.cache import UNAVAILABLE
+from config.crypto import mailbox_canonical
+from config.proxies import client_address
 
 
 def _keyed_hash(value: str) -> str:
@@ -70,7 +72,10 @@ class LeadSubmitEmailThrottle(LeadSubmitPhoneThrottle):
 
 
 class _HashedIpThrottle(_RateFromSettings):
-    """Per client IP (behind ``NUM_PROXIES`` proxies), keyed by a hash of it."""
+    """Per client IP (behind ``TRUSTED_PROXIES``), keyed by a hash of it."""
+
+    def get_ident(self, request: Any) -> str:
+        return client_address(request) or ""
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         ident = _keyed_hash(self.get_ident(request) or "")
@@ -99,8 +104,8 @@ class CtaConfigIpThrottle(_HashedIpThrottle):
 
 
 def client_ip(request: HttpRequest | Request) -> str | None:
-    """The client's address, honouring ``NUM_PROXIES`` trusted proxies in front."""
-    return LeadSubmitIpThrottle().get_ident(request)
+    """The client's address, behind ``TRUSTED_PROXIES`` (``config.proxies``)."""
+    return client_address(request)
 
 
 # --- Pipelined sliding-window limits (the intake) ------------------------------------
@@ -304,10 +309,11 @@ def request_limits(request: HttpRequest | Request) -> list[Limit]:
 
 
 def contact_limits(*, phone: str, email: str) -> list[Limit]:
-    """The per-phone and per-address limits (past them: stored, answered, not sent)."""
+    """The per-phone and per-mailbox limits (past them: stored, answered, not sent).
+    An address counts as its mailbox, so a respelling is not a fresh allowance."""
     limits = []
     if phone:
         limits.append(Limit("lead_submit_phone", phone))
     if email:
-        limits.append(Limit("lead_submit_email", email))
+        limits.append(Limit("lead_submit_email", mailbox_canonical(email)))
     return limits

@@ -3,6 +3,7 @@ and marketing's reports dashboard."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from intake.apis import (
 )
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
+from intake.form_origin import FORM_FIELD, form_post_origin, form_token
 from intake.models import Article, Lead
 from intake.report_charts import FUNNEL_STAGES, TREND_SERIES, funnel_bars, trend_bars
 from intake.report_table import (
@@ -36,6 +38,8 @@ from intake.report_table import (
 from intake.reports import GROUPS, article_choices, article_funnel_report, form_abandonment_report
 from intake.selectors import article_get_listed, article_list_listed, cta_config
 from intake.throttles import limits_hit, request_limits
+
+logger = logging.getLogger(__name__)
 
 # Where the bot-check widgets put their token in a plain form post.
 _CAPTCHA_FORM_FIELDS = ("captcha_token", "cf-turnstile-response", "h-captcha-response")
@@ -74,6 +78,8 @@ def _cta_context(article: Article, *, errors: dict | None = None, values: dict |
         "interests": cta_config()["interests"],
         "errors": errors or {},
         "values": values or {},
+        "form_token_field": FORM_FIELD,
+        "form_token": form_token(article_slug=article.slug),
     }
 
 
@@ -94,7 +100,8 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 # The form is public and carries no session: there is no ambient authority for a
 # forged request to use, and an article embedded on the clinic's other sites could
-# not send our CSRF token anyway.
+# not send our CSRF token anyway. Where the post comes from is checked instead
+# (intake.form_origin): no other site can make its visitors submit.
 @csrf_exempt
 @require_POST
 def article_request(request: HttpRequest, slug: str) -> HttpResponse:
@@ -102,6 +109,10 @@ def article_request(request: HttpRequest, slug: str) -> HttpResponse:
     article = article_get_listed(slug=slug)
     if article is None:
         raise Http404("No such article")
+    origin = form_post_origin(request, article_slug=article.slug)
+    if not origin.allowed:
+        logger.info("intake.cta_form_refused", extra={"reason": origin.reason})
+        return render(request, "intake/request_refused.html", {"article": article}, status=403)
     waits = [verdict.wait for verdict in limits_hit(request_limits(request)) if not verdict.allowed]
     if waits:
         return _throttled(request, article, max(waits))

@@ -17,6 +17,7 @@ MESSAGE_READ = "message.read"
 @audited(
     personal=[
         "recipient",
+        "recipient_hash",
         "subject",
         "body",
         "body_html",
@@ -54,6 +55,10 @@ class Message(models.Model):
         null=True, blank=True, help_text="Empty: the default wording shipped in code."
     )
     recipient = models.CharField(max_length=254, help_text="E.164 phone or email address.")
+    # The keyed hash of the recipient's number or mailbox (config.crypto): rules that
+    # count messages per person ("one confirmation a day") count every spelling of one
+    # mailbox as one.
+    recipient_hash = models.CharField(max_length=64, blank=True, editable=False)
     subject = models.CharField(max_length=200, blank=True)
     # Bodies carry first names and booking details: encrypted at rest.
     body = EncryptedTextField()
@@ -95,6 +100,7 @@ class Message(models.Model):
                 name="message_unfinished",
                 condition=Q(status__in=["pending", "scheduled", "sending"]),
             ),
+            models.Index(fields=["recipient_hash", "created_at"], name="message_recipient_recent"),
         ]
 
     def __str__(self) -> str:

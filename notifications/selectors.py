@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+import phonenumbers
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -19,6 +21,26 @@ from notifications.models import (
 )
 
 
+def sms_country_allowed(*, phone: phonenumbers.PhoneNumber | str) -> bool:
+    """``phone`` (parsed, or in E.164) is a number of a country in
+    ``SMS_ALLOWED_COUNTRIES``. Texts elsewhere are where SMS pumping pays (premium and
+    international rates), so nothing automatic goes there."""
+    number = phone
+    if not isinstance(number, phonenumbers.PhoneNumber):
+        try:
+            number = phonenumbers.parse(str(phone), None)
+        except phonenumbers.NumberParseException:
+            return False
+    return phonenumbers.region_code_for_number(number) in settings.SMS_ALLOWED_COUNTRIES
+
+
+def recipient_hash(*, channel: str, recipient: str) -> str:
+    """The keyed hash of a message's recipient: its number's, or its mailbox's."""
+    if channel == Message.Channel.EMAIL:
+        return email_hash(recipient)
+    return phone_hash(recipient)
+
+
 def message_list(*, correlation: str = "", limit: int = 200) -> QuerySet[Message]:
     messages = Message.objects.order_by("-created_at")
     if correlation:
@@ -27,10 +49,14 @@ def message_list(*, correlation: str = "", limit: int = 200) -> QuerySet[Message
 
 
 def message_sent_recently(*, channel: str, purpose: str, recipient: str, since: datetime) -> bool:
-    """Whether a message of this kind went (or is going) to ``recipient`` since ``since``."""
+    """Whether a message of this kind went (or is going) to ``recipient`` since ``since``:
+    to its number, or to its mailbox however the address was spelled."""
+    hashed = recipient_hash(channel=channel, recipient=recipient)
+    if not hashed:
+        return False
     return (
         Message.objects.filter(
-            channel=channel, purpose=purpose, recipient=recipient, created_at__gte=since
+            channel=channel, purpose=purpose, recipient_hash=hashed, created_at__gte=since
         )
         .exclude(status__in=[Message.Status.FAILED, Message.Status.SUPPRESSED])
         .exists()

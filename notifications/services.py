@@ -39,7 +39,7 @@ from notifications.models import (
     OptOut,
     Refusal,
 )
-from notifications.selectors import contact_refused
+from notifications.selectors import contact_refused, recipient_hash, sms_country_allowed
 from notifications.signals import (
     call_missed,
     call_received,
@@ -353,6 +353,7 @@ def message_send(
                 template=template,
                 template_version=rendered.version,
                 recipient=recipient,
+                recipient_hash=recipient_hash(channel=channel, recipient=recipient),
                 subject=rendered.subject,
                 body=rendered.body,
                 body_html=rendered.body_html,
@@ -705,9 +706,9 @@ def inbound_receive(
     STOP-like keywords (or Twilio's ``OptOutType``) opt the number out; START-like
     ones opt it back in and lift the phone's refusal, and YES does when it answers the
     clinic's invitation (``sms_consent.sms_consent_opt_in``), else it is a reply;
-    HELP gets the help text. A request to stop in the
-    person's own words is recorded for a coordinator, not acted on blindly. The
-    apps above hear of every reply through ``reply_received``."""
+    HELP gets the help text, from a number in ``SMS_ALLOWED_COUNTRIES`` only. A
+    request to stop in the person's own words is recorded for a coordinator, not acted
+    on blindly. The apps above hear of every reply through ``reply_received``."""
     kind = replies.reply_kind(body, opt_out_type=opt_out_type)
     with transaction.atomic():
         inbound, created = InboundMessage.objects.get_or_create(
@@ -728,7 +729,9 @@ def inbound_receive(
             # START only): it is an ordinary reply, for a coordinator to read.
             kind = InboundMessage.Kind.REPLY
             InboundMessage.objects.filter(pk=inbound.pk).update(kind=kind)
-        elif kind == InboundMessage.Kind.HELP:
+        elif kind == InboundMessage.Kind.HELP and sms_country_allowed(phone=sender):
+            # An auto-reply only to the allowed countries: a bot texting HELP from
+            # premium-rate numbers must not make us pay to answer it.
             message_send(
                 channel=Message.Channel.SMS,
                 purpose=Message.Purpose.REPLY,
@@ -795,6 +798,7 @@ def call_forward_ended(*, provider_id: str, dial_status: str) -> InboundCall | N
 # (delivery statistics), nothing that names or reaches the person.
 _MESSAGE_BLANK = {
     "recipient": "",
+    "recipient_hash": "",
     "subject": "",
     "body": "",
     "body_html": "",
@@ -828,10 +832,10 @@ def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
     hashes = [hashed for hashed in (phone_hash(phone) for phone in phones) if hashed]
     email_hashes = [hashed for hashed in (email_hash(email) for email in emails) if hashed]
     recipients = [*phones, *emails]
+    # An address's messages under any spelling of its mailbox.
+    sent_to = Q(recipient__in=recipients) | Q(recipient_hash__in=[*hashes, *email_hashes])
     counts = {
-        "messages": _messages_blank(Message.objects.filter(recipient__in=recipients))
-        if recipients
-        else 0,
+        "messages": _messages_blank(Message.objects.filter(sent_to)) if recipients else 0,
         "inbound": InboundMessage.objects.filter(sender_hash__in=hashes).update(
             sender="", sender_hash="", body=""
         )

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from config.crypto import email_hash, email_hash_lowercased
+
 REQUEST_SALT = "scheduling.submission-restrict"
 APPOINTMENT_SALT = "scheduling.appointment-manage"
 LINK_MAX_AGE = timedelta(days=60)
@@ -42,10 +44,15 @@ class RequestLink:
     address: str
     issued_at: datetime
 
-    def opens_for(self, *, email_hash: str, revoked_at: datetime | None) -> bool:
-        """The link still belongs to the submission: sent to its address, and issued
-        after any revocation."""
-        bound = bool(email_hash) and email_hash[:_ADDRESS_BINDING_CHARS] == self.address
+    def opens_for(self, *, email: str, revoked_at: datetime | None) -> bool:
+        """The link still belongs to the submission: sent to its address (``email``, as
+        the submission holds it now), and issued after any revocation. A link binds the
+        hash of the address's mailbox; one issued before hashes were of mailboxes binds
+        the hash of the lower-cased address, accepted too until such links expire."""
+        bound = any(
+            hashed and hashed[:_ADDRESS_BINDING_CHARS] == self.address
+            for hashed in (email_hash(email), email_hash_lowercased(email))
+        )
         return bound and (revoked_at is None or self.issued_at > revoked_at)
 
 

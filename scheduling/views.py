@@ -17,7 +17,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config import roles
-from config.crypto import email_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
@@ -604,7 +603,7 @@ def request_manage(request: HttpRequest, token: str) -> HttpResponse:
     submission = intake_selectors.submission_get(submission_id=link.submission_id) if link else None
     # Bound to the address as it is now: an erased or corrected email closes the link.
     if submission is None or not link.opens_for(
-        email_hash=email_hash(submission.email), revoked_at=submission.links_revoked_at
+        email=submission.email, revoked_at=submission.links_revoked_at
     ):
         return render(request, "scheduling/link_invalid.html", status=404)
     done, error, status = "", "", 200

@@ -21,10 +21,10 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
-from rest_framework.throttling import BaseThrottle
 
 from config import roles
 from config.exceptions import ApplicationError
+from config.proxies import client_address
 
 logger = structlog.get_logger("config.signin")
 
@@ -36,9 +36,9 @@ BACKUP_DEVICE_NAME = "Backup codes"
 
 
 def signin_client_ip(request: HttpRequest) -> str | None:
-    """The client's address as the API throttles see it (``NUM_PROXIES`` trusted
-    proxies in front): what django-axes counts failures against."""
-    return BaseThrottle().get_ident(request)
+    """The client's address as the API throttles see it (behind ``TRUSTED_PROXIES``):
+    what django-axes counts failures against."""
+    return client_address(request)
 
 
 def signin_client_str(

@@ -207,3 +207,22 @@ def test_without_javascript_the_form_posts_and_shows_a_thank_you_page(
     expect(page.get_by_role("alert")).to_contain_text("988")  # crisis resources, at once
     assert (submission.utm_source, submission.utm_campaign) == ("newsletter", "nov")
     assert log.foreign() == []
+
+
+@pytest.mark.parametrize("referrer", ["strict-origin-when-cross-origin", "no-referrer"])
+def test_another_sites_plain_form_cannot_make_its_visitor_request_a_callback(
+    open_page, live_server, demo_article, embed_urls, referrer
+):
+    clinic = live_server.url
+    hostile = clinic.replace("localhost", "127.0.0.1")  # another origin, same server
+    page, _log = open_page(js=False, allowed=(hostile,))
+    page.goto(f"{hostile}/test-foreign-form/?article={SLUG}&clinic={clinic}&referrer={referrer}")
+
+    with page.expect_response(lambda r: r.url.endswith("/request/")) as answer:
+        page.get_by_role("button", name="Enter").click()
+
+    assert answer.value.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Please send this form from our own page"
+    )
+    assert Submission.objects.count() == 0

@@ -44,7 +44,7 @@ from packaging.utils import canonicalize_name
 from config.celery import app as celery_app
 
 REPO = Path(__file__).resolve().parents[2]
-DJANGO_SERVICES = ("web", "worker", "beat")
+DJANGO_SERVICES = ("migrate", "web", "worker", "beat")
 # What production settings refuse to start without; a tuple is "at least one of".
 REQUIRED_IN_PRODUCTION = [
     ("SECRET_KEY",),
@@ -325,8 +325,16 @@ def gunicorn_server(build_context: Path, tmp_path: Path) -> Iterator[int]:
 # --- The services ---------------------------------------------------------------------
 
 
-def test_stack_has_postgres_redis_web_worker_and_beat() -> None:
-    assert set(compose()["services"]) == {"postgres", "redis", "web", "worker", "beat"}
+def test_stack_has_proxy_postgres_redis_migrate_web_worker_and_beat() -> None:
+    assert set(compose()["services"]) == {
+        "proxy",
+        "postgres",
+        "redis",
+        "migrate",
+        "web",
+        "worker",
+        "beat",
+    }
 
 
 def test_web_worker_and_beat_run_one_django_service_definition() -> None:
@@ -364,18 +372,20 @@ def test_beat_runs_celery_beat() -> None:
     assert "DatabaseScheduler" in celery_app.conf.beat_scheduler
 
 
-def test_web_migrates_then_serves_the_wsgi_application_with_gunicorn() -> None:
+def test_migrations_run_once_in_their_own_one_shot_service() -> None:
+    migrate = service("migrate")
+    assert shell_words(migrate["command"]) == ["python", "manage.py", "migrate", "--noinput"]
+    # Run to completion once, never restarted (a restart would run it again and again).
+    assert migrate["restart"] == "no"
+    assert "ports" not in migrate and "healthcheck" not in migrate
+
+
+def test_web_serves_the_wsgi_application_with_gunicorn_and_does_not_migrate() -> None:
     words = shell_words(service("web")["command"])
-    migrate = program(words, "python")
-    assert migrate == ["python", "manage.py", "migrate", "--noinput"]
-    assert words.index("python") < words.index("gunicorn")
-    assert words[words.index("python") + len(migrate)] == "&&", (
-        "gunicorn must not start if migrate fails"
-    )
+    assert "manage.py" not in words and "migrate" not in words
     gunicorn = program(words, "gunicorn")
     assert gunicorn[1] == "config.wsgi:application"
     assert option(gunicorn, "--bind", "-b") == "0.0.0.0:8000"
-    assert "8000:8000" in service("web")["ports"]
 
 
 def test_web_serves_with_the_same_gunicorn_command_as_the_image() -> None:
@@ -421,13 +431,17 @@ def test_django_services_wait_for_healthy_postgres_and_redis() -> None:
             assert depends_on[dependency] == {"condition": "service_healthy"}, name
 
 
-def test_worker_and_beat_start_only_after_web_has_migrated() -> None:
-    for name in ("worker", "beat"):
-        assert service(name)["depends_on"]["web"] == {"condition": "service_healthy"}
+def test_web_worker_and_beat_start_only_after_the_migrations_completed() -> None:
+    for name in ("web", "worker", "beat"):
+        depends_on = service(name)["depends_on"]
+        assert depends_on["migrate"] == {"condition": "service_completed_successfully"}, name
+    assert "migrate" not in service("migrate")["depends_on"]
 
 
 def test_every_service_has_a_healthcheck() -> None:
     for name, definition in compose()["services"].items():
+        if definition.get("restart") == "no":
+            continue  # a one-shot job: its exit code is its health
         test = definition.get("healthcheck", {}).get("test")
         assert test and test[0] in {"CMD", "CMD-SHELL"}, f"{name} has no healthcheck"
 
@@ -492,6 +506,123 @@ def test_compose_refuses_to_start_without_a_postgres_password() -> None:
     variables = {k: v for k, v in example_env().items() if k != "POSTGRES_PASSWORD"}
     with pytest.raises(ValueError, match="POSTGRES_PASSWORD"):
         interpolate_all(raw, variables)
+
+
+# --- The proxy: the one public entry ----------------------------------------------------
+
+
+def caddyfile() -> str:
+    return (REPO / "deploy" / "Caddyfile").read_text()
+
+
+def caddy_lines() -> list[str]:
+    """The Caddyfile's lines, stripped, comments dropped."""
+    return [line.split("#", 1)[0].strip() for line in caddyfile().splitlines()]
+
+
+def caddy_block(name: str) -> list[str]:
+    """The directive lines inside the Caddyfile's ``name {`` block."""
+    lines = caddy_lines()
+    start = lines.index(f"{name} {{")
+    end = lines.index("}", start)
+    return [line for line in lines[start + 1 : end] if line]
+
+
+def published(definition: dict[str, Any]) -> list[tuple[str, str]]:
+    """(host address, host port) of each published port ("" address: every interface)."""
+    found = []
+    for entry in definition.get("ports", []):
+        parts = str(entry).split("/")[0].split(":")
+        if len(parts) == 3:
+            found.append((parts[0], parts[1]))
+        elif len(parts) == 2:
+            found.append(("", parts[0]))
+        else:
+            found.append(("", ""))  # a container port alone: a random host port
+    return found
+
+
+def test_only_the_proxy_is_reachable_from_outside_the_host() -> None:
+    for name, definition in compose()["services"].items():
+        public = [port for address, port in published(definition) if address != "127.0.0.1"]
+        if name == "proxy":
+            assert sorted(set(public)) == ["443", "80"]
+        else:
+            assert public == [], f"{name} publishes {public} beyond 127.0.0.1"
+    assert published(service("web")) == [("127.0.0.1", "8000")]
+
+
+def test_the_proxy_is_the_official_caddy_image_pinned_by_version() -> None:
+    assert re.fullmatch(r"caddy:\d+\.\d+\.\d+(-alpine)?", service("proxy")["image"])
+
+
+def test_the_proxy_serves_the_committed_caddyfile_for_the_public_address() -> None:
+    proxy = service("proxy")
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    # Certificates and their keys outlive the container.
+    assert {"caddy-data:/data", "caddy-config:/config"} <= set(proxy["volumes"])
+    assert {"caddy-data", "caddy-config"} <= set(compose()["volumes"])
+    # The site is the host of PUBLIC_BASE_URL (Caddy reads {$VAR} from its environment).
+    sites = [line for line in caddyfile().splitlines() if line.endswith("{") and line[0] != "\t"]
+    assert sites == ["{$PUBLIC_BASE_URL} {"]
+    assert proxy["environment"]["PUBLIC_BASE_URL"] == service_env("web")["PUBLIC_BASE_URL"]
+    assert urlsplit(proxy["environment"]["PUBLIC_BASE_URL"]).scheme == "https"
+    # ...in front of gunicorn, once web is healthy.
+    port = option(program(shell_words(service("web")["command"]), "gunicorn"), "--bind")
+    assert f"reverse_proxy web:{port.rsplit(':', 1)[1]}" in caddy_block("{$PUBLIC_BASE_URL}")
+    assert proxy["depends_on"]["web"] == {"condition": "service_healthy"}
+
+
+def test_the_proxy_needs_public_base_url_to_start() -> None:
+    raw = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    variables = {k: v for k, v in deployed_env().items() if k != "PUBLIC_BASE_URL"}
+    with pytest.raises(ValueError, match="PUBLIC_BASE_URL"):
+        interpolate_all(raw, variables)
+
+
+def test_web_believes_x_forwarded_for_from_the_proxys_network_only() -> None:
+    import ipaddress
+
+    definition = compose()
+    (subnet,) = [entry["subnet"] for entry in definition["networks"]["edge"]["ipam"]["config"]]
+    for name in DJANGO_SERVICES:
+        assert service_env(name)["TRUSTED_PROXIES"] == subnet
+    on_edge = {
+        name for name, d in definition["services"].items() if "edge" in d.get("networks", [])
+    }
+    assert on_edge == {"proxy", "web"}
+    assert service("proxy")["networks"] == ["edge"]
+    # Web still reaches the database and the broker on the default network.
+    assert set(service("web")["networks"]) == {"default", "edge"}
+    assert ipaddress.ip_network(subnet).is_private
+    # Caddy trusts no client's header: it writes X-Forwarded-For afresh for web.
+    assert not [line for line in caddy_lines() if "trusted_proxies" in line]
+
+
+def test_the_proxy_adds_only_headers_the_app_does_not_set(
+    build_context: Path, gunicorn_server: int
+) -> None:
+    headers = caddy_block("header")
+    overwritten = {line.split()[0].lower() for line in headers if line[0] not in "?-+>"}
+    defaults = {line.split()[0][1:].lower() for line in headers if line[0] == "?"}
+    removed = {line.split()[0][1:].lower() for line in headers if line[0] == "-"}
+    assert "permissions-policy" in overwritten and "server" in removed
+    # What the app answers with, on production settings, as Caddy would ask (a stranger
+    # asking for the API's map: refused, and needing no database to say so).
+    variables = service_env("web")
+    host = urlsplit(variables["PUBLIC_BASE_URL"]).hostname
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{gunicorn_server}/api/schema/",
+        headers={"Host": host, "X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.1"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)  # noqa: S310
+    assert refused.value.code == 403
+    app = {name.lower() for name in refused.value.headers}
+    for name in ("content-security-policy", "x-frame-options", "strict-transport-security"):
+        assert name in app, name
+    assert not overwritten & app, "the Caddyfile overwrites what the app sets"
+    assert defaults <= app, "a ? default must be a header the app sends itself"
 
 
 # --- Production settings from compose + .env.example ---------------------------------
@@ -601,15 +732,16 @@ def test_image_starts_from_python_3_11_slim_and_installs_the_lock_file() -> None
     instructions = dockerfile_instructions()
     assert instructions[0] == ("FROM", "python:3.11-slim")
     runs = [args for keyword, args in instructions if keyword == "RUN"]
-    assert "pip install --no-cache-dir -r requirements.lock" in runs
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in runs
 
 
 def test_image_installs_every_runtime_dependency_the_project_declares() -> None:
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     locked = {}
     for line in (REPO / "requirements.lock").read_text().splitlines():
-        name, separator, version = line.partition("==")
-        if separator:
+        requirement = line.removesuffix("\\").split(";", 1)[0].strip()
+        name, separator, version = requirement.partition("==")
+        if separator and line[:1].strip():
             locked[canonicalize_name(name)] = version.strip()
     unpinned = [
         requirement
@@ -623,6 +755,16 @@ def test_build_context_leaves_out_local_state_and_secrets() -> None:
     patterns = set(dockerignore_patterns())
     assert {".env", ".venv", "var", ".git", "staticfiles", "**/__pycache__"} <= patterns
     assert {".pytest_cache", ".ruff_cache", ".hypothesis"} <= patterns
+
+
+def test_build_context_leaves_out_tests_benchmarks_docs_ci_and_the_dev_lock(
+    build_context: Path,
+) -> None:
+    for name in ("tests", "bench", "docs", ".ci", "requirements-dev.lock"):
+        assert not (build_context / name).exists(), f"{name} would be baked into the image"
+    # What the image needs is still there.
+    for name in ("manage.py", "config", "intake", "templates", "static", "requirements.lock"):
+        assert (build_context / name).exists(), name
 
 
 # --- Metrics ----------------------------------------------------------------------------

@@ -43,8 +43,8 @@ def test_the_console_has_the_strict_policy(coordinator_client):
     assert b"<script>" not in response.content and b" style=" not in response.content
 
 
-def test_the_api_docs_relax_styles_only(client):
-    response = client.get("/api/docs/")
+def test_the_api_docs_relax_styles_only(coordinator_client):
+    response = coordinator_client.get("/api/docs/")
     assert response.status_code == 200
     policy = response["Content-Security-Policy"]
     assert "script-src 'self';" in policy + ";"

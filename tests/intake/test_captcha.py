@@ -124,6 +124,7 @@ def test_the_plain_form_passes_the_widgets_token(client, verifier):
     response = client.post(
         "/articles/an-article/request/",
         {"first_name": "Maria", "phone": "202-555-0143", "cf-turnstile-response": "good"},
+        HTTP_ORIGIN="http://testserver",
     )
 
     assert response.status_code == 201

@@ -70,7 +70,7 @@ def test_an_unknown_consent_version_is_a_field_error(api_client):
 
 
 def test_the_client_ip_comes_from_behind_the_configured_proxies(api_client, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    settings.TRUSTED_PROXIES = ["10.0.0.2/32"]
 
     api_client.post(
         URL,
