@@ -8,7 +8,7 @@ from typing import Any
 
 import phonenumbers
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from config.crypto import phone_hash
 from intake.consent import consent_text
@@ -148,6 +148,23 @@ def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:
     return (
         Submission.objects.filter(lead_id=lead_id).select_related("article").order_by("-created_at")
     )
+
+
+def lead_ids_in_crisis(*, lead_ids: list[int]) -> set[int]:
+    """Those of ``lead_ids`` with a crisis submission (``Submission.is_crisis``, spam
+    aside): every message to such a person carries 988 and 911, and their urgent
+    callback follows the crisis cadence. One query."""
+    return set(
+        Submission.objects.filter(lead_id__in=lead_ids, is_spam=False)
+        .filter(Q(in_crisis=True) | Q(crisis_language=True))
+        .values_list("lead_id", flat=True)
+        .distinct()
+    )
+
+
+def lead_in_crisis(*, lead_id: int) -> bool:
+    """The lead made a crisis submission (see :func:`lead_ids_in_crisis`)."""
+    return bool(lead_ids_in_crisis(lead_ids=[lead_id]))
 
 
 def lead_submissions_to_review(*, lead: Lead) -> list[Submission]:

@@ -180,12 +180,18 @@ SAMPLE_CONTEXT = {
     "reply_text": "Hi, this is Sam from the clinic. Is now a good time to call?",
 }
 # Confirmations must fit in two segments; other texts in three.
-# Confirmations go to everyone who asks: kept short (every variant).
+# Confirmations go to everyone who asks: kept short (every variant). So are the crisis
+# wordings of follow-ups: a person in crisis reads them on a phone, 988 and 911 first.
 MAX_SEGMENTS = {
     "confirmation": 2,
     "confirmation_by_text": 2,
     "confirmation_by_email": 2,
     "confirmation_crisis": 2,
+    "missed_call_crisis": 2,
+    "unreachable_crisis": 2,
+    "appointment_booked_crisis": 2,
+    "appointment_reminder_crisis": 2,
+    "appointment_cancelled_crisis": 2,
 }
 
 

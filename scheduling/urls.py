@@ -43,6 +43,16 @@ urlpatterns = [
         name="console-details-confirm",
     ),
     path("callbacks/<int:callback_id>/assign/", views.console_assign, name="console-assign"),
+    path(
+        "callbacks/<int:callback_id>/decide/",
+        views.console_crisis_decide,
+        name="console-crisis-decide",
+    ),
+    path(
+        "alerts/<int:alert_id>/acknowledge/",
+        views.console_alert_acknowledge,
+        name="console-alert-acknowledge",
+    ),
     path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),
     path("callbacks/<int:callback_id>/book/", views.console_book, name="console-book"),
     path("appointments/", views.console_appointments, name="console-appointments"),

@@ -106,9 +106,10 @@ def _queue_place(callback: Callback, *, now: datetime) -> tuple:
     )
 
 
-def _queue_context() -> dict:
-    """The queue fragment: the first rows, the counts and open alerts (three queries),
-    and the audit trail's record of the names shown (at most one INSERT)."""
+def _queue_context(*, user_id: int) -> dict:
+    """The queue fragment: the first rows, the counts, open alerts with the callbacks a
+    supervisor gave this user (three queries), and the audit trail's record of the
+    names shown (at most one INSERT)."""
     now = timezone.now()
     callbacks = list(selectors.callback_queue_rows()[:QUEUE_ROWS])
     counts = selectors.callback_queue_counts()
@@ -125,14 +126,16 @@ def _queue_context() -> dict:
         ]
     callbacks = sorted(callbacks, key=lambda callback: _queue_place(callback, now=now))
     callbacks = callbacks[:QUEUE_ROWS]
-    _list_read(callbacks, what="callback queue")
+    alerts, notices = selectors.console_alerts(user_id=user_id)
+    _list_read([*callbacks, *(notice.callback for notice in notices)], what="callback queue")
     # /console/callbacks/<id>/ for every row, reversed once.
     url_prefix = reverse("scheduling:console-callback", args=[0]).removesuffix("0/")
     return {
         "rows": [_queue_row(callback, now=now, url_prefix=url_prefix) for callback in callbacks],
         "more": max(0, counts["open"] + counts["claimed"] - len(callbacks)),
         "counts": counts,
-        "alerts": selectors.staff_alerts_open()[:20],
+        "alerts": alerts,
+        "notices": notices,
         "now": now,
     }
 
@@ -145,7 +148,7 @@ def _list_read(rows, *, what: str) -> None:
 @require_GET
 @roles.role_required(*CARE)
 def console(request: HttpRequest) -> HttpResponse:
-    context = _queue_context()
+    context = _queue_context(user_id=request.user.pk)
     context["mine"] = selectors.callbacks_held_by(user_id=request.user.pk)
     _list_read(context["mine"], what="console")
     return render(request, "scheduling/console.html", context)
@@ -155,7 +158,7 @@ def console(request: HttpRequest) -> HttpResponse:
 @roles.role_required(*CARE)
 def console_queue(request: HttpRequest) -> HttpResponse:
     """The queue table alone, polled by the console every few seconds."""
-    return render(request, "scheduling/_queue.html", _queue_context())
+    return render(request, "scheduling/_queue.html", _queue_context(user_id=request.user.pk))
 
 
 @require_POST
@@ -267,7 +270,9 @@ def _callback_or_404(callback_id: int) -> Callback:
 @roles.role_required(*CARE)
 def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
     """A callback and everything about its lead, with one-click outcomes."""
-    return _callback_page(request, _callback_or_404(callback_id))
+    callback = _callback_or_404(callback_id)
+    services.staff_notices_seen(user_id=request.user.pk, callback_id=callback.pk)
+    return _callback_page(request, callback)
 
 
 @require_POST
@@ -361,28 +366,122 @@ def console_assign(request: HttpRequest, callback_id: int) -> HttpResponse:
         to_user_id = int(request.POST.get("user_id", ""))
     except ValueError:
         messages.error(request, "Choose a coordinator.")
+        if request.POST.get("from") == "board":
+            return redirect("scheduling:console-board")
         return redirect("scheduling:console-callback", callback_id=callback_id)
     target = get_user_model().objects.filter(pk=to_user_id, is_active=True).first()
     if target is None or not roles.has_role(target, *CARE):
         messages.error(request, "That person is not a coordinator.")
+        if request.POST.get("from") == "board":
+            return redirect("scheduling:console-board")
         return redirect("scheduling:console-callback", callback_id=callback_id)
     try:
-        services.callback_assign(callback_id=callback_id, to_user_id=to_user_id)
+        services.callback_assign(
+            callback_id=callback_id, to_user_id=to_user_id, by_user_id=request.user.pk
+        )
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Callback reassigned.")
+        told = "" if to_user_id == request.user.pk else "; they were told"
+        messages.success(request, f"Callback reassigned to {target.get_username()}{told}.")
     return redirect("scheduling:console-board")
+
+
+def _board_page(
+    request: HttpRequest,
+    *,
+    errors: dict[int, dict[str, str]] | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The board; after a refused decision, with the errors by its fields (``errors``
+    by callback id, then field) and what was typed kept."""
+    board = selectors.supervisor_board()
+    shown = [
+        *board["urgent"],
+        *board["overdue"],
+        *board["due_soon"],
+        *board["in_progress"],
+        *(row.alert.callback for row in board["alerts"]),
+    ]
+    _list_read(shown, what="supervisor board")
+    board["load"] = board["coordinators"] = list(board["load"])
+    for row in board["alerts"]:
+        row.errors = (errors or {}).get(row.alert.callback_id, {})
+    board["typed"] = typed or {}
+    board["zone"] = business_time.clinic_zone()
+    return render(request, "scheduling/board.html", board, status=status)
 
 
 @require_GET
 @roles.role_required(roles.SUPERVISOR)
 def console_board(request: HttpRequest) -> HttpResponse:
-    """The supervisor's view: due soon, overdue, and load per coordinator."""
-    board = selectors.supervisor_board()
-    board["overdue"], board["due_soon"] = list(board["overdue"]), list(board["due_soon"])
-    _list_read([*board["overdue"], *board["due_soon"]], what="supervisor board")
-    return render(request, "scheduling/board.html", board)
+    """The supervisor's view: urgent, overdue, due soon, in progress, alerts to act on,
+    and load per coordinator; each count is its list's."""
+    return _board_page(request)
+
+
+@require_POST
+@roles.role_required(roles.SUPERVISOR)
+def console_alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """A supervisor has seen an alert (a crisis alert stays until settled)."""
+    try:
+        alert = services.staff_alert_acknowledge(alert_id=alert_id, user_id=request.user.pk)
+    except ApplicationError as error:
+        if error.status_code == 404:
+            raise Http404 from error
+        messages.error(request, error.message)
+    else:
+        if alert.resolved_at is None:
+            messages.success(
+                request, "Acknowledged. It stays open until the person is reached or you decide."
+            )
+        else:
+            messages.success(request, "Acknowledged and settled.")
+    return redirect("scheduling:console-board")
+
+
+@require_POST
+@roles.role_required(roles.SUPERVISOR)
+def console_crisis_decide(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """A supervisor settles a crisis nobody reached: keep trying at a time, or close it
+    as unreachable, with why."""
+    typed = {
+        "retry_at": request.POST.get("retry_at", "")[:40],
+        "reason": request.POST.get("reason", "")[:2000],
+    }
+    retry_at = parse_datetime(typed["retry_at"]) if typed["retry_at"] else None
+    if retry_at is not None and timezone.is_naive(retry_at):
+        retry_at = timezone.make_aware(retry_at, business_time.clinic_zone())
+    try:
+        if typed["retry_at"] and retry_at is None:
+            raise ApplicationError(
+                "The decision was not saved.", fields={"retry_at": ["Not a date and time."]}
+            )
+        decision = services.callback_crisis_decide(
+            callback_id=callback_id,
+            user_id=request.user.pk,
+            action=request.POST.get("action", ""),
+            reason=typed["reason"],
+            retry_at=retry_at,
+        )
+    except ApplicationError as error:
+        if error.status_code == 409:
+            messages.error(request, error.message)
+            return redirect("scheduling:console-board")
+        fields = {name: " ".join(problems) for name, problems in (error.fields or {}).items()}
+        return _board_page(
+            request,
+            errors={callback_id: fields or {"action": error.message}},
+            typed={**typed, "callback_id": callback_id},
+            status=400,
+        )
+    if decision.retry_at:
+        when = timezone.localtime(decision.retry_at, business_time.clinic_zone())
+        messages.success(request, f"Decision saved: keep trying at {when:%a %d %b %H:%M}.")
+    else:
+        messages.success(request, "Decision saved: closed as unreachable.")
+    return redirect("scheduling:console-board")
 
 
 @require_POST

@@ -2,10 +2,13 @@
 
 - ``callbacks``: routing each new submission, the queue, calls and outcomes, escalation
 - ``consultations``: booking, confirming, reminding, cancelling, attendance
+- ``alerts``: staff alerts raised, emailed, acknowledged and settled; assignment notices
+- ``crisis``: the crisis cadence of unanswered calls and the supervisor's decision
 """
 
 from __future__ import annotations
 
+from scheduling.services.alerts import staff_alert_acknowledge, staff_notices_seen
 from scheduling.services.callbacks import (
     CLOSING_OUTCOMES,
     CONFIRMATION_PER_ADDRESS_WINDOW,
@@ -44,6 +47,7 @@ from scheduling.services.consultations import (
     submission_links_revoke,
     submission_restrict,
 )
+from scheduling.services.crisis import callback_crisis_decide
 
 __all__ = [
     "CLOSING_OUTCOMES",
@@ -64,6 +68,7 @@ __all__ = [
     "callback_assign",
     "callback_book",
     "callback_claim_next",
+    "callback_crisis_decide",
     "callback_leases_expire",
     "callback_mark_replied",
     "callback_release",
@@ -75,6 +80,8 @@ __all__ = [
     "reply_route",
     "request_cancel",
     "retry_at_for",
+    "staff_alert_acknowledge",
+    "staff_notices_seen",
     "submission_cancel",
     "submission_enqueue",
     "submission_links_revoke",

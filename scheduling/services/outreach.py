@@ -9,6 +9,18 @@ from intake.models import Lead
 from notifications import services as notification_services
 from notifications.models import Message
 
+# Follow-ups with a crisis wording ("<name>_crisis": 988 and 911, never "soon"), taken
+# for a lead who made a crisis submission.
+CRISIS_VARIANTS = frozenset(
+    {
+        "missed_call",
+        "unreachable",
+        "appointment_booked",
+        "appointment_reminder",
+        "appointment_cancelled",
+    }
+)
+
 
 def lead_message(
     *,
@@ -28,7 +40,10 @@ def lead_message(
     texts (quiet hours are applied by notifications, in the lead's zone); email
     when the lead has an address (with ``attachment``, if any). Both are discreet
     (no clinic name) when the person asked for that. ``give_up_at`` ends their retry
-    budget (notifications' default for ``purpose`` otherwise)."""
+    budget (notifications' default for ``purpose`` otherwise). A person who made a
+    crisis submission gets the crisis wording of ``template`` (``CRISIS_VARIANTS``)."""
+    if template in CRISIS_VARIANTS and intake_selectors.lead_in_crisis(lead_id=lead.pk):
+        template = f"{template}_crisis"
     discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
     correlation = f"lead:{lead.pk}"
     context = {"first_name": lead.first_name, **context}

@@ -68,7 +68,8 @@ def confirmation_fallback_send(*, message_id: int) -> Message | None:
         channel=Message.Channel.EMAIL,
         purpose=Message.Purpose.CONFIRMATION,
         recipient=submission.email,
-        template="text_undelivered",
+        # A crisis request's fallback keeps the 988 and 911 lines of its confirmation.
+        template="text_undelivered_crisis" if submission.is_crisis else "text_undelivered",
         context={
             "first_name": submission.first_name,
             "manage_url": links.request_manage_url(
