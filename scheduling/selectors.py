@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from config import roles
@@ -296,7 +296,14 @@ def supervisor_board() -> dict[str, Any]:
     lists = {name: list(callback_queue().filter(q)[:BOARD_ROWS]) for name, q in filters.items()}
     alerts_open = staff_alerts_open().select_related("callback__lead", "acknowledged_by")
     counts["alerts"] = alerts_open.count()
-    alerts = list(alerts_open.order_by("-created_at")[:BOARD_ROWS])
+    # What needs a supervisor most first: a decision, then a crisis; oldest first.
+    first = Case(
+        When(kind=StaffAlert.Kind.CRISIS_DECISION, then=Value(0)),
+        When(kind=StaffAlert.Kind.URGENT, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    alerts = list(alerts_open.order_by(first, "created_at", "pk")[:BOARD_ROWS])
     shown = [callback for rows in lists.values() for callback in rows]
     shown += [alert.callback for alert in alerts]
     crisis = intake_selectors.lead_ids_in_crisis(
