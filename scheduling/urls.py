@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from scheduling import apis, views
+from scheduling import apis, board, views
 
 app_name = "scheduling"
 
@@ -32,7 +32,7 @@ urlpatterns = [
     path("", views.console, name="console"),
     path("queue/", views.console_queue, name="console-queue"),
     path("next/", views.console_claim_next, name="console-claim-next"),
-    path("board/", views.console_board, name="console-board"),
+    path("board/", board.console_board, name="console-board"),
     path("callbacks/<int:callback_id>/", views.console_callback, name="console-callback"),
     path("callbacks/<int:callback_id>/attempt/", views.console_attempt, name="console-attempt"),
     path("callbacks/<int:callback_id>/renew/", views.console_renew, name="console-renew"),
@@ -45,12 +45,12 @@ urlpatterns = [
     path("callbacks/<int:callback_id>/assign/", views.console_assign, name="console-assign"),
     path(
         "callbacks/<int:callback_id>/decide/",
-        views.console_crisis_decide,
+        board.console_crisis_decide,
         name="console-crisis-decide",
     ),
     path(
         "alerts/<int:alert_id>/acknowledge/",
-        views.console_alert_acknowledge,
+        board.console_alert_acknowledge,
         name="console-alert-acknowledge",
     ),
     path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),

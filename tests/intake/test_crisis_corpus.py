@@ -3,7 +3,7 @@ every crisis phrasing recognised (recall 100%), no ordinary sentence taken for o
 
 The corpus is plain text, one phrasing a line, so the clinical team can read and
 extend it without touching code. A phrasing that fails here is fixed in the rules of
-``intake/crisis.py`` (by the general pattern it belongs to, not by listing it)."""
+``intake/crisis_rules.py`` (by the general pattern it belongs to, not by listing it)."""
 
 from __future__ import annotations
 
