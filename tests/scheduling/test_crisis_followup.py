@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.utils import timezone
 
@@ -26,7 +27,8 @@ from scheduling.services import (
     callback_crisis_decide,
     lead_work_erase,
 )
-from tests.factories import submit_lead
+from tests.factories import UserFactory, submit_lead
+from tests.signin import verified_login
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clinic_in_new_york")]
 
@@ -280,3 +282,20 @@ def test_the_decision_is_on_the_timeline_and_erased_with_the_lead(
 
     lead_work_erase(lead_id=callback.lead_id)
     assert CrisisDecision.objects.get().reason == ""
+
+
+def test_an_admin_sees_the_decision_on_the_callback_but_not_its_reason(
+    crisis_callback, miss, supervisor, client
+):
+    callback = _decision_pending(crisis_callback, miss)
+    callback_crisis_decide(
+        callback_id=callback.pk, user_id=supervisor.pk, action="close", reason="Spoke with Dana"
+    )
+    admin = UserFactory(username="the-admin", is_staff=True)
+    admin.groups.add(Group.objects.get_or_create(name="admin")[0])
+    verified_login(client, admin)
+
+    html = client.get(f"/admin/scheduling/callback/{callback.pk}/change/").content.decode()
+
+    assert "Close: unreachable" in html
+    assert "Spoke with Dana" not in html
