@@ -127,7 +127,8 @@ def _queue_context(*, user_id: int) -> dict:
     callbacks = sorted(callbacks, key=lambda callback: _queue_place(callback, now=now))
     callbacks = callbacks[:QUEUE_ROWS]
     alerts, notices = selectors.console_alerts(user_id=user_id)
-    _list_read([*callbacks, *(notice.callback for notice in notices)], what="callback queue")
+    named = [alert.callback for alert in (*alerts, *notices)]
+    _list_read([*callbacks, *named], what="callback queue")
     # /console/callbacks/<id>/ for every row, reversed once.
     url_prefix = reverse("scheduling:console-callback", args=[0]).removesuffix("0/")
     return {

@@ -237,3 +237,16 @@ def test_a_decision_on_a_callback_not_waiting_for_one_is_refused(board, waiting_
 
     assert "This callback is not waiting for a decision." in response.content.decode()
     assert CrisisDecision.objects.count() == 0
+
+
+def test_the_consoles_alert_strip_names_the_person_with_a_link(client, coordinator, route):
+    late = route(submit_lead(first_name="Robin"))
+    _due(late, -10)
+    callbacks_escalate()
+    verified_login(client, coordinator)
+
+    html = client.get("/console/queue/").content.decode()
+
+    strip = html[html.index('class="alerts"') : html.index("</ul>", html.index('class="alerts"'))]
+    assert f'<a href="/console/callbacks/{late.pk}/">Robin</a>' in strip
+    assert "callback #" not in strip
