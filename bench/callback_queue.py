@@ -309,13 +309,19 @@ def plans() -> str:
         callback_queue,
         callback_queue_counts,
         callback_queue_rows,
-        staff_alerts_open,
+        console_alerts,
     )
     from scheduling.services import claims
 
     now = timezone.now()
     user_id = get_user_model().objects.order_by("pk").values_list("pk", flat=True).first()
-    params = {"lock": claims.CLAIM_LOCK, "user": user_id, "now": now, "until": now}
+    params = {
+        "lock": claims.CLAIM_LOCK,
+        "user": user_id,
+        "now": now,
+        "until": now,
+        "kept": claims.KEPT,
+    }
     counts = {}
 
     def capture(execute, sql, query_params, many, context):
@@ -325,11 +331,14 @@ def plans() -> str:
     with connection.execute_wrapper(capture):
         callback_queue_counts()
     counts_sql, counts_params = counts["sql"], counts["params"]
+    with connection.execute_wrapper(capture):
+        console_alerts(user_id=user_id)
+    alerts_sql, alerts_params = counts["sql"], counts["params"]
     statements = [
         ("claim-next (after its advisory lock)", claims.CLAIM_SQL, params),
         ("queue page: the rows", *callback_queue_rows()[:50].query.sql_with_params()),
         ("queue page: counts", counts_sql, counts_params),
-        ("queue page: open alerts", *staff_alerts_open()[:20].query.sql_with_params()),
+        ("queue page: open alerts and notices", alerts_sql, alerts_params),
         ("API first page", *callback_queue()[:51].query.sql_with_params()),
     ]
     out = []

@@ -572,6 +572,11 @@ CLINIC_HOLIDAYS_SUBDIVISION = env.str("CLINIC_HOLIDAYS_SUBDIVISION", default="CT
 # When an unanswered callback is tried again: minutes later, or "next-morning";
 # after the last step the lead is closed as unreachable.
 CALLBACK_RETRY_SCHEDULE = env.list("CALLBACK_RETRY_SCHEDULE", default=["15", "120", "next-morning"])
+# When an unanswered crisis callback is tried again: minutes after each unanswered call,
+# open or closed; after the last step a supervisor decides (it is never closed by itself).
+CRISIS_RETRY_MINUTES = [
+    int(minutes) for minutes in env.list("CRISIS_RETRY_MINUTES", default=["10", "30", "120"])
+]
 # Unclaimed callbacks past due alert the coordinators, then a supervisor.
 ESCALATE_POOL_AFTER = timedelta(minutes=env.int("ESCALATE_POOL_AFTER_MINUTES", default=5))
 ESCALATE_SUPERVISOR_AFTER = timedelta(

@@ -1,12 +1,20 @@
 """Crisis triage: the resources shown at once, and the language that triggers them.
 
-The phrase lists are maintained here, in English and Spanish, and reviewed with the
-clinical team. They are matched on whole words after normalisation (case, accents,
-apostrophes and punctuation do not matter), so "killing it at work" does not
-trigger while "I want to kill myself" does. The lists lean towards sensitivity: a
-false positive shows a helpline and moves a callback up the queue; a false negative
-could cost a life. Add a phrase together with a test in
-``tests/intake/test_crisis.py``.
+Crisis language is found by rules (``intake/crisis_rules.py``), in English and Spanish,
+reviewed with the clinical team: each rule is a pattern for a way people say it
+(direct words, a death wish, no point or reason in living, being a burden, a method, a
+farewell, self-harm, a plan), not a list of sentences, so phrasings nobody wrote down
+are caught too. A message is normalised first (case, accents, apostrophes and
+punctuation do not matter, so "dont", "don't" and "don\u2019t" are one word, "accion"
+and "acción" too) and matched sentence by sentence on whole words, so "killing it at
+work" and "my phone died" do not trigger while "I want to kill myself" does.
+
+This is a safety net, not a diagnosis. The rules lean towards sensitivity: a false
+positive shows a helpline and moves a callback up the queue; a false negative could
+cost a life. Every rule is tested against the corpus in ``tests/intake/crisis_phrases/``
+(plain text, one phrasing a line) and against a list of ordinary sentences that must
+not trigger; a phrasing the rules miss is added there and fixed by widening the rule it
+belongs to.
 """
 
 from __future__ import annotations
@@ -15,80 +23,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass
 
-# A bare "suicide" is left out on purpose: readers of the clinic's articles ask
-# about "suicide risk" of a medicine, which is a question, not a crisis.
-CRISIS_PHRASES_EN: tuple[str, ...] = (
-    "suicidal",
-    "commit suicide",
-    "committing suicide",
-    "attempt suicide",
-    "thinking about suicide",
-    "thinking of suicide",
-    "thoughts of suicide",
-    "considering suicide",
-    "contemplating suicide",
-    "kill myself",
-    "killing myself",
-    "kill my self",
-    "end my life",
-    "ending my life",
-    "end it all",
-    "take my own life",
-    "take my life",
-    "want to die",
-    "wanna die",
-    "wish i was dead",
-    "wish i were dead",
-    "better off dead",
-    "better off without me",
-    "no reason to live",
-    "nothing to live for",
-    "dont want to live",
-    "do not want to live",
-    "dont want to be alive",
-    "do not want to be alive",
-    "hurt myself",
-    "hurting myself",
-    "harm myself",
-    "self harm",
-    "selfharm",
-    "cut myself",
-    "cutting myself",
-    "overdose on",
-    "take an overdose",
-    "took an overdose",
-    "overdosing",
-    "hang myself",
-    "shoot myself",
-)
-
-CRISIS_PHRASES_ES: tuple[str, ...] = (
-    "suicida",
-    "suicidas",
-    "pienso en el suicidio",
-    "pensando en el suicidio",
-    "suicidarme",
-    "me quiero suicidar",
-    "matarme",
-    "me quiero matar",
-    "quiero morir",
-    "quiero morirme",
-    "me quiero morir",
-    "quitarme la vida",
-    "acabar con mi vida",
-    "terminar con mi vida",
-    "no quiero vivir",
-    "no quiero seguir viviendo",
-    "no vale la pena vivir",
-    "mejor muerto",
-    "mejor muerta",
-    "estaria mejor muerto",
-    "estaria mejor muerta",
-    "hacerme dano",
-    "lastimarme",
-    "tomar una sobredosis",
-    "tome una sobredosis",
-)
+from intake.crisis_rules import RULES_EN, RULES_ES
 
 
 def normalise(text: str) -> str:
@@ -99,20 +34,29 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", bare).split())
 
 
-def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    words = sorted({normalise(phrase) for phrase in phrases}, key=len, reverse=True)
-    alternatives = "|".join(re.escape(phrase) for phrase in words if phrase)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
-
-
-_PATTERN = _phrase_pattern(CRISIS_PHRASES_EN + CRISIS_PHRASES_ES)
+_PATTERN = re.compile(
+    r"(?<!\w)(?:"
+    + "|".join(
+        f"(?:{pattern})"
+        for rules in (RULES_EN, RULES_ES)
+        for patterns in rules.values()
+        for pattern in patterns
+    )
+    + r")(?!\w)"
+)
+# Sentences are matched one by one, so words of two sentences never make a phrase; an
+# ellipsis ("I just... want it to end") does not end one.
+_SENTENCE_END = re.compile(r"[.!?;\n\r]+")
+_ELLIPSIS = re.compile(r"\.{2,}|\u2026")
 
 
 def crisis_language_in(text: str) -> bool:
-    """True when ``text`` contains a listed crisis phrase as whole words."""
+    """True when a sentence of ``text`` says something a rule recognises as crisis
+    language (a safety net, not a diagnosis: see the module's docstring)."""
     if not text:
         return False
-    return _PATTERN.search(normalise(text)) is not None
+    sentences = _SENTENCE_END.split(_ELLIPSIS.sub(" ", text))
+    return any(_PATTERN.search(normalise(sentence)) for sentence in sentences)
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,23 @@ def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:
     )
 
 
+def lead_ids_in_crisis(*, lead_ids: list[int]) -> set[int]:
+    """Those of ``lead_ids`` with a crisis submission (``Submission.is_crisis``, spam
+    aside): every message to such a person carries 988 and 911, and their urgent
+    callback follows the crisis cadence. One query."""
+    return set(
+        Submission.objects.filter(lead_id__in=lead_ids, is_spam=False)
+        .filter(Q(in_crisis=True) | Q(crisis_language=True))
+        .values_list("lead_id", flat=True)
+        .distinct()
+    )
+
+
+def lead_in_crisis(*, lead_id: int) -> bool:
+    """The lead made a crisis submission (see :func:`lead_ids_in_crisis`)."""
+    return bool(lead_ids_in_crisis(lead_ids=[lead_id]))
+
+
 def lead_submissions_to_review(*, lead: Lead) -> list[Submission]:
     """The lead's submissions that said something the lead does not (another name, a
     phone or email it lacks, another channel, time or zone, other contact wishes):

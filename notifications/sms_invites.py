@@ -18,19 +18,25 @@ INVITE_TEMPLATE = "sms_consent_invite"
 
 
 def sms_consent_invite_send(
-    *, phone: str, invited_by_id: int | None, correlation: str = "", discreet: bool = False
+    *,
+    phone: str,
+    invited_by_id: int | None,
+    correlation: str = "",
+    discreet: bool = False,
+    crisis: bool = False,
 ) -> Message:
     """Send the invitation to ``phone`` now (it answers what the person was just asked,
     so quiet hours do not hold it), once per number. Raises ``ApplicationError`` when it
     may not go. It names nobody and carries nobody's words: only the clinic (or the
-    discreet sender name) and how to answer."""
+    discreet sender name) and how to answer; to a person in ``crisis``, with the 988
+    and 911 lines too."""
     with transaction.atomic():
         sms_consent_invite_claim(phone=phone, invited_by_id=invited_by_id)
         return message_send(
             channel=Message.Channel.SMS,
             purpose=Message.Purpose.REPLY,
             recipient=phone,
-            template=INVITE_TEMPLATE,
+            template=f"{INVITE_TEMPLATE}_crisis" if crisis else INVITE_TEMPLATE,
             context={},
             correlation=correlation,
             discreet=discreet,

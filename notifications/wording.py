@@ -180,7 +180,8 @@ SAMPLE_CONTEXT = {
     "reply_text": "Hi, this is Sam from the clinic. Is now a good time to call?",
 }
 # Confirmations must fit in two segments; other texts in three.
-# Confirmations go to everyone who asks: kept short (every variant).
+# Confirmations go to everyone who asks: kept short (every variant). So are the crisis
+# wordings of follow-ups: a person in crisis reads them on a phone, 988 and 911 first.
 MAX_SEGMENTS = {
     "confirmation": 2,
     "confirmation_by_text": 2,
@@ -188,6 +189,13 @@ MAX_SEGMENTS = {
     "confirmation_crisis": 2,
     # The one "reply YES to get texts": one segment, nothing to skim past.
     "sms_consent_invite": 1,
+    # The same to a person in crisis, with the 988 and 911 lines every message to them has.
+    "sms_consent_invite_crisis": 2,
+    "missed_call_crisis": 2,
+    "unreachable_crisis": 2,
+    "appointment_booked_crisis": 2,
+    "appointment_reminder_crisis": 2,
+    "appointment_cancelled_crisis": 2,
 }
 
 

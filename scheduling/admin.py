@@ -11,6 +11,7 @@ from scheduling.models import (
     Callback,
     ClinicClosure,
     Clinician,
+    CrisisDecision,
     OpeningHours,
     StaffAlert,
 )
@@ -49,20 +50,42 @@ class CallAttemptInline(admin.TabularInline):
     readonly_fields = fields
 
 
+class CrisisDecisionInline(admin.TabularInline):
+    """A supervisor's decisions on a crisis nobody reached (the reason, which may name
+    the person, is on the callback page's timeline, not here)."""
+
+    model = CrisisDecision
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "decided_by", "action", "retry_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Callback)
 class CallbackAdmin(admin.ModelAdmin):
     list_display = ["id", "status", "result", "is_urgent", "due_at", "claimed_by", "created_at"]
     list_filter = ["status", "result", "is_urgent", "patient_replied"]
     raw_id_fields = ["lead", "submission", "claimed_by"]
     readonly_fields = ["created_at", "original_due_at"]
-    inlines = [CallAttemptInline]
+    inlines = [CallAttemptInline, CrisisDecisionInline]
 
 
 @admin.register(StaffAlert)
 class StaffAlertAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "audience", "callback", "created_at", "resolved_at"]
+    list_display = [
+        "id",
+        "kind",
+        "audience",
+        "callback",
+        "created_at",
+        "acknowledged_at",
+        "resolved_at",
+    ]
     list_filter = ["kind", "audience"]
-    raw_id_fields = ["callback"]
+    raw_id_fields = ["callback", "recipient", "acknowledged_by"]
 
 
 class AvailabilityInline(admin.TabularInline):

@@ -231,21 +231,48 @@ class ConsolePreference(models.Model):
 
 @audited()
 class StaffAlert(models.Model):
-    """Something a coordinator or supervisor must look at (shown in the console)."""
+    """Something a coordinator or supervisor must look at (shown in the console).
+
+    An alert is open until resolved. Acknowledging says a supervisor has seen it: that
+    resolves an ordinary alert, but an urgent one (a crisis, or a missed call) and a
+    crisis awaiting a supervisor's decision stay open until the person is reached or a
+    supervisor decides (``KEPT_UNTIL_SETTLED``)."""
 
     class Kind(models.TextChoices):
         UNCLAIMED = "unclaimed", "Callback waiting past its due time"
         URGENT = "urgent", "Urgent (crisis) request"
         PATIENT_REPLIED = "patient_replied", "Patient replied"
+        CRISIS_DECISION = "crisis_decision", "Crisis not reached after every crisis retry"
+        ASSIGNED = "assigned", "Callback given to you by a supervisor"
 
     class Audience(models.TextChoices):
         POOL = "pool", "Coordinators on duty"
         SUPERVISOR = "supervisor", "Supervisors"
+        # One person (``recipient``): the coordinator a callback was given to.
+        COORDINATOR = "coordinator", "The coordinator it was given to"
+
+    KEPT_UNTIL_SETTLED = (Kind.URGENT, Kind.CRISIS_DECISION)
 
     callback = models.ForeignKey(Callback, on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     audience = models.CharField(max_length=20, choices=Audience.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="staff_notices",
+        help_text="For the one-person audience: who it is for.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -258,6 +285,40 @@ class StaffAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.get_audience_display()}"
+
+
+@audited(personal=["reason"])
+class CrisisDecision(models.Model):
+    """A supervisor settles a crisis callback that was not reached after every crisis
+    retry: keep trying at a time they choose, or close it as unreachable; with why."""
+
+    class Action(models.TextChoices):
+        RETRY = "retry", "Keep trying"
+        CLOSE = "close", "Close: unreachable"
+
+    callback = models.ForeignKey(
+        Callback, on_delete=models.CASCADE, related_name="crisis_decisions"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    # The supervisor's words: they may name the person or what was said, so encrypted.
+    reason = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action="close") | Q(retry_at__isnull=False),
+                name="crisis_decision_retry_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} (callback {self.callback_id})"
 
 
 @audited(personal=["name"])

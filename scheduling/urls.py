@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from scheduling import apis, refusal_views, views
+from scheduling import apis, board, refusal_views, views
 
 app_name = "scheduling"
 
@@ -37,7 +37,7 @@ urlpatterns = [
     path("", views.console, name="console"),
     path("queue/", views.console_queue, name="console-queue"),
     path("next/", views.console_claim_next, name="console-claim-next"),
-    path("board/", views.console_board, name="console-board"),
+    path("board/", board.console_board, name="console-board"),
     path("callbacks/<int:callback_id>/", views.console_callback, name="console-callback"),
     path("callbacks/<int:callback_id>/attempt/", views.console_attempt, name="console-attempt"),
     path("callbacks/<int:callback_id>/renew/", views.console_renew, name="console-renew"),
@@ -70,6 +70,16 @@ urlpatterns = [
         "callbacks/<int:callback_id>/sms-consent-invite/",
         refusal_views.console_sms_consent_invite,
         name="console-sms-consent-invite",
+    ),
+    path(
+        "callbacks/<int:callback_id>/decide/",
+        board.console_crisis_decide,
+        name="console-crisis-decide",
+    ),
+    path(
+        "alerts/<int:alert_id>/acknowledge/",
+        board.console_alert_acknowledge,
+        name="console-alert-acknowledge",
     ),
     path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),
     path("callbacks/<int:callback_id>/book/", views.console_book, name="console-book"),

@@ -110,9 +110,10 @@ def _queue_place(callback: Callback, *, now: datetime) -> tuple:
     )
 
 
-def _queue_context() -> dict:
-    """The queue fragment: the first rows, the counts and open alerts (three queries),
-    and the audit trail's record of the names shown (at most one INSERT)."""
+def _queue_context(*, user_id: int) -> dict:
+    """The queue fragment: the first rows, the counts, open alerts with the callbacks a
+    supervisor gave this user (three queries), and the audit trail's record of the
+    names shown (at most one INSERT)."""
     now = timezone.now()
     callbacks = list(selectors.callback_queue_rows()[:QUEUE_ROWS])
     counts = selectors.callback_queue_counts()
@@ -129,14 +130,17 @@ def _queue_context() -> dict:
         ]
     callbacks = sorted(callbacks, key=lambda callback: _queue_place(callback, now=now))
     callbacks = callbacks[:QUEUE_ROWS]
-    _list_read(callbacks, what="callback queue")
+    alerts, notices = selectors.console_alerts(user_id=user_id)
+    named = [alert.callback for alert in (*alerts, *notices)]
+    _list_read([*callbacks, *named], what="callback queue")
     # /console/callbacks/<id>/ for every row, reversed once.
     url_prefix = reverse("scheduling:console-callback", args=[0]).removesuffix("0/")
     return {
         "rows": [_queue_row(callback, now=now, url_prefix=url_prefix) for callback in callbacks],
         "more": max(0, counts["open"] + counts["claimed"] - len(callbacks)),
         "counts": counts,
-        "alerts": selectors.staff_alerts_open()[:20],
+        "alerts": alerts,
+        "notices": notices,
         "now": now,
     }
 
@@ -149,7 +153,7 @@ def _list_read(rows, *, what: str) -> None:
 @require_GET
 @roles.role_required(*CARE)
 def console(request: HttpRequest) -> HttpResponse:
-    context = _queue_context()
+    context = _queue_context(user_id=request.user.pk)
     context["mine"] = selectors.callbacks_held_by(user_id=request.user.pk)
     now = context["now"]
     # What was just logged, by whom it was logged only, and what may still be undone.
@@ -174,7 +178,7 @@ def console(request: HttpRequest) -> HttpResponse:
 @roles.role_required(*CARE)
 def console_queue(request: HttpRequest) -> HttpResponse:
     """The queue table alone, polled by the console every few seconds."""
-    return render(request, "scheduling/_queue.html", _queue_context())
+    return render(request, "scheduling/_queue.html", _queue_context(user_id=request.user.pk))
 
 
 @require_POST
@@ -305,7 +309,9 @@ def _callback_or_404(callback_id: int) -> Callback:
 @roles.role_required(*CARE)
 def console_callback(request: HttpRequest, callback_id: int) -> HttpResponse:
     """A callback and everything about its lead, with one-click outcomes."""
-    return _callback_page(request, _callback_or_404(callback_id))
+    callback = _callback_or_404(callback_id)
+    services.staff_notices_seen(user_id=request.user.pk, callback_id=callback.pk)
+    return _callback_page(request, callback)
 
 
 @require_POST
@@ -493,28 +499,25 @@ def console_assign(request: HttpRequest, callback_id: int) -> HttpResponse:
         to_user_id = int(request.POST.get("user_id", ""))
     except ValueError:
         messages.error(request, "Choose a coordinator.")
+        if request.POST.get("from") == "board":
+            return redirect("scheduling:console-board")
         return redirect("scheduling:console-callback", callback_id=callback_id)
     target = get_user_model().objects.filter(pk=to_user_id, is_active=True).first()
     if target is None or not roles.has_role(target, *CARE):
         messages.error(request, "That person is not a coordinator.")
+        if request.POST.get("from") == "board":
+            return redirect("scheduling:console-board")
         return redirect("scheduling:console-callback", callback_id=callback_id)
     try:
-        services.callback_assign(callback_id=callback_id, to_user_id=to_user_id)
+        services.callback_assign(
+            callback_id=callback_id, to_user_id=to_user_id, by_user_id=request.user.pk
+        )
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Callback reassigned.")
+        told = "" if to_user_id == request.user.pk else "; they were told"
+        messages.success(request, f"Callback reassigned to {target.get_username()}{told}.")
     return redirect("scheduling:console-board")
-
-
-@require_GET
-@roles.role_required(roles.SUPERVISOR)
-def console_board(request: HttpRequest) -> HttpResponse:
-    """The supervisor's view: due soon, overdue, and load per coordinator."""
-    board = selectors.supervisor_board()
-    board["overdue"], board["due_soon"] = list(board["overdue"]), list(board["due_soon"])
-    _list_read([*board["overdue"], *board["due_soon"]], what="supervisor board")
-    return render(request, "scheduling/board.html", board)
 
 
 @require_POST

@@ -7,10 +7,13 @@
 - ``replies``: a coordinator's own words to the person, by email
 - ``preferences``: each staff member's console settings
 - ``request_link``: what a confirmation email's link may do to its request, and the undo
+- ``alerts``: staff alerts raised, emailed, acknowledged and settled; assignment notices
+- ``crisis``: the crisis cadence of unanswered calls and the supervisor's decision
 """
 
 from __future__ import annotations
 
+from scheduling.services.alerts import staff_alert_acknowledge, staff_notices_seen
 from scheduling.services.callbacks import (
     CLOSING_OUTCOMES,
     CONFIRMATION_PER_ADDRESS_WINDOW,
@@ -50,6 +53,7 @@ from scheduling.services.consultations import (
     submission_links_revoke,
     submission_restrict,
 )
+from scheduling.services.crisis import callback_crisis_decide
 from scheduling.services.preferences import console_preference_set
 from scheduling.services.refusals import (
     callback_refusal_acknowledge,
@@ -88,6 +92,7 @@ __all__ = [
     "callback_assign",
     "callback_book",
     "callback_claim_next",
+    "callback_crisis_decide",
     "callback_held",
     "callback_leases_expire",
     "callback_mark_replied",
@@ -108,6 +113,8 @@ __all__ = [
     "request_link_restore",
     "request_link_restrict",
     "retry_at_for",
+    "staff_alert_acknowledge",
+    "staff_notices_seen",
     "submission_cancel",
     "submission_enqueue",
     "submission_links_revoke",

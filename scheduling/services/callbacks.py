@@ -11,7 +11,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
 
-from config import roles
 from config.celery import enqueue
 from config.crypto import phone_hash
 from config.exceptions import ApplicationError
@@ -23,8 +22,9 @@ from notifications import services as notification_services
 from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
 from scheduling import business_time, links, next_contact
-from scheduling.models import Appointment, CallAttempt, Callback, StaffAlert
-from scheduling.services import claims
+from scheduling.models import Appointment, CallAttempt, Callback, CrisisDecision, StaffAlert
+from scheduling.services import claims, crisis
+from scheduling.services.alerts import alert_raise, alerts_settle, callback_assigned_notify
 from scheduling.services.outreach import lead_message
 from scheduling.services.refusals import callback_refusal_check, lead_refusal_record
 
@@ -190,7 +190,9 @@ def submission_route(*, submission_id: int) -> Callback | None:
             return None
         callback = _callback_open_for(submission=submission, lead=lead)
         if callback.is_urgent:
-            _alert(callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR)
+            alert_raise(
+                callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR
+            )
         _confirmations_send(submission=submission, lead=lead)
     return callback
 
@@ -275,8 +277,8 @@ def callback_claim_next(*, user_id: int, lease: timedelta | None = None) -> Call
     coordinator at once are taken one after the other). Otherwise the first ready
     callback in queue order (see :func:`_queue_tiers`) is locked with ``SKIP LOCKED``
     so concurrent claimers never get the same row, and claimed with a lease; its
-    open alerts are settled and its lead moves to "contacting". Returns None when
-    nothing is ready.
+    ordinary alerts are settled (an urgent one stays, see ``alerts``) and its lead
+    moves to "contacting". Returns None when nothing is ready.
 
     On PostgreSQL the claim is one round trip (``scheduling.services.claims``) and the
     lead's stage one UPDATE more."""
@@ -323,7 +325,7 @@ def _claim(callback: Callback, *, user_id: int, now: datetime, lease: timedelta)
     callback.claimed_at = now
     callback.lease_expires_at = now + lease
     callback.save(update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at"])
-    StaffAlert.objects.filter(callback=callback, resolved_at__isnull=True).update(resolved_at=now)
+    alerts_settle(callback_id=callback.pk, now=now)
     intake_services.lead_stage_advance(lead_id=callback.lead_id, stage=Lead.Stage.CONTACTING)
 
 
@@ -342,10 +344,16 @@ def callback_renew(*, callback_id: int, user_id: int, lease: timedelta | None = 
 
 
 def callback_assign(
-    *, callback_id: int, to_user_id: int, lease: timedelta | None = None
+    *,
+    callback_id: int,
+    to_user_id: int,
+    lease: timedelta | None = None,
+    by_user_id: int | None = None,
 ) -> Callback:
     """A supervisor gives a live callback to a coordinator (also one already
-    claimed by someone else, and on top of any claim the coordinator holds)."""
+    claimed by someone else, and on top of any claim the coordinator holds). The
+    coordinator is told (a console banner, and an email where they have an address)
+    unless they gave it to themselves; an urgent (crisis) alert stays open."""
     lease = lease or timedelta(minutes=settings.CALLBACK_LEASE_MINUTES)
     now = timezone.now()
     with transaction.atomic():
@@ -359,6 +367,8 @@ def callback_assign(
                 "This callback is closed.", code="callback_closed", status_code=409
             )
         _claim(callback, user_id=to_user_id, now=now, lease=lease)
+        if to_user_id != by_user_id:
+            callback_assigned_notify(callback, to_user_id=to_user_id)
     return callback
 
 
@@ -528,10 +538,7 @@ def _close(callback: Callback, *, result: str, now: datetime) -> list[int]:
     callback.claimed_by = None
     callback.lease_expires_at = None
     callback.save()
-    alerts = StaffAlert.objects.filter(callback=callback, resolved_at__isnull=True)
-    settled = list(alerts.values_list("pk", flat=True))
-    alerts.filter(pk__in=settled).update(resolved_at=now)
-    return settled
+    return alerts_settle(callback_id=callback.pk, now=now, kept_too=True)
 
 
 def _reopen(callback: Callback, *, retry_at: datetime) -> None:
@@ -561,6 +568,7 @@ def _apply_outcome(
     elif outcome == CallAttempt.Outcome.CALL_BACK_LATER:
         intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
         _reopen(callback, retry_at=call_back_at)
+        alerts_settle(callback_id=callback.pk, now=now, kept_too=True)  # reached
     elif outcome in CLOSING_OUTCOMES:
         stage_before = lead.stage  # loaded with the callback's lock, in this transaction
         intake_services.lead_stage_advance(
@@ -570,7 +578,11 @@ def _apply_outcome(
         return {"stage": stage_before, "alerts": settled}
     else:  # no answer, voicemail
         callback.unanswered_attempts += 1
-        retry_at = retry_at_for(unanswered=callback.unanswered_attempts, now=now)
+        # A crisis is tried again within minutes and never closed on its own.
+        if crisis.callback_in_crisis(callback):
+            retry_at = crisis.crisis_unanswered(callback, now=now)
+        else:
+            retry_at = retry_at_for(unanswered=callback.unanswered_attempts, now=now)
         if retry_at is None:
             intake_services.lead_stage_advance(
                 lead_id=lead.pk, stage=Lead.Stage.CLOSED, reason="unreachable"
@@ -619,43 +631,12 @@ def callbacks_escalate() -> dict[str, int]:
     )
     for level, audience, after in steps:
         for callback in live.filter(due_at__lte=now - after, escalation_level__lt=level):
-            if _alert(callback, kind=StaffAlert.Kind.UNCLAIMED, audience=audience):
+            if alert_raise(callback, kind=StaffAlert.Kind.UNCLAIMED, audience=audience):
                 counts[audience] += 1
             Callback.objects.filter(pk=callback.pk, escalation_level__lt=level).update(
                 escalation_level=level
             )
     return counts
-
-
-def _alert(callback: Callback, *, kind: str, audience: str) -> bool:
-    """Record an alert for the console and email it to its audience, once."""
-    _alert_row, created = StaffAlert.objects.get_or_create(
-        callback=callback, kind=kind, audience=audience
-    )
-    if created:
-        notification_services.staff_alert(
-            title=f"{StaffAlert.Kind(kind).label} (callback #{callback.pk})",
-            text="Open the console to take it. No personal details are in this email.",
-            link=f"{settings.PUBLIC_BASE_URL}/console/",
-            recipients=_audience_emails(audience),
-            dedupe_key=f"alert:{kind}:{audience}:{callback.pk}",
-        )
-    return created
-
-
-def _audience_emails(audience: str) -> list[str]:
-    from django.contrib.auth import get_user_model
-
-    groups = (
-        [roles.SUPERVISOR] if audience == StaffAlert.Audience.SUPERVISOR else [roles.COORDINATOR]
-    )
-    return list(
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=groups)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
 
 
 # Why the console may not text a person, in a coordinator's words.
@@ -697,7 +678,10 @@ def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
         channel=Message.Channel.SMS,
         purpose=Message.Purpose.REPLY,
         recipient=str(lead.phone),
-        template="coordinator_reply",
+        # To a person in crisis, every text carries 988 and 911.
+        template="coordinator_reply_crisis"
+        if intake_selectors.lead_in_crisis(lead_id=lead.pk)
+        else "coordinator_reply",
         context={"reply_text": body},
         correlation=f"lead:{lead.pk}",
     )
@@ -762,7 +746,7 @@ def call_missed_route(*, call_id: int) -> Callback | None:
         if not callback.is_urgent:
             callback.is_urgent = True
             callback.save(update_fields=["is_urgent"])
-        _alert(callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR)
+        alert_raise(callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR)
     return callback
 
 
@@ -773,6 +757,7 @@ def lead_work_erase(*, lead_id: int) -> None:
     are blanked. Idempotent."""
     now = timezone.now()
     CallAttempt.objects.filter(callback__lead_id=lead_id).exclude(notes="").update(notes="")
+    CrisisDecision.objects.filter(callback__lead_id=lead_id).exclude(reason="").update(reason="")
     live = Callback.objects.filter(
         lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
     )

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from scheduling.models import Callback
+from scheduling.models import Callback, StaffAlert
 
 # (attname, column) of each field, in the order Model.from_db wants the values.
 _FIELDS = [(field.attname, field.column) for field in Callback._meta.concrete_fields]
@@ -66,6 +66,7 @@ renewed AS (
 settled AS (
     UPDATE scheduling_staffalert SET resolved_at = %(now)s
     WHERE callback_id = (SELECT id FROM claimed) AND resolved_at IS NULL
+        AND kind <> ALL(%(kept)s)
 )
 SELECT * FROM renewed UNION ALL SELECT * FROM claimed"""
 
@@ -113,6 +114,9 @@ CLAIM_SQL = _CLAIM_TEMPLATE.replace(
     "".join(_tier_sql(name, QUEUE_ORDER[:index]) for index, name in enumerate(QUEUE_ORDER)),
 )
 CLAIM_NEXT_SQL = f"/* callback claim-next */\n{CLAIM_LOCK_SQL};\n{CLAIM_SQL}"
+# The alert kinds a claim leaves open: urgent (crisis) ones stay until the person is
+# reached or a supervisor decides (alerts.alerts_settle). The ``kept`` parameter.
+KEPT = [str(kind) for kind in StaffAlert.KEPT_UNTIL_SETTLED]
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def claim_next(*, user_id: int, now: datetime, until: datetime) -> Claimed | Non
     """Run ``CLAIM_NEXT_SQL`` (inside the caller's transaction, which holds the
     coordinator's lock until it ends): the callback as it is now claimed, or None
     when nothing is ready."""
-    params = {"lock": CLAIM_LOCK, "user": user_id, "now": now, "until": until}
+    params = {"lock": CLAIM_LOCK, "user": user_id, "now": now, "until": until, "kept": KEPT}
     with connection.cursor() as cursor:
         cursor.execute(CLAIM_NEXT_SQL, params)
         # Two statements, two results: the claim's is the last.

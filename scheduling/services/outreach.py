@@ -9,6 +9,18 @@ from intake.models import Lead
 from notifications import services as notification_services
 from notifications.models import Message
 
+# Follow-ups with a crisis wording ("<name>_crisis": 988 and 911, never "soon"), taken
+# for a lead who made a crisis submission.
+CRISIS_VARIANTS = frozenset(
+    {
+        "missed_call",
+        "unreachable",
+        "appointment_booked",
+        "appointment_reminder",
+        "appointment_cancelled",
+    }
+)
+
 
 def lead_message(
     *,
@@ -30,13 +42,16 @@ def lead_message(
     texts (quiet hours are applied by notifications, in the lead's zone); email
     when the lead has an address (with ``attachment``, if any). Both are discreet
     (no clinic name) when the person asked for that. ``give_up_at`` ends their retry
-    budget (notifications' default for ``purpose`` otherwise).
+    budget (notifications' default for ``purpose`` otherwise). A person who made a
+    crisis submission gets the crisis wording of ``template`` (``CRISIS_VARIANTS``).
 
     The lead's details came from a form: a message greets the person by name only
     when a coordinator confirmed the name with them and it goes to a detail they
     proved (``intake.services.verification``). ``verified_only`` (anything carrying
     their care: an appointment, its time, its link, its invitation) sends nothing to
     a phone or address that is not verified."""
+    if template in CRISIS_VARIANTS and intake_selectors.lead_in_crisis(lead_id=lead.pk):
+        template = f"{template}_crisis"
     discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
     verified = intake_selectors.lead_verification(lead_id=lead.pk)
     correlation = f"lead:{lead.pk}"

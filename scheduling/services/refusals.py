@@ -132,4 +132,5 @@ def lead_sms_consent_invite(*, callback_id: int, user_id: int) -> Message:
         invited_by_id=user_id,
         correlation=f"lead:{lead.pk}",
         discreet=not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok,
+        crisis=intake_selectors.lead_in_crisis(lead_id=lead.pk),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake.models import Lead
+from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Message
 from notifications.wording import wording_problems
@@ -45,14 +46,19 @@ def lead_email_reply(*, callback_id: int, user_id: int, body: str) -> Message:
     if not lead.email:
         raise ApplicationError("This person gave no email address.", code="no_email")
     refused = CLOSING_OUTCOMES[CallAttempt.Outcome.DO_NOT_CONTACT]
-    if lead.stage == Lead.Stage.CLOSED and lead.closed_reason == refused:
+    if (
+        lead.stage == Lead.Stage.CLOSED and lead.closed_reason == refused
+    ) or notification_selectors.contact_refused(email=lead.email):
         raise ApplicationError("This person asked not to be contacted.", code="do_not_contact")
     discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
     return notification_services.message_send(
         channel=Message.Channel.EMAIL,
         purpose=Message.Purpose.REPLY,
         recipient=lead.email,
-        template="coordinator_reply",
+        # To a person in crisis, every message carries 988 and 911.
+        template="coordinator_reply_crisis"
+        if intake_selectors.lead_in_crisis(lead_id=lead.pk)
+        else "coordinator_reply",
         context={"reply_text": body},
         correlation=f"lead:{lead.pk}",
         discreet=discreet,

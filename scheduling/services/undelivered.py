@@ -68,8 +68,9 @@ def confirmation_fallback_send(*, message_id: int) -> Message | None:
         channel=Message.Channel.EMAIL,
         purpose=Message.Purpose.CONFIRMATION,
         recipient=submission.email,
-        template="text_undelivered",
-        # No name: the address is the form's, nobody verified it.
+        # No name: the address is the form's, nobody verified it. A crisis request's
+        # fallback keeps the 988 and 911 lines of its confirmation.
+        template="text_undelivered_crisis" if submission.is_crisis else "text_undelivered",
         context={
             "manage_url": links.request_manage_url(
                 submission_id=submission.pk, email_hash=submission.email_hash

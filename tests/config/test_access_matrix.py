@@ -73,6 +73,7 @@ ARTICLE_SLUG = "access-matrix-article"
 SAMPLE_KWARGS = {
     "callback_id": DUMMY_ID,
     "appointment_id": DUMMY_ID,
+    "alert_id": DUMMY_ID,
     "slug": ARTICLE_SLUG,
     "token": "not-a-valid-signed-token",
     "action": "cancel",

@@ -111,3 +111,46 @@ def test_a_person_who_takes_texts_and_wants_calls_gets_the_text_box_only(
 
     assert 'id="sms-body"' in html
     assert 'id="email-body"' not in html
+
+
+def test_an_email_to_a_person_in_crisis_carries_988_and_911(
+    client, coordinator, route, django_capture_on_commit_callbacks
+):
+    callback = route(
+        submit_lead(
+            first_name="Sam",
+            phone=None,
+            email="sam@example.org",
+            sms_consent=False,
+            in_crisis=True,
+        )
+    )
+    verified_login(client, coordinator)
+    client.post("/console/next/")
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/console/callbacks/{callback.pk}/email/", {"body": "Can we talk today?"})
+
+    [sent] = mail.outbox
+    assert sent.body.startswith("Can we talk today?")
+    assert "988" in sent.body and "911" in sent.body
+    assert "988" in sent.alternatives[0][0]
+    assert Message.objects.get(purpose=Message.Purpose.REPLY).template == (
+        "coordinator_reply_crisis"
+    )
+
+
+def test_no_email_goes_to_an_address_under_refusal(
+    client, email_only, django_capture_on_commit_callbacks
+):
+    from notifications.refusals import refusal_record
+
+    refusal_record(email="sam@example.org", recorded_by_id=None, source="test")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/console/callbacks/{email_only.pk}/email/", {"body": "Hello"})
+
+    assert response.status_code == 400
+    assert mail.outbox == []
+    assert not Message.objects.filter(purpose=Message.Purpose.REPLY).exists()

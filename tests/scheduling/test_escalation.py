@@ -35,10 +35,14 @@ def test_five_minutes_late_alerts_the_pool_once(
         assert callbacks_escalate() == {"pool": 1, "supervisor": 0}
         assert callbacks_escalate() == {"pool": 0, "supervisor": 0}
 
-    assert StaffAlert.objects.get().audience == StaffAlert.Audience.POOL
-    (alert,) = [email for email in mailoutbox if "callback #" in email.subject]
-    assert alert.to == ["coord@clinic.example"]
-    assert "Maria" not in alert.body
+    alert_row = StaffAlert.objects.get()
+    assert alert_row.audience == StaffAlert.Audience.POOL
+    (alert,) = [email for email in mailoutbox if email.to == ["coord@clinic.example"]]
+    # The reason and the time in words, a link to act on it, and no personal data.
+    assert "Past its due time and nobody has taken it" in alert.subject
+    assert "Raised at" in alert.body and "waited 6" in alert.body
+    assert f"/console/callbacks/{alert_row.callback_id}/" in alert.body
+    assert "Maria" not in alert.body and "Maria" not in alert.subject
 
 
 def test_fifteen_minutes_late_goes_to_a_supervisor(overdue, supervisor):

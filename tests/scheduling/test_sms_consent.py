@@ -314,3 +314,22 @@ def test_a_confirmation_follows_the_one_rule_too(declined, later, sms_outbox, ro
     route(submit_lead(phone=PHONE, email=EMAIL, sms_consent=True))
 
     assert len(texts_to(sms_outbox)) == 1
+
+
+def test_the_invite_to_a_person_in_crisis_carries_988_and_911(
+    post, coordinator, django_capture_on_commit_callbacks, sms_outbox
+):
+    from scheduling.services import lead_sms_consent_invite
+
+    submission = post(sms_consent=False, in_crisis=True)
+    lead = Lead.objects.get(pk=Submission.objects.get(pk=submission.pk).lead_id)
+    sms_outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_sms_consent_invite(callback_id=callback_of(lead).pk, user_id=coordinator.pk)
+
+    (invite,) = texts_to(sms_outbox)
+    assert "988" in invite.body and "911" in invite.body
+    assert "reply YES" in invite.body and "soon" not in invite.body.lower()
+    assert sms_segments(invite.body)[1] <= 2
+    assert wording_problems(invite.body) == []
