@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from scheduling import apis, views
+from scheduling import apis, call_settings_apis, call_settings_views, call_webhooks, views
 
 app_name = "scheduling"
 
@@ -18,6 +18,11 @@ api_urlpatterns = [
         "callbacks/<int:callback_id>/attempts/",
         apis.CallbackAttemptsApi.as_view(),
         name="callback-attempts",
+    ),
+    path("me/phone/", call_settings_apis.MePhoneApi.as_view(), name="me-phone"),
+    path("me/phone/verify/", call_settings_apis.MePhoneVerifyApi.as_view(), name="me-phone-verify"),
+    path(
+        "me/availability/", call_settings_apis.MeAvailabilityApi.as_view(), name="me-availability"
     ),
     path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
@@ -45,6 +50,18 @@ urlpatterns = [
     path("callbacks/<int:callback_id>/assign/", views.console_assign, name="console-assign"),
     path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),
     path("callbacks/<int:callback_id>/book/", views.console_book, name="console-book"),
+    path("profile/", call_settings_views.console_profile, name="console-profile"),
+    path("profile/phone/", call_settings_views.console_profile_phone, name="console-profile-phone"),
+    path(
+        "profile/verify/",
+        call_settings_views.console_profile_verify,
+        name="console-profile-verify",
+    ),
+    path(
+        "profile/availability/",
+        call_settings_views.console_profile_availability,
+        name="console-profile-availability",
+    ),
     path("appointments/", views.console_appointments, name="console-appointments"),
     path(
         "appointments/<int:appointment_id>/mark/",
@@ -57,4 +74,25 @@ urlpatterns = [
 public_urlpatterns = [
     path("r/<str:token>/", views.request_manage, name="request"),
     path("a/<str:token>/", views.appointment_manage, name="appointment"),
+]
+
+# Twilio's webhooks of the clinic's bridged calls (signed; under /webhooks/).
+webhook_urlpatterns = [
+    path("twilio/calls/<int:call_id>/answer/", call_webhooks.call_answer, name="call-answer"),
+    path("twilio/calls/<int:call_id>/connect/", call_webhooks.call_connect, name="call-connect"),
+    path(
+        "twilio/calls/<int:call_id>/person/",
+        call_webhooks.call_person_answered,
+        name="call-person",
+    ),
+    path(
+        "twilio/calls/<int:call_id>/dial-ended/",
+        call_webhooks.call_dial_ended,
+        name="call-dial-ended",
+    ),
+    path(
+        "twilio/calls/<int:call_id>/status/<slug:leg>/",
+        call_webhooks.call_status,
+        name="call-status",
+    ),
 ]
