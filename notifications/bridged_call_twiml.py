@@ -11,6 +11,8 @@ and no clinic when the person asked us not to (``wording_problems`` checks it).
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.conf import settings
 from twilio.twiml.voice_response import VoiceResponse
@@ -45,8 +47,7 @@ def spoken_number(number: str) -> str:
         text = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     except phonenumbers.NumberParseException:
         text = number
-    groups = ["".join(ch for ch in part if ch.isdigit()) for part in text.split()]
-    return ", ".join(" ".join(group) for group in groups if group)
+    return ", ".join(" ".join(group) for group in re.findall(r"\d+", text))
 
 
 def hang_up(reason: str = "") -> str:

@@ -48,15 +48,24 @@ def _settings_body(row: StaffCallSettings | None) -> dict:
     ).data
 
 
+class MePhoneInputSerializer(serializers.Serializer):
+    phone = serializers.CharField(
+        max_length=40, help_text="Your own mobile number; a code is texted to it."
+    )
+
+
+class MePhoneVerifyInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=20, help_text="The 6-digit code from the text.")
+
+
+class MeAvailabilityInputSerializer(serializers.Serializer):
+    available = serializers.BooleanField()
+
+
 class MePhoneApi(APIView):
     """``/api/v1/me/phone/``: your phone for the clinic's calls."""
 
     permission_classes = CARE
-
-    class InputSerializer(serializers.Serializer):
-        phone = serializers.CharField(
-            max_length=40, help_text="Your own mobile number; a code is texted to it."
-        )
 
     @extend_schema(
         operation_id="me_phone_get",
@@ -68,7 +77,7 @@ class MePhoneApi(APIView):
 
     @extend_schema(
         operation_id="me_phone_set",
-        request=InputSerializer,
+        request=MePhoneInputSerializer,
         responses={
             200: CallSettingsOutputSerializer,
             400: OpenApiResponse(ErrorSerializer, description="Not a number you may use."),
@@ -83,7 +92,7 @@ class MePhoneApi(APIView):
         tags=TAGS,
     )
     def put(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = MePhoneInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         row = call_settings.staff_phone_set(
             user_id=request.user.pk, phone=serializer.validated_data["phone"]
@@ -96,12 +105,9 @@ class MePhoneVerifyApi(APIView):
 
     permission_classes = CARE
 
-    class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=20, help_text="The 6-digit code from the text.")
-
     @extend_schema(
         operation_id="me_phone_verify",
-        request=InputSerializer,
+        request=MePhoneVerifyInputSerializer,
         responses={
             200: CallSettingsOutputSerializer,
             400: OpenApiResponse(
@@ -117,7 +123,7 @@ class MePhoneVerifyApi(APIView):
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = MePhoneVerifyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         row = call_settings.staff_phone_verify(
             user_id=request.user.pk, code=serializer.validated_data["code"]
@@ -130,12 +136,9 @@ class MeAvailabilityApi(APIView):
 
     permission_classes = CARE
 
-    class InputSerializer(serializers.Serializer):
-        available = serializers.BooleanField()
-
     @extend_schema(
         operation_id="me_availability_set",
-        request=InputSerializer,
+        request=MeAvailabilityInputSerializer,
         responses={
             200: CallSettingsOutputSerializer,
             400: OpenApiResponse(
@@ -146,7 +149,7 @@ class MeAvailabilityApi(APIView):
         tags=TAGS,
     )
     def put(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = MeAvailabilityInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         row = call_settings.staff_availability_set(
             user_id=request.user.pk, available=serializer.validated_data["available"]
