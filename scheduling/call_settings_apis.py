@@ -4,6 +4,10 @@ signed-in user's own settings, never anyone else's."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -11,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import roles
-from config.exceptions import ErrorSerializer
+from config.exceptions import ApplicationError, ErrorSerializer
 from scheduling import selectors
 from scheduling.models import StaffCallSettings
 from scheduling.services import call_settings
@@ -155,3 +159,75 @@ class MeAvailabilityApi(APIView):
             user_id=request.user.pk, available=serializer.validated_data["available"]
         )
         return Response(_settings_body(row))
+
+
+# A browser softphone's access token lives this long; the Voice SDK asks for a new one
+# before it expires (its tokenWillExpire event).
+VOICE_TOKEN_TTL_SECONDS = 300
+
+
+class VoiceTokenOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="A Twilio access token (JWT) with a voice grant.")
+    identity = serializers.CharField(help_text="Who the browser is to Twilio (no name).")
+    expires_at = serializers.DateTimeField()
+
+
+class MeVoiceTokenApi(APIView):
+    """``POST /api/v1/me/voice-token/``: an access token for the browser softphone."""
+
+    permission_classes = CARE
+
+    @extend_schema(
+        operation_id="me_voice_token",
+        request=None,
+        responses={
+            200: VoiceTokenOutputSerializer,
+            403: ErrorSerializer,
+            404: OpenApiResponse(
+                ErrorSerializer, description="No softphone is set up (softphone_not_configured)."
+            ),
+        },
+        description=(
+            "A Twilio Voice access token for the console's browser softphone, minted for "
+            "you for 5 minutes: outgoing calls through the clinic's TwiML App only, no "
+            "incoming calls. Only where TWILIO_API_KEY, TWILIO_API_SECRET and "
+            "TWILIO_TWIML_APP_SID are set."
+        ),
+        tags=TAGS,
+    )
+    def post(self, request: Request) -> Response:
+        from twilio.jwt.access_token import AccessToken
+        from twilio.jwt.access_token.grants import VoiceGrant
+
+        if not (
+            settings.TWILIO_API_KEY and settings.TWILIO_API_SECRET and settings.TWILIO_TWIML_APP_SID
+        ):
+            raise ApplicationError(
+                "No browser softphone is set up: calls ring your phone instead.",
+                code="softphone_not_configured",
+                status_code=404,
+            )
+        # The user's id, never a name: Twilio's logs and the TwiML App see this.
+        identity = f"staff-{request.user.pk}"
+        now = timezone.now()
+        token = AccessToken(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_API_KEY,
+            settings.TWILIO_API_SECRET,
+            identity=identity,
+            ttl=VOICE_TOKEN_TTL_SECONDS,
+            nbf=int(now.timestamp()),
+        )
+        token.add_grant(
+            VoiceGrant(outgoing_application_sid=settings.TWILIO_TWIML_APP_SID, incoming_allow=False)
+        )
+        return Response(
+            VoiceTokenOutputSerializer(
+                {
+                    "token": token.to_jwt(),
+                    "identity": identity,
+                    "expires_at": now + timedelta(seconds=VOICE_TOKEN_TTL_SECONDS),
+                }
+            ).data,
+            headers={"Cache-Control": "no-store"},
+        )

@@ -24,6 +24,7 @@ api_urlpatterns = [
     path(
         "me/availability/", call_settings_apis.MeAvailabilityApi.as_view(), name="me-availability"
     ),
+    path("me/voice-token/", call_settings_apis.MeVoiceTokenApi.as_view(), name="me-voice-token"),
     path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
     re_path(

@@ -15,7 +15,7 @@ from django.test import Client
 from twilio.request_validator import RequestValidator
 
 from notifications.voice import CallRequest, voice_backend
-from scheduling.models import Call, CallLeg
+from scheduling.models import Call, Callback, CallLeg
 from scheduling.services import calls
 from tests.factories import submit_lead
 from tests.fake_twilio import FakeTwilio
@@ -42,7 +42,9 @@ def _phone(settings, fake_twilio):
 def callback_for(route):
     def make(**lead):
         values = {"first_name": "Dana", "phone": PERSON, **lead}
-        return route(submit_lead(**values))
+        submission = submit_lead(**values)
+        # Outside a test transaction the worker already routed it (eager tasks).
+        return route(submission) or Callback.objects.get(submission=submission)
 
     return make
 
@@ -542,3 +544,19 @@ def test_a_status_callback_naming_another_legs_id_changes_nothing(
 
     assert leg(call, "coordinator").status == "queued"
     assert not CallLeg.objects.filter(call=call, role="person", status="completed").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_driver_reaches_a_live_server_over_http(
+    fake_twilio, live_server, settings, callback_for, coordinator
+):
+    settings.PUBLIC_BASE_URL = live_server.url
+    call, sid = place(callback_for(), coordinator)
+    staff = fake_twilio.voice.drive(sid, base_url=live_server.url)
+
+    staff.ring()
+    prompt = staff.answer()
+
+    assert prompt.find("Gather") is not None
+    assert [hook.status_code for hook in fake_twilio.voice.webhooks] == [204, 204, 204, 200]
+    assert leg(call, "coordinator").status == "in-progress"
