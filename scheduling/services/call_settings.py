@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import phonenumbers
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -33,8 +34,11 @@ from scheduling.models import StaffCallSettings
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_TRIES = 5
-# A new code for the same number at most this often (each one is a text we pay for).
+# A new code for the same number at most this often (each one is a text we pay for),
+# and at most CODES_PER_HOUR codes per member of staff: a number typed by mistake, or
+# on purpose, is not texted again and again.
 CODE_RESEND_AFTER = timedelta(seconds=30)
+CODES_PER_HOUR = 5
 
 
 def _invalid(field: str, message: str, *, code: str = "invalid", status_code: int = 400):
@@ -114,6 +118,14 @@ def staff_phone_set(*, user_id: int, phone: str) -> StaffCallSettings:
             raise ApplicationError(
                 "A code was just sent to this number; wait a few seconds before asking again.",
                 code="code_recently_sent",
+                status_code=429,
+            )
+        key = f"staff-phone-codes:{user_id}"
+        cache.add(key, 0, timeout=3600)
+        if cache.incr(key) > CODES_PER_HOUR:
+            raise ApplicationError(
+                "Too many codes this hour: try again later, or ask a supervisor.",
+                code="code_limit",
                 status_code=429,
             )
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"

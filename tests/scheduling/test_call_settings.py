@@ -183,6 +183,20 @@ def test_a_new_code_replaces_the_old_one_but_not_within_seconds(staff_client, sm
         assert staff_client.post(VERIFY_URL, {"code": second}).status_code == 200
 
 
+def test_a_member_of_staff_gets_at_most_five_codes_an_hour(staff_client, coordinator, sms_outbox):
+    start = timezone.now()
+    numbers = [f"+120255501{index:02d}" for index in range(10, 16)]
+    answers = []
+    for index, number in enumerate(numbers):
+        with time_machine.travel(start + timedelta(minutes=index), tick=False):
+            answers.append(staff_client.put(PHONE_URL, {"phone": number}))
+
+    assert [answer.status_code for answer in answers] == [200] * 5 + [429]
+    assert answers[-1].json()["code"] == "code_limit"
+    assert [sms.to for sms in sms_outbox] == numbers[:5]
+    assert row(coordinator).phone == numbers[4]
+
+
 # Verifying ---------------------------------------------------------------------------
 
 
