@@ -15,8 +15,9 @@ request, and can be told to misbehave::
         fake_twilio.fault("429", retry_after=2)       # every create, until fault("")
         fake_twilio.fault("503")                      # Twilio down (retry_after= optional)
 
-Calls and recordings (Programmable Voice) are ``fake_twilio.voice``, in
-tests/fake_twilio_voice.py, with the driver that plays a call against the app.
+Calls and recordings (Programmable Voice) are ``fake_twilio.voice``
+(tests/fake_twilio_voice.py); ``fake_twilio.voice.drive(sid, ...)`` plays Twilio's
+part of a call against the app (tests/fake_twilio_driver.py).
 
 Tests import the fixtures they use (``from tests.fake_twilio import ...``).
 """
