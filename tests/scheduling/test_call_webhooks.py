@@ -1,5 +1,5 @@
 """A bridged call played end to end against the app's webhooks by the fake Twilio's
-driver (tests/fake_twilio_voice.py): placed through the real ``twilio`` client, the
+driver (tests/fake_twilio_driver.py): placed through the real ``twilio`` client, the
 member of staff's phone rings first, presses 1, the TwiML dials the person from the
 clinic's caller ID, and every status callback (repeated, late, out of order) is
 recorded once and never backwards. The person's number never reaches the member of
