@@ -145,8 +145,8 @@ def _check_format(media_format: str) -> None:
 
 
 class ConsoleVoiceBackend(VoiceBackend):
-    """Development: logs call ids (never numbers) and places nothing. Every call it
-    "places" is at once answered and then completed when fetched."""
+    """Development: logs call ids (never numbers) and places nothing; a fetch reports
+    the call completed, so nothing waits on a call that will never ring."""
 
     _counter = itertools.count(1)
     _lock = threading.Lock()
