@@ -33,6 +33,7 @@ RUN SECRET_KEY=collectstatic-at-build-time-only-never-used-to-serve-requests \
     TWILIO_ACCOUNT_SID=ACbuild \
     TWILIO_AUTH_TOKEN=build \
     TWILIO_FROM_NUMBER=+15005550006 \
+    CLINIC_CALLER_ID=+15005550006 \
     PUBLIC_BASE_URL=https://build.invalid \
     FIELD_ENCRYPTION_KEYS=YnVpbGQtdGltZS1vbmx5LW5ldmVyLWVuY3J5cHRzISE= \
     LOOKUP_HASH_KEY=build-time-only \

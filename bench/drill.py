@@ -186,6 +186,7 @@ def stack_env(pg: Postgres, rds: Redis, web_port: int, fake: FakeTwilio) -> dict
         "TWILIO_ACCOUNT_SID": fake.account_sid,
         "TWILIO_AUTH_TOKEN": fake.auth_token,
         "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "CLINIC_CALLER_ID": FROM_NUMBER,
         "TWILIO_API_BASE": fake.base_url,
         "TWILIO_TIMEOUT_SECONDS": str(TWILIO_TIMEOUT_SECONDS),
         "TWILIO_EDGE": "",

@@ -91,6 +91,7 @@ def server_env(port: int) -> dict[str, str]:
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "bench-not-a-token",
         "TWILIO_FROM_NUMBER": "+15005550006",
+        "CLINIC_CALLER_ID": "+15005550006",
         "TWILIO_API_BASE": f"http://{HOST}:9",  # nothing listens there
         "EMAIL_URL": "consolemail://",
         "DEBUG": "false",

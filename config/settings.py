@@ -542,6 +542,63 @@ MESSAGE_RETRY_TASK_COUNTDOWN_MAX_SECONDS = env.int(
     "MESSAGE_RETRY_TASK_COUNTDOWN_MAX_SECONDS", default=30
 )
 
+# --- Calls: the clinic's phone (bridged calls, instant calls, recordings) -------------
+
+# Like SMS_BACKEND: twilio in production, console (logs call ids, never numbers) in
+# development, locmem in tests.
+VOICE_BACKEND = env.str(
+    "VOICE_BACKEND", default="locmem" if TESTING else "twilio" if PRODUCTION else "console"
+)
+if VOICE_BACKEND not in {"console", "locmem", "twilio"}:
+    raise ImproperlyConfigured("VOICE_BACKEND must be console, locmem or twilio")
+if PRODUCTION and VOICE_BACKEND != "twilio":
+    raise ImproperlyConfigured("VOICE_BACKEND must be twilio when DJANGO_ENV=production")
+# The number a person sees when the clinic calls them (a voice-capable Twilio number).
+CLINIC_CALLER_ID = env.str("CLINIC_CALLER_ID", default="")
+# Shown instead to people who asked us not to name the clinic: a number whose caller
+# name does not name it. Empty: those people are not called through the app.
+DISCREET_CALLER_ID = env.str("DISCREET_CALLER_ID", default="")
+for _name, _number in (
+    ("CLINIC_CALLER_ID", CLINIC_CALLER_ID),
+    ("DISCREET_CALLER_ID", DISCREET_CALLER_ID),
+):
+    if _number and not re.fullmatch(r"\+[1-9]\d{6,14}", _number):
+        raise ImproperlyConfigured(f"{_name} must be a phone number in E.164 (+14155550100)")
+if DISCREET_CALLER_ID and DISCREET_CALLER_ID == CLINIC_CALLER_ID:
+    raise ImproperlyConfigured("DISCREET_CALLER_ID must differ from CLINIC_CALLER_ID")
+if VOICE_BACKEND == "twilio":
+    if not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
+        raise ImproperlyConfigured(
+            "VOICE_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+        )
+    if not CLINIC_CALLER_ID:
+        raise ImproperlyConfigured("VOICE_BACKEND=twilio needs CLINIC_CALLER_ID")
+# The browser softphone (Twilio Voice JavaScript SDK): an API key and secret that sign
+# access tokens, and the TwiML App whose voice URL Twilio asks what a browser call does.
+TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="")
+TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="")
+TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="")
+_softphone = (TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_TWIML_APP_SID)
+if any(_softphone) and not all(_softphone):
+    raise ImproperlyConfigured(
+        "The browser softphone needs all of TWILIO_API_KEY, TWILIO_API_SECRET and "
+        "TWILIO_TWIML_APP_SID (or none of them)"
+    )
+if TWILIO_API_KEY and not TWILIO_API_KEY.startswith("SK"):
+    raise ImproperlyConfigured("TWILIO_API_KEY is an API key SID (SK...)")
+if TWILIO_TWIML_APP_SID and not TWILIO_TWIML_APP_SID.startswith("AP"):
+    raise ImproperlyConfigured("TWILIO_TWIML_APP_SID is a TwiML App SID (AP...)")
+# How long an instant call for a new request rings the available coordinators.
+INSTANT_CALL_RING_SECONDS = env.int("INSTANT_CALL_RING_SECONDS", default=25)
+if not 5 <= INSTANT_CALL_RING_SECONDS <= 120:
+    raise ImproperlyConfigured("INSTANT_CALL_RING_SECONDS must be between 5 and 120")
+# Record bridged calls (both parties hear a notice first), and delete the recordings
+# at Twilio this many days later.
+CALL_RECORDING = env.bool("CALL_RECORDING", default=False)
+CALL_RECORDING_RETENTION_DAYS = env.int("CALL_RECORDING_RETENTION_DAYS", default=30)
+if CALL_RECORDING_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("CALL_RECORDING_RETENTION_DAYS must be at least 1")
+
 # --- Clinic -------------------------------------------------------------------
 
 CLINIC_NAME = env.str("CLINIC_NAME", default="Sterling Institute")
@@ -890,6 +947,7 @@ if PRODUCTION:
         "LOOKUP_HASH_KEY": [LOOKUP_HASH_KEY],
         "TWILIO_AUTH_TOKEN": [TWILIO_AUTH_TOKEN],
         "TWILIO_AUTH_TOKEN_FALLBACKS": TWILIO_AUTH_TOKEN_FALLBACKS,
+        "TWILIO_API_SECRET": [TWILIO_API_SECRET],
         "METRICS_TOKEN": [METRICS_TOKEN],
         "CAPTCHA_SECRET": [CAPTCHA_SECRET],
         # POSTGRES_PASSWORD reaches the settings inside DATABASE_URL (docker-compose.yml).

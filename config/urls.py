@@ -17,6 +17,7 @@ from notifications.urls import dev_urlpatterns as notifications_dev
 from notifications.urls import webhook_urlpatterns as notifications_webhooks
 from scheduling.urls import api_urlpatterns as scheduling_api
 from scheduling.urls import public_urlpatterns as scheduling_public
+from scheduling.urls import webhook_urlpatterns as scheduling_webhooks
 
 api_v1 = [*intake_api, *scheduling_api]
 
@@ -36,7 +37,12 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    path("webhooks/", include((notifications_webhooks, "webhooks"), namespace="webhooks")),
+    path(
+        "webhooks/",
+        include(
+            ([*notifications_webhooks, *scheduling_webhooks], "webhooks"), namespace="webhooks"
+        ),
+    ),
     path("articles/", include("intake.urls")),
     path("console/", include("scheduling.urls")),
     path("reports/", include((intake_reports, "reports"), namespace="reports")),

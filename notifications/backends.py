@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 
@@ -121,32 +121,42 @@ class LocmemSmsBackend(SmsBackend):
         return None
 
 
+TWILIO_API = "https://api.twilio.com"
+
+
+def twilio_rest_client() -> tuple[Any, Any]:
+    """The official Twilio client and its HTTP client (one keep-alive session: every
+    request through one backend reuses its connection), sent to ``TWILIO_API_BASE``
+    when set (the tests' fake). The HTTP client keeps the last answer's
+    ``Retry-After`` in ``retry_after``: TwilioRestException does not carry headers."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    base = settings.TWILIO_API_BASE
+
+    class _HttpClient(TwilioHttpClient):
+        retry_after: str | None = None
+
+        def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if base and url.startswith(TWILIO_API):
+                url = base + url[len(TWILIO_API) :]
+            self.retry_after = None
+            response = super().request(method, url, *args, **kwargs)
+            self.retry_after = (response.headers or {}).get("Retry-After")
+            return response
+
+    http_client = _HttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS)
+    client = Client(
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
+    )
+    return client, http_client
+
+
 class TwilioSmsBackend(SmsBackend):
     """Production: Twilio's Programmable Messaging through the official client."""
 
     def __init__(self) -> None:
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
-
-        base = settings.TWILIO_API_BASE
-
-        class _HttpClient(TwilioHttpClient):
-            # The Retry-After of the last answer: TwilioRestException does not carry headers.
-            retry_after: str | None = None
-
-            # TWILIO_API_BASE sends the real client to another host (the tests' fake).
-            def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
-                if base and url.startswith("https://api.twilio.com"):
-                    url = base + url[len("https://api.twilio.com") :]
-                self.retry_after = None
-                response = super().request(method, url, *args, **kwargs)
-                self.retry_after = (response.headers or {}).get("Retry-After")
-                return response
-
-        self.http_client = _HttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS)
-        self.client = Client(
-            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=self.http_client
-        )
+        self.client, self.http_client = twilio_rest_client()
 
     def _sender(self) -> dict[str, str]:
         if settings.TWILIO_MESSAGING_SERVICE_SID:

@@ -37,6 +37,8 @@ class Message(models.Model):
         FOLLOW_UP = "follow_up", "Follow-up"
         REPLY = "reply", "Reply"
         STAFF_ALERT = "staff_alert", "Staff alert"
+        # The code a member of staff types back to confirm their own phone.
+        STAFF_CODE = "staff_code", "Staff phone code"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

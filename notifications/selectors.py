@@ -113,7 +113,7 @@ def messages_undelivered(*, correlation: str, limit: int = 20) -> QuerySet[Messa
             correlation=correlation,
             status__in=[Message.Status.FAILED, Message.Status.UNDELIVERED],
         )
-        .exclude(purpose=Message.Purpose.STAFF_ALERT)
+        .exclude(purpose__in=[Message.Purpose.STAFF_ALERT, Message.Purpose.STAFF_CODE])
         .order_by("-failed_at", "-pk")[:limit]
     )
 

@@ -56,7 +56,11 @@ logger = logging.getLogger(__name__)
 CONFIRMATION_VALIDITY_SECONDS = 4 * 60 * 60
 # Answers to something the person just did go at once; everything else waits
 # for the person's daytime.
-QUIET_HOURS_EXEMPT = frozenset({Message.Purpose.CONFIRMATION, Message.Purpose.REPLY})
+QUIET_HOURS_EXEMPT = frozenset(
+    {Message.Purpose.CONFIRMATION, Message.Purpose.REPLY, Message.Purpose.STAFF_CODE}
+)
+# Messages to members of staff: not checked as messages to a person, never about a lead.
+STAFF_PURPOSES = frozenset({Message.Purpose.STAFF_ALERT, Message.Purpose.STAFF_CODE})
 
 # Twilio's permanent errors, and what each means for the number.
 OPT_OUT_ERRORS = frozenset({"21610"})
@@ -326,7 +330,7 @@ def message_send(
         channel=channel,
         context=context,
         discreet=discreet,
-        to_person=purpose != Message.Purpose.STAFF_ALERT,
+        to_person=purpose not in STAFF_PURPOSES,
         greet_by_name=greet_by_name,
     )
     now = timezone.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
@@ -20,7 +21,7 @@ from notifications.selectors import message_list
 TWIML = "application/xml"
 
 
-def twilio_signed(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
+def twilio_signed(view: Callable[..., HttpResponse]) -> Callable:
     """Accept only requests signed with our auth token for the URL Twilio used.
 
     The URL is rebuilt from ``PUBLIC_BASE_URL`` (what Twilio was given), not from
@@ -31,7 +32,7 @@ def twilio_signed(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
     @csrf_exempt
     @require_POST
     @wraps(view)
-    def wrapped(request: HttpRequest) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         signature = request.headers.get("X-Twilio-Signature", "")
         url = settings.PUBLIC_BASE_URL + request.get_full_path()
         tokens = [settings.TWILIO_AUTH_TOKEN, *settings.TWILIO_AUTH_TOKEN_FALLBACKS]
@@ -46,7 +47,7 @@ def twilio_signed(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
             )
         ):
             return HttpResponseForbidden("Invalid signature", content_type="text/plain")
-        return view(request)
+        return view(request, *args, **kwargs)
 
     return wrapped
 

@@ -28,6 +28,8 @@ ALLOWED_CONTEXT = frozenset(
         "link",
         # A coordinator's own words, checked by wording_problems before sending.
         "reply_text",
+        # The code a member of staff types back to confirm their own phone.
+        "verification_code",
     }
 )
 
@@ -178,6 +180,7 @@ SAMPLE_CONTEXT = {
     "alert_text": "Details",
     "link": "https://clinic.example/console/",
     "reply_text": "Hi, this is Sam from the clinic. Is now a good time to call?",
+    "verification_code": "123456",
 }
 # Confirmations must fit in two segments; other texts in three.
 # Confirmations go to everyone who asks: kept short (every variant). So are the crisis

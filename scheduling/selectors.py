@@ -12,6 +12,7 @@ from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, W
 from django.utils import timezone
 
 from config import roles
+from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors
@@ -21,6 +22,7 @@ from scheduling.models import (
     Appointment,
     Availability,
     AvailabilityException,
+    Call,
     CallAttempt,
     Callback,
     Clinician,
@@ -28,6 +30,7 @@ from scheduling.models import (
     CrisisDecision,
     RequestLinkChoices,
     StaffAlert,
+    StaffCallSettings,
 )
 
 LIVE = [Callback.Status.OPEN, Callback.Status.CLAIMED]
@@ -671,4 +674,75 @@ def request_choices_in_force(*, submission: Submission) -> RequestChoicesInForce
         or bool(choices and choices.texts_stopped_at),
         cancelled=cancelled,
         undo_until=until if cancelled and until and until > timezone.now() else None,
+    )
+
+
+# --- The clinic's phone -------------------------------------------------------------
+
+
+def staff_call_settings_get(*, user_id: int) -> StaffCallSettings | None:
+    return StaffCallSettings.objects.filter(user_id=user_id).first()
+
+
+def staff_available_for_instant_calls() -> QuerySet[StaffCallSettings]:
+    """Members of staff taking instant calls, with a confirmed phone, longest waiting
+    first."""
+    return (
+        StaffCallSettings.objects.filter(available=True, verified_at__isnull=False)
+        .exclude(phone="")
+        .select_related("user")
+        .order_by("available_since", "pk")
+    )
+
+
+def call_get(*, call_id: int) -> Call | None:
+    return Call.objects.select_related("callback__lead", "coordinator").filter(pk=call_id).first()
+
+
+@dataclass(frozen=True)
+class CallPerson:
+    """Whom a bridged call reaches, read from the lead when the call reaches them."""
+
+    phone: str  # E.164
+    first_name: str
+    # The number they see: the clinic's, or the discreet one if they asked for discretion.
+    caller_id: str
+    discreet: bool
+    voicemail_ok: bool
+    urgent: bool
+
+
+def call_person(*, call: Call) -> CallPerson:
+    """Whom ``call`` may dial now, or ``ApplicationError`` saying why not, in words the
+    member of staff may hear (no personal data): the call ended, the request is
+    closed, there is no number, or no caller ID is set up for this person."""
+    callback = call.callback
+    lead = callback.lead
+    if call.ended_at is not None:
+        raise ApplicationError("This call has ended.", code="call_ended", status_code=409)
+    if callback.status not in LIVE or lead.stage == Lead.Stage.CLOSED:
+        raise ApplicationError("This request is closed.", code="callback_closed", status_code=409)
+    if not lead.phone or lead.anonymised_at is not None:
+        raise ApplicationError("There is no number to call.", code="no_phone", status_code=409)
+    if notification_selectors.contact_refused(phone=lead.phone):
+        raise ApplicationError(
+            "This person asked not to be contacted.", code="refused", status_code=409
+        )
+    preferences = intake_selectors.lead_contact_preferences(lead_id=lead.pk)
+    discreet = not preferences.mention_clinic_ok
+    caller_id = settings.DISCREET_CALLER_ID if discreet else settings.CLINIC_CALLER_ID
+    if not caller_id:
+        reason = (
+            "The person asked us not to name the clinic, and no discreet caller ID is set up."
+            if discreet
+            else "No clinic caller ID is set up."
+        )
+        raise ApplicationError(reason, code="no_caller_id", status_code=409)
+    return CallPerson(
+        phone=lead.phone.as_e164 if hasattr(lead.phone, "as_e164") else str(lead.phone),
+        first_name=lead.first_name,
+        caller_id=caller_id,
+        discreet=discreet,
+        voicemail_ok=preferences.voicemail_ok,
+        urgent=callback.is_urgent,
     )

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from scheduling import apis, board, refusal_views, views
+from scheduling import (
+    apis,
+    board,
+    call_settings_apis,
+    call_settings_views,
+    call_webhooks,
+    refusal_views,
+    views,
+)
 
 app_name = "scheduling"
 
@@ -24,6 +32,12 @@ api_urlpatterns = [
         apis.CallbackRefusalAcknowledgeApi.as_view(),
         name="callback-refusal-acknowledge",
     ),
+    path("me/phone/", call_settings_apis.MePhoneApi.as_view(), name="me-phone"),
+    path("me/phone/verify/", call_settings_apis.MePhoneVerifyApi.as_view(), name="me-phone-verify"),
+    path(
+        "me/availability/", call_settings_apis.MeAvailabilityApi.as_view(), name="me-availability"
+    ),
+    path("me/voice-token/", call_settings_apis.MeVoiceTokenApi.as_view(), name="me-voice-token"),
     path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
     re_path(
@@ -83,6 +97,18 @@ urlpatterns = [
     ),
     path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),
     path("callbacks/<int:callback_id>/book/", views.console_book, name="console-book"),
+    path("profile/", call_settings_views.console_profile, name="console-profile"),
+    path("profile/phone/", call_settings_views.console_profile_phone, name="console-profile-phone"),
+    path(
+        "profile/verify/",
+        call_settings_views.console_profile_verify,
+        name="console-profile-verify",
+    ),
+    path(
+        "profile/availability/",
+        call_settings_views.console_profile_availability,
+        name="console-profile-availability",
+    ),
     path("appointments/", views.console_appointments, name="console-appointments"),
     path(
         "appointments/<int:appointment_id>/mark/",
@@ -95,4 +121,25 @@ urlpatterns = [
 public_urlpatterns = [
     path("r/<str:token>/", views.request_manage, name="request"),
     path("a/<str:token>/", views.appointment_manage, name="appointment"),
+]
+
+# Twilio's webhooks of the clinic's bridged calls (signed; under /webhooks/).
+webhook_urlpatterns = [
+    path("twilio/calls/<int:call_id>/answer/", call_webhooks.call_answer, name="call-answer"),
+    path("twilio/calls/<int:call_id>/connect/", call_webhooks.call_connect, name="call-connect"),
+    path(
+        "twilio/calls/<int:call_id>/person/",
+        call_webhooks.call_person_answered,
+        name="call-person",
+    ),
+    path(
+        "twilio/calls/<int:call_id>/dial-ended/",
+        call_webhooks.call_dial_ended,
+        name="call-dial-ended",
+    ),
+    path(
+        "twilio/calls/<int:call_id>/status/<slug:leg>/",
+        call_webhooks.call_status,
+        name="call-status",
+    ),
 ]

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from intake.services import article_slug_cache_clear
 from notifications.backends import LocmemSmsBackend
+from notifications.voice import LocmemVoiceBackend
 from scheduling import business_time
 from tests.factories import UserFactory
 
@@ -22,6 +23,7 @@ def _isolated_state() -> Iterator[None]:
     """Each test starts with an empty SMS outbox and cache (throttles, rate limits)."""
     LocmemSmsBackend.outbox.clear()
     LocmemSmsBackend.failures.clear()
+    LocmemVoiceBackend.reset()
     cache.clear()
     business_time.forget()
     article_slug_cache_clear()  # a rolled-back test's articles must not be remembered
@@ -29,6 +31,7 @@ def _isolated_state() -> Iterator[None]:
     business_time.forget()
     LocmemSmsBackend.outbox.clear()
     LocmemSmsBackend.failures.clear()
+    LocmemVoiceBackend.reset()
 
 
 @pytest.fixture

@@ -15,6 +15,10 @@ request, and can be told to misbehave::
         fake_twilio.fault("429", retry_after=2)       # every create, until fault("")
         fake_twilio.fault("503")                      # Twilio down (retry_after= optional)
 
+Calls and recordings (Programmable Voice) are ``fake_twilio.voice``
+(tests/fake_twilio_voice.py); ``fake_twilio.voice.drive(sid, ...)`` plays Twilio's
+part of a call against the app (tests/fake_twilio_driver.py).
+
 Tests import the fixtures they use (``from tests.fake_twilio import ...``).
 """
 
@@ -39,6 +43,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+
+from tests.fake_twilio_voice import FakeVoice
 
 API_VERSION = "2010-04-01"
 ACCOUNT_SID = "AC" + "5ef8732a3c49700934481addd5ce1659"
@@ -79,13 +85,15 @@ MESSAGE_PATH = re.compile(
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as the fake received it. ``form`` and ``query`` keep the last
-    value of each parameter, which is all the Messages API sends."""
+    value of each parameter, which is all the Messages API sends; ``form_lists``
+    keeps every value (the Calls API repeats ``StatusCallbackEvent``)."""
 
     method: str
     path: str
     query: dict[str, str]
     form: dict[str, str]
     headers: dict[str, str]
+    form_lists: dict[str, list[str]] = field(default_factory=dict)
     # When it arrived (time.time()), to compare with what happened elsewhere.
     received_at: float = field(default_factory=time.time)
 
@@ -107,6 +115,9 @@ class _Answer:
     payload: dict[str, Any] | None = None
     text: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Raw bytes (a recording's media, or empty for a 204) instead of JSON or text.
+    content: bytes | None = None
+    content_type: str = ""
 
 
 def segment_count(body: str) -> int:
@@ -145,6 +156,7 @@ class FakeTwilio:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.voice = FakeVoice(self)
         self.reset()
 
     # Lifecycle -------------------------------------------------------------------
@@ -201,6 +213,7 @@ class FakeTwilio:
             # Outbound connections seen while the fixture guarded the network.
             self.connections: list[tuple[str, int]] = []
             self.refused: list[str] = []
+        self.voice.reset()
 
     # What the fake saw -----------------------------------------------------------
 
@@ -294,6 +307,8 @@ class FakeTwilio:
             self._requests.append(request)
         if not self._authorised(request.headers.get("Authorization", "")):
             return self._error(Failure(401, 20003, ERROR_MESSAGES[20003]))
+        if (voice_answer := self.voice.handle(request)) is not None:
+            return voice_answer
         if match := MESSAGES_PATH.fullmatch(request.path):
             if match["account"] != self.account_sid:
                 return self._error(Failure(401, 20003, ERROR_MESSAGES[20003]))
@@ -482,24 +497,29 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode() if length else ""
         form = raw if "form-urlencoded" in self.headers.get("Content-Type", "") else ""
+        form_lists = parse_qs(form, keep_blank_values=True)
         request = RecordedRequest(
             method=self.command,
             path=split.path,
             query=_flatten(parse_qs(split.query, keep_blank_values=True)),
-            form=_flatten(parse_qs(form, keep_blank_values=True)),
+            form=_flatten(form_lists),
             headers=dict(self.headers.items()),
+            form_lists=form_lists,
         )
         answer = self.twilio._handle(request)
         if not self.twilio._hold():
             self.close_connection = True
             return
-        if answer.text is not None:
+        if answer.content is not None:
+            content, content_type = answer.content, answer.content_type
+        elif answer.text is not None:
             content, content_type = answer.text.encode(), "text/plain; charset=utf-8"
         else:
             content, content_type = json.dumps(answer.payload).encode(), "application/json"
         try:
             self.send_response(answer.status)
-            self.send_header("Content-Type", content_type)
+            if content_type:
+                self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(content)))
             self.send_header("Twilio-Request-Id", "RQ" + secrets.token_hex(16))
             for name, value in answer.headers.items():
@@ -566,6 +586,7 @@ def fake_twilio_fixture(
     fake = fake_twilio_server
     fake.reset()
     settings.SMS_BACKEND = "twilio"
+    settings.VOICE_BACKEND = "twilio"
     settings.TWILIO_ACCOUNT_SID = fake.account_sid
     settings.TWILIO_AUTH_TOKEN = fake.auth_token
     settings.TWILIO_FROM_NUMBER = FROM_NUMBER

@@ -51,6 +51,11 @@ PUBLIC = {
     "webhooks:twilio-inbound": "Twilio, signature-checked",
     "webhooks:twilio-voice": "Twilio, signature-checked",
     "webhooks:twilio-voice-dial": "Twilio, signature-checked",
+    "webhooks:call-answer": "Twilio, signature-checked (a bridged call's TwiML)",
+    "webhooks:call-connect": "Twilio, signature-checked (a bridged call's TwiML)",
+    "webhooks:call-person": "Twilio, signature-checked (a bridged call's TwiML)",
+    "webhooks:call-dial-ended": "Twilio, signature-checked (a bridged call's TwiML)",
+    "webhooks:call-status": "Twilio, signature-checked (a bridged call's status callbacks)",
     "dev:dev-outbox": "development only (404 elsewhere)",
 }
 # Public, but refused without a valid X-Twilio-Signature (and POST only).
@@ -78,6 +83,8 @@ SAMPLE_KWARGS = {
     "token": "not-a-valid-signed-token",
     "action": "cancel",
     "reference": "R-2345-6789-ABCD",
+    "call_id": DUMMY_ID,
+    "leg": "coordinator",
 }
 
 

@@ -27,6 +27,11 @@ CSRF_EXEMPT = {
     "webhooks:twilio-inbound": "Twilio; X-Twilio-Signature, no session",
     "webhooks:twilio-voice": "Twilio; X-Twilio-Signature, no session",
     "webhooks:twilio-voice-dial": "Twilio; X-Twilio-Signature, no session",
+    "webhooks:call-answer": "Twilio; X-Twilio-Signature, no session",
+    "webhooks:call-connect": "Twilio; X-Twilio-Signature, no session",
+    "webhooks:call-person": "Twilio; X-Twilio-Signature, no session",
+    "webhooks:call-dial-ended": "Twilio; X-Twilio-Signature, no session",
+    "webhooks:call-status": "Twilio; X-Twilio-Signature, no session",
 }
 
 
@@ -97,6 +102,10 @@ def test_every_unsafe_method_needs_a_csrf_token(signed_in):
         ("logout", "POST"),
         ("scheduling:console-claim-next", "POST"),
         ("api:callback-claim-next", "POST"),
+        ("api:me-phone", "PUT"),
+        ("api:me-phone-verify", "POST"),
+        ("api:me-availability", "PUT"),
+        ("scheduling:console-profile-phone", "POST"),
         ("signin:verify", "POST"),
         ("signin:backup-codes", "POST"),
         ("admin", "POST"),

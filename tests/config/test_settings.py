@@ -25,6 +25,7 @@ PRODUCTION_ENV = {
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "token",
     "TWILIO_FROM_NUMBER": "+15005550006",
+    "CLINIC_CALLER_ID": "+15005550006",
     "PUBLIC_BASE_URL": "https://clinic.example",
     "FIELD_ENCRYPTION_KEYS": "_WmvoFGvaOgOrvzgocvXbXYE5SZOz-qDPS5E23iyI6U=",
     "LOOKUP_HASH_KEY": "a-production-lookup-hash-key-that-is-long-and-random-0123456789",
@@ -174,8 +175,8 @@ def test_secret_key_fallbacks_are_read_from_the_environment():
 
 # Names in .env.example that hold secrets: those named like one (*SECRET, *TOKEN,
 # *PASSWORD, *KEY, *KEYS, and their *_FALLBACKS), and URLs with a password in them.
-# Public keys are not secrets.
-PUBLIC_NAMED_LIKE_SECRETS = {"CAPTCHA_SITE_KEY"}
+# Public keys are not secrets, nor is an API key's SID (its secret is TWILIO_API_SECRET).
+PUBLIC_NAMED_LIKE_SECRETS = {"CAPTCHA_SITE_KEY", "TWILIO_API_KEY"}
 
 
 def env_example_secrets() -> list[tuple[str, str]]:
@@ -232,6 +233,12 @@ def as_setting(name: str, value: str) -> dict[str, str]:
         return {"DATABASE_URL": f"postgres://clinic:{value}@postgres:5432/clinic"}
     if name == "CAPTCHA_SECRET":
         return {"CAPTCHA_PROVIDER": "turnstile", name: value}
+    if name == "TWILIO_API_SECRET":  # the softphone's three settings go together
+        return {
+            "TWILIO_API_KEY": "SK" + "1" * 32,
+            "TWILIO_TWIML_APP_SID": "AP" + "1" * 32,
+            name: value,
+        }
     return {name: value}
 
 
@@ -249,6 +256,7 @@ def test_every_secret_of_the_env_example_is_refused_in_production():
         "METRICS_TOKEN",
         "CAPTCHA_SECRET",
         "REPORTS_DATABASE_URL",
+        "TWILIO_API_SECRET",
     } <= names
 
     answers = production_answers({name: as_setting(name, value) for name, value in secrets})

@@ -20,7 +20,7 @@ from tests.factories import submit_lead
 TEMPLATES = Path(settings.BASE_DIR) / "notifications" / "templates" / "notifications" / "messages"
 # Not to a person (staff), or already crisis-worded for everyone (HELP's answer), or the
 # confirmations, whose crisis wording is confirmation_crisis.
-NOT_FOR_A_PERSON_IN_CRISIS = {"staff_alert", "help"}
+NOT_FOR_A_PERSON_IN_CRISIS = {"staff_alert", "staff_phone_code", "help"}
 CRISIS_WORDS = "I want to end my life"
 
 
