@@ -36,6 +36,7 @@ from bench.results import RESULT_PREFIX  # noqa: E402 (after the path is set)
 
 BENCHMARKS = (
     "intake.py",
+    "oracle_timing.py",
     "worker_intake.py",
     "notifications.py",
     "callback_queue.py",
