@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     # The audit trail: row triggers (PostgreSQL) and the event models they fill.
     "pgtrigger",
     "pghistory",
+    # The ground every app stands on (it imports none of them): before them.
+    "clinic",
     "notifications",
     "intake",
     "scheduling",
@@ -818,7 +820,7 @@ def _derived_from_secret_key(purpose: str) -> bytes:
     return hmac.new(SECRET_KEY.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
 
 
-# Fernet keys, comma-separated: the first encrypts, all decrypt (config.crypto). Rotate by
+# Fernet keys, comma-separated: the first encrypts, all decrypt (clinic.crypto). Rotate by
 # putting a new key first, running manage.py rotate_encryption_keys, then dropping the old.
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS",

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.crypto import email_hash, phone_hash
+from clinic.crypto import email_hash, phone_hash
 from config.exceptions import ApplicationError
 from config.metrics import MESSAGES
 from notifications.models import InboundMessage, Message, OptOut, Refusal, SmsConsentState

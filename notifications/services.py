@@ -24,9 +24,9 @@ from django.template import engines
 from django.template.loader import get_template
 from django.utils import timezone
 
+from clinic.crypto import email_hash, phone_hash
 from config import audit
 from config.celery import enqueue
-from config.crypto import email_hash, phone_hash
 from config.metrics import MESSAGES
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend

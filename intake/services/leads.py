@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
-from config.crypto import email_hash, phone_hash
+from clinic.crypto import email_hash, phone_hash
 from config.exceptions import ApplicationError
 from intake.consent import consent_text
 from intake.crisis import crisis_language_in

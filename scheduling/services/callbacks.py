@@ -11,8 +11,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
 
+from clinic.crypto import phone_hash
 from config.celery import enqueue
-from config.crypto import phone_hash
 from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services

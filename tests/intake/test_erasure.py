@@ -14,8 +14,8 @@ from django.db import connection
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from clinic.crypto import phone_hash
 from config import roles
-from config.crypto import phone_hash
 from config.exceptions import ApplicationError
 from intake.models import Consent, FunnelRollup, Lead, Submission
 from intake.services import lead_erase

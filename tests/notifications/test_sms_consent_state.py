@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from config.exceptions import ApplicationError
 from notifications import services
 from notifications.models import Message, OptOut, SmsConsentState

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config.crypto import email_hash, phone_hash
+from clinic.crypto import email_hash, phone_hash
 from config.exceptions import ApplicationError
 from intake.models import Lead, Submission
 from intake.services import lead_erase

@@ -1,0 +1,10 @@
+"""The ground every app stands on: what intake, scheduling and notifications all need,
+and that knows none of them.
+
+It owns field encryption and the keyed lookup hashes (``clinic.crypto``), and the
+other pieces every app shares as they move here from config/ (issue 22).
+
+It imports no other app of the project (intake, scheduling, notifications) and not
+config/: config wires the apps together, every app may import clinic, and clinic
+imports only Django and libraries.
+"""
