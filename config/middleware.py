@@ -15,8 +15,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
+from clinic.errors import error_body
 from config import views
-from config.exceptions import error_body
 
 logger = structlog.get_logger("config.request")
 

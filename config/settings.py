@@ -341,7 +341,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "clinic.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "lead_submit_ip": env.str("LEAD_THROTTLE_PER_IP", default="20/hour"),
     },

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from clinic.errors import error_body
 from config.celery import app as celery_app
-from config.exceptions import error_body
 from config.proxies import client_address
 from config.roles import ADMIN, ALL, has_role, role_required
 

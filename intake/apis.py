@@ -2,7 +2,7 @@
 
 Three public endpoints, each ``AllowAny`` with a throttle, no authentication and
 so no cookies: ``POST /api/v1/leads/``, ``POST /api/v1/events/`` and
-``GET /api/v1/cta/``. Every error leaves in config.exceptions' one shape.
+``GET /api/v1/cta/``. Every error leaves in clinic.errors' one shape.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic.errors import ApplicationError, ErrorSerializer
 from config import roles
-from config.exceptions import ApplicationError, ErrorSerializer
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources

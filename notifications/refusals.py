@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic.crypto import email_hash, phone_hash
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from config.metrics import MESSAGES
 from notifications.models import InboundMessage, Message, OptOut, Refusal, SmsConsentState
 from notifications.selectors import contact_refused, refusals_live

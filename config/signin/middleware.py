@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 
-from config.exceptions import error_body
+from clinic.errors import error_body
 from config.signin import services
 
 logger = structlog.get_logger("config.signin")

@@ -18,7 +18,7 @@ from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
 from clinic.crypto import email_hash, phone_hash
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake.consent import consent_text
 from intake.crisis import crisis_language_in
 from intake.models import Article, Consent, IdempotencyKey, Lead, PhoneType, Submission

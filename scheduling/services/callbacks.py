@@ -12,8 +12,8 @@ from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
 
 from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from config.celery import enqueue
-from config.exceptions import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission

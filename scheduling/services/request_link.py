@@ -24,7 +24,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake import services as intake_services
 from intake.models import Lead, Submission
 from scheduling import business_time

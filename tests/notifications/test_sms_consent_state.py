@@ -15,7 +15,7 @@ import time_machine
 from django.utils import timezone
 
 from clinic.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from notifications import services
 from notifications.models import Message, OptOut, SmsConsentState
 from notifications.sms_consent import INVITE_ANSWER_WINDOW

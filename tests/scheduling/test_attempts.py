@@ -8,7 +8,7 @@ from django.core import mail
 from django.utils import timezone
 
 from clinic.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake.models import Lead
 from notifications.models import Message, OptOut
 from scheduling.models import CallAttempt, Callback

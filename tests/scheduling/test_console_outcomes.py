@@ -9,7 +9,7 @@ from datetime import time, timedelta
 import pytest
 from django.utils import timezone
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake.models import Lead
 from scheduling import business_time
 from scheduling.models import Appointment, Availability, CallAttempt, Callback, Clinician

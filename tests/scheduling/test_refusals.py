@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.crypto import email_hash, phone_hash
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake.models import Lead, Submission
 from intake.services import lead_erase
 from notifications import services as notification_services
