@@ -19,7 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from config import audit, roles
+from clinic import roles
+from config import audit
 
 
 class AuditTrailFilterForm(forms.Form):

@@ -36,7 +36,7 @@ from django.db import InterfaceError, OperationalError, connection, connections,
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from config import roles
+from clinic import roles
 from config.proxies import client_address
 
 # pghistory's labels for trigger events; read events are named "<entity>.read".

@@ -361,7 +361,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # /api/schema/ and /api/docs/: staff only, unless API_DOCS_PUBLIC opens them.
-    "SERVE_PERMISSIONS": ["config.roles.ApiDocsAccess"],
+    "SERVE_PERMISSIONS": ["clinic.roles.ApiDocsAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from our own static files: no CDN, no third-party request.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -39,8 +39,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic import roles
 from clinic.errors import ApplicationError, ErrorSerializer
-from config import roles
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources

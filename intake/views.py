@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import ApplicationError
-from config.roles import ADMIN, MARKETING, SUPERVISOR, role_required
+from clinic.roles import ADMIN, MARKETING, SUPERVISOR, role_required
 from intake.apis import (
     ArticleReportQuerySerializer,
     LeadSubmitInputSerializer,

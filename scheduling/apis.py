@@ -19,8 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic import roles
 from clinic.errors import ErrorSerializer
-from config import audit, roles
+from config import audit
 from intake.models import LEAD_READ, Lead
 from scheduling import selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic import roles
 from clinic.errors import ApplicationError
-from config import roles
 from scheduling import business_time, selectors, services
 from scheduling.views import _list_read
 

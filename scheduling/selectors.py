@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from clinic import roles
 from clinic.errors import ApplicationError
-from config import roles
 from intake import selectors as intake_selectors
 from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors

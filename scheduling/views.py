@@ -16,8 +16,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clinic import roles
 from clinic.errors import ApplicationError
-from config import roles
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead

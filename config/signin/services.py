@@ -22,8 +22,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
+from clinic import roles
 from clinic.errors import ApplicationError
-from config import roles
 from config.proxies import client_address
 
 logger = structlog.get_logger("config.signin")

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clinic import roles
 from clinic.errors import ApplicationError, error_body
-from config import roles
-from config.roles import role_required
+from clinic.roles import role_required
 from config.signin import services
 from config.signin.middleware import is_api
 

@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from clinic import roles
 from clinic.errors import ApplicationError
-from config import roles
 from intake import selectors as intake_selectors
 from notifications import services as notification_services
 from scheduling import business_time

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
 
-from config import roles
+from clinic import roles
 from tests.config.test_signin import staff
 from tests.signin import verified_login
 

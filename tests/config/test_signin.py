@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from config import roles
+from clinic import roles
 from config.signin import services
 from tests.config.test_settings import PRODUCTION_ENV, SETUP, run_python
 from tests.factories import UserFactory

@@ -486,7 +486,7 @@ def test_erasure_drops_the_note_of_a_lifted_refusal(refused, coordinator, post, 
 def test_an_admin_finds_a_refusal_by_the_address_typed_in_and_cannot_change_it(refused, client):
     from django.contrib.auth.models import Group
 
-    from config import roles
+    from clinic import roles
     from tests.factories import UserFactory
 
     admin = UserFactory(username="refusal-admin", is_staff=True)

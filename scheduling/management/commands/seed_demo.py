@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from config import roles
+from clinic import roles
 from intake.services import article_import_text
 from scheduling.models import Availability, Clinician, OpeningHours
 
