@@ -224,7 +224,7 @@ REDIS_CACHE_URL = env.str(
 if REDIS_CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.FailOpenRedisCache",
+            "BACKEND": "clinic.cache.FailOpenRedisCache",
             "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": "clinic",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},

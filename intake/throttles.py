@@ -30,8 +30,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from clinic.cache import UNAVAILABLE
 from clinic.crypto import mailbox_canonical
-from config.cache import UNAVAILABLE
 from config.proxies import client_address
 
 

@@ -100,7 +100,7 @@ def own_stack(
     server.start()
     cache = {
         "default": {
-            "BACKEND": "config.cache.FailOpenRedisCache",
+            "BACKEND": "clinic.cache.FailOpenRedisCache",
             "LOCATION": server.url(1),
             "KEY_PREFIX": "clinic",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
