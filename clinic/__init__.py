@@ -1,10 +1,14 @@
 """The ground every app stands on: what intake, scheduling and notifications all need,
 and that knows none of them.
 
-It owns field encryption and the keyed lookup hashes (``clinic.crypto``), the one
-error type and the handler that gives every API error one shape (``clinic.errors``),
-the staff roles and the checks pages and APIs make of them (``clinic.roles``), the
-Redis cache that fails open (``clinic.cache``), and the other pieces every app shares as they move here from config/ (issue 22).
+It owns:
+
+- field encryption and the keyed lookup hashes (``clinic.crypto``);
+- the one error type, and the handler that gives every API error one shape
+  (``clinic.errors``);
+- the staff roles and the checks pages and APIs make of them (``clinic.roles``);
+- the Redis cache that fails open (``clinic.cache``);
+- the client's address behind the proxies we trust (``clinic.proxies``).
 
 It imports no other app of the project (intake, scheduling, notifications) and not
 config/: config wires the apps together, every app may import clinic, and clinic

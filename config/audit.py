@@ -37,7 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from clinic import roles
-from config.proxies import client_address
+from clinic.proxies import client_address
 
 # pghistory's labels for trigger events; read events are named "<entity>.read".
 INSERT = "insert"

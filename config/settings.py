@@ -30,8 +30,8 @@ from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from clinic.proxies import proxy_networks
 from config.logs import configure_structlog, json_formatter
-from config.proxies import proxy_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -309,7 +309,7 @@ if PRODUCTION:
 
 # The reverse proxies in front of the app (addresses or networks, CIDR): only a
 # connection from one of them may say, in X-Forwarded-For, whom it serves
-# (config.proxies.client_address, read by the throttles, axes and the audit trail).
+# (clinic.proxies.client_address, read by the throttles, axes and the audit trail).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 proxy_networks(TRUSTED_PROXIES)
 if "NUM_PROXIES" in env.ENVIRON:

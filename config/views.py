@@ -19,9 +19,9 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from clinic.errors import error_body
+from clinic.proxies import client_address
 from clinic.roles import ADMIN, ALL, has_role, role_required
 from config.celery import app as celery_app
-from config.proxies import client_address
 
 # The worker heartbeat (config.tasks.worker_heartbeat, every 30 s by beat) is stale
 # after this long: no worker is consuming, or beat is not running.

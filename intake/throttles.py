@@ -32,7 +32,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from clinic.cache import UNAVAILABLE
 from clinic.crypto import mailbox_canonical
-from config.proxies import client_address
+from clinic.proxies import client_address
 
 
 def _keyed_hash(value: str) -> str:
@@ -104,7 +104,7 @@ class CtaConfigIpThrottle(_HashedIpThrottle):
 
 
 def client_ip(request: HttpRequest | Request) -> str | None:
-    """The client's address, behind ``TRUSTED_PROXIES`` (``config.proxies``)."""
+    """The client's address, behind ``TRUSTED_PROXIES`` (``clinic.proxies``)."""
     return client_address(request)
 
 

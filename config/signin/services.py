@@ -24,7 +24,7 @@ from knox.settings import CONSTANTS
 
 from clinic import roles
 from clinic.errors import ApplicationError
-from config.proxies import client_address
+from clinic.proxies import client_address
 
 logger = structlog.get_logger("config.signin")
 
