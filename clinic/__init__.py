@@ -8,7 +8,9 @@ It owns:
   (``clinic.errors``);
 - the staff roles and the checks pages and APIs make of them (``clinic.roles``);
 - the Redis cache that fails open (``clinic.cache``);
-- the client's address behind the proxies we trust (``clinic.proxies``).
+- the client's address behind the proxies we trust (``clinic.proxies``);
+- staff sign-in: lockout, the second factor, the idle timeout and API tokens
+  (``clinic.signin``; its templates stay in the project's ``templates/registration``).
 
 It imports no other app of the project (intake, scheduling, notifications) and not
 config/: config wires the apps together, every app may import clinic, and clinic

@@ -72,7 +72,9 @@ class ClinicAdminSite(AdminSite):
     allowed_roles = (roles.ADMIN,)
 
     def has_permission(self, request: HttpRequest) -> bool:
-        from config.signin import services
+        # Imported here: this module loads with INSTALLED_APPS, before the models
+        # (django-otp's, knox's) that the sign-in services import.
+        from clinic.signin import services
 
         # As django-otp's OTPAdminSite: an admin who owes a second factor is not
         # let in, whatever path they took to a session.
@@ -165,6 +167,8 @@ class ClinicAdminConfig(AdminConfig):
         super().ready()  # autodiscovers every app's admin module
         from django.contrib import admin
 
-        from config.signin.admin import register
+        # After autodiscovery: it replaces the user and token admins that auth and
+        # knox registered there.
+        from clinic.signin.admin import register
 
         register(admin.site)

@@ -765,7 +765,7 @@ if LOG_FORMAT not in {"json", "console"}:
 LOGGING["formatters"]["json"] = json_formatter(console=LOG_FORMAT == "console")
 configure_structlog()
 
-# --- Staff sign-in (config.signin) -------------------------------------------------
+# --- Staff sign-in (clinic.signin) -------------------------------------------------
 
 # django-axes: failures are counted per username AND client address together, so a
 # stranger cannot lock a coordinator out from elsewhere (per username alone), and
@@ -783,11 +783,11 @@ AXES_RESET_ON_SUCCESS = True
 # the page promises a time, and keeps it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_LOCKOUT_CALLABLE = "config.signin.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "clinic.signin.views.locked_out"
 # The same client address as the API throttles (NUM_PROXIES), and no username or
 # address in log lines.
-AXES_CLIENT_IP_CALLABLE = "config.signin.services.signin_client_ip"
-AXES_CLIENT_STR_CALLABLE = "config.signin.services.signin_client_str"
+AXES_CLIENT_IP_CALLABLE = "clinic.signin.services.signin_client_ip"
+AXES_CLIENT_STR_CALLABLE = "clinic.signin.services.signin_client_str"
 AXES_VERBOSE = False
 # Staff in a personal-data role (coordinator, supervisor, admin) must pass a TOTP
 # second factor. Only a development machine may switch it off.

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clinic.errors import ApplicationError
-from config.signin import services
+from clinic.signin import services
 
 
 class Command(BaseCommand):

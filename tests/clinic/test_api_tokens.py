@@ -17,7 +17,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from clinic import roles
-from tests.config.test_signin import staff
+from tests.clinic.test_signin import staff
 from tests.signin import verified_login
 
 CALLBACKS = "/api/v1/callbacks/"

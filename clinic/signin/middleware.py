@@ -20,9 +20,9 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 
 from clinic.errors import error_body
-from config.signin import services
+from clinic.signin import services
 
-logger = structlog.get_logger("config.signin")
+logger = structlog.get_logger("clinic.signin")
 
 LAST_ACTIVITY_KEY = "signin_last_activity"
 # Marks a request the page makes by itself (htmx polling, lease renewal), which

@@ -26,7 +26,7 @@ from clinic import roles
 from clinic.errors import ApplicationError
 from clinic.proxies import client_address
 
-logger = structlog.get_logger("config.signin")
+logger = structlog.get_logger("clinic.signin")
 
 TOTP_DEVICE_NAME = "Authenticator app"
 BACKUP_DEVICE_NAME = "Backup codes"
