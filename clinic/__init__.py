@@ -10,7 +10,9 @@ It owns:
 - the Redis cache that fails open (``clinic.cache``);
 - the client's address behind the proxies we trust (``clinic.proxies``);
 - staff sign-in: lockout, the second factor, the idle timeout and API tokens
-  (``clinic.signin``; its templates stay in the project's ``templates/registration``).
+  (``clinic.signin``; its templates stay in the project's ``templates/registration``);
+- the audit trail: what is recorded and in whose name (``clinic.audit.events``), and
+  reading and showing it (``clinic.audit.trail``).
 
 It imports no other app of the project (intake, scheduling, notifications) and not
 config/: config wires the apps together, every app may import clinic, and clinic

@@ -136,8 +136,8 @@ def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     if request_id:
         context["request_id"] = request_id
     _task_context[task_id] = structlog.contextvars.bind_contextvars(**context)
-    # The audit trail's context: changes the task makes name it (config.audit).
-    from config.audit import audit_context
+    # The audit trail's context: changes the task makes name it (clinic.audit.events).
+    from clinic.audit.events import audit_context
 
     audit = ExitStack()
     audit.enter_context(

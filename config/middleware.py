@@ -179,7 +179,7 @@ def _hook(wrapped_class: type, name: str) -> Callable[..., object]:
 SessionMiddleware = staff_only("django.contrib.sessions.middleware.SessionMiddleware")
 AuthenticationMiddleware = staff_only("django.contrib.auth.middleware.AuthenticationMiddleware")
 OTPMiddleware = staff_only("django_otp.middleware.OTPMiddleware")
-AuditContextMiddleware = staff_only("config.audit.AuditContextMiddleware")
+AuditContextMiddleware = staff_only("clinic.audit.events.AuditContextMiddleware")
 MessageMiddleware = staff_only("django.contrib.messages.middleware.MessageMiddleware")
 IdleTimeoutMiddleware = staff_only("clinic.signin.middleware.IdleTimeoutMiddleware")
 OtpRequiredMiddleware = staff_only("clinic.signin.middleware.OtpRequiredMiddleware")

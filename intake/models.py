@@ -10,10 +10,10 @@ from django.db.models import Q
 from django.utils import timezone as django_timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from clinic.audit.events import audited
 from clinic.crypto import EncryptedTextField
-from config.audit import audited
 
-# The audit trail's event for a read of a lead's personal data (config.audit).
+# The audit trail's event for a read of a lead's personal data (clinic.audit.events).
 LEAD_READ = "lead.read"
 
 # No 0/O, 1/I/L: references are read out over the phone.

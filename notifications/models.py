@@ -7,10 +7,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from clinic.audit.events import audited
 from clinic.crypto import EncryptedTextField
-from config.audit import audited
 
-# The audit trail's event for a read of a message (config.audit).
+# The audit trail's event for a read of a message (clinic.audit.events).
 MESSAGE_READ = "message.read"
 
 

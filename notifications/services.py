@@ -24,8 +24,8 @@ from django.template import engines
 from django.template.loader import get_template
 from django.utils import timezone
 
+from clinic.audit import events
 from clinic.crypto import email_hash, phone_hash
-from config import audit
 from config.celery import enqueue
 from config.metrics import MESSAGES
 from notifications import quiet_hours, replies
@@ -110,7 +110,7 @@ class TransientDeliveryError(Exception):
 def message_access_record(*, message: Message | InboundMessage, what: str) -> None:
     """Record on the audit trail that the current user was shown ``message`` (its
     recipient or sender and its body) by ``what``."""
-    audit.event_record(message, label=MESSAGE_READ, read=what)
+    events.event_record(message, label=MESSAGE_READ, read=what)
 
 
 def retry_jitter(ceiling: float) -> float:

@@ -20,8 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic import roles
+from clinic.audit import events
 from clinic.errors import ErrorSerializer
-from config import audit
 from intake.models import LEAD_READ, Lead
 from scheduling import selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
@@ -34,7 +34,7 @@ def _leads_read(leads: QuerySet[Lead], *, what: str) -> None:
     """The audit trail: this answer carries these leads' personal data (names, notes).
     One event per lead, like the console's, in one INSERT whatever the page size, from
     ids already in hand (``pk__in``) or a join: nothing more is loaded per row."""
-    audit.events_record_for(leads, label=LEAD_READ, read=what)
+    events.events_record_for(leads, label=LEAD_READ, read=what)
 
 
 def _lead_ids(rows: Iterable[Callback | Appointment]) -> QuerySet[Lead]:

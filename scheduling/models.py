@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import F, Q
 
+from clinic.audit.events import audited
 from clinic.crypto import EncryptedTextField
-from config.audit import audited
 
 
 @audited()

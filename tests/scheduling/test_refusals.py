@@ -436,7 +436,7 @@ def test_lifting_cannot_reach_a_refusal_of_details_the_lead_does_not_have(
 def test_the_lifting_is_audited_without_the_phone_or_email(refused, post, later, coordinator):
     if connection.vendor != "postgresql":
         pytest.skip("the change trail exists on PostgreSQL only")
-    from config.audit import audit_context
+    from clinic.audit.events import audit_context
     from notifications.models import RefusalEvent
 
     _response, submission = post()

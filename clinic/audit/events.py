@@ -1,19 +1,17 @@
-"""The audit trail: every change to the clinic's records and every read of a lead's
-personal data, append-only, with who, role, what, when and from where (docs/audit.md).
+"""What the audit trail records (docs/audit.md), and in whose name.
 
-- Changes are recorded by PostgreSQL row triggers (django-pghistory on django-pgtrigger),
-  so ``QuerySet.update()``, raw SQL and the admin are caught too. Models opt in with
-  :func:`audited`, which stores every column except the personal ones; for those it
-  stores only *which* changed, never a value, because the trail outlives erasure.
-- Reads are events of the same event models, written by :func:`event_record` (called
-  by ``intake.services.lead_access_record`` and friends), so one lead's trail reads as
-  one timeline.
-- Who and from where come from :func:`audit_context`: the web request
-  (:class:`AuditContextMiddleware`) or the Celery task (``config.celery``). On
-  PostgreSQL it is pghistory's context, which the triggers copy into each event row.
-
-SQLite (the development default) has no triggers: there the change trail is empty,
-reads are still recorded, and nothing else changes.
+- Changes: PostgreSQL row triggers (django-pghistory on django-pgtrigger) on every
+  model decorated with :func:`audited`, so ``QuerySet.update()``, raw SQL and the admin
+  are caught too. Every column is stored except the personal ones; for those only
+  *which* changed is stored, never a value, because the trail outlives erasure.
+- Reads: manual events of the same event models, written by :func:`event_record`
+  (called by ``intake.services.lead_access_record`` and friends), so one lead's trail
+  reads as one timeline.
+- Who and from where: :func:`audit_context`, set by the web request
+  (:class:`AuditContextMiddleware`) or the Celery task (config.celery). On PostgreSQL
+  it is pghistory's context, which the triggers copy into each event row.
+- The application's database role may only read and append to the trail
+  (:func:`app_role_grants`).
 """
 
 from __future__ import annotations
@@ -22,15 +20,12 @@ import contextvars
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import pghistory
 import pghistory.trigger
 import pgtrigger
-from django.apps import apps
-from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import InterfaceError, OperationalError, connection, connections, models, router
 from django.http import HttpRequest, HttpResponse
@@ -404,202 +399,9 @@ def _event_model_for(model: type[models.Model], label: str) -> type[models.Model
     raise ValueError(f"{model._meta.label} has no {label!r} event")
 
 
-# --- The trail ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrailEntry:
-    """One event as the admin shows it: never a personal value."""
-
-    id: int
-    at: datetime
-    label: str
-    model: str
-    object_id: Any
-    context: dict[str, Any]
-    changes: dict[str, Any] = field(default_factory=dict)
-    personal_changed: tuple[str, ...] = ()
-
-    @property
-    def user_id(self) -> Any:
-        return self.context.get("user")
-
-    @property
-    def source(self) -> str:
-        """The route or task that made the event."""
-        return str(self.context.get("task") or self.context.get("route") or "")
-
-
 def event_models() -> list[type[models.Model]]:
+    """Every audit event model (one per audited model), by label."""
     return sorted(pghistory.core.event_models(), key=lambda m: m._meta.label)
-
-
-def _stored_fields(event_model: type[models.Model]) -> list[str]:
-    tracked = {f.name for f in event_model.pgh_tracked_model._meta.concrete_fields}
-    return [
-        f.attname
-        for f in event_model._meta.concrete_fields
-        if f.name in tracked and not f.name.startswith("pgh_")
-    ]
-
-
-def _fk_fields_to(event_model: type[models.Model], target: type[models.Model]) -> list[str]:
-    return [
-        f.attname
-        for f in event_model._meta.concrete_fields
-        if f.is_relation and f.name != "pgh_obj" and f.related_model is target
-    ]
-
-
-def _entries(
-    querysets: dict[type[models.Model], models.QuerySet],
-    *,
-    since: datetime | None,
-    until: datetime | None,
-    label: str | None,
-    limit: int,
-) -> list[TrailEntry]:
-    """The newest ``limit`` events across the querysets, each update with what it changed."""
-    entries: list[TrailEntry] = []
-    for event_model, queryset in querysets.items():
-        if since is not None:
-            queryset = queryset.filter(pgh_created_at__gte=since)
-        if until is not None:
-            queryset = queryset.filter(pgh_created_at__lt=until)
-        if label:
-            queryset = queryset.filter(pgh_label=label)
-        events = list(queryset.order_by("-pgh_created_at", "-pgh_id")[:limit])
-        if not events:
-            continue
-        fields = _stored_fields(event_model)
-        has_obj = any(f.name == "pgh_obj" for f in event_model._meta.concrete_fields)
-        previous = _previous_snapshots(event_model, events, fields) if has_obj else {}
-        for event in events:
-            snapshot = {name: getattr(event, name) for name in fields}
-            before = previous.get(event.pgh_id)
-            if event.pgh_label == UPDATE and before is not None:
-                changes = {
-                    name: [before[name], value]
-                    for name, value in snapshot.items()
-                    if before[name] != value
-                }
-            else:
-                changes = snapshot
-            personal = getattr(event, PERSONAL_CHANGED, None) or ""
-            entries.append(
-                TrailEntry(
-                    id=event.pgh_id,
-                    at=event.pgh_created_at,
-                    label=event.pgh_label,
-                    # auth.User, not the proxy that carries its triggers.
-                    model=event_model.pgh_tracked_model._meta.concrete_model._meta.label,
-                    object_id=event.pgh_obj_id if has_obj else None,
-                    context=event.pgh_context or {},
-                    changes=changes,
-                    personal_changed=tuple(name for name in personal.split(",") if name),
-                )
-            )
-    entries.sort(key=lambda entry: (entry.at, entry.id), reverse=True)
-    return entries[:limit]
-
-
-def _previous_snapshots(
-    event_model: type[models.Model], events: list[models.Model], fields: list[str]
-) -> dict[int, dict[str, Any]]:
-    """For each update event, the stored columns of the same object's event before it."""
-    updates = [event for event in events if event.pgh_label == UPDATE]
-    if not updates:
-        return {}
-    history = (
-        event_model.objects.filter(
-            pgh_obj_id__in={event.pgh_obj_id for event in updates},
-            pgh_id__lt=max(event.pgh_id for event in updates),
-            pgh_label__in=[INSERT, UPDATE],
-        )
-        .order_by("pgh_obj_id", "pgh_id")
-        .values("pgh_id", "pgh_obj_id", *fields)
-    )
-    by_object: dict[Any, list[dict[str, Any]]] = {}
-    for row in history:
-        by_object.setdefault(row["pgh_obj_id"], []).append(row)
-    previous: dict[int, dict[str, Any]] = {}
-    for event in updates:
-        earlier = [
-            row for row in by_object.get(event.pgh_obj_id, []) if row["pgh_id"] < event.pgh_id
-        ]
-        if earlier:
-            previous[event.pgh_id] = earlier[-1]
-    return previous
-
-
-def trail_for_lead(
-    lead_id: int,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    label: str | None = None,
-    limit: int | None = None,
-) -> list[TrailEntry]:
-    """Every event of a lead and of the records hanging off it: its submissions,
-    consents, callbacks and their attempts and alerts, appointments, reads, and the
-    messages about it (``correlation="lead:<id>"``). Found through the event tables
-    themselves, so records deleted since are still on the trail."""
-    lead_model = apps.get_model("intake", "Lead")
-    models_ = event_models()
-    filters: dict[type[models.Model], models.Q] = {}
-
-    def add(event_model: type[models.Model], condition: models.Q) -> None:
-        filters[event_model] = filters.get(event_model, models.Q(pk__in=[])) | condition
-
-    children: dict[type[models.Model], set[Any]] = {}
-    for event_model in models_:
-        if event_model.pgh_tracked_model is lead_model:
-            add(event_model, models.Q(pgh_obj_id=lead_id))
-        for attname in _fk_fields_to(event_model, lead_model):
-            add(event_model, models.Q(**{attname: lead_id}))
-            ids = set(
-                event_model.objects.filter(**{attname: lead_id}).values_list(
-                    "pgh_obj_id", flat=True
-                )
-            )
-            children.setdefault(event_model.pgh_tracked_model, set()).update(ids)
-        if any(f.name == "correlation" for f in event_model._meta.concrete_fields):
-            add(event_model, models.Q(correlation=f"lead:{lead_id}"))
-    for event_model in models_:
-        for child_model, ids in children.items():
-            if ids and child_model is not lead_model:
-                for attname in _fk_fields_to(event_model, child_model):
-                    add(event_model, models.Q(**{f"{attname}__in": ids}))
-    return _entries(
-        {m: m.objects.filter(condition) for m, condition in filters.items()},
-        since=since,
-        until=until,
-        label=label,
-        limit=limit or settings.AUDIT_TRAIL_PAGE_SIZE,
-    )
-
-
-def trail_for_user(
-    user_id: int,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    label: str | None = None,
-    limit: int | None = None,
-) -> list[TrailEntry]:
-    """Every event a staff user caused (their requests' context names them), newest first."""
-    return _entries(
-        {m: m.objects.filter(pgh_context__user=user_id) for m in event_models()},
-        since=since,
-        until=until,
-        label=label,
-        limit=limit or settings.AUDIT_TRAIL_PAGE_SIZE,
-    )
-
-
-def event_labels() -> list[str]:
-    """Every action the trail can hold (insert, update, delete, lead.read, ...)."""
-    return sorted({tracker.label for m in event_models() for tracker in (m.pgh_trackers or ())})
 
 
 # --- The application's database role ---------------------------------------------------
