@@ -12,7 +12,9 @@ It owns:
 - staff sign-in: lockout, the second factor, the idle timeout and API tokens
   (``clinic.signin``; its templates stay in the project's ``templates/registration``);
 - the audit trail: what is recorded and in whose name (``clinic.audit.events``), and
-  reading and showing it (``clinic.audit.trail``).
+  reading and showing it (``clinic.audit.trail``);
+- handing work to the Celery workers by task name (``clinic.workers.enqueue``), so
+  that no service imports a tasks module.
 
 It imports no other app of the project (intake, scheduling, notifications) and not
 config/: config wires the apps together, every app may import clinic, and clinic

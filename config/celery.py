@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import logging.config
 import os
 import time
@@ -50,7 +49,6 @@ for _scheme in ("redis", "rediss"):
     kombu_transport.TRANSPORT_ALIASES[_scheme] = "config.celery:RedisTransport"
     kombu_transport._transport_cache.pop(_scheme, None)
 
-logger = logging.getLogger(__name__)
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -156,15 +154,3 @@ def task_context_reset(task_id: str, **kwargs: Any) -> None:
     tokens = _task_context.pop(task_id, None)
     if tokens:
         structlog.contextvars.reset_contextvars(**tokens)
-
-
-def enqueue(task: Task, *args: int) -> bool:
-    """Publish ``task`` with ids as arguments. A broker outage is logged, never
-    raised: callers enqueue work whose state is already durable in the database,
-    and a periodic sweep publishes it again later."""
-    try:
-        task.delay(*args)
-    except Exception:  # kombu raises many types; any of them means "not queued".
-        logger.warning("celery.enqueue_failed", extra={"task": task.name})
-        return False
-    return True

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from clinic.audit import events
 from clinic.crypto import email_hash, phone_hash
-from config.celery import enqueue
+from clinic.workers import enqueue
 from config.metrics import MESSAGES
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
@@ -385,9 +385,7 @@ def message_send(
 def message_enqueue(*, message_id: int) -> bool:
     """Hand a message to the workers; if the broker is down it stays pending and
     ``messages_sweep`` hands it over later."""
-    from notifications.tasks import message_deliver
-
-    return enqueue(message_deliver, message_id)
+    return enqueue("notifications.tasks.message_deliver", message_id)
 
 
 def _claim(message_id: int) -> Message | None:

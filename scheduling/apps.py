@@ -8,6 +8,8 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
+        # Registers the tasks that services enqueue by name (clinic.workers.enqueue).
+        import scheduling.tasks  # noqa: F401
         from intake.signals import (
             callback_window_requested,
             lead_erased,

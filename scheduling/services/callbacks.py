@@ -13,7 +13,7 @@ from phonenumber_field.phonenumber import to_python
 
 from clinic.crypto import phone_hash
 from clinic.errors import ApplicationError
-from config.celery import enqueue
+from clinic.workers import enqueue
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission
@@ -200,15 +200,11 @@ def submission_route(*, submission_id: int) -> Callback | None:
 def submission_enqueue(*, submission_id: int) -> bool:
     """Hand a submission to the workers; if the broker is down it stays unprocessed
     and ``submissions_sweep`` hands it over later."""
-    from scheduling.tasks import submission_process
-
-    return enqueue(submission_process, submission_id)
+    return enqueue("scheduling.tasks.submission_process", submission_id)
 
 
 def reply_enqueue(*, inbound_id: int) -> bool:
-    from scheduling.tasks import reply_process
-
-    return enqueue(reply_process, inbound_id)
+    return enqueue("scheduling.tasks.reply_process", inbound_id)
 
 
 def reply_route(*, inbound_id: int) -> str:
@@ -688,9 +684,8 @@ def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
 
 
 def call_enqueue(*, call_id: int, missed: bool) -> bool:
-    from scheduling.tasks import call_missed_process, call_process
-
-    return enqueue(call_missed_process if missed else call_process, call_id)
+    task = "call_missed_process" if missed else "call_process"
+    return enqueue(f"scheduling.tasks.{task}", call_id)
 
 
 def call_route(*, call_id: int) -> Callback | None:
