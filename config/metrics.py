@@ -7,7 +7,8 @@ Counted in-process (``prometheus_client`` counters and histograms):
   references and signed tokens), with their latency;
 - Celery tasks, by task name: time waiting in the queue (publish to start),
   run time, and how each run ended (success, retry, failure);
-- messages reaching a status, by channel; requests Twilio refused, by HTTP status.
+- messages reaching a status, by channel; requests Twilio refused, by HTTP status
+  (``notifications.metrics``).
 
 Gunicorn runs several worker processes and Celery forks pool children, so with
 ``PROMETHEUS_MULTIPROC_DIR`` set every process writes its samples to files there
@@ -90,17 +91,6 @@ CELERY_TASK_RUNTIME = Histogram(
     "Time a task ran on a worker, by task name.",
     ["task"],
     buckets=LATENCY_BUCKETS,
-)
-MESSAGES = Counter(
-    "clinic_messages",
-    "Messages that reached a status (pending, scheduled, sent, delivered, "
-    "undelivered, failed, suppressed), by channel.",
-    ["channel", "status"],
-)
-TWILIO_ERRORS = Counter(
-    "clinic_twilio_errors",
-    "Requests to Twilio that failed, by HTTP status (network: no answer).",
-    ["status"],
 )
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from clinic.crypto import email_hash, phone_hash
 from clinic.errors import ApplicationError
-from config.metrics import MESSAGES
+from notifications.metrics import MESSAGES
 from notifications.models import InboundMessage, Message, OptOut, Refusal, SmsConsentState
 from notifications.selectors import contact_refused, refusals_live
 from notifications.services import AMBIGUOUS_ERRORS, REFUSAL_OPT_OUT_SOURCE, opt_out_record

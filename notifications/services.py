@@ -27,9 +27,9 @@ from django.utils import timezone
 from clinic.audit import events
 from clinic.crypto import email_hash, phone_hash
 from clinic.workers import enqueue
-from config.metrics import MESSAGES
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
+from notifications.metrics import MESSAGES
 from notifications.models import (
     MESSAGE_READ,
     InboundCall,
