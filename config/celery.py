@@ -97,33 +97,6 @@ def published_at_attach(headers: dict[str, Any] | None = None, **kwargs: Any) ->
         headers[PUBLISHED_AT_HEADER] = time.time()
 
 
-# Metrics are imported when first used, after Django's settings: prometheus_client
-# picks its multiprocess mode from PROMETHEUS_MULTIPROC_DIR when it is imported.
-@signals.task_prerun.connect
-def task_metrics_start(task_id: str, task: Task, **kwargs: Any) -> None:
-    from config import metrics
-
-    metrics.task_started(task_id=task_id, task=task)
-
-
-@signals.task_postrun.connect
-def task_metrics_finish(task_id: str, task: Task, state: str | None = None, **kwargs: Any) -> None:
-    from config import metrics
-
-    metrics.task_finished(task_id=task_id, task=task, state=state)
-
-
-@signals.worker_init.connect
-def worker_metrics_serve(**kwargs: Any) -> None:
-    from django.conf import settings
-
-    if not settings.WORKER_METRICS_PORT:  # settings first: they may read PROMETHEUS_* from .env
-        return
-    from config import metrics
-
-    metrics.worker_exporter_start()
-
-
 @signals.task_prerun.connect
 def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     request = task.request
@@ -134,7 +107,8 @@ def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     if request_id:
         context["request_id"] = request_id
     _task_context[task_id] = structlog.contextvars.bind_contextvars(**context)
-    # The audit trail's context: changes the task makes name it (clinic.audit.events).
+    # The audit trail's context: changes the task makes name it. Imported here: this
+    # module loads with config/__init__.py, before Django's settings and apps.
     from clinic.audit.events import audit_context
 
     audit = ExitStack()

@@ -429,6 +429,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Imported by the worker when it starts, after Django's settings: the task metrics and
+# the worker's exporter are Celery signal receivers there (the web imports it with its
+# middleware).
+CELERY_IMPORTS = ["config.metrics"]
 CELERY_TASK_ROUTES = {
     "config.*": {"queue": "default"},
     "notifications.*": {"queue": "notifications"},

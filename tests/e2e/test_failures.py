@@ -28,8 +28,8 @@ from rest_framework.test import APIClient
 from bench.services import Redis, missing_tools, wait_until
 from clinic.workers import enqueue
 from config.celery import app as celery_app
+from config.health import HEARTBEAT_KEY
 from config.tasks import worker_heartbeat
-from config.views import HEARTBEAT_KEY
 from intake.models import Submission
 from notifications.models import Message
 from notifications.services import message_send
