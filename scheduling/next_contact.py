@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from clinic import business_time
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission
-from scheduling import business_time
 
 CALL = "call"
 TEXT = "text"

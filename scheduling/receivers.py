@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
-from scheduling import business_time, next_contact, services
+from clinic import business_time
+from scheduling import next_contact, services
 from scheduling.services import undelivered
 
 

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,15 +48,36 @@ PERSONAL_CHANGED = "personal_changed"
 # --- Tracking -----------------------------------------------------------------------
 
 
-class _PersonalChangesEvent(pghistory.trigger.Event):
+class _NamedIn:
+    """A trigger named as it was in the app its model was first made in (``named_in``;
+    see :func:`audited`'s ``moved_from``). pgtrigger names a trigger and its function
+    in the database after the model's app label (``pgtrigger_<name>_<hash of
+    "app.Model:name">``): a model that moved between apps keeps those names so."""
+
+    named_in: str | None = None
+
+    def get_pgid(self, model: type[models.Model]) -> str:
+        if self.named_in is None:
+            return super().get_pgid(model)  # type: ignore[misc]
+        name = self.name  # type: ignore[attr-defined]
+        uri = f"{self.named_in}.{model._meta.object_name}:{name}"
+        # pgtrigger.Trigger.get_pgid's formula, on the first app's label.
+        model_hash = hashlib.sha1(uri.encode(), usedforsecurity=False).hexdigest()[:5]
+        return f"pgtrigger_{name}_{model_hash}".lower()
+
+
+class _EventTrigger(_NamedIn, pghistory.trigger.Event):
     """pghistory's event trigger, also naming the personal columns that changed.
 
     The event row has no column for a personal field, so its value never reaches the
     trail; ``personal_changed`` lists the names of those that differ between OLD and
     NEW (``first_name,phone``), so a change of name or number is still on record."""
 
-    def __init__(self, *, personal: Sequence[str], **kwargs: Any) -> None:
+    def __init__(
+        self, *, personal: Sequence[str], named_in: str | None = None, **kwargs: Any
+    ) -> None:
         self.personal = tuple(personal)
+        self.named_in = named_in
         super().__init__(**kwargs)
 
     def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
@@ -74,27 +96,53 @@ class _PersonalChangesEvent(pghistory.trigger.Event):
         return pgtrigger.Func(sql)
 
 
-class _UpdateEvent(pghistory.UpdateEvent):
-    """An update of any column, personal ones included (see ``_PersonalChangesEvent``)."""
+class _AppendOnly(_NamedIn, pgtrigger.Protect):
+    """pghistory's append-only protection of an event table (``PGHISTORY_APPEND_ONLY``),
+    for an event model whose trigger keeps its first app's name."""
+
+    def __init__(self, *, named_in: str) -> None:
+        self.named_in = named_in
+        super().__init__(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+
+
+class _RowEvent:
+    """Registers a row tracker's trigger as an :class:`_EventTrigger` (pghistory's own,
+    plus the personal columns an update changed and the name of a moved model's)."""
+
+    personal: tuple[str, ...] = ()
+    named_in: str | None = None
+
+    def add_event_trigger(self, event_model: type[models.Model]) -> None:
+        pgtrigger.register(
+            _EventTrigger(
+                personal=self.personal,
+                named_in=self.named_in,
+                event_model=event_model,
+                label=self.label,  # type: ignore[attr-defined]
+                name=self.trigger_name,  # type: ignore[attr-defined]
+                row=self.row,  # type: ignore[attr-defined]
+                operation=self.operation,  # type: ignore[attr-defined]
+                condition=self.condition,  # type: ignore[attr-defined]
+                level=self.level,  # type: ignore[attr-defined]
+            )
+        )(event_model.pgh_tracked_model)
+
+
+class _InsertEvent(_RowEvent, pghistory.InsertEvent):
+    pass
+
+
+class _DeleteEvent(_RowEvent, pghistory.DeleteEvent):
+    pass
+
+
+class _UpdateEvent(_RowEvent, pghistory.UpdateEvent):
+    """An update of any column, personal ones included (see ``_EventTrigger``)."""
 
     def __init__(self, *, personal: Sequence[str]) -> None:
         # Any column, not just the stored ones: a change of name alone is an event too.
         super().__init__(UPDATE, condition=pgtrigger.Condition("OLD.* IS DISTINCT FROM NEW.*"))
         self.personal = tuple(personal)
-
-    def add_event_trigger(self, event_model: type[models.Model]) -> None:
-        pgtrigger.register(
-            _PersonalChangesEvent(
-                personal=self.personal,
-                event_model=event_model,
-                label=self.label,
-                name=self.trigger_name,
-                row=self.row,
-                operation=self.operation,
-                condition=self.condition,
-                level=self.level,
-            )
-        )(event_model.pgh_tracked_model)
 
 
 def audited(
@@ -104,6 +152,7 @@ def audited(
     reads: Sequence[str] = (),
     app_label: str | None = None,
     model_name: str | None = None,
+    moved_from: str | None = None,
 ) -> Callable[[type[models.Model]], type[models.Model]]:
     """Class decorator: record every insert, update and delete of the model.
 
@@ -111,13 +160,23 @@ def audited(
     only named when an update changes them; ``skip`` columns are neither stored nor
     watched (bookkeeping such as ``last_login``). ``reads`` are labels of manual events
     (``"lead.read"``) written by :func:`event_record`. The event model is
-    ``<Model>Event`` in the model's own app (or ``app_label``)."""
+    ``<Model>Event`` in the model's own app (or ``app_label``).
+
+    ``moved_from`` names the app a model was first made in, when it has moved to
+    another since (its ``Meta.db_table`` keeps the first app's table): its event model
+    keeps its table too, and the triggers on both keep their names, so the move
+    changes nothing in the database and the trail goes on in the same table."""
 
     def decorate(model: type[models.Model]) -> type[models.Model]:
-        trackers: list[pghistory.Tracker] = [
-            pghistory.InsertEvent(INSERT),
+        row_events: list[_RowEvent] = [
+            _InsertEvent(INSERT),
             _UpdateEvent(personal=personal),
-            pghistory.DeleteEvent(DELETE),
+            _DeleteEvent(DELETE),
+        ]
+        for tracker in row_events:
+            tracker.named_in = moved_from
+        trackers: list[pghistory.Tracker] = [
+            *row_events,  # type: ignore[list-item]
             *(pghistory.ManualEvent(label) for label in reads),
         ]
         if skip:
@@ -125,11 +184,22 @@ def audited(
                 f.name for f in model._meta.concrete_fields if f.name not in set(skip)
             ]
             trackers[1].condition = pgtrigger.AnyChange(*condition_fields)
+        event_model_name = model_name or f"{model.__name__}Event"
+        moved: dict[str, Any] = {}
+        if moved_from is not None:
+            append_only = pghistory.config.append_only()
+            moved = {
+                "append_only": False,  # pghistory's would take the new app's name
+                "meta": {
+                    "db_table": f"{moved_from}_{event_model_name.lower()}",
+                    "triggers": [_AppendOnly(named_in=moved_from)] if append_only else [],
+                },
+            }
         return pghistory.track(
             *trackers,
             exclude=[*personal, *skip],
             app_label=app_label,
-            model_name=model_name or f"{model.__name__}Event",
+            model_name=event_model_name,
             attrs={
                 PERSONAL_CHANGED: models.CharField(
                     max_length=500,
@@ -138,6 +208,7 @@ def audited(
                     help_text="Personal columns this update changed (names only).",
                 )
             },
+            **moved,
         )(model)
 
     return decorate

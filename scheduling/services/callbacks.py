@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
 
+from clinic import business_time
 from clinic.crypto import phone_hash
 from clinic.errors import ApplicationError
 from clinic.workers import enqueue
@@ -21,7 +22,7 @@ from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
-from scheduling import business_time, links, next_contact
+from scheduling import links, next_contact
 from scheduling.models import Appointment, CallAttempt, Callback, CrisisDecision, StaffAlert
 from scheduling.services import claims, crisis
 from scheduling.services.alerts import alert_raise, alerts_settle, callback_assigned_notify

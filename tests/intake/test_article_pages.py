@@ -9,11 +9,11 @@ import time_machine
 from django.conf import settings
 from django.utils.html import escape
 
+from clinic import business_time
+from clinic.models import OpeningHours
 from intake.apis import submission_next_contact
 from intake.models import Lead, Submission
 from intake.services import article_import_text
-from scheduling import business_time
-from scheduling.models import OpeningHours
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from clinic import roles
+from clinic.models import OpeningHours
 from intake.services import article_import_text
-from scheduling.models import Availability, Clinician, OpeningHours
+from scheduling.models import Availability, Clinician
 
 DEMO_ARTICLES = Path(settings.BASE_DIR) / "intake" / "demo"
 
