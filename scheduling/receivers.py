@@ -8,7 +8,8 @@ from typing import Any
 from django.db import transaction
 
 from clinic import business_time
-from scheduling import next_contact, services
+from intake import next_contact
+from scheduling import services
 from scheduling.services import undelivered
 
 

@@ -15,6 +15,7 @@ from clinic import business_time
 from clinic.crypto import phone_hash
 from clinic.errors import ApplicationError
 from clinic.workers import enqueue
+from intake import next_contact
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission
@@ -22,7 +23,7 @@ from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
-from scheduling import links, next_contact
+from scheduling import links
 from scheduling.models import Appointment, CallAttempt, Callback, CrisisDecision, StaffAlert
 from scheduling.services import claims, crisis
 from scheduling.services.alerts import alert_raise, alerts_settle, callback_assigned_notify

@@ -136,7 +136,7 @@ def test_the_form_without_javascript_answers_past_the_per_phone_limit_like_any_o
     assert Submission.objects.filter(phone_limited=True).count() == 1
 
 
-# --- The answer says when and how (scheduling.next_contact) ----------------------
+# --- The answer says when and how (intake.next_contact) ----------------------
 
 
 @pytest.fixture
