@@ -41,6 +41,7 @@ from rest_framework.views import APIView
 
 from clinic import roles
 from clinic.errors import ApplicationError, ErrorSerializer
+from intake import next_contact
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
@@ -60,7 +61,6 @@ from intake.services import (
     request_fingerprint,
 )
 from intake.services.events import EventThrottled, clinic_day
-from intake.signals import next_contact_requested
 from intake.throttles import (
     CtaConfigIpThrottle,
     client_ip,
@@ -396,19 +396,11 @@ class LeadSubmitOutputSerializer(serializers.Serializer):
 
 
 def submission_next_contact(submission: Submission) -> dict[str, str]:
-    """How and when we will be in touch about ``submission``, in words, as of now: the
-    answer of the app that owns clinic time (``next_contact_requested``), from the
-    submission alone, so a known and an unknown person read the same."""
-    for _receiver, answer in next_contact_requested.send(
-        sender=Submission, submission=submission, now=timezone.now()
-    ):
-        if answer:
-            return answer
-    return {
-        "channel": "email" if submission.email and not submission.phone else "call",
-        "text": "A care coordinator will be in touch.",
-        "time_zone": submission.timezone or settings.CLINIC_TIME_ZONE,
-    }
+    """How and when we will be in touch about ``submission``, in words, as of now, from
+    the submission alone and clinic time (``intake.next_contact``), so a known and an
+    unknown person read the same."""
+    promise = next_contact.next_contact(submission=submission, now=timezone.now())
+    return {"channel": promise.channel, "text": promise.text, "time_zone": promise.time_zone}
 
 
 def lead_submit_answer(outcome: LeadSubmitOutcome) -> dict[str, Any]:

@@ -35,9 +35,29 @@ logger = logging.getLogger(__name__)
 CONFIRMATION_PER_ADDRESS_WINDOW = timedelta(hours=24)
 
 
+def _promised_due_at(*, submission: Submission, lead: Lead) -> datetime:
+    """When a new (not urgent) callback for ``submission`` is due: the end of the window
+    its answer promised (``Submission.callback_window``, from clinic time when it was
+    made), when that promise was for the lead's own best time and zone. A known lead
+    keeps its own: an anonymous form cannot move when the person is called, so then the
+    due time is the speed-to-lead clock in the lead's time and zone, as for a
+    submission stored without a window."""
+    window_ends = (submission.callback_window or {}).get("ends_at")
+    if (
+        window_ends
+        and submission.best_time == lead.best_time
+        and submission.timezone == lead.timezone
+    ):
+        return datetime.fromisoformat(window_ends)
+    return business_time.callback_due_at(
+        submitted_at=submission.created_at, best_time=lead.best_time, tz_name=lead.timezone
+    )
+
+
 def _callback_open_for(*, submission: Submission, lead: Lead) -> Callback:
-    """The lead's live callback, or a new one due by the speed-to-lead clock (in the
-    lead's own time and zone). A crisis submission makes the callback urgent (first
+    """The lead's live callback, or a new one due when the answer promised, by the
+    speed-to-lead clock in the lead's own time and zone (:func:`_promised_due_at`).
+    A crisis submission makes the callback urgent (first
     in the queue) and due at once, open or closed (``business_time.crisis_due_at``),
     including a live one queued by an earlier submission."""
     urgent = submission.is_crisis
@@ -55,9 +75,7 @@ def _callback_open_for(*, submission: Submission, lead: Lead) -> Callback:
     if urgent:
         due_at = business_time.crisis_due_at(submitted_at=submission.created_at)
     else:
-        due_at = business_time.callback_due_at(
-            submitted_at=submission.created_at, best_time=lead.best_time, tz_name=lead.timezone
-        )
+        due_at = _promised_due_at(submission=submission, lead=lead)
     return Callback.objects.create(
         lead_id=lead.pk,
         submission=submission,
