@@ -1,6 +1,6 @@
 """Every unsafe method that any URL pattern accepts from a signed-in member of
 staff is refused without a CSRF token, except the documented exemptions: public
-endpoints that never use the session, and API tokens (tests/config/test_api_tokens.py).
+endpoints that never use the session, and API tokens (tests/clinic/test_api_tokens.py).
 The walk is the access matrix's (tests/config/test_access_matrix.py)."""
 
 from __future__ import annotations
