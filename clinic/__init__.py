@@ -15,8 +15,9 @@ It owns:
   reading and showing it (``clinic.audit.trail``);
 - handing work to the Celery workers by task name (``clinic.workers.enqueue``), so
   that no service imports a tasks module;
-- clinic time: opening hours and closures (``clinic.models``, edited in the admin),
-  public holidays, time zones and the speed-to-lead clock (``clinic.business_time``).
+- clinic time: opening hours and closures (``clinic.models``, edited in the admin,
+  first set through ``clinic.services``), public holidays, time zones and the
+  speed-to-lead clock (``clinic.business_time``).
 
 It imports no other app of the project (intake, scheduling, notifications) and not
 config/: config wires the apps together, every app may import clinic, and clinic
