@@ -247,7 +247,7 @@ def prepare_database(pg: Postgres, env: dict[str, str], staff_password: str) -> 
             "0",
             "-c",
             "import json\n"
-            "from config.signin.services import api_token_create\n"
+            "from clinic.signin.services import api_token_create\n"
             f"print(json.dumps({{name: api_token_create(username=name).secret "
             f"for name in ({names},)}}))\n",
         ],

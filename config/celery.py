@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import logging.config
 import os
 import time
@@ -50,7 +49,6 @@ for _scheme in ("redis", "rediss"):
     kombu_transport.TRANSPORT_ALIASES[_scheme] = "config.celery:RedisTransport"
     kombu_transport._transport_cache.pop(_scheme, None)
 
-logger = logging.getLogger(__name__)
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -99,33 +97,6 @@ def published_at_attach(headers: dict[str, Any] | None = None, **kwargs: Any) ->
         headers[PUBLISHED_AT_HEADER] = time.time()
 
 
-# Metrics are imported when first used, after Django's settings: prometheus_client
-# picks its multiprocess mode from PROMETHEUS_MULTIPROC_DIR when it is imported.
-@signals.task_prerun.connect
-def task_metrics_start(task_id: str, task: Task, **kwargs: Any) -> None:
-    from config import metrics
-
-    metrics.task_started(task_id=task_id, task=task)
-
-
-@signals.task_postrun.connect
-def task_metrics_finish(task_id: str, task: Task, state: str | None = None, **kwargs: Any) -> None:
-    from config import metrics
-
-    metrics.task_finished(task_id=task_id, task=task, state=state)
-
-
-@signals.worker_init.connect
-def worker_metrics_serve(**kwargs: Any) -> None:
-    from django.conf import settings
-
-    if not settings.WORKER_METRICS_PORT:  # settings first: they may read PROMETHEUS_* from .env
-        return
-    from config import metrics
-
-    metrics.worker_exporter_start()
-
-
 @signals.task_prerun.connect
 def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     request = task.request
@@ -136,8 +107,9 @@ def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     if request_id:
         context["request_id"] = request_id
     _task_context[task_id] = structlog.contextvars.bind_contextvars(**context)
-    # The audit trail's context: changes the task makes name it (config.audit).
-    from config.audit import audit_context
+    # The audit trail's context: changes the task makes name it. Imported here: this
+    # module loads with config/__init__.py, before Django's settings and apps.
+    from clinic.audit.events import audit_context
 
     audit = ExitStack()
     audit.enter_context(
@@ -156,15 +128,3 @@ def task_context_reset(task_id: str, **kwargs: Any) -> None:
     tokens = _task_context.pop(task_id, None)
     if tokens:
         structlog.contextvars.reset_contextvars(**tokens)
-
-
-def enqueue(task: Task, *args: int) -> bool:
-    """Publish ``task`` with ids as arguments. A broker outage is logged, never
-    raised: callers enqueue work whose state is already durable in the database,
-    and a periodic sweep publishes it again later."""
-    try:
-        task.delay(*args)
-    except Exception:  # kombu raises many types; any of them means "not queued".
-        logger.warning("celery.enqueue_failed", extra={"task": task.name})
-        return False
-    return True

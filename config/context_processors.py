@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 
-from config import roles
+from clinic import roles
 
 
 def clinic(request: HttpRequest) -> dict[str, object]:

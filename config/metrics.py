@@ -7,13 +7,20 @@ Counted in-process (``prometheus_client`` counters and histograms):
   references and signed tokens), with their latency;
 - Celery tasks, by task name: time waiting in the queue (publish to start),
   run time, and how each run ended (success, retry, failure);
-- messages reaching a status, by channel; requests Twilio refused, by HTTP status.
+- messages reaching a status, by channel; requests Twilio refused, by HTTP status
+  (``notifications.metrics``).
 
 Gunicorn runs several worker processes and Celery forks pool children, so with
 ``PROMETHEUS_MULTIPROC_DIR`` set every process writes its samples to files there
 and an exposition sums them (prometheus_client's multiprocess mode). The
 directory is emptied when gunicorn (``gunicorn.conf.py``) or the Celery worker
 starts. Without it (development, tests) the samples live in the one process.
+
+Celery's task signals are connected here, when this module is imported: by the web
+process with its middleware, by the worker at start (``CELERY_IMPORTS``), both after
+Django's settings, because prometheus_client picks its multiprocess mode from
+``PROMETHEUS_MULTIPROC_DIR`` when it is imported (and settings may read it from .env).
+The counters an app increments live in that app (``notifications.metrics``).
 
 Read at scrape time (:class:`ClinicStateCollector`, cached for
 ``METRICS_STATE_CACHE_SECONDS``): readiness, the worker heartbeat's age, the
@@ -35,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from celery import Task, signals
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -53,6 +61,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from config.celery import PUBLISHED_AT_HEADER
+from config.celery import app as celery_app
+from config.health import heartbeat_age, readiness_checks
+from notifications.models import Message
+from scheduling.models import Callback
 
 logger = logging.getLogger(__name__)
 
@@ -90,17 +102,6 @@ CELERY_TASK_RUNTIME = Histogram(
     "Time a task ran on a worker, by task name.",
     ["task"],
     buckets=LATENCY_BUCKETS,
-)
-MESSAGES = Counter(
-    "clinic_messages",
-    "Messages that reached a status (pending, scheduled, sent, delivered, "
-    "undelivered, failed, suppressed), by channel.",
-    ["channel", "status"],
-)
-TWILIO_ERRORS = Counter(
-    "clinic_twilio_errors",
-    "Requests to Twilio that failed, by HTTP status (network: no answer).",
-    ["status"],
 )
 
 
@@ -173,6 +174,16 @@ def task_finished(*, task_id: str, task: Any, state: str | None) -> None:
     CELERY_TASKS.labels(task.name, TASK_OUTCOMES.get(state or "", "other")).inc()
 
 
+@signals.task_prerun.connect
+def task_metrics_start(task_id: str, task: Task, **kwargs: Any) -> None:
+    task_started(task_id=task_id, task=task)
+
+
+@signals.task_postrun.connect
+def task_metrics_finish(task_id: str, task: Task, state: str | None = None, **kwargs: Any) -> None:
+    task_finished(task_id=task_id, task=task, state=state)
+
+
 # --- Multiprocess mode -----------------------------------------------------------------
 
 
@@ -218,6 +229,11 @@ def worker_exporter_start() -> bool:
     return True
 
 
+@signals.worker_init.connect
+def worker_metrics_serve(**kwargs: Any) -> None:
+    worker_exporter_start()
+
+
 # --- What the database and the broker hold ---------------------------------------------
 
 
@@ -228,21 +244,17 @@ def celery_queue_depths() -> dict[str, int]:
     check with ``global_keyprefix`` (CELERY_KEY_PREFIX), so a passive declare
     reports a prefixed queue as missing. Declaring with the worker's own queue
     definition is what every worker does at start, so it changes nothing."""
-    from config.celery import app
-
     depths: dict[str, int] = {}
-    with app.connection_for_read() as connection:
+    with celery_app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=2)
         with connection.channel() as channel:
-            for queue in app.conf.task_queues:
+            for queue in celery_app.conf.task_queues:
                 declared = queue.bind(channel).queue_declare()
                 depths[queue.name] = declared.message_count
     return depths
 
 
 def _readiness() -> Iterator[GaugeMetricFamily]:
-    from config.views import heartbeat_age, readiness_checks
-
     ready = GaugeMetricFamily(
         "clinic_ready", "1 when the /readyz check passes, by check.", labels=["check"]
     )
@@ -267,8 +279,6 @@ def _queues() -> Iterator[GaugeMetricFamily]:
 
 
 def _callbacks() -> Iterator[GaugeMetricFamily]:
-    from scheduling.models import Callback
-
     now = timezone.now()
     live = Callback.objects.filter(status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED])
     queue = GaugeMetricFamily(
@@ -293,8 +303,6 @@ def _callbacks() -> Iterator[GaugeMetricFamily]:
 
 
 def _messages() -> Iterator[GaugeMetricFamily]:
-    from notifications.models import Message
-
     unfinished = GaugeMetricFamily(
         "clinic_messages_unfinished",
         "Messages not yet handed to the provider (pending, scheduled, sending), by channel.",

@@ -15,8 +15,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
+from clinic.errors import error_body
 from config import views
-from config.exceptions import error_body
 
 logger = structlog.get_logger("config.request")
 
@@ -179,8 +179,8 @@ def _hook(wrapped_class: type, name: str) -> Callable[..., object]:
 SessionMiddleware = staff_only("django.contrib.sessions.middleware.SessionMiddleware")
 AuthenticationMiddleware = staff_only("django.contrib.auth.middleware.AuthenticationMiddleware")
 OTPMiddleware = staff_only("django_otp.middleware.OTPMiddleware")
-AuditContextMiddleware = staff_only("config.audit.AuditContextMiddleware")
+AuditContextMiddleware = staff_only("clinic.audit.events.AuditContextMiddleware")
 MessageMiddleware = staff_only("django.contrib.messages.middleware.MessageMiddleware")
-IdleTimeoutMiddleware = staff_only("config.signin.middleware.IdleTimeoutMiddleware")
-OtpRequiredMiddleware = staff_only("config.signin.middleware.OtpRequiredMiddleware")
+IdleTimeoutMiddleware = staff_only("clinic.signin.middleware.IdleTimeoutMiddleware")
+OtpRequiredMiddleware = staff_only("clinic.signin.middleware.OtpRequiredMiddleware")
 AxesMiddleware = staff_only("axes.middleware.AxesMiddleware")

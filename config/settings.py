@@ -30,8 +30,8 @@ from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from clinic.proxies import proxy_networks
 from config.logs import configure_structlog, json_formatter
-from config.proxies import proxy_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     # The audit trail: row triggers (PostgreSQL) and the event models they fill.
     "pgtrigger",
     "pghistory",
+    # The ground every app stands on (it imports none of them): before them.
+    "clinic",
     "notifications",
     "intake",
     "scheduling",
@@ -222,7 +224,7 @@ REDIS_CACHE_URL = env.str(
 if REDIS_CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.FailOpenRedisCache",
+            "BACKEND": "clinic.cache.FailOpenRedisCache",
             "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": "clinic",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
@@ -307,7 +309,7 @@ if PRODUCTION:
 
 # The reverse proxies in front of the app (addresses or networks, CIDR): only a
 # connection from one of them may say, in X-Forwarded-For, whom it serves
-# (config.proxies.client_address, read by the throttles, axes and the audit trail).
+# (clinic.proxies.client_address, read by the throttles, axes and the audit trail).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 proxy_networks(TRUSTED_PROXIES)
 if "NUM_PROXIES" in env.ENVIRON:
@@ -339,7 +341,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "clinic.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "lead_submit_ip": env.str("LEAD_THROTTLE_PER_IP", default="20/hour"),
     },
@@ -359,7 +361,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # /api/schema/ and /api/docs/: staff only, unless API_DOCS_PUBLIC opens them.
-    "SERVE_PERMISSIONS": ["config.roles.ApiDocsAccess"],
+    "SERVE_PERMISSIONS": ["clinic.roles.ApiDocsAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from our own static files: no CDN, no third-party request.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -427,6 +429,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Imported by the worker when it starts, after Django's settings: the task metrics and
+# the worker's exporter are Celery signal receivers there (the web imports it with its
+# middleware).
+CELERY_IMPORTS = ["config.metrics"]
 CELERY_TASK_ROUTES = {
     "config.*": {"queue": "default"},
     "notifications.*": {"queue": "notifications"},
@@ -763,7 +769,7 @@ if LOG_FORMAT not in {"json", "console"}:
 LOGGING["formatters"]["json"] = json_formatter(console=LOG_FORMAT == "console")
 configure_structlog()
 
-# --- Staff sign-in (config.signin) -------------------------------------------------
+# --- Staff sign-in (clinic.signin) -------------------------------------------------
 
 # django-axes: failures are counted per username AND client address together, so a
 # stranger cannot lock a coordinator out from elsewhere (per username alone), and
@@ -781,11 +787,11 @@ AXES_RESET_ON_SUCCESS = True
 # the page promises a time, and keeps it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_LOCKOUT_CALLABLE = "config.signin.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "clinic.signin.views.locked_out"
 # The same client address as the API throttles (NUM_PROXIES), and no username or
 # address in log lines.
-AXES_CLIENT_IP_CALLABLE = "config.signin.services.signin_client_ip"
-AXES_CLIENT_STR_CALLABLE = "config.signin.services.signin_client_str"
+AXES_CLIENT_IP_CALLABLE = "clinic.signin.services.signin_client_ip"
+AXES_CLIENT_STR_CALLABLE = "clinic.signin.services.signin_client_str"
 AXES_VERBOSE = False
 # Staff in a personal-data role (coordinator, supervisor, admin) must pass a TOTP
 # second factor. Only a development machine may switch it off.
@@ -818,7 +824,7 @@ def _derived_from_secret_key(purpose: str) -> bytes:
     return hmac.new(SECRET_KEY.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
 
 
-# Fernet keys, comma-separated: the first encrypts, all decrypt (config.crypto). Rotate by
+# Fernet keys, comma-separated: the first encrypts, all decrypt (clinic.crypto). Rotate by
 # putting a new key first, running manage.py rotate_encryption_keys, then dropping the old.
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS",

@@ -7,7 +7,7 @@ import time
 from celery import shared_task
 from django.core.cache import cache
 
-from config.views import HEARTBEAT_KEY
+from config.health import HEARTBEAT_KEY
 
 
 @shared_task(ignore_result=True)

@@ -9,8 +9,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from clinic.signin.views import SignInView
 from config import views
-from config.signin.views import SignInView
 from intake.urls import api_urlpatterns as intake_api
 from intake.urls import report_urlpatterns as intake_reports
 from notifications.urls import dev_urlpatterns as notifications_dev
@@ -48,7 +48,7 @@ urlpatterns = [
     path("reports/", include((intake_reports, "reports"), namespace="reports")),
     path("", include((scheduling_public, "manage"), namespace="manage")),
     path("accounts/login/", SignInView.as_view(), name="login"),
-    path("accounts/two-factor/", include("config.signin.urls", namespace="signin")),
+    path("accounts/two-factor/", include("clinic.signin.urls", namespace="signin")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -18,15 +14,11 @@ from django.views.decorators.http import require_GET
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from config.celery import app as celery_app
-from config.exceptions import error_body
-from config.proxies import client_address
-from config.roles import ADMIN, ALL, has_role, role_required
-
-# The worker heartbeat (config.tasks.worker_heartbeat, every 30 s by beat) is stale
-# after this long: no worker is consuming, or beat is not running.
-HEARTBEAT_KEY = "readyz:worker-heartbeat"
-HEARTBEAT_STALE_SECONDS = 120
+from clinic.errors import error_body
+from clinic.proxies import client_address
+from clinic.roles import ADMIN, ALL, has_role, role_required
+from config.health import readiness_checks
+from config.metrics import metrics_response
 
 
 @never_cache
@@ -34,58 +26,6 @@ HEARTBEAT_STALE_SECONDS = 120
 def healthz(request: HttpRequest) -> JsonResponse:
     """Alive: the process answers. Touches nothing else, so it never flaps."""
     return JsonResponse({"status": "ok"})
-
-
-def _check_database() -> tuple[bool, str]:
-    try:
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as error:  # any driver error means "not ready"
-        return False, type(error).__name__
-    return True, "ok"
-
-
-def _check_migrations() -> tuple[bool, str]:
-    try:
-        executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    except Exception as error:
-        return False, type(error).__name__
-    return (not pending, "ok" if not pending else f"{len(pending)} unapplied")
-
-
-def _check_broker() -> tuple[bool, str]:
-    try:
-        with celery_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
-    except Exception as error:  # kombu raises many types
-        return False, type(error).__name__
-    return True, "ok"
-
-
-def heartbeat_age() -> float | None:
-    """Seconds since a worker last ran ``config.tasks.worker_heartbeat``; None if never."""
-    beat = cache.get(HEARTBEAT_KEY)
-    return None if beat is None else max(0.0, time.time() - float(beat))
-
-
-def _check_worker() -> tuple[bool, str]:
-    age = heartbeat_age()
-    if age is None:
-        return False, "no heartbeat"
-    if age > HEARTBEAT_STALE_SECONDS:
-        return False, f"heartbeat {age:.0f} s old"
-    return True, f"heartbeat {age:.0f} s old"
-
-
-def readiness_checks() -> dict[str, tuple[bool, str]]:
-    """Each readiness check by name: (passed, what was found)."""
-    return {
-        "database": _check_database(),
-        "migrations": _check_migrations(),
-        "broker": _check_broker(),
-        "worker": _check_worker(),
-    }
 
 
 class ReadyzIpThrottle(SimpleRateThrottle):
@@ -170,8 +110,6 @@ def metrics_with_token(request: HttpRequest) -> HttpResponse:
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    from config.metrics import metrics_response
-
     return metrics_response()
 
 
@@ -180,8 +118,6 @@ def metrics_with_token(request: HttpRequest) -> HttpResponse:
 @role_required(ADMIN)
 def metrics(request: HttpRequest) -> HttpResponse:
     """The Prometheus exposition, for a signed-in admin (scrapers use the token)."""
-    from config.metrics import metrics_response
-
     return metrics_response()
 
 

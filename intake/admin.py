@@ -12,8 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from config import roles
-from config.crypto import email_hash, phone_hash
+from clinic import roles
+from clinic.crypto import email_hash, phone_hash
 from intake.models import Article, ArticleDailyCount, Consent, Lead, Submission
 from intake.services import lead_access_record, lead_erase
 

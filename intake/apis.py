@@ -2,7 +2,7 @@
 
 Three public endpoints, each ``AllowAny`` with a throttle, no authentication and
 so no cookies: ``POST /api/v1/leads/``, ``POST /api/v1/events/`` and
-``GET /api/v1/cta/``. Every error leaves in config.exceptions' one shape.
+``GET /api/v1/cta/``. Every error leaves in clinic.errors' one shape.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config import roles
-from config.exceptions import ApplicationError, ErrorSerializer
+from clinic import roles
+from clinic.errors import ApplicationError, ErrorSerializer
+from intake import next_contact
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
@@ -60,7 +61,6 @@ from intake.services import (
     request_fingerprint,
 )
 from intake.services.events import EventThrottled, clinic_day
-from intake.signals import next_contact_requested
 from intake.throttles import (
     CtaConfigIpThrottle,
     client_ip,
@@ -396,19 +396,11 @@ class LeadSubmitOutputSerializer(serializers.Serializer):
 
 
 def submission_next_contact(submission: Submission) -> dict[str, str]:
-    """How and when we will be in touch about ``submission``, in words, as of now: the
-    answer of the app that owns clinic time (``next_contact_requested``), from the
-    submission alone, so a known and an unknown person read the same."""
-    for _receiver, answer in next_contact_requested.send(
-        sender=Submission, submission=submission, now=timezone.now()
-    ):
-        if answer:
-            return answer
-    return {
-        "channel": "email" if submission.email and not submission.phone else "call",
-        "text": "A care coordinator will be in touch.",
-        "time_zone": submission.timezone or settings.CLINIC_TIME_ZONE,
-    }
+    """How and when we will be in touch about ``submission``, in words, as of now, from
+    the submission alone and clinic time (``intake.next_contact``), so a known and an
+    unknown person read the same."""
+    promise = next_contact.next_contact(submission=submission, now=timezone.now())
+    return {"channel": promise.channel, "text": promise.text, "time_zone": promise.time_zone}
 
 
 def lead_submit_answer(outcome: LeadSubmitOutcome) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from django.db.models import Q
 from django.utils import timezone as django_timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
-from config.audit import audited
-from config.crypto import EncryptedTextField
+from clinic.audit.events import audited
+from clinic.crypto import EncryptedTextField
 
-# The audit trail's event for a read of a lead's personal data (config.audit).
+# The audit trail's event for a read of a lead's personal data (clinic.audit.events).
 LEAD_READ = "lead.read"
 
 # No 0/O, 1/I/L: references are read out over the phone.
@@ -124,7 +124,7 @@ class Lead(models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
     # Plain while the lead is live (coordinators call them); people are found and
-    # deduplicated by the keyed hashes (config.crypto), which anonymisation clears too.
+    # deduplicated by the keyed hashes (clinic.crypto), which anonymisation clears too.
     phone = PhoneNumberField(blank=True)
     email = models.EmailField(max_length=254, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)

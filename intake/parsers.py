@@ -16,7 +16,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from config.exceptions import RequestBodyTooLarge
+from clinic.errors import RequestBodyTooLarge
 
 
 def _refuse_constant(name: str) -> Any:

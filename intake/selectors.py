@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F, Max, Q, QuerySet
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.models import Article, Consent, Lead, PhoneType, Submission

@@ -30,9 +30,9 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from config.cache import UNAVAILABLE
-from config.crypto import mailbox_canonical
-from config.proxies import client_address
+from clinic.cache import UNAVAILABLE
+from clinic.crypto import mailbox_canonical
+from clinic.proxies import client_address
 
 
 def _keyed_hash(value: str) -> str:
@@ -104,7 +104,7 @@ class CtaConfigIpThrottle(_HashedIpThrottle):
 
 
 def client_ip(request: HttpRequest | Request) -> str | None:
-    """The client's address, behind ``TRUSTED_PROXIES`` (``config.proxies``)."""
+    """The client's address, behind ``TRUSTED_PROXIES`` (``clinic.proxies``)."""
     return client_address(request)
 
 

@@ -14,8 +14,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from config.exceptions import ApplicationError
-from config.roles import ADMIN, MARKETING, SUPERVISOR, role_required
+from clinic.errors import ApplicationError
+from clinic.roles import ADMIN, MARKETING, SUPERVISOR, role_required
 from intake.apis import (
     ArticleReportQuerySerializer,
     LeadSubmitInputSerializer,

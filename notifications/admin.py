@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Max
 
-from config.crypto import email_hash, phone_hash
+from clinic.crypto import email_hash, phone_hash
 from notifications.models import InboundMessage, Message, MessageTemplate, OptOut, Refusal
 from notifications.services import message_access_record, opt_out_record
 from notifications.wording import template_problems

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
-from config.metrics import TWILIO_ERRORS
+from notifications.metrics import TWILIO_ERRORS
 
 # Twilio error codes that no retry will fix.
 # https://www.twilio.com/docs/api/errors

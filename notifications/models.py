@@ -7,10 +7,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.audit import audited
-from config.crypto import EncryptedTextField
+from clinic.audit.events import audited
+from clinic.crypto import EncryptedTextField
 
-# The audit trail's event for a read of a message (config.audit).
+# The audit trail's event for a read of a message (clinic.audit.events).
 MESSAGE_READ = "message.read"
 
 
@@ -57,7 +57,7 @@ class Message(models.Model):
         null=True, blank=True, help_text="Empty: the default wording shipped in code."
     )
     recipient = models.CharField(max_length=254, help_text="E.164 phone or email address.")
-    # The keyed hash of the recipient's number or mailbox (config.crypto): rules that
+    # The keyed hash of the recipient's number or mailbox (clinic.crypto): rules that
     # count messages per person ("one confirmation a day") count every spelling of one
     # mailbox as one.
     recipient_hash = models.CharField(max_length=64, blank=True, editable=False)
@@ -119,7 +119,7 @@ class OptOut(models.Model):
         CARRIER = "carrier", "Carrier reports an opt-out (21610)"
         UNUSABLE = "unusable", "Number cannot receive SMS"
 
-    # The keyed hash (config.crypto.phone_hash) is what is honoured, forever; the plain
+    # The keyed hash (clinic.crypto.phone_hash) is what is honoured, forever; the plain
     # number is dropped when the person's lead is anonymised or erased.
     phone = models.CharField(max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, unique=True)
@@ -137,7 +137,7 @@ class Refusal(models.Model):
     goes to this phone or email, whatever a later form says, until the person lifts it
     on a channel they control (START from the phone, or telling a coordinator).
 
-    It belongs to the address (its keyed hash, ``config.crypto``), not to a lead: it
+    It belongs to the address (its keyed hash, ``clinic.crypto``), not to a lead: it
     outlives the lead's closing, anonymisation and erasure, and holds no plain value."""
 
     class Channel(models.TextChoices):

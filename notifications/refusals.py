@@ -18,9 +18,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.crypto import email_hash, phone_hash
-from config.exceptions import ApplicationError
-from config.metrics import MESSAGES
+from clinic.crypto import email_hash, phone_hash
+from clinic.errors import ApplicationError
+from notifications.metrics import MESSAGES
 from notifications.models import InboundMessage, Message, OptOut, Refusal, SmsConsentState
 from notifications.selectors import contact_refused, refusals_live
 from notifications.services import AMBIGUOUS_ERRORS, REFUSAL_OPT_OUT_SOURCE, opt_out_record

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config.crypto import email_hash, phone_hash
+from clinic.crypto import email_hash, phone_hash
 from notifications.models import (
     InboundCall,
     InboundMessage,

@@ -24,12 +24,12 @@ from django.template import engines
 from django.template.loader import get_template
 from django.utils import timezone
 
-from config import audit
-from config.celery import enqueue
-from config.crypto import email_hash, phone_hash
-from config.metrics import MESSAGES
+from clinic.audit import events
+from clinic.crypto import email_hash, phone_hash
+from clinic.workers import enqueue
 from notifications import quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
+from notifications.metrics import MESSAGES
 from notifications.models import (
     MESSAGE_READ,
     InboundCall,
@@ -110,7 +110,7 @@ class TransientDeliveryError(Exception):
 def message_access_record(*, message: Message | InboundMessage, what: str) -> None:
     """Record on the audit trail that the current user was shown ``message`` (its
     recipient or sender and its body) by ``what``."""
-    audit.event_record(message, label=MESSAGE_READ, read=what)
+    events.event_record(message, label=MESSAGE_READ, read=what)
 
 
 def retry_jitter(ceiling: float) -> float:
@@ -385,9 +385,7 @@ def message_send(
 def message_enqueue(*, message_id: int) -> bool:
     """Hand a message to the workers; if the broker is down it stays pending and
     ``messages_sweep`` hands it over later."""
-    from notifications.tasks import message_deliver
-
-    return enqueue(message_deliver, message_id)
+    return enqueue("notifications.tasks.message_deliver", message_id)
 
 
 def _claim(message_id: int) -> Message | None:

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from config.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from notifications.models import OptOut, Refusal, SmsConsentState
 from notifications.replies import keyword_of
 from notifications.selectors import contact_refused

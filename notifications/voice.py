@@ -22,13 +22,13 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
-from config.metrics import TWILIO_ERRORS
 from notifications.backends import (
     TWILIO_API,
     TransportError,
     retry_after_seconds,
     twilio_rest_client,
 )
+from notifications.metrics import TWILIO_ERRORS
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config import audit, roles
-from config.exceptions import ErrorSerializer
+from clinic import roles
+from clinic.audit import events
+from clinic.errors import ErrorSerializer
 from intake.models import LEAD_READ, Lead
 from scheduling import selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
@@ -33,7 +34,7 @@ def _leads_read(leads: QuerySet[Lead], *, what: str) -> None:
     """The audit trail: this answer carries these leads' personal data (names, notes).
     One event per lead, like the console's, in one INSERT whatever the page size, from
     ids already in hand (``pk__in``) or a join: nothing more is loaded per row."""
-    audit.events_record_for(leads, label=LEAD_READ, read=what)
+    events.events_record_for(leads, label=LEAD_READ, read=what)
 
 
 def _lead_ids(rows: Iterable[Callback | Appointment]) -> QuerySet[Lead]:

@@ -8,24 +8,14 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
-        from intake.signals import (
-            callback_window_requested,
-            lead_erased,
-            next_contact_requested,
-            submission_received,
-        )
+        # Registers the tasks that services enqueue by name (clinic.workers.enqueue).
+        import scheduling.tasks  # noqa: F401
+        from intake.signals import lead_erased, submission_received
         from notifications.signals import call_missed, call_received, message_failed, reply_received
         from scheduling import receivers
 
         submission_received.connect(
             receivers.on_submission_received, dispatch_uid="scheduling.submission_received"
-        )
-        callback_window_requested.connect(
-            receivers.on_callback_window_requested,
-            dispatch_uid="scheduling.callback_window_requested",
-        )
-        next_contact_requested.connect(
-            receivers.on_next_contact_requested, dispatch_uid="scheduling.next_contact_requested"
         )
         reply_received.connect(
             receivers.on_reply_received, dispatch_uid="scheduling.reply_received"

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from config import roles
-from config.exceptions import ApplicationError
-from scheduling import business_time, selectors, services
+from clinic import business_time, roles
+from clinic.errors import ApplicationError
+from scheduling import selectors, services
 from scheduling.views import _list_read
 
 

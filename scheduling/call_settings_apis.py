@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config import roles
-from config.exceptions import ApplicationError, ErrorSerializer
+from clinic import roles
+from clinic.errors import ApplicationError, ErrorSerializer
 from scheduling import selectors
 from scheduling.models import StaffCallSettings
 from scheduling.services import call_settings

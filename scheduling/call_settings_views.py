@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from config import roles
-from config.exceptions import ApplicationError
+from clinic import roles
+from clinic.errors import ApplicationError
 from scheduling import selectors
 from scheduling.services import call_settings
 

@@ -13,7 +13,7 @@ import logging
 
 from django.http import HttpRequest, HttpResponse
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from notifications import bridged_call_twiml as twiml
 from notifications.views import TWIML, twilio_signed
 from scheduling import selectors

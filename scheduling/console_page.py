@@ -9,10 +9,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from clinic import business_time
 from intake import selectors as intake_selectors
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import business_time, services
+from scheduling import services
 from scheduling.models import Appointment, CallAttempt, Callback
 
 # What a closing outcome does, said in the confirmation that asks for it.

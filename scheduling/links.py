@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from config.crypto import email_hash, email_hash_lowercased
+from clinic.crypto import email_hash, email_hash_lowercased
 
 REQUEST_SALT = "scheduling.submission-restrict"
 APPOINTMENT_SALT = "scheduling.appointment-manage"

@@ -1,4 +1,4 @@
-"""Clinic time and the callback queue coordinators work."""
+"""The callback queue coordinators work, their calls, and consultations."""
 
 from __future__ import annotations
 
@@ -9,53 +9,9 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import F, Q
 
-from config.audit import audited
-from config.crypto import EncryptedTextField
-
-
-@audited()
-class OpeningHours(models.Model):
-    """One open interval on a weekday; several per day allow a lunch break."""
-
-    class Weekday(models.IntegerChoices):
-        MONDAY = 0, "Monday"
-        TUESDAY = 1, "Tuesday"
-        WEDNESDAY = 2, "Wednesday"
-        THURSDAY = 3, "Thursday"
-        FRIDAY = 4, "Friday"
-        SATURDAY = 5, "Saturday"
-        SUNDAY = 6, "Sunday"
-
-    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
-    opens_at = models.TimeField()
-    closes_at = models.TimeField()
-
-    class Meta:
-        ordering = ["weekday", "opens_at"]
-        verbose_name_plural = "opening hours"
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(closes_at__gt=F("opens_at")), name="opening_hours_closes_after_opens"
-            ),
-            models.UniqueConstraint(fields=["weekday", "opens_at"], name="opening_hours_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
-
-
-@audited()
-class ClinicClosure(models.Model):
-    """A whole day the clinic is closed (a holiday or an ad-hoc closure)."""
-
-    day = models.DateField(unique=True)
-    reason = models.CharField(max_length=200)
-
-    class Meta:
-        ordering = ["day"]
-
-    def __str__(self) -> str:
-        return f"{self.day}: {self.reason}"
+from clinic.audit.events import audited
+from clinic.crypto import EncryptedTextField
+from clinic.models import OpeningHours
 
 
 @audited()

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 
-from scheduling import business_time, next_contact, services
+from scheduling import services
 from scheduling.services import undelivered
 
 
 def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
     services.submission_enqueue(submission_id=submission_id)
-
-
-def on_callback_window_requested(
-    sender: Any, *, submitted_at: datetime, best_time: str, timezone: str, **kwargs: Any
-) -> dict[str, datetime]:
-    return business_time.callback_window(
-        submitted_at=submitted_at, best_time=best_time, tz_name=timezone
-    )
-
-
-def on_next_contact_requested(
-    sender: Any, *, submission: Any, now: datetime, **kwargs: Any
-) -> dict[str, str]:
-    promise = next_contact.next_contact(submission=submission, now=now)
-    return {"channel": promise.channel, "text": promise.text, "time_zone": promise.time_zone}
 
 
 def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any) -> None:

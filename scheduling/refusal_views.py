@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from config import roles
-from config.exceptions import ApplicationError
+from clinic import roles
+from clinic.errors import ApplicationError
 from scheduling import services
 from scheduling.views import CARE, _callback_or_404, _callback_page
 

@@ -11,13 +11,12 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from config import roles
-from config.exceptions import ApplicationError
+from clinic import business_time, roles
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors
 from notifications.models import Refusal
-from scheduling import business_time
 from scheduling.models import (
     Appointment,
     Availability,

@@ -16,13 +16,13 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config import roles
-from config.exceptions import ApplicationError
+from clinic import business_time, roles
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import business_time, console_page, links, selectors, services
+from scheduling import console_page, links, selectors, services
 from scheduling.models import Appointment, Callback
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)

@@ -7,10 +7,10 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from clinic import business_time
 from intake.services import article_slug_cache_clear
 from notifications.backends import LocmemSmsBackend
 from notifications.voice import LocmemVoiceBackend
-from scheduling import business_time
 from tests.factories import UserFactory
 
 # The fake Twilio server's fixtures, defined once for the whole suite: a session

@@ -3,7 +3,7 @@
 import phonenumber_field.modelfields
 from django.db import migrations, models
 
-import config.crypto
+import clinic.crypto
 
 # The consent ledger stays append-only, with two exceptions: redaction (the personal
 # fields blanked when the lead is anonymised, everything else unchanged) and filling in
@@ -112,7 +112,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="submission",
             name="message",
-            field=config.crypto.EncryptedTextField(blank=True),
+            field=clinic.crypto.EncryptedTextField(blank=True),
         ),
         migrations.AddIndex(
             model_name="lead",

@@ -3,7 +3,7 @@ messages encrypted. Reversing decrypts the messages (the hash columns go with 00
 
 from django.db import migrations
 
-from config.crypto import (
+from clinic.crypto import (
     column_rewrite,
     decrypt_token,
     email_hash,

@@ -1,5 +1,5 @@
 """Data: leads' and submissions' email hashes are the hashes of their mailboxes
-(config.crypto.mailbox_canonical), no longer of the lower-cased address, so that
+(clinic.crypto.mailbox_canonical), no longer of the lower-cased address, so that
 "Dana.Smith+x@GoogleMail.com" finds the lead of "danasmith@gmail.com".
 
 Only rows that still hold their address are rewritten (an anonymised row keeps no
@@ -12,7 +12,7 @@ lead's email_hash, with no user."""
 
 from django.db import migrations
 
-from config.crypto import email_hash, email_hash_lowercased
+from clinic.crypto import email_hash, email_hash_lowercased
 
 BATCH_SIZE = 500
 

@@ -7,7 +7,7 @@ import ipaddress
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -17,15 +17,16 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
-from config.crypto import email_hash, phone_hash
-from config.exceptions import ApplicationError
+from clinic import business_time
+from clinic.crypto import email_hash, phone_hash
+from clinic.errors import ApplicationError
 from intake.consent import consent_text
 from intake.crisis import crisis_language_in
 from intake.models import Article, Consent, IdempotencyKey, Lead, PhoneType, Submission
 from intake.services.articles import article_id_for_slug
 from intake.services.rollups import funnel_rollups_update, lead_funnel_snapshot
 from intake.services.verification import verification_fields
-from intake.signals import callback_window_requested, submission_received
+from intake.signals import submission_received
 
 logger = logging.getLogger(__name__)
 
@@ -65,20 +66,11 @@ def _ip_or_none(value: str | None) -> str | None:
 
 
 def _callback_window(*, submitted_at: datetime, best_time: str, tz_name: str) -> dict[str, str]:
-    answers = [
-        answer
-        for _receiver, answer in callback_window_requested.send(
-            sender=Submission, submitted_at=submitted_at, best_time=best_time, timezone=tz_name
-        )
-        if answer
-    ]
-    if answers:
-        window = answers[0]
-    else:
-        window = {
-            "starts_at": submitted_at,
-            "ends_at": submitted_at + timedelta(minutes=settings.SPEED_TO_LEAD_MINUTES),
-        }
+    """The window the answer promises (clinic time), as stored on the submission: the
+    worker queues the callback due at its end."""
+    window = business_time.callback_window(
+        submitted_at=submitted_at, best_time=best_time, tz_name=tz_name
+    )
     return {key: value.isoformat() for key, value in window.items()}
 
 

@@ -19,8 +19,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from config.crypto import email_hash, phone_hash
-from config.exceptions import ApplicationError
+from clinic.crypto import email_hash, phone_hash
+from clinic.errors import ApplicationError
 from intake.models import Consent, IdempotencyKey, Lead, Submission
 from intake.services.leads import lead_stage_advance
 from intake.signals import lead_erased

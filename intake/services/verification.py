@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from intake.models import Lead
 
 

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import config.crypto
+import clinic.crypto
 
 
 class Migration(migrations.Migration):
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="inboundmessage",
             name="body",
-            field=config.crypto.EncryptedTextField(blank=True),
+            field=clinic.crypto.EncryptedTextField(blank=True),
         ),
         migrations.AlterField(
             model_name="inboundmessage",
@@ -36,17 +36,17 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="message",
             name="attachment",
-            field=config.crypto.EncryptedTextField(blank=True),
+            field=clinic.crypto.EncryptedTextField(blank=True),
         ),
         migrations.AlterField(
             model_name="message",
             name="body",
-            field=config.crypto.EncryptedTextField(),
+            field=clinic.crypto.EncryptedTextField(),
         ),
         migrations.AlterField(
             model_name="message",
             name="body_html",
-            field=config.crypto.EncryptedTextField(blank=True),
+            field=clinic.crypto.EncryptedTextField(blank=True),
         ),
         migrations.AlterField(
             model_name="optout",

@@ -3,7 +3,7 @@ bodies encrypted. Reversing decrypts the bodies (the hash columns go with 0005).
 
 from django.db import migrations
 
-from config.crypto import column_rewrite, decrypt_token, encrypt_plain, phone_hash
+from clinic.crypto import column_rewrite, decrypt_token, encrypt_plain, phone_hash
 
 ENCRYPTED = [
     ("notifications_message", "body"),

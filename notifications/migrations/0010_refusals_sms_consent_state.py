@@ -8,7 +8,7 @@ import pgtrigger.migrations
 from django.conf import settings
 from django.db import migrations, models
 
-import config.crypto
+import clinic.crypto
 
 
 def restrictions_from_opt_outs(apps, schema_editor):
@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                         max_length=20,
                     ),
                 ),
-                ("lift_note", config.crypto.EncryptedTextField(blank=True)),
+                ("lift_note", clinic.crypto.EncryptedTextField(blank=True)),
                 (
                     "lifted_by",
                     models.ForeignKey(

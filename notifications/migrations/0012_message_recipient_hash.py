@@ -7,7 +7,7 @@ import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
 
-from config.crypto import email_hash, phone_hash
+from clinic.crypto import email_hash, phone_hash
 
 BATCH_SIZE = 1000
 

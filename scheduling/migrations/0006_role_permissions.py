@@ -1,6 +1,6 @@
 """Attach model permissions to the staff roles (the groups made by 0002_staff_roles).
 
-Pages and APIs check roles (``config.roles``); these permissions govern what each
+Pages and APIs check roles (``clinic.roles``); these permissions govern what each
 role may do in the Django admin and are what a role means to anyone reading the
 groups. Marketing gets aggregates only: articles and their counts, never a lead,
 a submission, a message or a call.

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-import config.crypto
+import clinic.crypto
 
 
 class Migration(migrations.Migration):
@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="callattempt",
             name="notes",
-            field=config.crypto.EncryptedTextField(blank=True),
+            field=clinic.crypto.EncryptedTextField(blank=True),
         ),
     ]

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from config.crypto import column_rewrite, decrypt_token, encrypt_plain
+from clinic.crypto import column_rewrite, decrypt_token, encrypt_plain
 
 
 def notes_encrypt(apps, schema_editor):

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
 
-import config.crypto
+import clinic.crypto
 
 GRANTS = {
     "admin": ("add", "change", "delete", "view"),
@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("retry_at", models.DateTimeField(blank=True, null=True)),
-                ("reason", config.crypto.EncryptedTextField()),
+                ("reason", clinic.crypto.EncryptedTextField()),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={

@@ -20,11 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from config import roles
-from config.exceptions import ApplicationError
+from clinic import business_time, roles
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from notifications import services as notification_services
-from scheduling import business_time
 from scheduling.models import Callback, StaffAlert
 from scheduling.selectors import alert_reason
 

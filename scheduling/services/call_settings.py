@@ -22,8 +22,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 
-from config.crypto import lookup_hash, phone_hash
-from config.exceptions import ApplicationError
+from clinic.crypto import lookup_hash, phone_hash
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from notifications import selectors as notification_selectors

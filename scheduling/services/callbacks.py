@@ -11,9 +11,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
 
-from config.celery import enqueue
-from config.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic import business_time
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
+from clinic.workers import enqueue
+from intake import next_contact
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission
@@ -21,7 +23,7 @@ from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
-from scheduling import business_time, links, next_contact
+from scheduling import links
 from scheduling.models import Appointment, CallAttempt, Callback, CrisisDecision, StaffAlert
 from scheduling.services import claims, crisis
 from scheduling.services.alerts import alert_raise, alerts_settle, callback_assigned_notify
@@ -33,9 +35,29 @@ logger = logging.getLogger(__name__)
 CONFIRMATION_PER_ADDRESS_WINDOW = timedelta(hours=24)
 
 
+def _promised_due_at(*, submission: Submission, lead: Lead) -> datetime:
+    """When a new (not urgent) callback for ``submission`` is due: the end of the window
+    its answer promised (``Submission.callback_window``, from clinic time when it was
+    made), when that promise was for the lead's own best time and zone. A known lead
+    keeps its own: an anonymous form cannot move when the person is called, so then the
+    due time is the speed-to-lead clock in the lead's time and zone, as for a
+    submission stored without a window."""
+    window_ends = (submission.callback_window or {}).get("ends_at")
+    if (
+        window_ends
+        and submission.best_time == lead.best_time
+        and submission.timezone == lead.timezone
+    ):
+        return datetime.fromisoformat(window_ends)
+    return business_time.callback_due_at(
+        submitted_at=submission.created_at, best_time=lead.best_time, tz_name=lead.timezone
+    )
+
+
 def _callback_open_for(*, submission: Submission, lead: Lead) -> Callback:
-    """The lead's live callback, or a new one due by the speed-to-lead clock (in the
-    lead's own time and zone). A crisis submission makes the callback urgent (first
+    """The lead's live callback, or a new one due when the answer promised, by the
+    speed-to-lead clock in the lead's own time and zone (:func:`_promised_due_at`).
+    A crisis submission makes the callback urgent (first
     in the queue) and due at once, open or closed (``business_time.crisis_due_at``),
     including a live one queued by an earlier submission."""
     urgent = submission.is_crisis
@@ -53,9 +75,7 @@ def _callback_open_for(*, submission: Submission, lead: Lead) -> Callback:
     if urgent:
         due_at = business_time.crisis_due_at(submitted_at=submission.created_at)
     else:
-        due_at = business_time.callback_due_at(
-            submitted_at=submission.created_at, best_time=lead.best_time, tz_name=lead.timezone
-        )
+        due_at = _promised_due_at(submission=submission, lead=lead)
     return Callback.objects.create(
         lead_id=lead.pk,
         submission=submission,
@@ -200,15 +220,11 @@ def submission_route(*, submission_id: int) -> Callback | None:
 def submission_enqueue(*, submission_id: int) -> bool:
     """Hand a submission to the workers; if the broker is down it stays unprocessed
     and ``submissions_sweep`` hands it over later."""
-    from scheduling.tasks import submission_process
-
-    return enqueue(submission_process, submission_id)
+    return enqueue("scheduling.tasks.submission_process", submission_id)
 
 
 def reply_enqueue(*, inbound_id: int) -> bool:
-    from scheduling.tasks import reply_process
-
-    return enqueue(reply_process, inbound_id)
+    return enqueue("scheduling.tasks.reply_process", inbound_id)
 
 
 def reply_route(*, inbound_id: int) -> str:
@@ -688,9 +704,8 @@ def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
 
 
 def call_enqueue(*, call_id: int, missed: bool) -> bool:
-    from scheduling.tasks import call_missed_process, call_process
-
-    return enqueue(call_missed_process if missed else call_process, call_id)
+    task = "call_missed_process" if missed else "call_process"
+    return enqueue(f"scheduling.tasks.{task}", call_id)
 
 
 def call_route(*, call_id: int) -> Callback | None:

@@ -9,15 +9,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic import business_time
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Message
-from scheduling import business_time, links
+from scheduling import links
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment, CallAttempt, Callback, Clinician
 from scheduling.services.outreach import lead_message

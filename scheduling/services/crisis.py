@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake.models import Lead
 from notifications import refusals as notification_refusals

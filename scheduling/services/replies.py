@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake.models import Lead
 from notifications import selectors as notification_selectors

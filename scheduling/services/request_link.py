@@ -24,10 +24,10 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from config.exceptions import ApplicationError
+from clinic import business_time
+from clinic.errors import ApplicationError
 from intake import services as intake_services
 from intake.models import Lead, Submission
-from scheduling import business_time
 from scheduling.models import Appointment, Callback, RequestLinkChoices
 from scheduling.services.consultations import submission_cancel, submission_restrict
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from config.celery import enqueue
+from clinic.workers import enqueue
 from intake import selectors as intake_selectors
 from intake.models import Lead
 from notifications import selectors as notification_selectors
@@ -23,9 +23,7 @@ STOPPED_REASONS = frozenset({OptOut.Reason.OPTED_OUT, OptOut.Reason.CARRIER})
 
 def undelivered_enqueue(*, message_id: int) -> bool:
     """Hand a message that finally failed to the workers, which decide on a fallback."""
-    from scheduling.tasks import message_undelivered_process
-
-    return enqueue(message_undelivered_process, message_id)
+    return enqueue("scheduling.tasks.message_undelivered_process", message_id)
 
 
 def confirmation_fallback_send(*, message_id: int) -> Message | None:

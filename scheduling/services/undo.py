@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.audit import audit_context
-from config.exceptions import ApplicationError
+from clinic.audit.events import audit_context
+from clinic.errors import ApplicationError
 from intake import services as intake_services
 from scheduling.models import CallAttempt, Callback, StaffAlert
 from scheduling.services.callbacks import CLOSING_OUTCOMES

@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from scheduling.business_time import clinic_zone
+from clinic.business_time import clinic_zone
 from scheduling.models import Callback, CrisisDecision, StaffAlert
 from scheduling.services import attempt_log, callback_claim_next, callbacks_escalate
 from tests.browser.test_accessibility import axe_page, serious_violations  # noqa: F401 (a fixture)

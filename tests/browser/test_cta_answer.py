@@ -13,9 +13,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from clinic import business_time
+from clinic.models import ClinicClosure, OpeningHours
 from intake.models import Submission
-from scheduling import business_time
-from scheduling.models import ClinicClosure, OpeningHours
 from tests.browser.conftest import SLUG
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,5 +1,5 @@
 """Every URL pattern, for anonymous users and for each staff role, answers as its
-view declares: pages with ``config.roles.role_required`` (``allowed_roles``), APIs
+view declares: pages with ``clinic.roles.role_required`` (``allowed_roles``), APIs
 with ``permission_classes`` (``HasRole.of(...)``), public endpoints by name in
 ``PUBLIC`` below. A pattern this test cannot classify fails it, so an endpoint
 added without a rule cannot slip in."""
@@ -25,8 +25,8 @@ from django.urls import (
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from config import roles
-from config.roles import HasRole
+from clinic import roles
+from clinic.roles import HasRole
 from tests.factories import ArticleFactory, UserFactory
 from tests.signin import verified_login
 

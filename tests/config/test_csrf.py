@@ -1,6 +1,6 @@
 """Every unsafe method that any URL pattern accepts from a signed-in member of
 staff is refused without a CSRF token, except the documented exemptions: public
-endpoints that never use the session, and API tokens (tests/config/test_api_tokens.py).
+endpoints that never use the session, and API tokens (tests/clinic/test_api_tokens.py).
 The walk is the access matrix's (tests/config/test_access_matrix.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from config import roles
+from clinic import roles
 from tests.config.test_access_matrix import endpoints, matrix_data  # noqa: F401
 from tests.factories import UserFactory
 from tests.signin import verified_login
@@ -130,7 +130,7 @@ def test_a_csrf_exempt_staff_view_is_caught(signed_in, monkeypatch):
     from django.views.decorators.csrf import csrf_exempt
 
     import config.urls
-    from config.roles import role_required
+    from clinic.roles import role_required
 
     @csrf_exempt
     @role_required(roles.COORDINATOR)

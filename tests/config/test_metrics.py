@@ -16,7 +16,8 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from config import metrics, roles
+from clinic import roles
+from config import metrics
 from config.tasks import worker_heartbeat
 from notifications.models import Message
 from scheduling.models import Callback

@@ -4,8 +4,8 @@ import pytest
 from django.core.cache import cache
 
 from config.celery import app as celery_app
+from config.health import HEARTBEAT_KEY
 from config.tasks import worker_heartbeat
-from config.views import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
 

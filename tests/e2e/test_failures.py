@@ -26,10 +26,10 @@ from kombu import Connection
 from rest_framework.test import APIClient
 
 from bench.services import Redis, missing_tools, wait_until
+from clinic.workers import enqueue
 from config.celery import app as celery_app
-from config.celery import enqueue
+from config.health import HEARTBEAT_KEY
 from config.tasks import worker_heartbeat
-from config.views import HEARTBEAT_KEY
 from intake.models import Submission
 from notifications.models import Message
 from notifications.services import message_send
@@ -100,7 +100,7 @@ def own_stack(
     server.start()
     cache = {
         "default": {
-            "BACKEND": "config.cache.FailOpenRedisCache",
+            "BACKEND": "clinic.cache.FailOpenRedisCache",
             "LOCATION": server.url(1),
             "KEY_PREFIX": "clinic",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
@@ -335,7 +335,7 @@ def test_an_own_broker_leaves_the_app_whole_again(eager_off, tmp_path):
     # autouse fixtures set it up before eager_off, so it would undo after eager_off.)
     celery_app.conf.task_always_eager = True
     try:
-        assert enqueue(worker_heartbeat)
+        assert enqueue("config.tasks.worker_heartbeat")
     finally:
         celery_app.conf.task_always_eager = False
     assert cache.get(HEARTBEAT_KEY) is not None

@@ -10,9 +10,10 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from clinic.models import OpeningHours
 from intake.models import Submission
 from notifications.models import Message
-from scheduling.models import Callback, OpeningHours, StaffAlert
+from scheduling.models import Callback, StaffAlert
 from tests.factories import UserFactory
 from tests.signin import verified_login
 

@@ -9,11 +9,11 @@ import time_machine
 from django.conf import settings
 from django.utils.html import escape
 
+from clinic import business_time
+from clinic.models import OpeningHours
 from intake.apis import submission_next_contact
 from intake.models import Lead, Submission
 from intake.services import article_import_text
-from scheduling import business_time
-from scheduling.models import OpeningHours
 
 pytestmark = pytest.mark.django_db
 
@@ -136,7 +136,7 @@ def test_the_form_without_javascript_answers_past_the_per_phone_limit_like_any_o
     assert Submission.objects.filter(phone_limited=True).count() == 1
 
 
-# --- The answer says when and how (scheduling.next_contact) ----------------------
+# --- The answer says when and how (intake.next_contact) ----------------------
 
 
 @pytest.fixture

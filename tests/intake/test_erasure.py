@@ -14,9 +14,9 @@ from django.db import connection
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from config import roles
-from config.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic import roles
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from intake.models import Consent, FunnelRollup, Lead, Submission
 from intake.services import lead_erase
 from notifications import services as notification_services

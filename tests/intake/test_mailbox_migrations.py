@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from config.crypto import email_hash, email_hash_lowercased, phone_hash
+from clinic.crypto import email_hash, email_hash_lowercased, phone_hash
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

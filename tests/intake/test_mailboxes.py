@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from config.crypto import email_hash, lookup_hash, mailbox_canonical
+from clinic.crypto import email_hash, lookup_hash, mailbox_canonical
 from intake.models import Lead, Submission
 from scheduling import links
 

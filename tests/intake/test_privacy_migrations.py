@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from config.crypto import email_hash, phone_hash
+from clinic.crypto import email_hash, phone_hash
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

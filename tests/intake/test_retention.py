@@ -10,8 +10,8 @@ from django.conf import settings
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from clinic.crypto import phone_hash
 from config.celery import app as celery_app
-from config.crypto import phone_hash
 from intake import tasks as intake_tasks
 from intake.models import Consent, FunnelRollup, IdempotencyKey, Lead, Submission
 from intake.services import (

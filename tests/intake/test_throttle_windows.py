@@ -73,7 +73,7 @@ def test_a_scope_without_a_rate_is_not_limited(backend, settings):
 def test_a_cache_outage_lets_the_request_in(settings, rates):
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.cache.FailOpenRedisCache",
+            "BACKEND": "clinic.cache.FailOpenRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }

@@ -7,7 +7,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from notifications import services
 from notifications.backends import TransportError
 from notifications.models import Message, OptOut

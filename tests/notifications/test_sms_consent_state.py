@@ -14,8 +14,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from config.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from notifications import services
 from notifications.models import Message, OptOut, SmsConsentState
 from notifications.sms_consent import INVITE_ANSWER_WINDOW

@@ -14,7 +14,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from intake.models import Lead
 from notifications import services
 from notifications.backends import (

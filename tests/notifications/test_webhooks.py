@@ -5,7 +5,7 @@ import random
 import pytest
 from twilio.request_validator import RequestValidator
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from notifications import services
 from notifications.models import InboundMessage, Message, OptOut
 from notifications.signals import reply_received

@@ -6,8 +6,8 @@ from datetime import time
 
 import pytest
 
-from scheduling import business_time
-from scheduling.models import OpeningHours
+from clinic import business_time
+from clinic.models import OpeningHours
 
 
 @pytest.fixture

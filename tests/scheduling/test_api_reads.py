@@ -1,6 +1,6 @@
 """Every API answer that carries a lead's personal data (a name, call notes) is on the
 audit trail as one ``lead.read`` event per lead, like the console's pages, written in
-one statement whatever the page size (config.audit.events_record_for)."""
+one statement whatever the page size (clinic.audit.events.events_record_for)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config import audit
+from clinic.audit import events as audit
 from intake.models import LeadEvent
 from scheduling import apis, selectors, services
 from scheduling.models import Availability, Clinician

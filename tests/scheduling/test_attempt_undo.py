@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from django.db import connection
 
-from config.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from intake.models import Lead
 from intake.selectors import sms_permission
 from notifications.models import OptOut, Refusal

@@ -7,8 +7,8 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from config.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from intake.models import Lead
 from notifications.models import Message, OptOut
 from scheduling.models import CallAttempt, Callback

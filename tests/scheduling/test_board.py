@@ -11,8 +11,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from clinic.business_time import clinic_zone
 from intake.models import LeadEvent
-from scheduling.business_time import clinic_zone
 from scheduling.models import Callback, CrisisDecision, StaffAlert
 from scheduling.services import attempt_log, callback_claim_next, callbacks_escalate
 from tests.factories import submit_lead

@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from django.core import mail
 
+from clinic import business_time
 from notifications.wording import sms_segments, wording_problems
-from scheduling import business_time
 from tests.factories import submit_lead
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clinic_in_new_york")]

@@ -9,9 +9,9 @@ from datetime import time, timedelta
 import pytest
 from django.utils import timezone
 
-from config.exceptions import ApplicationError
+from clinic import business_time
+from clinic.errors import ApplicationError
 from intake.models import Lead
-from scheduling import business_time
 from scheduling.models import Appointment, Availability, CallAttempt, Callback, Clinician
 from scheduling.services import attempt_log, callback_book
 from tests.factories import submit_lead

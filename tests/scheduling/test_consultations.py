@@ -8,7 +8,7 @@ import time_machine
 from django.core import mail
 from django.db import IntegrityError
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake.models import Lead
 from intake.services import lead_details_verify
 from notifications.models import Message

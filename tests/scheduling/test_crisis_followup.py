@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.utils import timezone
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake.models import Lead
 from notifications.models import Message
 from scheduling.models import Callback, CrisisDecision, StaffAlert

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from scheduling import next_contact
+from intake import next_contact
 from tests.factories import ArticleFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clinic_in_new_york")]

@@ -20,8 +20,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config.crypto import email_hash, phone_hash
-from config.exceptions import ApplicationError
+from clinic.crypto import email_hash, phone_hash
+from clinic.errors import ApplicationError
 from intake.models import Lead, Submission
 from intake.services import lead_erase
 from notifications import services as notification_services
@@ -436,7 +436,7 @@ def test_lifting_cannot_reach_a_refusal_of_details_the_lead_does_not_have(
 def test_the_lifting_is_audited_without_the_phone_or_email(refused, post, later, coordinator):
     if connection.vendor != "postgresql":
         pytest.skip("the change trail exists on PostgreSQL only")
-    from config.audit import audit_context
+    from clinic.audit.events import audit_context
     from notifications.models import RefusalEvent
 
     _response, submission = post()
@@ -486,7 +486,7 @@ def test_erasure_drops_the_note_of_a_lifted_refusal(refused, coordinator, post, 
 def test_an_admin_finds_a_refusal_by_the_address_typed_in_and_cannot_change_it(refused, client):
     from django.contrib.auth.models import Group
 
-    from config import roles
+    from clinic import roles
     from tests.factories import UserFactory
 
     admin = UserFactory(username="refusal-admin", is_staff=True)

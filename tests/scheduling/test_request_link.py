@@ -271,7 +271,7 @@ def test_the_page_never_shows_the_persons_name_phone_or_email(client, routed):
 
 
 def test_cancel_and_undo_are_on_the_requests_audit_trail(client, routed):
-    from config.audit import trail_for_lead
+    from clinic.audit.trail import trail_for_lead
 
     submission, _callback, path = routed()
     client.post(path, {"action": "cancel_confirmed"})

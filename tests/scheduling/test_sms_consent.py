@@ -18,7 +18,7 @@ from django.core import mail
 from django.utils import timezone
 from phonenumber_field.phonenumber import to_python
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake.models import Lead, Submission
 from intake.services import lead_submit_call
 from notifications import services as notification_services

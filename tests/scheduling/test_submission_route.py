@@ -7,7 +7,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from intake.models import Submission
 from notifications.models import Message, OptOut
 from scheduling.models import Callback

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from config.exceptions import ApplicationError
+from clinic.errors import ApplicationError
 from intake.selectors import lead_by_reference
 from intake.services import lead_erase
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from config.crypto import column_rewrite, encrypted_columns, rotate_stale
+from clinic.crypto import column_rewrite, encrypted_columns, rotate_stale
 
 
 class Command(BaseCommand):

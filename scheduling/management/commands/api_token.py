@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.exceptions import ApplicationError
-from config.signin import services
+from clinic.errors import ApplicationError
+from clinic.signin import services
 
 
 class Command(BaseCommand):

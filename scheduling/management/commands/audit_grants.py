@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from config import audit
+from clinic.audit import events
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError("The role must be a plain lower-case PostgreSQL name.")
         if connection.vendor != "postgresql":
             raise CommandError("Database roles and grants are PostgreSQL only.")
-        statements = audit.app_role_grants(role)
+        statements = events.app_role_grants(role)
         if execute:
             with connection.cursor() as cursor:
                 for statement in statements:

@@ -13,9 +13,10 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from config import roles
+from clinic import roles
+from clinic.services import opening_hours_seed
 from intake.services import article_import_text
-from scheduling.models import Availability, Clinician, OpeningHours
+from scheduling.models import Availability, Clinician
 
 DEMO_ARTICLES = Path(settings.BASE_DIR) / "intake" / "demo"
 
@@ -39,11 +40,7 @@ class Command(BaseCommand):
                     slug=path.stem, text=path.read_text(encoding="utf-8"), topic="depression"
                 )
                 self.stdout.write(f"article: /articles/{article.slug}/")
-            if not OpeningHours.objects.exists():
-                OpeningHours.objects.bulk_create(
-                    OpeningHours(weekday=day, opens_at=opens, closes_at=closes)
-                    for day, opens, closes in DEMO_HOURS
-                )
+            if opening_hours_seed(intervals=DEMO_HOURS):
                 self.stdout.write(
                     "opening hours: Mon-Fri 08:00-12:30, 13:30-20:00; Sat 09:00-13:00"
                 )

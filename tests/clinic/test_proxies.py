@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from config.proxies import client_address
+from clinic.proxies import client_address
 from intake.models import Submission
+from tests.clinic.test_signin import PASSWORD, sign_in, staff
 from tests.config.test_settings import PRODUCTION_ENV, SETUP, run_python
-from tests.config.test_signin import PASSWORD, sign_in, staff
 from tests.factories import submit_lead
 from tests.signin import verified_login
 

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from knox.models import AuthToken
 
-from config.signin import services
+from clinic.signin import services
 
 
 class ClinicUserAdmin(UserAdmin):

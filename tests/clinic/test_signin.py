@@ -20,8 +20,8 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from config import roles
-from config.signin import services
+from clinic import roles
+from clinic.signin import services
 from tests.config.test_settings import PRODUCTION_ENV, SETUP, run_python
 from tests.factories import UserFactory
 from tests.signin import totp_code, totp_device, verified_login

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from intake import selectors as intake_selectors
-from intake import services as intake_services
+from clinic import business_time
+from intake import selectors, services
 from intake.models import Lead, Submission
-from scheduling import business_time
 
 CALL = "call"
 TEXT = "text"
@@ -44,8 +43,8 @@ def contact_channel(
 def submission_contact_channel(submission: Submission) -> str:
     """:func:`contact_channel` for one submission (its own phone, address and consent)."""
     phone = submission.phone
-    reachable = bool(phone) and intake_selectors.phone_sms_reachable(
-        phone=phone, phone_type=intake_services.phone_type_of(phone)
+    reachable = bool(phone) and selectors.phone_sms_reachable(
+        phone=phone, phone_type=services.phone_type_of(phone)
     )
     return contact_channel(
         preferred_channel=submission.preferred_channel,

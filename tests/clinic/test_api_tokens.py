@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
 
-from config import roles
-from tests.config.test_signin import staff
+from clinic import roles
+from tests.clinic.test_signin import staff
 from tests.signin import verified_login
 
 CALLBACKS = "/api/v1/callbacks/"

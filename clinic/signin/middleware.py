@@ -19,10 +19,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 
-from config.exceptions import error_body
-from config.signin import services
+from clinic.errors import error_body
+from clinic.signin import services
 
-logger = structlog.get_logger("config.signin")
+logger = structlog.get_logger("clinic.signin")
 
 LAST_ACTIVITY_KEY = "signin_last_activity"
 # Marks a request the page makes by itself (htmx polling, lease renewal), which

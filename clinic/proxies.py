@@ -51,7 +51,7 @@ def _forget(*, setting: str, **kwargs: Any) -> None:
         _trusted.cache_clear()
 
 
-setting_changed.connect(_forget, dispatch_uid="config.proxies.forget")
+setting_changed.connect(_forget, dispatch_uid="clinic.proxies.forget")
 
 
 def _address(text: str) -> Address | None:

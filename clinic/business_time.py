@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from django.conf import settings
 
-from scheduling.models import ClinicClosure, OpeningHours
+from clinic.models import ClinicClosure, OpeningHours
 
 # Looking further than this for an opening means the clinic has no hours at all.
 SEARCH_DAYS = 60

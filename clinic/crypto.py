@@ -72,7 +72,7 @@ def _forget_keys(*, setting: str, **kwargs: Any) -> None:
         field_keys.cache_clear()
 
 
-setting_changed.connect(_forget_keys, dispatch_uid="config.crypto.forget_keys")
+setting_changed.connect(_forget_keys, dispatch_uid="clinic.crypto.forget_keys")
 
 
 def encrypt_text(value: str) -> str:

@@ -10,8 +10,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from scheduling import business_time
-from scheduling.models import ClinicClosure, OpeningHours
+from clinic import business_time
+from clinic.models import ClinicClosure, OpeningHours
 
 NY = ZoneInfo("America/New_York")
 

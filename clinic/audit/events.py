@@ -1,43 +1,39 @@
-"""The audit trail: every change to the clinic's records and every read of a lead's
-personal data, append-only, with who, role, what, when and from where (docs/audit.md).
+"""What the audit trail records (docs/audit.md), and in whose name.
 
-- Changes are recorded by PostgreSQL row triggers (django-pghistory on django-pgtrigger),
-  so ``QuerySet.update()``, raw SQL and the admin are caught too. Models opt in with
-  :func:`audited`, which stores every column except the personal ones; for those it
-  stores only *which* changed, never a value, because the trail outlives erasure.
-- Reads are events of the same event models, written by :func:`event_record` (called
-  by ``intake.services.lead_access_record`` and friends), so one lead's trail reads as
-  one timeline.
-- Who and from where come from :func:`audit_context`: the web request
-  (:class:`AuditContextMiddleware`) or the Celery task (``config.celery``). On
-  PostgreSQL it is pghistory's context, which the triggers copy into each event row.
-
-SQLite (the development default) has no triggers: there the change trail is empty,
-reads are still recorded, and nothing else changes.
+- Changes: PostgreSQL row triggers (django-pghistory on django-pgtrigger) on every
+  model decorated with :func:`audited`, so ``QuerySet.update()``, raw SQL and the admin
+  are caught too. Every column is stored except the personal ones; for those only
+  *which* changed is stored, never a value, because the trail outlives erasure.
+- Reads: manual events of the same event models, written by :func:`event_record`
+  (called by ``intake.services.lead_access_record`` and friends), so one lead's trail
+  reads as one timeline.
+- Who and from where: :func:`audit_context`, set by the web request
+  (:class:`AuditContextMiddleware`) or the Celery task (config.celery). On PostgreSQL
+  it is pghistory's context, which the triggers copy into each event row.
+- The application's database role may only read and append to the trail
+  (:func:`app_role_grants`).
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import pghistory
 import pghistory.trigger
 import pgtrigger
-from django.apps import apps
-from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import InterfaceError, OperationalError, connection, connections, models, router
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from config import roles
-from config.proxies import client_address
+from clinic import roles
+from clinic.proxies import client_address
 
 # pghistory's labels for trigger events; read events are named "<entity>.read".
 INSERT = "insert"
@@ -52,15 +48,36 @@ PERSONAL_CHANGED = "personal_changed"
 # --- Tracking -----------------------------------------------------------------------
 
 
-class _PersonalChangesEvent(pghistory.trigger.Event):
+class _NamedIn:
+    """A trigger named as it was in the app its model was first made in (``named_in``;
+    see :func:`audited`'s ``moved_from``). pgtrigger names a trigger and its function
+    in the database after the model's app label (``pgtrigger_<name>_<hash of
+    "app.Model:name">``): a model that moved between apps keeps those names so."""
+
+    named_in: str | None = None
+
+    def get_pgid(self, model: type[models.Model]) -> str:
+        if self.named_in is None:
+            return super().get_pgid(model)  # type: ignore[misc]
+        name = self.name  # type: ignore[attr-defined]
+        uri = f"{self.named_in}.{model._meta.object_name}:{name}"
+        # pgtrigger.Trigger.get_pgid's formula, on the first app's label.
+        model_hash = hashlib.sha1(uri.encode(), usedforsecurity=False).hexdigest()[:5]
+        return f"pgtrigger_{name}_{model_hash}".lower()
+
+
+class _EventTrigger(_NamedIn, pghistory.trigger.Event):
     """pghistory's event trigger, also naming the personal columns that changed.
 
     The event row has no column for a personal field, so its value never reaches the
     trail; ``personal_changed`` lists the names of those that differ between OLD and
     NEW (``first_name,phone``), so a change of name or number is still on record."""
 
-    def __init__(self, *, personal: Sequence[str], **kwargs: Any) -> None:
+    def __init__(
+        self, *, personal: Sequence[str], named_in: str | None = None, **kwargs: Any
+    ) -> None:
         self.personal = tuple(personal)
+        self.named_in = named_in
         super().__init__(**kwargs)
 
     def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
@@ -79,27 +96,53 @@ class _PersonalChangesEvent(pghistory.trigger.Event):
         return pgtrigger.Func(sql)
 
 
-class _UpdateEvent(pghistory.UpdateEvent):
-    """An update of any column, personal ones included (see ``_PersonalChangesEvent``)."""
+class _AppendOnly(_NamedIn, pgtrigger.Protect):
+    """pghistory's append-only protection of an event table (``PGHISTORY_APPEND_ONLY``),
+    for an event model whose trigger keeps its first app's name."""
+
+    def __init__(self, *, named_in: str) -> None:
+        self.named_in = named_in
+        super().__init__(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+
+
+class _RowEvent:
+    """Registers a row tracker's trigger as an :class:`_EventTrigger` (pghistory's own,
+    plus the personal columns an update changed and the name of a moved model's)."""
+
+    personal: tuple[str, ...] = ()
+    named_in: str | None = None
+
+    def add_event_trigger(self, event_model: type[models.Model]) -> None:
+        pgtrigger.register(
+            _EventTrigger(
+                personal=self.personal,
+                named_in=self.named_in,
+                event_model=event_model,
+                label=self.label,  # type: ignore[attr-defined]
+                name=self.trigger_name,  # type: ignore[attr-defined]
+                row=self.row,  # type: ignore[attr-defined]
+                operation=self.operation,  # type: ignore[attr-defined]
+                condition=self.condition,  # type: ignore[attr-defined]
+                level=self.level,  # type: ignore[attr-defined]
+            )
+        )(event_model.pgh_tracked_model)
+
+
+class _InsertEvent(_RowEvent, pghistory.InsertEvent):
+    pass
+
+
+class _DeleteEvent(_RowEvent, pghistory.DeleteEvent):
+    pass
+
+
+class _UpdateEvent(_RowEvent, pghistory.UpdateEvent):
+    """An update of any column, personal ones included (see ``_EventTrigger``)."""
 
     def __init__(self, *, personal: Sequence[str]) -> None:
         # Any column, not just the stored ones: a change of name alone is an event too.
         super().__init__(UPDATE, condition=pgtrigger.Condition("OLD.* IS DISTINCT FROM NEW.*"))
         self.personal = tuple(personal)
-
-    def add_event_trigger(self, event_model: type[models.Model]) -> None:
-        pgtrigger.register(
-            _PersonalChangesEvent(
-                personal=self.personal,
-                event_model=event_model,
-                label=self.label,
-                name=self.trigger_name,
-                row=self.row,
-                operation=self.operation,
-                condition=self.condition,
-                level=self.level,
-            )
-        )(event_model.pgh_tracked_model)
 
 
 def audited(
@@ -109,6 +152,7 @@ def audited(
     reads: Sequence[str] = (),
     app_label: str | None = None,
     model_name: str | None = None,
+    moved_from: str | None = None,
 ) -> Callable[[type[models.Model]], type[models.Model]]:
     """Class decorator: record every insert, update and delete of the model.
 
@@ -116,13 +160,23 @@ def audited(
     only named when an update changes them; ``skip`` columns are neither stored nor
     watched (bookkeeping such as ``last_login``). ``reads`` are labels of manual events
     (``"lead.read"``) written by :func:`event_record`. The event model is
-    ``<Model>Event`` in the model's own app (or ``app_label``)."""
+    ``<Model>Event`` in the model's own app (or ``app_label``).
+
+    ``moved_from`` names the app a model was first made in, when it has moved to
+    another since (its ``Meta.db_table`` keeps the first app's table): its event model
+    keeps its table too, and the triggers on both keep their names, so the move
+    changes nothing in the database and the trail goes on in the same table."""
 
     def decorate(model: type[models.Model]) -> type[models.Model]:
-        trackers: list[pghistory.Tracker] = [
-            pghistory.InsertEvent(INSERT),
+        row_events: list[_RowEvent] = [
+            _InsertEvent(INSERT),
             _UpdateEvent(personal=personal),
-            pghistory.DeleteEvent(DELETE),
+            _DeleteEvent(DELETE),
+        ]
+        for tracker in row_events:
+            tracker.named_in = moved_from
+        trackers: list[pghistory.Tracker] = [
+            *row_events,  # type: ignore[list-item]
             *(pghistory.ManualEvent(label) for label in reads),
         ]
         if skip:
@@ -130,11 +184,22 @@ def audited(
                 f.name for f in model._meta.concrete_fields if f.name not in set(skip)
             ]
             trackers[1].condition = pgtrigger.AnyChange(*condition_fields)
+        event_model_name = model_name or f"{model.__name__}Event"
+        moved: dict[str, Any] = {}
+        if moved_from is not None:
+            append_only = pghistory.config.append_only()
+            moved = {
+                "append_only": False,  # pghistory's would take the new app's name
+                "meta": {
+                    "db_table": f"{moved_from}_{event_model_name.lower()}",
+                    "triggers": [_AppendOnly(named_in=moved_from)] if append_only else [],
+                },
+            }
         return pghistory.track(
             *trackers,
             exclude=[*personal, *skip],
             app_label=app_label,
-            model_name=model_name or f"{model.__name__}Event",
+            model_name=event_model_name,
             attrs={
                 PERSONAL_CHANGED: models.CharField(
                     max_length=500,
@@ -143,6 +208,7 @@ def audited(
                     help_text="Personal columns this update changed (names only).",
                 )
             },
+            **moved,
         )(model)
 
     return decorate
@@ -404,202 +470,9 @@ def _event_model_for(model: type[models.Model], label: str) -> type[models.Model
     raise ValueError(f"{model._meta.label} has no {label!r} event")
 
 
-# --- The trail ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrailEntry:
-    """One event as the admin shows it: never a personal value."""
-
-    id: int
-    at: datetime
-    label: str
-    model: str
-    object_id: Any
-    context: dict[str, Any]
-    changes: dict[str, Any] = field(default_factory=dict)
-    personal_changed: tuple[str, ...] = ()
-
-    @property
-    def user_id(self) -> Any:
-        return self.context.get("user")
-
-    @property
-    def source(self) -> str:
-        """The route or task that made the event."""
-        return str(self.context.get("task") or self.context.get("route") or "")
-
-
 def event_models() -> list[type[models.Model]]:
+    """Every audit event model (one per audited model), by label."""
     return sorted(pghistory.core.event_models(), key=lambda m: m._meta.label)
-
-
-def _stored_fields(event_model: type[models.Model]) -> list[str]:
-    tracked = {f.name for f in event_model.pgh_tracked_model._meta.concrete_fields}
-    return [
-        f.attname
-        for f in event_model._meta.concrete_fields
-        if f.name in tracked and not f.name.startswith("pgh_")
-    ]
-
-
-def _fk_fields_to(event_model: type[models.Model], target: type[models.Model]) -> list[str]:
-    return [
-        f.attname
-        for f in event_model._meta.concrete_fields
-        if f.is_relation and f.name != "pgh_obj" and f.related_model is target
-    ]
-
-
-def _entries(
-    querysets: dict[type[models.Model], models.QuerySet],
-    *,
-    since: datetime | None,
-    until: datetime | None,
-    label: str | None,
-    limit: int,
-) -> list[TrailEntry]:
-    """The newest ``limit`` events across the querysets, each update with what it changed."""
-    entries: list[TrailEntry] = []
-    for event_model, queryset in querysets.items():
-        if since is not None:
-            queryset = queryset.filter(pgh_created_at__gte=since)
-        if until is not None:
-            queryset = queryset.filter(pgh_created_at__lt=until)
-        if label:
-            queryset = queryset.filter(pgh_label=label)
-        events = list(queryset.order_by("-pgh_created_at", "-pgh_id")[:limit])
-        if not events:
-            continue
-        fields = _stored_fields(event_model)
-        has_obj = any(f.name == "pgh_obj" for f in event_model._meta.concrete_fields)
-        previous = _previous_snapshots(event_model, events, fields) if has_obj else {}
-        for event in events:
-            snapshot = {name: getattr(event, name) for name in fields}
-            before = previous.get(event.pgh_id)
-            if event.pgh_label == UPDATE and before is not None:
-                changes = {
-                    name: [before[name], value]
-                    for name, value in snapshot.items()
-                    if before[name] != value
-                }
-            else:
-                changes = snapshot
-            personal = getattr(event, PERSONAL_CHANGED, None) or ""
-            entries.append(
-                TrailEntry(
-                    id=event.pgh_id,
-                    at=event.pgh_created_at,
-                    label=event.pgh_label,
-                    # auth.User, not the proxy that carries its triggers.
-                    model=event_model.pgh_tracked_model._meta.concrete_model._meta.label,
-                    object_id=event.pgh_obj_id if has_obj else None,
-                    context=event.pgh_context or {},
-                    changes=changes,
-                    personal_changed=tuple(name for name in personal.split(",") if name),
-                )
-            )
-    entries.sort(key=lambda entry: (entry.at, entry.id), reverse=True)
-    return entries[:limit]
-
-
-def _previous_snapshots(
-    event_model: type[models.Model], events: list[models.Model], fields: list[str]
-) -> dict[int, dict[str, Any]]:
-    """For each update event, the stored columns of the same object's event before it."""
-    updates = [event for event in events if event.pgh_label == UPDATE]
-    if not updates:
-        return {}
-    history = (
-        event_model.objects.filter(
-            pgh_obj_id__in={event.pgh_obj_id for event in updates},
-            pgh_id__lt=max(event.pgh_id for event in updates),
-            pgh_label__in=[INSERT, UPDATE],
-        )
-        .order_by("pgh_obj_id", "pgh_id")
-        .values("pgh_id", "pgh_obj_id", *fields)
-    )
-    by_object: dict[Any, list[dict[str, Any]]] = {}
-    for row in history:
-        by_object.setdefault(row["pgh_obj_id"], []).append(row)
-    previous: dict[int, dict[str, Any]] = {}
-    for event in updates:
-        earlier = [
-            row for row in by_object.get(event.pgh_obj_id, []) if row["pgh_id"] < event.pgh_id
-        ]
-        if earlier:
-            previous[event.pgh_id] = earlier[-1]
-    return previous
-
-
-def trail_for_lead(
-    lead_id: int,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    label: str | None = None,
-    limit: int | None = None,
-) -> list[TrailEntry]:
-    """Every event of a lead and of the records hanging off it: its submissions,
-    consents, callbacks and their attempts and alerts, appointments, reads, and the
-    messages about it (``correlation="lead:<id>"``). Found through the event tables
-    themselves, so records deleted since are still on the trail."""
-    lead_model = apps.get_model("intake", "Lead")
-    models_ = event_models()
-    filters: dict[type[models.Model], models.Q] = {}
-
-    def add(event_model: type[models.Model], condition: models.Q) -> None:
-        filters[event_model] = filters.get(event_model, models.Q(pk__in=[])) | condition
-
-    children: dict[type[models.Model], set[Any]] = {}
-    for event_model in models_:
-        if event_model.pgh_tracked_model is lead_model:
-            add(event_model, models.Q(pgh_obj_id=lead_id))
-        for attname in _fk_fields_to(event_model, lead_model):
-            add(event_model, models.Q(**{attname: lead_id}))
-            ids = set(
-                event_model.objects.filter(**{attname: lead_id}).values_list(
-                    "pgh_obj_id", flat=True
-                )
-            )
-            children.setdefault(event_model.pgh_tracked_model, set()).update(ids)
-        if any(f.name == "correlation" for f in event_model._meta.concrete_fields):
-            add(event_model, models.Q(correlation=f"lead:{lead_id}"))
-    for event_model in models_:
-        for child_model, ids in children.items():
-            if ids and child_model is not lead_model:
-                for attname in _fk_fields_to(event_model, child_model):
-                    add(event_model, models.Q(**{f"{attname}__in": ids}))
-    return _entries(
-        {m: m.objects.filter(condition) for m, condition in filters.items()},
-        since=since,
-        until=until,
-        label=label,
-        limit=limit or settings.AUDIT_TRAIL_PAGE_SIZE,
-    )
-
-
-def trail_for_user(
-    user_id: int,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    label: str | None = None,
-    limit: int | None = None,
-) -> list[TrailEntry]:
-    """Every event a staff user caused (their requests' context names them), newest first."""
-    return _entries(
-        {m: m.objects.filter(pgh_context__user=user_id) for m in event_models()},
-        since=since,
-        until=until,
-        label=label,
-        limit=limit or settings.AUDIT_TRAIL_PAGE_SIZE,
-    )
-
-
-def event_labels() -> list[str]:
-    """Every action the trail can hold (insert, update, delete, lead.read, ...)."""
-    return sorted({tracker.label for m in event_models() for tracker in (m.pgh_trackers or ())})
 
 
 # --- The application's database role ---------------------------------------------------

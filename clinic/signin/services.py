@@ -22,11 +22,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
-from config import roles
-from config.exceptions import ApplicationError
-from config.proxies import client_address
+from clinic import roles
+from clinic.errors import ApplicationError
+from clinic.proxies import client_address
 
-logger = structlog.get_logger("config.signin")
+logger = structlog.get_logger("clinic.signin")
 
 TOTP_DEVICE_NAME = "Authenticator app"
 BACKUP_DEVICE_NAME = "Backup codes"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from config.signin import views
+from clinic.signin import views
 
 app_name = "signin"
 

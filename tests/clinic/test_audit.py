@@ -1,4 +1,4 @@
-"""The audit trail (config.audit, docs/audit.md): every read of a lead's personal data
+"""The audit trail (clinic.audit, docs/audit.md): every read of a lead's personal data
 and every change, append-only, with who, role, what, when and from where."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.test import Client
 from django.utils import timezone
 
-from config import audit
+from clinic.audit import events as audit
+from clinic.audit import trail
 from intake.models import Lead, LeadEvent, Submission, SubmissionEvent
 from notifications.models import Message, MessageEvent
 from scheduling import selectors, services
@@ -358,7 +359,7 @@ def test_changes_of_a_staff_account_name_personal_columns_and_skip_sign_ins():
     assert updates[0].personal_changed == "first_name"
     assert updates[0].is_staff is True
     assert updates[0].pgh_context["user"] == 1
-    [entry] = audit.trail_for_user(1, label="update")
+    [entry] = trail.trail_for_user(1, label="update")
     assert entry.model == "auth.User"
     assert entry.personal_changed == ("first_name",)
 

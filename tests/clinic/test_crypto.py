@@ -1,4 +1,4 @@
-"""Encryption at rest (config.crypto.EncryptedTextField), key rotation and lookup hashes."""
+"""Encryption at rest (clinic.crypto.EncryptedTextField), key rotation and lookup hashes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.core.exceptions import FieldError
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from config.crypto import (
+from clinic.crypto import (
     DecryptionError,
     column_rewrite,
     decrypt_token,

@@ -19,11 +19,11 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from config import roles
-from config.exceptions import ApplicationError, error_body
-from config.roles import role_required
-from config.signin import services
-from config.signin.middleware import is_api
+from clinic import roles
+from clinic.errors import ApplicationError, error_body
+from clinic.roles import role_required
+from clinic.signin import services
+from clinic.signin.middleware import is_api
 
 # Backup codes wait here, in the session, between enrolment and the page that
 # shows them once.
@@ -42,7 +42,7 @@ class TokenForm(forms.Form):
 
 class SignInView(auth_views.LoginView):
     """Username and password. django-axes counts this form's failures; the
-    second factor is asked next (config.signin.middleware.OtpRequiredMiddleware)."""
+    second factor is asked next (clinic.signin.middleware.OtpRequiredMiddleware)."""
 
     template_name = "registration/login.html"
 

@@ -1,0 +1,31 @@
+"""Handing work to the Celery workers, by task name.
+
+A service enqueues the work whose state it has just made durable by naming the task
+(``"scheduling.tasks.submission_process"``), never by importing its module: a tasks
+module imports the services it runs, so a service importing it back made a cycle.
+The name is looked up in the current Celery app's registry (each app's
+``AppConfig.ready`` imports its tasks module, so the web process knows them too),
+which keeps eager mode in tests running the task at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task_name: str, *args: int) -> bool:
+    """Publish the task named ``task_name`` with ids as arguments. A broker outage is
+    logged, never raised: callers enqueue work whose state is already durable in the
+    database, and a periodic sweep publishes it again later. A name no app registered
+    is a programming error, and raises ``KeyError``."""
+    task = current_app.tasks[task_name]
+    try:
+        task.delay(*args)
+    except Exception:  # kombu raises many types; any of them means "not queued".
+        logger.warning("celery.enqueue_failed", extra={"task": task_name})
+        return False
+    return True
