@@ -77,11 +77,15 @@ def call_webhooks(*, call_id: int) -> CallWebhooks:
     )
 
 
-def call_create(*, callback_id: int, coordinator_id: int, kind: str) -> Call:
+def call_create(
+    *, callback_id: int, coordinator_id: int, kind: str, instant_round_id: int | None = None
+) -> Call:
     """Store a bridged call about to be placed for ``callback_id``, ringing
     ``coordinator_id``'s phone first, with its staff leg queued. Whether the call may
     be placed (who holds the callback, a verified phone, the person's wishes) is the
-    caller's to decide first; ``recorded`` is ``CALL_RECORDING`` now."""
+    caller's to decide first; ``recorded`` is ``CALL_RECORDING`` now. An instant call
+    names its round; a second live one for the same member of staff is an
+    ``IntegrityError`` (one at a time)."""
     if kind not in Call.Kind.values:
         raise ValueError(f"Unknown call kind {kind!r}")
     with transaction.atomic():
@@ -89,6 +93,7 @@ def call_create(*, callback_id: int, coordinator_id: int, kind: str) -> Call:
             callback_id=callback_id,
             coordinator_id=coordinator_id,
             kind=kind,
+            instant_round_id=instant_round_id,
             recorded=settings.CALL_RECORDING,
         )
         CallLeg.objects.create(call=call, role=CallLeg.Role.COORDINATOR)
