@@ -38,6 +38,7 @@ BENCHMARKS = (
     "intake.py",
     "worker_intake.py",
     "notifications.py",
+    "instant_calls.py",
     "callback_queue.py",
     "reports.py",
 )

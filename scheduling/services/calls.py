@@ -77,15 +77,11 @@ def call_webhooks(*, call_id: int) -> CallWebhooks:
     )
 
 
-def call_create(
-    *, callback_id: int, coordinator_id: int, kind: str, instant_round_id: int | None = None
-) -> Call:
+def call_create(*, callback_id: int, coordinator_id: int, kind: str) -> Call:
     """Store a bridged call about to be placed for ``callback_id``, ringing
     ``coordinator_id``'s phone first, with its staff leg queued. Whether the call may
     be placed (who holds the callback, a verified phone, the person's wishes) is the
-    caller's to decide first; ``recorded`` is ``CALL_RECORDING`` now. An instant call
-    names its round; a second live one for the same member of staff is an
-    ``IntegrityError`` (one at a time)."""
+    caller's to decide first; ``recorded`` is ``CALL_RECORDING`` now."""
     if kind not in Call.Kind.values:
         raise ValueError(f"Unknown call kind {kind!r}")
     with transaction.atomic():
@@ -93,7 +89,6 @@ def call_create(
             callback_id=callback_id,
             coordinator_id=coordinator_id,
             kind=kind,
-            instant_round_id=instant_round_id,
             recorded=settings.CALL_RECORDING,
         )
         CallLeg.objects.create(call=call, role=CallLeg.Role.COORDINATOR)

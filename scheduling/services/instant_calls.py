@@ -20,13 +20,15 @@ serialised on the round's row: one bridge, one claim. Nobody pressing 1 in time
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from config import roles
@@ -42,6 +44,8 @@ from scheduling.services import calls
 from scheduling.services.alerts import alerts_settle
 
 logger = logging.getLogger(__name__)
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 # A request older than this is no longer new (a task redelivered long after): it
 # waits in the queue like any other.
@@ -53,9 +57,9 @@ PRESS_GRACE = timedelta(seconds=15)
 # telling us (its last status callback lost): it keeps nobody busy any more. Also the
 # longest a call may last at the provider.
 CALL_MAX = timedelta(hours=4)
-# Calls placed at the same moment, each through its own connection, so the tenth
-# phone rings as soon as the first.
-PLACING_THREADS = 10
+# Calls placed (or ended) at the same moment, each through its own connection, so the
+# tenth phone rings as soon as the first.
+PROVIDER_THREADS = 10
 
 # What a member of staff hears when pressing 1 did not give them the request.
 SOMEONE_ELSE = "Someone else took it."
@@ -141,13 +145,17 @@ class _Ring:
 
 def instant_call_enqueue(*, submission: Submission, lead: Lead, callback: Callback) -> None:
     """Called in routing's transaction: once it commits, a worker sees whether this
-    request rings the available staff (only a request for a call from someone with a
-    phone, into an open callback, is worth the task)."""
+    request rings the available staff. Only a request for a call from someone with a
+    phone, into an open callback, while the clinic is open and someone is free to
+    ring, is worth the task (one query; the task decides)."""
+    now = timezone.now()
     if (
         submission.preferred_channel != Lead.Channel.CALL
         or lead.preferred_channel != Lead.Channel.CALL
         or not lead.phone
         or callback.status != Callback.Status.OPEN
+        or business_time.next_open(now) > now
+        or not _staff_to_ring(urgent=callback.is_urgent, now=now).exists()
     ):
         return
 
@@ -181,7 +189,6 @@ def instant_call_ring(*, submission_id: int) -> InstantCallRound | None:
         return None
     assert callback is not None  # _why_not says so
     ring_for = timedelta(seconds=settings.INSTANT_CALL_RING_SECONDS)
-    rings: list[_Ring] = []
     with transaction.atomic():
         staff = list(_staff_to_ring(urgent=callback.is_urgent, now=now))
         if not staff:
@@ -195,18 +202,7 @@ def instant_call_ring(*, submission_id: int) -> InstantCallRound | None:
                 )
         except IntegrityError:
             return None  # rung already for this request, or ringing for its callback
-        for member in staff:
-            try:
-                with transaction.atomic():
-                    call = calls.call_create(
-                        callback_id=callback.pk,
-                        coordinator_id=member.user_id,
-                        kind=Call.Kind.INSTANT,
-                        instant_round_id=instant_round.pk,
-                    )
-            except IntegrityError:
-                continue  # just rung for another request (one instant call at a time)
-            rings.append(_Ring(call_id=call.pk, phone=member.phone))
+        rings = _calls_create(instant_round=instant_round, staff=staff)
         if not rings:
             transaction.set_rollback(True)
             return None
@@ -220,6 +216,40 @@ def instant_call_ring(*, submission_id: int) -> InstantCallRound | None:
     )
     _expiry_schedule(instant_round.pk, at=instant_round.take_until)
     return instant_round
+
+
+def _calls_create(
+    *, instant_round: InstantCallRound, staff: list[StaffCallSettings]
+) -> list[_Ring]:
+    """One instant call of the round for each member of ``staff``, stored as
+    ``calls.call_create`` stores a call (its staff leg queued, ``recorded`` as
+    ``CALL_RECORDING`` is now), in three statements whatever the number of phones. A
+    member of staff just rung for another request is skipped: the database keeps one
+    live instant call each, and a second is left out (``ON CONFLICT DO NOTHING``)."""
+    Call.objects.bulk_create(
+        [
+            Call(
+                callback_id=instant_round.callback_id,
+                coordinator_id=member.user_id,
+                kind=Call.Kind.INSTANT,
+                instant_round=instant_round,
+                recorded=settings.CALL_RECORDING,
+            )
+            for member in staff
+        ],
+        ignore_conflicts=True,
+    )
+    made = dict(
+        Call.objects.filter(instant_round=instant_round).values_list("coordinator_id", "pk")
+    )
+    CallLeg.objects.bulk_create(
+        [CallLeg(call_id=call_id, role=CallLeg.Role.COORDINATOR) for call_id in made.values()]
+    )
+    return [
+        _Ring(call_id=made[member.user_id], phone=member.phone)
+        for member in staff
+        if member.user_id in made
+    ]
 
 
 def _place(rings: list[_Ring], *, ring_seconds: int) -> int:
@@ -241,23 +271,39 @@ def _place(rings: list[_Ring], *, ring_seconds: int) -> int:
         except TransportError as error:
             return error
 
-    if len(rings) == 1:
-        outcomes = [place(rings[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=min(PLACING_THREADS, len(rings))) as pool:
-            outcomes = list(pool.map(place, rings))
-    placed = 0
+    outcomes = _at_once(place, rings)
+    placed: dict[int, str] = {}
+    refused: list[int] = []
     for ring, outcome in zip(rings, outcomes, strict=True):
         if isinstance(outcome, TransportError):
             logger.warning(
-                "instant_calls.place_failed",
-                extra={"call": ring.call_id, "code": outcome.code},
+                "instant_calls.place_failed", extra={"call": ring.call_id, "code": outcome.code}
             )
-            calls.call_end(call_id=ring.call_id)
-            continue
-        calls.call_provider_id_set(call_id=ring.call_id, provider_id=outcome)
-        placed += 1
-    return placed
+            refused.append(ring.call_id)
+        else:
+            placed[ring.call_id] = outcome
+    if refused:
+        Call.objects.filter(pk__in=refused, ended_at__isnull=True).update(ended_at=timezone.now())
+    if placed:
+        # Each call's provider id, in one statement (as ``calls.call_provider_id_set``:
+        # a status callback that came first stored the same one already).
+        CallLeg.objects.filter(
+            call_id__in=placed, role=CallLeg.Role.COORDINATOR, provider_id__isnull=True
+        ).update(
+            provider_id=Case(
+                *(When(call_id=call_id, then=Value(sid)) for call_id, sid in placed.items())
+            )
+        )
+    return len(placed)
+
+
+def _at_once(work: Callable[[_Item], _Result], items: list[_Item]) -> list[_Result]:
+    """``work`` on every item at the same moment (provider requests, each through its
+    own connection; no database work in them), the results in the items' order."""
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(PROVIDER_THREADS, len(items))) as pool:
+        return list(pool.map(work, items))
 
 
 def _expiry_schedule(round_id: int, *, at: datetime) -> None:
@@ -395,13 +441,13 @@ def instant_round_hang_up(*, round_id: int) -> int:
     provider_ids = list(legs.values_list("provider_id", flat=True))
     if not provider_ids:
         return 0
-    backend = voice_backend()
-    ended = 0
-    for provider_id in provider_ids:
+
+    def hang_up(provider_id: str) -> bool:
         try:
-            backend.call_update(provider_id, status="completed")
+            voice_backend().call_update(provider_id, status="completed")
         except TransportError as error:
             logger.warning("instant_calls.hang_up_failed", extra={"code": error.code})
-            continue
-        ended += 1
-    return ended
+            return False
+        return True
+
+    return sum(_at_once(hang_up, provider_ids))
