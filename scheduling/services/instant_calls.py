@@ -189,6 +189,12 @@ def instant_call_ring(*, submission_id: int) -> InstantCallRound | None:
         return None
     assert callback is not None  # _why_not says so
     ring_for = timedelta(seconds=settings.INSTANT_CALL_RING_SECONDS)
+    # A round of this callback past its time whose expiry never ran (the broker was
+    # down) ends now, so it keeps no later request from ringing.
+    for stale in InstantCallRound.objects.filter(
+        callback=callback, status=InstantCallRound.Status.RINGING, take_until__lt=now
+    ).values_list("pk", flat=True):
+        instant_round_expire(round_id=stale)
     with transaction.atomic():
         staff = list(_staff_to_ring(urgent=callback.is_urgent, now=now))
         if not staff:
@@ -226,6 +232,14 @@ def _calls_create(
     ``CALL_RECORDING`` is now), in three statements whatever the number of phones. A
     member of staff just rung for another request is skipped: the database keeps one
     live instant call each, and a second is left out (``ON CONFLICT DO NOTHING``)."""
+    # An instant call still live after CALL_MAX ended without telling us: it no longer
+    # holds its member of staff's one place.
+    Call.objects.filter(
+        kind=Call.Kind.INSTANT,
+        ended_at__isnull=True,
+        coordinator_id__in=[member.user_id for member in staff],
+        created_at__lte=timezone.now() - CALL_MAX,
+    ).update(ended_at=timezone.now())
     Call.objects.bulk_create(
         [
             Call(

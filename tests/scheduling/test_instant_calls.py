@@ -372,6 +372,38 @@ def test_a_coordinator_on_a_call_or_ringing_for_another_request_is_not_rung(
     }
 
 
+def test_a_call_that_never_told_us_it_ended_keeps_no_one_busy_after_four_hours(
+    fake_twilio, clock, coordinators, new_request
+):
+    first, _second = coordinators
+    new_request()
+    Call.objects.exclude(coordinator=first).update(ended_at=timezone.now())
+    InstantCallRound.objects.update(status=InstantCallRound.Status.UNANSWERED)
+    # Every status callback of the first coordinator's call was lost.
+    clock.shift(timedelta(hours=4, minutes=1))
+
+    new_request(phone="+12025550177", first_name="Sam")
+
+    assert len(fake_twilio.voice.creates) == 4
+    assert Call.objects.filter(coordinator=first, ended_at__isnull=True).count() == 1
+
+
+def test_a_round_whose_expiry_was_lost_keeps_no_later_request_from_ringing(
+    fake_twilio, clock, coordinators, new_request
+):
+    new_request()
+    stale = InstantCallRound.objects.get()
+    Call.objects.update(ended_at=timezone.now())  # the phones stopped, as Twilio said
+    clock.shift(timedelta(minutes=2))  # the expiry task never ran
+
+    again = new_request()  # the same person asks again: the same callback
+
+    stale.refresh_from_db()
+    assert stale.status == InstantCallRound.Status.UNANSWERED
+    assert InstantCallRound.objects.get(submission=again).status == "ringing"
+    assert len(fake_twilio.voice.creates) == 4
+
+
 def test_a_redelivered_task_rings_nobody_twice(fake_twilio, coordinators, new_request):
     from scheduling.tasks import instant_call_ring
 
