@@ -39,6 +39,7 @@ BENCHMARKS = (
     "oracle_timing.py",
     "worker_intake.py",
     "notifications.py",
+    "instant_calls.py",
     "callback_queue.py",
     "reports.py",
 )

@@ -83,4 +83,6 @@ def console_profile_availability(request: HttpRequest) -> HttpResponse:
             if available
             else "You are no longer taking instant calls.",
         )
-    return redirect("scheduling:console-profile")
+    # The queue page has the same toggle: back to where it was pressed.
+    back = "console" if request.POST.get("next") == "console" else "console-profile"
+    return redirect(f"scheduling:{back}")

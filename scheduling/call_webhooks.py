@@ -18,7 +18,7 @@ from notifications import bridged_call_twiml as twiml
 from notifications.views import TWIML, twilio_signed
 from scheduling import selectors
 from scheduling.models import Call, CallLeg
-from scheduling.services import calls
+from scheduling.services import calls, instant_calls
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,11 @@ def call_connect(request: HttpRequest, call_id: int) -> HttpResponse:
         return _twiml(twiml.hang_up("This call is no longer needed. Goodbye."))
     if request.POST.get("Digits", "") != twiml.CONNECT_KEY:
         return _twiml(twiml.hang_up("Not connected. Goodbye."))
+    if call.kind == Call.Kind.INSTANT:
+        # The first to press 1 takes the request; everyone else hears why not.
+        refused = instant_calls.instant_call_take(call_id=call.pk)
+        if refused:
+            return _twiml(twiml.hang_up(f"{refused} Goodbye."))
     try:
         person = selectors.call_person(call=call)
     except ApplicationError as error:

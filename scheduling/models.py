@@ -462,6 +462,10 @@ class Call(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calls"
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The round of instant calls this one rang in (an instant call only).
+    instant_round = models.ForeignKey(
+        "InstantCallRound", on_delete=models.CASCADE, null=True, blank=True, related_name="calls"
+    )
     # CALL_RECORDING as the call was placed: both parties hear the notice and the
     # bridge is recorded, even if the setting changes mid-call.
     recorded = models.BooleanField(default=False)
@@ -471,6 +475,15 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One instant call per member of staff at a time: two new requests at once
+            # never ring the same phone twice.
+            models.UniqueConstraint(
+                fields=["coordinator"],
+                condition=Q(kind="instant", ended_at__isnull=True),
+                name="call_one_live_instant_per_coordinator",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Call {self.pk} ({self.kind})"
@@ -517,6 +530,55 @@ class CallLeg(models.Model):
 
     def __str__(self) -> str:
         return f"Call {self.call_id} {self.role} leg ({self.status})"
+
+
+@audited()
+class InstantCallRound(models.Model):
+    """A new request rang the available members of staff at once
+    (``services.instant_calls``): one ``Call`` each, the first to press 1 takes the
+    callback's claim and is bridged to the person, the others' calls are ended. One
+    round per request (a redelivered task rings nobody twice) and one ringing round
+    per callback."""
+
+    class Status(models.TextChoices):
+        RINGING = "ringing", "Ringing"
+        TAKEN = "taken", "Taken"
+        UNANSWERED = "unanswered", "Nobody took it in time"
+        # Claimed from the queue, or closed, before anyone pressed 1.
+        WITHDRAWN = "withdrawn", "Taken from the queue meanwhile"
+
+    callback = models.ForeignKey(Callback, on_delete=models.CASCADE, related_name="instant_rounds")
+    submission = models.OneToOneField(
+        "intake.Submission", on_delete=models.CASCADE, related_name="instant_round"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RINGING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Nobody may take it after this: the phones ring for INSTANT_CALL_RING_SECONDS,
+    # and whoever answered in that time has a few seconds more to press 1.
+    take_until = models.DateTimeField()
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    taken_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["callback"],
+                condition=Q(status="ringing"),
+                name="instant_call_round_one_ringing_per_callback",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="taken", taken_by__isnull=False, taken_at__isnull=False)
+                | (~Q(status="taken") & Q(taken_at__isnull=True)),
+                name="instant_call_round_taken_by_someone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Instant call round {self.pk} ({self.status})"
 
 
 # Staff accounts and their roles (group membership) are on the trail too. User and its

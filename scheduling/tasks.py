@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from intake import selectors as intake_selectors
 from scheduling import services
-from scheduling.services import undelivered
+from scheduling.services import instant_calls, undelivered
 
 # Tasks that record what a person did: idempotent, so redelivered after a crash and
 # retried with backoff (bounded far below the broker's visibility timeout).
@@ -83,3 +83,35 @@ def message_undelivered_process(message_id: int) -> None:
     """A message to a lead finally failed: email a confirmation text's content instead
     (once, where allowed)."""
     undelivered.confirmation_fallback_send(message_id=message_id)
+
+
+# Instant calls: a phone rings while these run, so they retry quickly or not at all.
+INSTANT_CALL_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (Exception,),
+    "max_retries": 2,
+    "retry_backoff": 1,
+    "retry_backoff_max": 4,
+    "retry_jitter": False,
+}
+
+
+@shared_task(**INSTANT_CALL_TASK)
+def instant_call_ring(submission_id: int) -> None:
+    """A new request from someone who asked for a call: ring the available staff
+    (once per request, whatever the redeliveries)."""
+    instant_calls.instant_call_ring(submission_id=submission_id)
+
+
+@shared_task(acks_late=True)
+def instant_call_expire(round_id: int) -> None:
+    """The round's time is up: if nobody took it, end its calls (the callback stays in
+    the queue)."""
+    instant_calls.instant_round_expire(round_id=round_id)
+
+
+@shared_task(**INSTANT_CALL_TASK)
+def instant_call_hang_up(round_id: int) -> None:
+    """End, at the provider, the calls of a round that are over for us."""
+    instant_calls.instant_round_hang_up(round_id=round_id)

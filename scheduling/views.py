@@ -169,6 +169,7 @@ def console(request: HttpRequest) -> HttpResponse:
         if logged is None or attempt.pk != logged.pk
     ]
     context["shortcuts"] = selectors.console_shortcuts_enabled(user_id=request.user.pk)
+    context["instant_calls"] = selectors.staff_call_settings_get(user_id=request.user.pk)
     shown = [*context["mine"], *(attempt.callback for attempt in undoable)]
     _list_read(shown + ([logged.callback] if logged else []), what="console")
     return render(request, "scheduling/console.html", context)

@@ -25,7 +25,7 @@ from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
 from scheduling import links
 from scheduling.models import Appointment, CallAttempt, Callback, CrisisDecision, StaffAlert
-from scheduling.services import claims, crisis
+from scheduling.services import claims, crisis, instant_calls
 from scheduling.services.alerts import alert_raise, alerts_settle, callback_assigned_notify
 from scheduling.services.outreach import lead_message
 from scheduling.services.refusals import callback_refusal_check, lead_refusal_record
@@ -214,6 +214,8 @@ def submission_route(*, submission_id: int) -> Callback | None:
                 callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR
             )
         _confirmations_send(submission=submission, lead=lead)
+        # Once this commits, a request for a call may ring the available staff.
+        instant_calls.instant_call_enqueue(submission=submission, lead=lead, callback=callback)
     return callback
 
 

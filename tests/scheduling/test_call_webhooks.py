@@ -195,33 +195,6 @@ def test_no_key_at_all_ends_the_call_without_dialling(
     assert [verb.tag for verb in staff.silence()] == ["Say", "Hangup"]
 
 
-def test_an_instant_call_whispers_the_first_name_only_after_the_key(
-    fake_twilio, client, callback_for, coordinator
-):
-    callback = callback_for(last_name="Whitfield")
-    _call, sid = place(callback, coordinator, kind=Call.Kind.INSTANT)
-    staff = fake_twilio.voice.drive(sid, client=client)
-    staff.ring()
-
-    prompt = staff.answer()
-    assert said(prompt)[0].startswith("New request. Press 1")
-    bridge = staff.press("1")
-
-    assert said(bridge) == ["New request from Dana."]
-    assert "Whitfield" not in exchanges(fake_twilio, sid)
-
-
-def test_an_instant_call_never_whispers_a_name_that_names_health_information(
-    fake_twilio, client, callback_for, coordinator
-):
-    _call, sid = place(callback_for(first_name="Anxiety"), coordinator, kind=Call.Kind.INSTANT)
-    staff = fake_twilio.voice.drive(sid, client=client)
-    staff.ring()
-    staff.answer()
-
-    assert said(staff.press("1")) == ["New request."]
-
-
 # Voicemail ---------------------------------------------------------------------------
 
 
