@@ -54,7 +54,7 @@ TALK_SECONDS = 1.0
 SEED_STAFF = f"""
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from scheduling.models import StaffCallSettings
 group = Group.objects.get_or_create(name="coordinator")[0]
 for index in range({COORDINATORS}):

@@ -11,20 +11,22 @@ which keeps eager mode in tests running the task at once.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import current_app
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue(task_name: str, *args: int) -> bool:
-    """Publish the task named ``task_name`` with ids as arguments. A broker outage is
-    logged, never raised: callers enqueue work whose state is already durable in the
-    database, and a periodic sweep publishes it again later. A name no app registered
-    is a programming error, and raises ``KeyError``."""
+def enqueue(task_name: str, *args: int, eta: datetime | None = None) -> bool:
+    """Publish the task named ``task_name`` with ids as arguments, to run at once or at
+    ``eta``. A broker outage is logged, never raised: callers enqueue work whose state
+    is already durable in the database, and a periodic sweep (or a timeout of its own)
+    makes up for it later. A name no app registered is a programming error, and raises
+    ``KeyError``."""
     task = current_app.tasks[task_name]
     try:
-        task.delay(*args)
+        task.apply_async(args, eta=eta)
     except Exception:  # kombu raises many types; any of them means "not queued".
         logger.warning("celery.enqueue_failed", extra={"task": task_name})
         return False

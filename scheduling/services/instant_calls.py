@@ -31,14 +31,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from config import roles
-from config.celery import enqueue
-from config.exceptions import ApplicationError
+from clinic import business_time, roles
+from clinic.errors import ApplicationError
+from clinic.workers import enqueue
 from intake import services as intake_services
 from intake.models import Lead, Submission
 from notifications.backends import TransportError
 from notifications.voice import CallRequest, voice_backend
-from scheduling import business_time, selectors
+from scheduling import selectors
 from scheduling.models import Call, Callback, CallLeg, InstantCallRound, StaffCallSettings
 from scheduling.services import calls
 from scheduling.services.alerts import alerts_settle
@@ -159,12 +159,10 @@ def instant_call_enqueue(*, submission: Submission, lead: Lead, callback: Callba
     ):
         return
 
-    def hand_over() -> None:
-        from scheduling.tasks import instant_call_ring as task
-
-        enqueue(task, submission.pk)
-
-    transaction.on_commit(hand_over, robust=True)
+    submission_id = submission.pk
+    transaction.on_commit(
+        lambda: enqueue("scheduling.tasks.instant_call_ring", submission_id), robust=True
+    )
 
 
 def instant_call_ring(*, submission_id: int) -> InstantCallRound | None:
@@ -321,12 +319,9 @@ def _at_once(work: Callable[[_Item], _Result], items: list[_Item]) -> list[_Resu
 
 
 def _expiry_schedule(round_id: int, *, at: datetime) -> None:
-    from scheduling.tasks import instant_call_expire
-
-    try:
-        instant_call_expire.apply_async((round_id,), eta=at)
-    except Exception:  # the broker is down: the phones stop ringing on their own timeout
-        logger.warning("instant_calls.expiry_not_scheduled", extra={"round": round_id})
+    # Not scheduled when the broker is down: the phones stop ringing on their own
+    # timeout, and the next ring of the callback closes the round.
+    enqueue("scheduling.tasks.instant_call_expire", round_id, eta=at)
 
 
 def _claim(callback_id: int, *, user_id: int, now: datetime) -> bool:
@@ -418,9 +413,7 @@ def _round_end(round_id: int, *, status: str) -> None:
 
 
 def _hang_up_enqueue(round_id: int) -> None:
-    from scheduling.tasks import instant_call_hang_up
-
-    enqueue(instant_call_hang_up, round_id)
+    enqueue("scheduling.tasks.instant_call_hang_up", round_id)
 
 
 def instant_round_expire(*, round_id: int) -> bool:

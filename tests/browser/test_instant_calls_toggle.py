@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from scheduling.models import StaffCallSettings
 from tests.browser.test_accessibility import axe_page, serious_violations  # noqa: F401
 from tests.browser.test_console import WIDTHS, sign_in

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from intake.models import Lead, Submission
 from scheduling.models import Call, Callback, CallLeg, InstantCallRound, StaffCallSettings
 from tests.e2e.conftest import twilio_env

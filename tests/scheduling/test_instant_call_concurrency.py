@@ -14,7 +14,7 @@ from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
-from config.crypto import phone_hash
+from clinic.crypto import phone_hash
 from scheduling.models import Call, Callback, InstantCallRound, StaffCallSettings
 from scheduling.services import instant_calls
 from tests.factories import UserFactory, submit_lead

@@ -17,8 +17,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from config.crypto import phone_hash
-from config.exceptions import ApplicationError
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from intake.models import Lead
 from notifications.refusals import refusal_record
 from notifications.voice import CallRequest, voice_backend

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("intake", "0013_email_hash_mailboxes"),
-        ("scheduling", "0017_call_settings_and_calls"),
+        ("scheduling", "0018_clinic_time_to_clinic"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
