@@ -203,6 +203,16 @@ def callback_window_phrase(*, due_at: datetime, now: datetime, tz_name: str = ""
     return _due_words(due_at=due_at, now=now, zone=zone)
 
 
+def next_try_phrase(*, at: datetime, now: datetime, tz_name: str = "") -> str:
+    """Plain words for when the clinic will try a person again, in their zone when
+    known: "today at about 2:30 PM EST", "tomorrow at about 10:05 AM EST", "on Monday
+    at about 9:00 AM EST". A time, not "soon": the person can plan to be free."""
+    zone = person_zone(tz_name)
+    local = at.astimezone(zone)
+    clock = f"{_clock(local)} {local.tzname() or ''}".strip()
+    return f"{_day_words(local, now, zone)} at about {clock}"
+
+
 def _clock(local: datetime) -> str:
     return local.strftime("%I:%M %p").lstrip("0")
 

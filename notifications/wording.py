@@ -21,6 +21,8 @@ ALLOWED_CONTEXT = frozenset(
         "clinic_name",
         "clinic_phone",
         "callback_window",
+        # When a missed call will be tried again, in the person's zone.
+        "next_try",
         "appointment_time",
         "manage_url",
         "alert_title",
@@ -174,6 +176,7 @@ SAMPLE_CONTEXT = {
     "clinic_name": "Sterling Institute",
     "clinic_phone": "+14753292686",
     "callback_window": "tomorrow by 10:05 AM EST",
+    "next_try": "on Wednesday at about 10:30 AM EST",
     "appointment_time": "Monday, December 7 at 10:30 AM EST",
     "manage_url": "https://clinic.example/r/abcdefghijklmnopqrstuvwxyz0123456789/",
     "alert_title": "Alert",

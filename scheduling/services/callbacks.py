@@ -616,19 +616,31 @@ def _apply_outcome(
                 sms=True,
                 email=False,
                 key=f"missed-call:{callback.pk}:{callback.unanswered_attempts}",
+                context={
+                    "next_try": business_time.next_try_phrase(
+                        at=retry_at, now=now, tz_name=callback.lead.timezone
+                    )
+                },
             )
     return {}
 
 
 def _send_to_lead(
-    callback: Callback, *, purpose: str, template: str, sms: bool, email: bool = True, key: str = ""
+    callback: Callback,
+    *,
+    purpose: str,
+    template: str,
+    sms: bool,
+    email: bool = True,
+    key: str = "",
+    context: dict[str, str] | None = None,
 ) -> None:
     """A follow-up about this callback (see ``outreach.lead_message`` for the rules)."""
     lead_message(
         lead=callback.lead,
         purpose=purpose,
         template=template,
-        context={"clinic_phone": settings.CLINIC_PHONE},
+        context={"clinic_phone": settings.CLINIC_PHONE, **(context or {})},
         key=key or f"{template}:{callback.pk}",
         sms=sms,
         email=email,

@@ -92,6 +92,23 @@ def test_a_missed_call_texts_we_tried_to_reach_you(
     assert "Ana" not in follow_up.body
 
 
+def test_a_missed_call_text_says_when_we_will_try_again_in_the_persons_zone(
+    claimed, coordinator, django_capture_on_commit_callbacks, sms_outbox, settings
+):
+    settings.QUIET_HOURS_START = "23:59"
+    settings.QUIET_HOURS_END = "00:00"
+    settings.CLINIC_HOLIDAYS_COUNTRY = ""  # no opening hours configured: always open
+    settings.CALLBACK_RETRY_SCHEDULE = ["45"]
+    # Wednesday 2 December 2026, 17:00 UTC: 9:00 AM in Los Angeles.
+    with time_machine.travel("2026-12-02T17:00:00Z", tick=False):
+        callback = claimed(tz_name="America/Los_Angeles")
+        log(callback, coordinator, "no_answer", django_capture_on_commit_callbacks)
+
+    text = Message.objects.get(purpose="follow_up", channel="sms").body
+    assert "try again today at about 9:45 AM PST" in text
+    assert "soon" not in text
+
+
 def test_after_the_last_try_the_lead_is_unreachable_and_gets_a_final_email(
     claimed, coordinator, django_capture_on_commit_callbacks
 ):

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.utils import timezone
 
+from clinic import business_time
 from clinic.errors import ApplicationError
 from intake.models import Lead
 from notifications.models import Message
@@ -169,6 +170,10 @@ def test_a_missed_crisis_call_texts_988_and_911_and_never_says_soon(crisis_callb
     assert text.template == "missed_call_crisis"
     assert "988" in text.body and "911" in text.body
     assert "soon" not in text.body.lower()
+    # When the next try comes, as a time in the person's zone: they can keep the phone near.
+    callback = Callback.objects.get(pk=crisis_callback.pk)
+    local = callback.retry_at.astimezone(business_time.person_zone(callback.lead.timezone))
+    assert f"at about {local.strftime('%I:%M %p').lstrip('0')}" in text.body
     # A crisis text has room for its lines, not for a name (confirmed or not).
     assert "Alex" not in text.body
 
