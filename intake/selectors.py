@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,8 +53,38 @@ def submission_sms_consent_granted(*, submission_id: int) -> bool:
     )
 
 
+def submission_lead_id(*, submission_id: int) -> int | None:
+    """The lead a request was attached to (None before the worker attached it)."""
+    return Submission.objects.filter(pk=submission_id).values_list("lead_id", flat=True).first()
+
+
+def submission_has_phone(*, submission_id: int) -> bool:
+    return Submission.objects.filter(pk=submission_id).exclude(phone="").exists()
+
+
 def lead_get(*, lead_id: int) -> Lead | None:
     return Lead.objects.filter(pk=lead_id).first()
+
+
+def lead_exists(*, lead_id: int) -> bool:
+    return Lead.objects.filter(pk=lead_id).exists()
+
+
+def lead_stage(*, lead_id: int | None) -> str:
+    """The lead's life stage, "" for no lead."""
+    if lead_id is None:
+        return ""
+    return Lead.objects.filter(pk=lead_id).values_list("stage", flat=True).first() or ""
+
+
+def leads_by_ids(*, lead_ids: Iterable[int]) -> QuerySet[Lead]:
+    return Lead.objects.filter(pk__in=set(lead_ids))
+
+
+def lead_ids_with_phone(*, phone: str) -> QuerySet[Lead]:
+    """The ids of the leads with this phone (a subquery), none for an empty one."""
+    hashed = phone_hash(phone)
+    return Lead.objects.filter(phone_hash=hashed).exclude(phone_hash="").values("pk")
 
 
 # Lines that can take a text message (US numbers are mostly "fixed line or mobile").

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from clinic import roles
 from clinic.audit import events
 from clinic.errors import ErrorSerializer
+from intake import selectors as intake_selectors
 from intake.models import LEAD_READ, Lead
 from scheduling import selectors, services
 from scheduling.models import Appointment, CallAttempt, Callback
@@ -38,7 +39,7 @@ def _leads_read(leads: QuerySet[Lead], *, what: str) -> None:
 
 
 def _lead_ids(rows: Iterable[Callback | Appointment]) -> QuerySet[Lead]:
-    return Lead.objects.filter(pk__in={row.lead_id for row in rows})
+    return intake_selectors.leads_by_ids(lead_ids=[row.lead_id for row in rows])
 
 
 class CallbackOutputSerializer(serializers.ModelSerializer):
@@ -271,7 +272,7 @@ class CallbackAttemptsApi(APIView):
             call_back_at=data.get("call_back_at"),
             confirm=data.get("confirm", ""),
         )
-        _leads_read(Lead.objects.filter(callbacks=attempt.callback_id), what="call attempts API")
+        _leads_read(_lead_ids([attempt.callback]), what="call attempts API")
         return Response(AttemptOutputSerializer(attempt).data, status=status.HTTP_201_CREATED)
 
 
@@ -445,7 +446,7 @@ class AppointmentListApi(APIView):
         serializer = AppointmentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if not Lead.objects.filter(pk=data["lead_id"]).exists():
+        if not intake_selectors.lead_exists(lead_id=data["lead_id"]):
             raise ValidationError({"lead_id": ["Unknown lead."]})
         appointment = services.appointment_book(
             lead_id=data["lead_id"],

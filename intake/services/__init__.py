@@ -7,6 +7,7 @@
 - ``privacy``: retention and erasure of a lead's personal data
 - ``access``: reads of a lead's personal data, on the audit trail
 - ``verification``: which of a lead's details are proven to be the person's
+- ``requests``: what a request's own link may change on it (less contact, a cancel)
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ from intake.services.privacy import (
     lead_ids_retention_due,
     leads_retention_anonymise,
 )
+from intake.services.requests import (
+    SubmissionCancelled,
+    submission_cancel_clear,
+    submission_cancel_record,
+    submission_contact_restrict,
+    submission_links_revoke,
+    submission_lock,
+)
 from intake.services.rollups import (
     funnel_event_counts_sync,
     funnel_rollups_rebuild,
@@ -59,6 +68,7 @@ __all__ = [
     "UTM_FIELDS",
     "ArticleImportResult",
     "LeadSubmitOutcome",
+    "SubmissionCancelled",
     "article_id_for_slug",
     "article_import_text",
     "article_slug_cache_clear",
@@ -88,5 +98,10 @@ __all__ = [
     "request_fingerprint",
     "slug_from_url",
     "submission_attach",
+    "submission_cancel_clear",
+    "submission_cancel_record",
+    "submission_contact_restrict",
+    "submission_links_revoke",
+    "submission_lock",
     "submission_mark_processed",
 ]

@@ -27,7 +27,13 @@ from scheduling import links
 from scheduling.models import Appointment, CallAttempt, Callback, CrisisDecision, StaffAlert
 from scheduling.services import claims, crisis, instant_calls
 from scheduling.services.alerts import alert_raise, alerts_settle, callback_assigned_notify
-from scheduling.services.outreach import lead_message
+from scheduling.services.callback_state import (
+    callback_close,
+    callback_follow_up,
+    callback_held,
+    callback_reopen,
+)
+from scheduling.services.consultations import appointment_reply
 from scheduling.services.refusals import callback_refusal_check, lead_refusal_record
 
 logger = logging.getLogger(__name__)
@@ -234,8 +240,6 @@ def reply_route(*, inbound_id: int) -> str:
     (``intake.services.lead_phone_verify``). "C" or "R" answers their next
     appointment; anything else moves their live callback up the queue as "patient
     replied". Says which."""
-    from scheduling.services.consultations import appointment_reply
-
     inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
     if inbound is None:
         return "unknown"
@@ -251,11 +255,11 @@ def reply_route(*, inbound_id: int) -> str:
 def callback_mark_replied(*, phone: str) -> int:
     """The person at ``phone`` texted us: their live callback moves up the queue as
     "patient replied". Returns how many callbacks were marked."""
-    hashed = phone_hash(phone)
-    if not hashed:
+    if not phone_hash(phone):
         return 0
     return Callback.objects.filter(
-        lead__phone_hash=hashed, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+        lead_id__in=intake_selectors.lead_ids_with_phone(phone=phone),
+        status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED],
     ).update(patient_replied=True)
 
 
@@ -438,29 +442,6 @@ def retry_at_for(*, unanswered: int, now: datetime) -> datetime | None:
     return business_time.next_open(now + timedelta(minutes=int(step)))
 
 
-def callback_held(*, callback_id: int, user_id: int) -> Callback:
-    """The live callback ``user_id`` holds, locked for the caller's transaction. An
-    outcome is logged (or a consultation booked from the console) only by the holder:
-    someone merely looking at a callback, a supervisor too, cannot close it."""
-    callback = (
-        Callback.objects.select_for_update()
-        .select_related("lead", "submission")
-        .filter(pk=callback_id)
-        .first()
-    )
-    if callback is None or callback.status not in (Callback.Status.OPEN, Callback.Status.CLAIMED):
-        raise ApplicationError("This callback is closed.", code="callback_closed", status_code=409)
-    if callback.status != Callback.Status.CLAIMED:
-        raise ApplicationError(
-            "Take this callback before logging a call.", code="not_holder", status_code=409
-        )
-    if callback.claimed_by_id != user_id:
-        raise ApplicationError(
-            "Another coordinator holds this callback.", code="not_holder", status_code=409
-        )
-    return callback
-
-
 def _outcome_chosen(outcome: str, confirm: str) -> CallAttempt.Outcome:
     """The outcome as the coordinator chose it: never a default, "booked" only with
     its booking (``callback_book``), a closing one only confirmed (``confirm`` echoes
@@ -548,29 +529,6 @@ def attempt_log(
     return attempt
 
 
-def _close(callback: Callback, *, result: str, now: datetime) -> list[int]:
-    """Close the callback and settle its open alerts; returns the alerts settled."""
-    callback.status = Callback.Status.DONE
-    callback.result = result
-    callback.closed_at = now
-    callback.claimed_by = None
-    callback.lease_expires_at = None
-    callback.save()
-    return alerts_settle(callback_id=callback.pk, now=now, kept_too=True)
-
-
-def _reopen(callback: Callback, *, retry_at: datetime) -> None:
-    callback.status = Callback.Status.OPEN
-    callback.retry_at = retry_at
-    callback.due_at = retry_at
-    callback.claimed_by = None
-    callback.claimed_at = None
-    callback.lease_expires_at = None
-    callback.patient_replied = False
-    callback.escalation_level = 0
-    callback.save()
-
-
 def _apply_outcome(
     callback: Callback, *, outcome: str, now: datetime, call_back_at: datetime | None
 ) -> dict:
@@ -582,17 +540,17 @@ def _apply_outcome(
         intake_services.lead_details_verify(lead_id=lead.pk, phone=True, by=Lead.Verification.CALL)
     if outcome in (CallAttempt.Outcome.REACHED, CallAttempt.Outcome.BOOKED):
         intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
-        _close(callback, result=Callback.Result.REACHED, now=now)
+        callback_close(callback, result=Callback.Result.REACHED, now=now)
     elif outcome == CallAttempt.Outcome.CALL_BACK_LATER:
         intake_services.lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CONTACTED)
-        _reopen(callback, retry_at=call_back_at)
+        callback_reopen(callback, retry_at=call_back_at)
         alerts_settle(callback_id=callback.pk, now=now, kept_too=True)  # reached
     elif outcome in CLOSING_OUTCOMES:
         stage_before = lead.stage  # loaded with the callback's lock, in this transaction
         intake_services.lead_stage_advance(
             lead_id=lead.pk, stage=Lead.Stage.CLOSED, reason=CLOSING_OUTCOMES[outcome]
         )
-        settled = _close(callback, result=Callback.Result.CLOSED, now=now)
+        settled = callback_close(callback, result=Callback.Result.CLOSED, now=now)
         return {"stage": stage_before, "alerts": settled}
     else:  # no answer, voicemail
         callback.unanswered_attempts += 1
@@ -605,11 +563,11 @@ def _apply_outcome(
             intake_services.lead_stage_advance(
                 lead_id=lead.pk, stage=Lead.Stage.CLOSED, reason="unreachable"
             )
-            _close(callback, result=Callback.Result.UNREACHABLE, now=now)
-            _send_to_lead(callback, purpose="follow_up", template="unreachable", sms=False)
+            callback_close(callback, result=Callback.Result.UNREACHABLE, now=now)
+            callback_follow_up(callback, purpose="follow_up", template="unreachable", sms=False)
         else:
-            _reopen(callback, retry_at=retry_at)
-            _send_to_lead(
+            callback_reopen(callback, retry_at=retry_at)
+            callback_follow_up(
                 callback,
                 purpose="follow_up",
                 template="missed_call",
@@ -623,28 +581,6 @@ def _apply_outcome(
                 },
             )
     return {}
-
-
-def _send_to_lead(
-    callback: Callback,
-    *,
-    purpose: str,
-    template: str,
-    sms: bool,
-    email: bool = True,
-    key: str = "",
-    context: dict[str, str] | None = None,
-) -> None:
-    """A follow-up about this callback (see ``outreach.lead_message`` for the rules)."""
-    lead_message(
-        lead=callback.lead,
-        purpose=purpose,
-        template=template,
-        context={"clinic_phone": settings.CLINIC_PHONE, **(context or {})},
-        key=key or f"{template}:{callback.pk}",
-        sms=sms,
-        email=email,
-    )
 
 
 def callbacks_escalate() -> dict[str, int]:
@@ -742,11 +678,7 @@ def call_route(*, call_id: int) -> Callback | None:
     if routed is not None:
         return routed
     # Routed before (a redelivered task): the lead it was attached to then.
-    lead_id = (
-        Submission.objects.filter(pk=outcome.submission.pk)
-        .values_list("lead_id", flat=True)
-        .first()
-    )
+    lead_id = intake_selectors.submission_lead_id(submission_id=outcome.submission.pk)
     return Callback.objects.filter(
         lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
     ).first()

@@ -14,13 +14,14 @@ from clinic.crypto import phone_hash
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake import services as intake_services
-from intake.models import Lead, Submission
+from intake.models import Lead
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Message
 from scheduling import links
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment, CallAttempt, Callback, Clinician
+from scheduling.services.callback_state import callback_held
 from scheduling.services.outreach import lead_message
 from scheduling.services.refusals import callback_refusal_check
 
@@ -163,8 +164,6 @@ def callback_book(
     and on a "previously refused" callback only once the refusal was acknowledged. The
     person answered the lead's number, which proves it (as a logged "reached" does),
     before the booking's confirmation looks for a verified detail to go to."""
-    from scheduling.services.callbacks import callback_held
-
     if not Callback.objects.filter(pk=callback_id).exists():
         raise ApplicationError("No such callback.", code="not_found", status_code=404)
     with transaction.atomic():
@@ -342,7 +341,9 @@ def appointment_reply(*, phone: str, body: str) -> str | None:
         return None
     appointment = (
         Appointment.objects.filter(
-            lead__phone_hash=hashed, status__in=Appointment.ACTIVE, starts_at__gt=timezone.now()
+            lead_id__in=intake_selectors.lead_ids_with_phone(phone=phone),
+            status__in=Appointment.ACTIVE,
+            starts_at__gt=timezone.now(),
         )
         .order_by("starts_at")
         .first()
@@ -397,20 +398,11 @@ def submission_restrict(
     (on the submission and on its lead), no more texts to the number the submission
     gave (as STOP would). Nothing here allows anything; opting back in to texts is
     START from the phone, or a coordinator who spoke to the person."""
-    submission = Submission.objects.filter(pk=submission_id).first()
-    if submission is None:
-        return
-    restrict = {}
-    if no_voicemail:
-        restrict["voicemail_ok"] = False
-    if no_clinic_name:
-        restrict["mention_clinic_ok"] = False
     with transaction.atomic():
-        if restrict:
-            Submission.objects.filter(pk=submission_id).update(**restrict)
-            if submission.lead_id:
-                intake_services.lead_contact_restrict(lead_id=submission.lead_id, **restrict)
-        if stop_texts and submission.phone:
+        submission = intake_services.submission_contact_restrict(
+            submission_id=submission_id, no_voicemail=no_voicemail, no_clinic_name=no_clinic_name
+        )
+        if submission is not None and stop_texts and submission.phone:
             notification_services.opt_out_record(phone=str(submission.phone), source="email link")
 
 
@@ -420,26 +412,18 @@ def submission_cancel(*, submission_id: int) -> bool:
     no consultation was booked (``request_cancel``): a link sent to an address nobody
     verified cannot cancel what someone else asked for, nor anyone's appointment.
     Returns False when it was already cancelled."""
-    now = timezone.now()
     with transaction.atomic():
-        if not Submission.objects.filter(pk=submission_id, cancelled_at__isnull=True).update(
-            cancelled_at=now
-        ):
+        cancelled = intake_services.submission_cancel_record(
+            submission_id=submission_id, at=timezone.now()
+        )
+        if cancelled is None:
             return False
-        lead_id = (
-            Submission.objects.filter(pk=submission_id).values_list("lead_id", flat=True).first()
-        )
-        others_live = (
-            Submission.objects.filter(lead_id=lead_id, cancelled_at__isnull=True, is_spam=False)
-            .exclude(pk=submission_id)
-            .exists()
-        )
-        if lead_id is not None and not others_live:
-            request_cancel(lead_id=lead_id)
+        if cancelled.lead_id is not None and not cancelled.others_live:
+            request_cancel(lead_id=cancelled.lead_id)
     return True
 
 
 def submission_links_revoke(*, submission_id: int) -> bool:
     """Links to this request issued until now stop opening (a coordinator learnt the
     email was not the person's, or the person asked)."""
-    return bool(Submission.objects.filter(pk=submission_id).update(links_revoked_at=timezone.now()))
+    return intake_services.submission_links_revoke(submission_id=submission_id, at=timezone.now())

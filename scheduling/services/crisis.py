@@ -22,6 +22,7 @@ from intake import services as intake_services
 from intake.models import Lead
 from scheduling.models import Callback, CrisisDecision, StaffAlert
 from scheduling.services.alerts import alert_raise, alerts_settle
+from scheduling.services.callback_state import callback_close, callback_follow_up, callback_reopen
 
 # How far ahead a supervisor may set the next try.
 DECISION_RETRY_HORIZON = timedelta(days=7)
@@ -78,8 +79,6 @@ def callback_crisis_decide(
     it as unreachable (the lead is closed and the person gets the crisis wording of
     "we could not reach you", with 988 and 911). Either way its urgent and decision
     alerts are settled and the decision is kept with the supervisor's reason."""
-    from scheduling.services.callbacks import _close, _reopen, _send_to_lead
-
     reason = reason.strip()
     errors: dict[str, list[str]] = {}
     if action not in CrisisDecision.Action.values:
@@ -123,12 +122,12 @@ def callback_crisis_decide(
             reason=reason,
         )
         if action == CrisisDecision.Action.RETRY:
-            _reopen(callback, retry_at=decision.retry_at)
+            callback_reopen(callback, retry_at=decision.retry_at)
             alerts_settle(callback_id=callback.pk, now=now, kept_too=True)
         else:
             intake_services.lead_stage_advance(
                 lead_id=callback.lead_id, stage=Lead.Stage.CLOSED, reason="unreachable"
             )
-            _close(callback, result=Callback.Result.UNREACHABLE, now=now)
-            _send_to_lead(callback, purpose="follow_up", template="unreachable", sms=True)
+            callback_close(callback, result=Callback.Result.UNREACHABLE, now=now)
+            callback_follow_up(callback, purpose="follow_up", template="unreachable", sms=True)
     return decision

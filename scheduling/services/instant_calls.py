@@ -34,6 +34,7 @@ from django.utils import timezone
 from clinic import business_time, roles
 from clinic.errors import ApplicationError
 from clinic.workers import enqueue
+from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead, Submission
 from notifications.backends import TransportError
@@ -173,7 +174,7 @@ def instant_call_ring(*, submission_id: int) -> InstantCallRound | None:
     callback is ringing). A call the provider refused is ended at once, so its member
     of staff is free for the next one."""
     now = timezone.now()
-    submission = Submission.objects.select_related("lead").filter(pk=submission_id).first()
+    submission = intake_selectors.submission_get(submission_id=submission_id)
     if submission is None or submission.lead_id is None:
         return None
     callback = (

@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from clinic import business_time
 from clinic.errors import ApplicationError
+from intake import selectors as intake_selectors
 from intake import services as intake_services
-from intake.models import Lead, Submission
+from intake.models import Lead
 from scheduling.models import Appointment, Callback, RequestLinkChoices
 from scheduling.services.consultations import submission_cancel, submission_restrict
 
@@ -47,8 +48,7 @@ def request_link_restrict(
             no_clinic_name=no_clinic_name,
             stop_texts=stop_texts,
         )
-        has_phone = Submission.objects.filter(pk=submission_id).exclude(phone="").exists()
-        if stop_texts and has_phone:
+        if stop_texts and intake_selectors.submission_has_phone(submission_id=submission_id):
             choices, _ = RequestLinkChoices.objects.get_or_create(submission_id=submission_id)
             if choices.texts_stopped_at is None:
                 choices.texts_stopped_at = timezone.now()
@@ -56,9 +56,7 @@ def request_link_restrict(
 
 
 def _lead_stage(lead_id: int | None) -> str:
-    if lead_id is None:
-        return ""
-    return Lead.objects.filter(pk=lead_id).values_list("stage", flat=True).first() or ""
+    return intake_selectors.lead_stage(lead_id=lead_id)
 
 
 def request_link_cancel(*, submission_id: int) -> bool:
@@ -68,7 +66,7 @@ def request_link_cancel(*, submission_id: int) -> bool:
     now = timezone.now()
     with transaction.atomic():
         # Locked: a cancel and an undo of one request never interleave.
-        submission = Submission.objects.select_for_update().filter(pk=submission_id).first()
+        submission = intake_services.submission_lock(submission_id=submission_id)
         if submission is None or submission.cancelled_at is not None:
             return False
         lead_id = submission.lead_id
@@ -120,7 +118,7 @@ def request_link_restore(*, submission_id: int) -> None:
     window has passed."""
     now = timezone.now()
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().filter(pk=submission_id).first()
+        submission = intake_services.submission_lock(submission_id=submission_id)
         choices = (
             RequestLinkChoices.objects.select_for_update()
             .filter(submission_id=submission_id)
@@ -143,7 +141,7 @@ def request_link_restore(*, submission_id: int) -> None:
         )
         if reopened and choices.callback_id:
             _callback_restore(callback_id=choices.callback_id, now=now)
-        Submission.objects.filter(pk=submission_id).update(cancelled_at=None)
+        intake_services.submission_cancel_clear(submission_id=submission_id)
         choices.cancelled_at = None
         choices.lead_stage_before = ""
         choices.callback = None
