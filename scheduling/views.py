@@ -99,7 +99,7 @@ def _queue_row(callback: Callback, *, now: datetime, url_prefix: str) -> QueueRo
 
 
 def _queue_place(callback: Callback, *, now: datetime) -> tuple:
-    """Claim-next's order (``services.callbacks._queue_tiers``): urgent, overdue,
+    """Claim-next's order (``services.queue._queue_tiers``): urgent, overdue,
     patient replied, the rest, each by original due time."""
     return (
         not callback.is_urgent,

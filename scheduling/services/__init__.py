@@ -1,6 +1,13 @@
 """Scheduling's write paths. Other modules import from here.
 
-- ``callbacks``: routing each new submission, the queue, calls and outcomes, escalation
+- ``routing``: each new request routed to the queue, and its confirmations
+- ``queue``: claiming the next callback, holding it, escalating what nobody took
+- ``attempts``: logging a call attempt and what its outcome does
+- ``callback_state``: a callback held, closed, reopened; a follow-up to its lead
+- ``texts``: a person's own texts routed; a coordinator's text from the console
+- ``inbound_calls``: calls to the clinic's tracking numbers
+- ``erasure``: what erasing a lead does to scheduling's records
+- ``calls``, ``click_to_call``, ``instant_calls``, ``call_settings``: the clinic's phone
 - ``consultations``: booking, confirming, reminding, cancelling, attendance
 - ``refusals``: "previously refused" callbacks, lifting a refusal, the texts invitation
 - ``undo``: taking back a closing outcome for a few minutes
@@ -14,29 +21,8 @@
 from __future__ import annotations
 
 from scheduling.services.alerts import staff_alert_acknowledge, staff_notices_seen
-from scheduling.services.callbacks import (
-    CLOSING_OUTCOMES,
-    CONFIRMATION_PER_ADDRESS_WINDOW,
-    attempt_log,
-    call_enqueue,
-    call_missed_route,
-    call_route,
-    callback_assign,
-    callback_claim_next,
-    callback_held,
-    callback_leases_expire,
-    callback_mark_replied,
-    callback_release,
-    callback_renew,
-    callbacks_escalate,
-    lead_sms_reply,
-    lead_work_erase,
-    reply_enqueue,
-    reply_route,
-    retry_at_for,
-    submission_enqueue,
-    submission_route,
-)
+from scheduling.services.attempts import CLOSING_OUTCOMES, attempt_log, retry_at_for
+from scheduling.services.callback_state import callback_held
 from scheduling.services.consultations import (
     appointment_admit,
     appointment_book,
@@ -54,7 +40,17 @@ from scheduling.services.consultations import (
     submission_restrict,
 )
 from scheduling.services.crisis import callback_crisis_decide
+from scheduling.services.erasure import lead_work_erase
+from scheduling.services.inbound_calls import call_enqueue, call_missed_route, call_route
 from scheduling.services.preferences import console_preference_set
+from scheduling.services.queue import (
+    callback_assign,
+    callback_claim_next,
+    callback_leases_expire,
+    callback_release,
+    callback_renew,
+    callbacks_escalate,
+)
 from scheduling.services.refusals import (
     callback_refusal_acknowledge,
     lead_refusal_lift,
@@ -66,6 +62,17 @@ from scheduling.services.request_link import (
     request_link_cancel,
     request_link_restore,
     request_link_restrict,
+)
+from scheduling.services.routing import (
+    CONFIRMATION_PER_ADDRESS_WINDOW,
+    submission_enqueue,
+    submission_route,
+)
+from scheduling.services.texts import (
+    callback_mark_replied,
+    lead_sms_reply,
+    reply_enqueue,
+    reply_route,
 )
 from scheduling.services.undo import ATTEMPT_UNDO_WINDOW, attempt_undo, attempt_undoable_until
 

@@ -1,7 +1,7 @@
 """Claim-next on PostgreSQL as one round trip: the claim, its lease, the alerts it
 settles and the coordinator's one-claim rule, in one statement.
 
-``callback_claim_next`` (scheduling.services.callbacks) uses it on PostgreSQL and
+``callback_claim_next`` (scheduling.services.queue) uses it on PostgreSQL and
 keeps the ORM version for SQLite, the development default. Both hand out callbacks
 in the same order (see ``QUEUE_ORDER``).
 """

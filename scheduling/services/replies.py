@@ -11,7 +11,7 @@ from notifications import services as notification_services
 from notifications.models import Message
 from notifications.wording import wording_problems
 from scheduling.models import CallAttempt, Callback
-from scheduling.services.callbacks import CLOSING_OUTCOMES
+from scheduling.services.attempts import CLOSING_OUTCOMES
 
 EMAIL_REPLY_MAX = 2000
 

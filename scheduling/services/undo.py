@@ -12,7 +12,7 @@ from clinic.audit.events import audit_context
 from clinic.errors import ApplicationError
 from intake import services as intake_services
 from scheduling.models import CallAttempt, Callback, StaffAlert
-from scheduling.services.callbacks import CLOSING_OUTCOMES
+from scheduling.services.attempts import CLOSING_OUTCOMES
 from scheduling.services.refusals import lead_refusal_withdraw
 
 ATTEMPT_UNDO_WINDOW = CallAttempt.UNDO_WINDOW
