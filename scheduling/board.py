@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic import business_time, roles
 from clinic.errors import ApplicationError
 from scheduling import selectors, services
-from scheduling.views import _list_read
+from scheduling.views.console import _list_read
 
 
 def _board_page(

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from clinic import roles
 from clinic.errors import ApplicationError
 from scheduling import services
-from scheduling.views import CARE, _callback_or_404, _callback_page
+from scheduling.views.console import CARE, _callback_or_404, _callback_page
 
 
 @require_POST

@@ -9,8 +9,9 @@ from scheduling import (
     call_settings_views,
     call_webhooks,
     refusal_views,
-    views,
 )
+from scheduling.views import console as console_views
+from scheduling.views import manage as manage_views
 
 app_name = "scheduling"
 
@@ -48,28 +49,34 @@ api_urlpatterns = [
 ]
 
 urlpatterns = [
-    path("", views.console, name="console"),
-    path("queue/", views.console_queue, name="console-queue"),
-    path("next/", views.console_claim_next, name="console-claim-next"),
+    path("", console_views.console, name="console"),
+    path("queue/", console_views.console_queue, name="console-queue"),
+    path("next/", console_views.console_claim_next, name="console-claim-next"),
     path("board/", board.console_board, name="console-board"),
-    path("callbacks/<int:callback_id>/", views.console_callback, name="console-callback"),
-    path("callbacks/<int:callback_id>/attempt/", views.console_attempt, name="console-attempt"),
-    path("callbacks/<int:callback_id>/renew/", views.console_renew, name="console-renew"),
-    path("callbacks/<int:callback_id>/sms/", views.console_sms, name="console-sms"),
-    path("callbacks/<int:callback_id>/email/", views.console_email, name="console-email"),
-    path("callbacks/<int:callback_id>/undo/", views.console_undo, name="console-undo"),
-    path("preferences/", views.console_preferences, name="console-preferences"),
+    path("callbacks/<int:callback_id>/", console_views.console_callback, name="console-callback"),
+    path(
+        "callbacks/<int:callback_id>/attempt/",
+        console_views.console_attempt,
+        name="console-attempt",
+    ),
+    path("callbacks/<int:callback_id>/renew/", console_views.console_renew, name="console-renew"),
+    path("callbacks/<int:callback_id>/sms/", console_views.console_sms, name="console-sms"),
+    path("callbacks/<int:callback_id>/email/", console_views.console_email, name="console-email"),
+    path("callbacks/<int:callback_id>/undo/", console_views.console_undo, name="console-undo"),
+    path("preferences/", console_views.console_preferences, name="console-preferences"),
     path(
         "callbacks/<int:callback_id>/confirm-details/",
-        views.console_details_confirm,
+        console_views.console_details_confirm,
         name="console-details-confirm",
     ),
     path(
         "callbacks/<int:callback_id>/verify-details/",
-        views.console_details_verify,
+        console_views.console_details_verify,
         name="console-details-verify",
     ),
-    path("callbacks/<int:callback_id>/assign/", views.console_assign, name="console-assign"),
+    path(
+        "callbacks/<int:callback_id>/assign/", console_views.console_assign, name="console-assign"
+    ),
     path(
         "callbacks/<int:callback_id>/refusal/acknowledge/",
         refusal_views.console_refusal_acknowledge,
@@ -95,8 +102,12 @@ urlpatterns = [
         board.console_alert_acknowledge,
         name="console-alert-acknowledge",
     ),
-    path("callbacks/<int:callback_id>/release/", views.console_release, name="console-release"),
-    path("callbacks/<int:callback_id>/book/", views.console_book, name="console-book"),
+    path(
+        "callbacks/<int:callback_id>/release/",
+        console_views.console_release,
+        name="console-release",
+    ),
+    path("callbacks/<int:callback_id>/book/", console_views.console_book, name="console-book"),
     path("profile/", call_settings_views.console_profile, name="console-profile"),
     path("profile/phone/", call_settings_views.console_profile_phone, name="console-profile-phone"),
     path(
@@ -109,18 +120,18 @@ urlpatterns = [
         call_settings_views.console_profile_availability,
         name="console-profile-availability",
     ),
-    path("appointments/", views.console_appointments, name="console-appointments"),
+    path("appointments/", console_views.console_appointments, name="console-appointments"),
     path(
         "appointments/<int:appointment_id>/mark/",
-        views.console_appointment_mark,
+        console_views.console_appointment_mark,
         name="console-appointment-mark",
     ),
 ]
 
 # Pages a person reaches from the signed links in their emails.
 public_urlpatterns = [
-    path("r/<str:token>/", views.request_manage, name="request"),
-    path("a/<str:token>/", views.appointment_manage, name="appointment"),
+    path("r/<str:token>/", manage_views.request_manage, name="request"),
+    path("a/<str:token>/", manage_views.appointment_manage, name="appointment"),
 ]
 
 # Twilio's webhooks of the clinic's bridged calls (signed; under /webhooks/).

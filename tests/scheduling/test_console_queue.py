@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduling import views
 from scheduling.models import Callback
+from scheduling.views import console as views
 from tests.factories import submit_lead
 from tests.signin import verified_login
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from clinic import business_time, roles
 from clinic.errors import ApplicationError
@@ -22,8 +22,8 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import console_page, links, selectors, services
-from scheduling.models import Appointment, Callback
+from scheduling import console_page, selectors, services
+from scheduling.models import Callback
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
 # The session key naming the attempt just logged, for the console's banner (an id, so
@@ -591,101 +591,3 @@ def console_appointment_mark(request: HttpRequest, appointment_id: int) -> HttpR
     else:
         messages.success(request, "Saved.")
     return redirect("scheduling:console-appointments")
-
-
-# --- Pages for the person, reached by signed links in their emails ------------------
-
-
-@require_http_methods(["GET", "POST"])
-def request_manage(request: HttpRequest, token: str) -> HttpResponse:
-    """The page of a confirmation email's link: make contact more restrictive, or
-    cancel that one request (asked once more first) and undo that for 24 hours. The
-    address it went to was never verified, so the page shows nothing of the person
-    (no name, phone or email, nothing of their lead): only the choices in force for
-    this request, and it can only restrict (``services.request_link``)."""
-    link = links.request_link(token)
-    submission = intake_selectors.submission_get(submission_id=link.submission_id) if link else None
-    # Bound to the address as it is now: an erased or corrected email closes the link.
-    if submission is None or not link.opens_for(
-        email=submission.email, revoked_at=submission.links_revoked_at
-    ):
-        return render(request, "scheduling/link_invalid.html", status=404)
-    done, error, status = "", "", 200
-    action = request.POST.get("action", "") if request.method == "POST" else ""
-    if action == "cancel" and submission.cancelled_at is None:
-        done = "confirm_cancel"  # nothing changes until the person confirms
-    elif action == "cancel_confirmed":
-        services.request_link_cancel(submission_id=submission.pk)
-        done = "cancelled"
-    elif action == "undo":
-        try:
-            services.request_link_restore(submission_id=submission.pk)
-        except ApplicationError as failure:
-            error, status = failure.message, failure.status_code
-        else:
-            done = "restored"
-    elif action == "restrict":
-        services.request_link_restrict(
-            submission_id=submission.pk,
-            no_voicemail="no_voicemail" in request.POST,
-            no_clinic_name="no_clinic_name" in request.POST,
-            stop_texts="stop_texts" in request.POST,
-        )
-        done = "saved"
-    if action:
-        submission = intake_selectors.submission_get(submission_id=submission.pk)
-    in_force = selectors.request_choices_in_force(submission=submission)
-    undo_until = in_force.undo_until
-    return render(
-        request,
-        "scheduling/request_manage.html",
-        {
-            "in_force": in_force,
-            "undo_until": timezone.localtime(
-                undo_until, business_time.person_zone(submission.timezone)
-            )
-            if undo_until
-            else None,
-            "has_phone": bool(submission.phone),
-            "done": done,
-            "error": error,
-        },
-        status=status,
-    )
-
-
-@require_http_methods(["GET", "POST"])
-def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
-    """Confirm, cancel or ask to reschedule one consultation."""
-    appointment_id = links.appointment_id(token)
-    appointment = (
-        selectors.appointment_get(appointment_id=appointment_id) if appointment_id else None
-    )
-    if appointment is None:
-        return render(request, "scheduling/link_invalid.html", status=404)
-    done = ""
-    if request.method == "POST":
-        action = request.POST.get("action", "")
-        if action == "confirm" and services.appointment_confirm(appointment_id=appointment.pk):
-            done = "confirmed"
-        elif action == "cancel" and services.appointment_cancel(
-            appointment_id=appointment.pk, by_person=True
-        ):
-            done = "cancelled"
-        elif action == "reschedule" and services.appointment_reschedule_request(
-            appointment_id=appointment.pk
-        ):
-            done = "reschedule"
-        appointment = selectors.appointment_get(appointment_id=appointment.pk)
-    return render(
-        request,
-        "scheduling/appointment_manage.html",
-        {
-            "appointment": appointment,
-            "when": timezone.localtime(
-                appointment.starts_at, business_time.person_zone(appointment.lead.timezone)
-            ),
-            "active": appointment.status in Appointment.ACTIVE,
-            "done": done,
-        },
-    )
