@@ -8,12 +8,10 @@ the Twilio webhooks call :func:`message_status_record` and :func:`inbound_receiv
 from __future__ import annotations
 
 from notifications.services.messages import (
-    AMBIGUOUS_ERRORS,
     CONFIRMATION_VALIDITY_SECONDS,
     MISSED_DIAL_STATUSES,
     REFUSAL_OPT_OUT_SOURCE,
     Rendered,
-    TransientDeliveryError,
     call_forward_ended,
     call_receive,
     contact_erase,
@@ -28,11 +26,15 @@ from notifications.services.messages import (
     messages_erase,
     opt_out_exists,
     opt_out_record,
+    sms_pace,
+    staff_alert,
+)
+from notifications.services.retries import (
+    AMBIGUOUS_ERRORS,
+    TransientDeliveryError,
     retry_delay,
     retry_give_up_at,
     retry_jitter,
-    sms_pace,
-    staff_alert,
 )
 
 __all__ = [

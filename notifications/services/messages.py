@@ -7,7 +7,6 @@ the Twilio webhooks call :func:`message_status_record` and :func:`inbound_receiv
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 import unicodedata
@@ -40,6 +39,12 @@ from notifications.models import (
     Refusal,
 )
 from notifications.selectors import contact_refused, recipient_hash, sms_country_allowed
+from notifications.services.retries import (
+    AMBIGUOUS_ERRORS,
+    TransientDeliveryError,
+    retry_delay,
+    retry_give_up_at,
+)
 from notifications.signals import (
     call_missed,
     call_received,
@@ -98,48 +103,10 @@ STATUS_TIMESTAMP = {
 }
 
 
-class TransientDeliveryError(Exception):
-    """Sending failed in a way a retry may fix; the message is rescheduled for
-    ``retry_in`` seconds from now (its ``next_attempt_at``)."""
-
-    def __init__(self, message: str, *, retry_in: float) -> None:
-        super().__init__(message)
-        self.retry_in = retry_in
-
-
 def message_access_record(*, message: Message | InboundMessage, what: str) -> None:
     """Record on the audit trail that the current user was shown ``message`` (its
     recipient or sender and its body) by ``what``."""
     events.event_record(message, label=MESSAGE_READ, read=what)
-
-
-def retry_jitter(ceiling: float) -> float:
-    """A random delay in [ceiling / 2, ceiling]: retries from many workers spread out."""
-    return ceiling / 2 + random.random() * ceiling / 2
-
-
-def retry_delay(*, attempts: int, retry_after: float | None = None) -> float:
-    """Seconds to wait after the ``attempts``-th failed try: about 2, 4, 8... seconds
-    with jitter, capped at ``MESSAGE_RETRY_MAX_DELAY_SECONDS``, and never sooner than
-    the provider's ``Retry-After`` (plus up to a tenth more, so that the messages it
-    refused together do not all come back in the same second)."""
-    cap = settings.MESSAGE_RETRY_MAX_DELAY_SECONDS
-    delay = retry_jitter(min(cap, 2.0 ** max(1, attempts)))
-    if retry_after:
-        delay = max(delay, retry_after * (1 + random.random() * 0.1))
-    return delay
-
-
-def retry_give_up_at(*, purpose: str, start: datetime) -> datetime:
-    """The end of the retry budget of a message of ``purpose`` first due at ``start``:
-    a day for a confirmation (``MESSAGE_RETRY_BUDGET_MINUTES``), less for a
-    reminder, whose moment passes (``MESSAGE_RETRY_REMINDER_BUDGET_MINUTES``)."""
-    minutes = (
-        settings.MESSAGE_RETRY_REMINDER_BUDGET_MINUTES
-        if purpose == Message.Purpose.REMINDER
-        else settings.MESSAGE_RETRY_BUDGET_MINUTES
-    )
-    return start + timedelta(minutes=minutes)
 
 
 # --- Wording ---------------------------------------------------------------------
@@ -461,10 +428,6 @@ def _transport(message: Message) -> str:
             f"Mail server error: {type(error).__name__}", code="smtp", permanent=False
         ) from error
     return message_id_header
-
-
-# Failures after which the provider may have taken the message all the same.
-AMBIGUOUS_ERRORS = frozenset({"network"})
 
 
 def _already_taken(message: Message) -> str | None:
