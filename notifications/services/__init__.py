@@ -10,7 +10,6 @@ from __future__ import annotations
 from notifications.services.messages import (
     CONFIRMATION_VALIDITY_SECONDS,
     MISSED_DIAL_STATUSES,
-    REFUSAL_OPT_OUT_SOURCE,
     Rendered,
     call_forward_ended,
     call_receive,
@@ -24,10 +23,13 @@ from notifications.services.messages import (
     message_send,
     message_status_record,
     messages_erase,
-    opt_out_exists,
-    opt_out_record,
     sms_pace,
     staff_alert,
+)
+from notifications.services.opt_outs import (
+    REFUSAL_OPT_OUT_SOURCE,
+    opt_out_exists,
+    opt_out_record,
 )
 from notifications.services.retries import (
     AMBIGUOUS_ERRORS,

@@ -39,6 +39,7 @@ from notifications.models import (
     Refusal,
 )
 from notifications.selectors import contact_refused, recipient_hash, sms_country_allowed
+from notifications.services.opt_outs import opt_out_exists, opt_out_record
 from notifications.services.retries import (
     AMBIGUOUS_ERRORS,
     TransientDeliveryError,
@@ -49,10 +50,9 @@ from notifications.signals import (
     call_missed,
     call_received,
     message_failed,
-    opted_out,
     reply_received,
 )
-from notifications.sms_consent import sms_consent_opt_in, sms_consent_restricted
+from notifications.sms_consent import sms_consent_opt_in
 from notifications.wording import ALLOWED_CONTEXT, wording_problems
 
 logger = logging.getLogger(__name__)
@@ -72,9 +72,6 @@ OPT_OUT_ERRORS = frozenset({"21610"})
 UNUSABLE_NUMBER_ERRORS = frozenset({"21211", "21612", "21614", "30003", "30005", "30006"})
 ALERT_ERRORS = frozenset({"30007"})
 
-# The source of the opt-out a refusal makes (notifications.refusals): lifting the
-# refusal lifts it; a stop the person sent themselves takes it over.
-REFUSAL_OPT_OUT_SOURCE = "refusal"
 
 # A message not handed to the provider yet.
 _UNSENT = [Message.Status.PENDING, Message.Status.SCHEDULED]
@@ -237,11 +234,6 @@ def _render(*, template: str, channel: str, context: dict[str, str], discreet: b
 
 
 # --- Sending ---------------------------------------------------------------------
-
-
-def opt_out_exists(*, phone: str) -> bool:
-    hashed = phone_hash(phone)
-    return bool(hashed) and OptOut.objects.filter(phone_hash=hashed).exists()
 
 
 def _refused(*, channel: str, purpose: str, recipient: str) -> bool:
@@ -627,40 +619,6 @@ def message_status_record(*, provider_id: str, status: str, error_code: str = ""
         message.save(update_fields=["status", STATUS_TIMESTAMP[new_status]])
     MESSAGES.labels(message.channel, new_status).inc()
     return True
-
-
-def opt_out_record(*, phone: str, reason: str = OptOut.Reason.OPTED_OUT, source: str) -> bool:
-    """Block SMS to ``phone``; pending texts to it are suppressed, and a form's
-    consent no longer allows texting it (``sms_consent``). True if new.
-
-    A text whose last try timed out is left to the delivery path: the provider may
-    have taken it, and only the provider can tell. The next try asks it first and
-    records the text as sent, or else refuses it for the opt-out (``_transport``)."""
-    opt_out, created = OptOut.objects.get_or_create(
-        phone_hash=phone_hash(phone),
-        defaults={"phone": phone[:20], "reason": reason, "source": source[:50]},
-    )
-    if not created and opt_out.source == REFUSAL_OPT_OUT_SOURCE != source:
-        # The person (or the carrier) stopped texts too: lifting the refusal must not
-        # lift this stop.
-        OptOut.objects.filter(pk=opt_out.pk).update(reason=reason, source=source[:50])
-    sms_consent_restricted(phone=phone)
-    suppressed = (
-        Message.objects.filter(
-            channel=Message.Channel.SMS,
-            recipient=phone,
-            status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
-        )
-        .exclude(error_code__in=AMBIGUOUS_ERRORS)
-        .update(status=Message.Status.SUPPRESSED, error_code="opted_out")
-    )
-    if suppressed:
-        MESSAGES.labels(Message.Channel.SMS, Message.Status.SUPPRESSED).inc(suppressed)
-    if created:
-        transaction.on_commit(
-            lambda: opted_out.send_robust(sender=OptOut, phone=phone, reason=reason), robust=True
-        )
-    return created
 
 
 def inbound_receive(
