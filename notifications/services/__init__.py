@@ -7,14 +7,16 @@ the Twilio webhooks call :func:`message_status_record` and :func:`inbound_receiv
 
 from __future__ import annotations
 
-from notifications.services.messages import (
-    CONFIRMATION_VALIDITY_SECONDS,
+from notifications.services.inbound import (
     MISSED_DIAL_STATUSES,
-    Rendered,
     call_forward_ended,
     call_receive,
-    contact_erase,
     inbound_receive,
+)
+from notifications.services.messages import (
+    CONFIRMATION_VALIDITY_SECONDS,
+    Rendered,
+    contact_erase,
     message_access_record,
     message_deliver,
     message_enqueue,
