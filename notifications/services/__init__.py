@@ -7,6 +7,13 @@ the Twilio webhooks call :func:`message_status_record` and :func:`inbound_receiv
 
 from __future__ import annotations
 
+from notifications.services.delivery import (
+    CONFIRMATION_VALIDITY_SECONDS,
+    message_deliver,
+    message_reconcile,
+    message_status_record,
+    sms_pace,
+)
 from notifications.services.inbound import (
     MISSED_DIAL_STATUSES,
     call_forward_ended,
@@ -14,18 +21,13 @@ from notifications.services.inbound import (
     inbound_receive,
 )
 from notifications.services.messages import (
-    CONFIRMATION_VALIDITY_SECONDS,
     Rendered,
     contact_erase,
     message_access_record,
-    message_deliver,
     message_enqueue,
-    message_reconcile,
     message_render,
     message_send,
-    message_status_record,
     messages_erase,
-    sms_pace,
     staff_alert,
 )
 from notifications.services.opt_outs import (
