@@ -27,6 +27,7 @@ from notifications.services.messages import (
     message_enqueue,
     message_render,
     message_send,
+    messages_cancel,
     messages_erase,
     staff_alert,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "message_render",
     "message_send",
     "message_status_record",
+    "messages_cancel",
     "messages_erase",
     "opt_out_exists",
     "opt_out_record",

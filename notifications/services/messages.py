@@ -322,6 +322,18 @@ def staff_alert(
         logger.warning("notifications.staff_alert_unrouted", extra={"title": title})
 
 
+def messages_cancel(*, dedupe_key_prefix: str) -> int:
+    """Suppress the messages not sent yet whose ``dedupe_key`` starts with
+    ``dedupe_key_prefix`` (the reminders of a cancelled appointment): they are never
+    sent (``error_code`` "cancelled"). Sent ones are left as they are. Returns how many."""
+    if not dedupe_key_prefix:
+        return 0
+    return Message.objects.filter(
+        dedupe_key__startswith=dedupe_key_prefix,
+        status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
+    ).update(status=Message.Status.SUPPRESSED, error_code="cancelled")
+
+
 # --- Erasure --------------------------------------------------------------------------
 
 # What an erased message keeps: channel, purpose, template, status and time stamps
