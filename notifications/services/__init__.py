@@ -1,8 +1,21 @@
-"""Notifications' services; callers import this package (``from notifications import
-services``), which names every service the apps above and the tests use.
+"""Notifications' services, one module per concern. Callers import this package
+(``from notifications import services``), which names every service the apps above,
+the workers, the webhooks and the tests use:
 
-The apps above call :func:`message_send`; workers call :func:`message_deliver`;
-the Twilio webhooks call :func:`message_status_record` and :func:`inbound_receive`.
+- :mod:`~notifications.services.messages`: what a message says (rendered, checked for
+  health wording), recording one to send (``message_send``) and handing it to the
+  workers, staff alerts, cancelling unsent ones and erasing messages;
+- :mod:`~notifications.services.delivery`: handing a message to the provider exactly
+  once (``message_deliver``), failing it for good, reconciling a try whose worker
+  died, and what the provider reports afterwards (``message_status_record``);
+- :mod:`~notifications.services.retries`: when a failed try is tried again and when
+  it is given up;
+- :mod:`~notifications.services.inbound`: texts and calls people send us;
+- :mod:`~notifications.services.opt_outs`: numbers we may no longer text.
+
+Imports among them run one way: delivery and inbound use messages, messages uses
+opt_outs, opt_outs uses retries; none imports a module above it, and none imports a
+tasks module (work goes to the workers by task name, ``clinic.workers.enqueue``).
 """
 
 from __future__ import annotations
