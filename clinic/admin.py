@@ -1,11 +1,30 @@
-"""Clinic time in the admin: opening hours and closures (edits take effect at once)."""
+"""The ground app in the admin: clinic time (opening hours and closures, edits take
+effect at once), and the base of every admin whose change page shows personal data."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from clinic import business_time
 from clinic.models import ClinicClosure, OpeningHours
+
+
+class ReadAuditedAdmin(admin.ModelAdmin):
+    """Opening a change page (a GET) shows personal data: each admin that subclasses
+    this one records that read on the audit trail in ``read_record``, through its own
+    app's service (a lead's read, a message's read)."""
+
+    def read_record(self, obj: Any, *, what: str) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must record reads of {obj._meta.label}")
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and request.method == "GET":
+            self.read_record(obj, what=f"admin {obj._meta.model_name} page")
+        return obj
 
 
 class ClinicTimeAdmin(admin.ModelAdmin):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from clinic import roles
+from clinic.admin import ReadAuditedAdmin
 from clinic.crypto import email_hash, phone_hash
 from intake.models import Article, ArticleDailyCount, Consent, Lead, Submission
 from intake.services import lead_access_record, lead_erase
@@ -37,22 +38,17 @@ class HashSearchMixin:
         return match, False
 
 
-class LeadReadAuditedAdmin(admin.ModelAdmin):
+class LeadReadAuditedAdmin(ReadAuditedAdmin):
     """Opening a change page shows a lead's personal data: that read goes on the
     audit trail (``lead_of`` names the lead of the page's object)."""
 
     def lead_of(self, obj) -> Lead:
         return obj.lead
 
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None and request.method == "GET":
-            lead_access_record(
-                lead=self.lead_of(obj),
-                what=f"admin {obj._meta.model_name} page",
-                record=f"{obj._meta.label_lower}:{obj.pk}",
-            )
-        return obj
+    def read_record(self, obj, *, what: str) -> None:
+        lead_access_record(
+            lead=self.lead_of(obj), what=what, record=f"{obj._meta.label_lower}:{obj.pk}"
+        )
 
 
 class EraseForm(forms.Form):

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Max
 
+from clinic.admin import ReadAuditedAdmin
 from clinic.crypto import email_hash, phone_hash
 from notifications.models import InboundMessage, Message, MessageTemplate, OptOut, Refusal
 from notifications.services import message_access_record, opt_out_record
@@ -49,8 +50,15 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         obj.save()
 
 
+class MessageReadAuditedAdmin(ReadAuditedAdmin):
+    """The page shows a recipient or sender and a body: the read goes on the audit trail."""
+
+    def read_record(self, obj: Message | InboundMessage, *, what: str) -> None:
+        message_access_record(message=obj, what=what)
+
+
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(MessageReadAuditedAdmin):
     list_display = [
         "id",
         "channel",
@@ -68,29 +76,15 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def get_object(self, request, object_id, from_field=None):
-        # The page shows a recipient and a body: the read goes on the audit trail.
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None and request.method == "GET":
-            message_access_record(message=obj, what=f"admin {obj._meta.model_name} page")
-        return obj
-
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin):
+class InboundMessageAdmin(MessageReadAuditedAdmin):
     list_display = ["id", "kind", "received_at"]
     list_filter = ["kind"]
     readonly_fields = [field.name for field in InboundMessage._meta.fields]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
-
-    def get_object(self, request, object_id, from_field=None):
-        # The page shows a recipient and a body: the read goes on the audit trail.
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None and request.method == "GET":
-            message_access_record(message=obj, what=f"admin {obj._meta.model_name} page")
-        return obj
 
 
 @admin.register(OptOut)

@@ -250,10 +250,9 @@ def appointment_cancel(*, appointment_id: int, by_person: bool) -> bool:
         appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = timezone.now()
         appointment.save(update_fields=["status", "cancelled_at"])
-        Message.objects.filter(
-            dedupe_key__startswith=f"appointment-reminder:{appointment.pk}:",
-            status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
-        ).update(status=Message.Status.SUPPRESSED, error_code="cancelled")
+        notification_services.messages_cancel(
+            dedupe_key_prefix=f"appointment-reminder:{appointment.pk}:"
+        )
         if by_person:
             _notify(
                 appointment,
