@@ -430,3 +430,10 @@ def test_the_retention_and_sweep_tasks_run_on_beat():
     for task in (tasks.call_recordings_expire, tasks.call_recordings_sweep):
         assert task.name in schedule
         assert task.name in celery_app.tasks
+
+
+def test_the_tel_link_stays_on_the_callback_page_marked_as_the_fallback(coordinator, callback):
+    html = staff(coordinator).get(f"/console/callbacks/{callback.pk}/").content.decode()
+
+    assert f'href="tel:{PERSON}" aria-describedby="tel-fallback"' in html
+    assert "the fallback when the clinic's phone cannot call" in html
