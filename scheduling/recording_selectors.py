@@ -42,9 +42,10 @@ def callback_recordings(*, callback_id: int) -> list[RecordingRow]:
     """The recordings of the callback's calls, oldest first (one query)."""
     rows = []
     for recording in CallRecording.objects.filter(call__callback_id=callback_id).select_related(
-        "call__coordinator"
+        "call__coordinator", "call__callback__lead"
     ):
-        deleted = recording.deleted_at is not None
+        erased = recording.call.callback.lead.anonymised_at is not None
+        deleted = recording.deleted_at is not None or erased
         rows.append(
             RecordingRow(
                 pk=recording.pk,
@@ -54,7 +55,7 @@ def callback_recordings(*, callback_id: int) -> list[RecordingRow]:
                 audio_url=""
                 if deleted
                 else reverse("scheduling:console-recording-audio", args=[recording.pk]),
-                deleted_text=recording_deleted_message(recording) if deleted else "",
+                deleted_text=recording_deleted_message(recording, erased=erased) if deleted else "",
             )
         )
     return rows
@@ -64,22 +65,35 @@ def retention_cutoff(*, now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(days=settings.CALL_RECORDING_RETENTION_DAYS)
 
 
-def recording_deleted_message(recording: CallRecording) -> str:
-    deleted_on = timezone.localdate(recording.deleted_at)
-    return (
-        f"This recording was deleted at Twilio on {deleted_on:%d %b %Y}: "
-        f"the clinic keeps call recordings for {settings.CALL_RECORDING_RETENTION_DAYS} days."
+def due_for_deletion(*, now: datetime | None = None) -> Q:
+    """Recordings to delete at Twilio: older than the retention, or of a person whose
+    data was erased (on request or at the end of the lead's retention) whatever age."""
+    return Q(deleted_at__isnull=True) & (
+        Q(created_at__lte=retention_cutoff(now=now))
+        | Q(call__callback__lead__anonymised_at__isnull=False)
     )
+
+
+def recording_deleted_message(recording: CallRecording, *, erased: bool = False) -> str:
+    """Why a recording cannot be played: deleted at Twilio (when, and why), or about to
+    be, the person's data having been erased."""
+    if recording.deleted_at is None:
+        return "The person's data was erased: this recording is being deleted at Twilio."
+    deleted_on = timezone.localdate(recording.deleted_at)
+    why = (
+        "when the person's data was erased"
+        if erased
+        else f"the clinic keeps call recordings for {settings.CALL_RECORDING_RETENTION_DAYS} days"
+    )
+    return f"This recording was deleted at Twilio on {deleted_on:%d %b %Y}: {why}."
 
 
 def call_recording_ids_expired(
     *, now: datetime | None = None, limit: int = EXPIRE_BATCH
 ) -> list[int]:
-    """Recordings still at Twilio past their retention, oldest first."""
+    """Recordings still at Twilio that are due for deletion, oldest first."""
     return list(
-        CallRecording.objects.filter(
-            deleted_at__isnull=True, created_at__lte=retention_cutoff(now=now)
-        )
+        CallRecording.objects.filter(due_for_deletion(now=now))
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )

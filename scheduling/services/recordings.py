@@ -144,19 +144,17 @@ def call_recordings_sweep(*, now: datetime | None = None) -> int:
 def call_recording_expire(
     *, recording_id: int, now: datetime | None = None, backend: VoiceBackend | None = None
 ) -> bool:
-    """Delete one recording past its retention at Twilio and mark it deleted. Twilio
+    """Delete one recording due for deletion (past its retention, or of a person whose
+    data was erased) at Twilio and mark it deleted. Twilio
     answering that it has no such recording counts as deleted. True if deleted now;
     False if it is not due, already deleted, or being deleted by another worker. A
     :class:`TransportError` leaves it as it was, for the caller to retry."""
     now = now or timezone.now()
     with transaction.atomic():
         recording = (
-            CallRecording.objects.select_for_update(skip_locked=True)
-            .filter(
-                pk=recording_id,
-                deleted_at__isnull=True,
-                created_at__lte=recording_selectors.retention_cutoff(now=now),
-            )
+            # The recording's row only, not the call, callback and lead it is joined to.
+            CallRecording.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(recording_selectors.due_for_deletion(now=now), pk=recording_id)
             .first()
         )
         if recording is None:
@@ -212,16 +210,18 @@ def call_recording_play(*, recording_id: int) -> RecordingMedia:
     """The audio of a recording for the current member of staff (the caller checks the
     role), fetched from Twilio through the app, and the playback recorded on the
     lead's audit trail (who, which recording, when; never the audio). A recording
-    deleted (or found gone at Twilio) is refused with 410 and why; Twilio unreachable
-    with 503 (nothing is recorded then: nothing was played)."""
+    deleted, found gone at Twilio, or of a person whose data was erased is refused
+    with 410 and why; Twilio unreachable with 503 (nothing is recorded then: nothing
+    was played)."""
     recording = (
         CallRecording.objects.select_related("call__callback__lead").filter(pk=recording_id).first()
     )
     if recording is None:
         raise ApplicationError("No such recording.", code="not_found", status_code=404)
-    if recording.deleted_at is not None:
+    erased = recording.call.callback.lead.anonymised_at is not None
+    if recording.deleted_at is not None or erased:
         raise ApplicationError(
-            recording_selectors.recording_deleted_message(recording),
+            recording_selectors.recording_deleted_message(recording, erased=erased),
             code="recording_deleted",
             status_code=410,
         )

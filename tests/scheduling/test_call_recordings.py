@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from config.celery import app as celery_app
 from intake.models import LeadEvent
+from intake.services.privacy import lead_erase
 from notifications.voice import CallRequest, voice_backend
 from scheduling import tasks
 from scheduling.models import Call, Callback, CallRecording
@@ -421,6 +422,25 @@ def test_a_deleted_recording_is_refused_with_the_reason(recording, coordinator, 
     assert response.status_code == 410
     assert "deleted" in response.content.decode() and "30 days" in response.content.decode()
     assert "30 days" in page and f"/console/recordings/{recording.pk}/audio/" not in page
+    assert playbacks(callback.lead_id) == []
+
+
+def test_a_persons_erasure_deletes_their_recordings_at_twilio_whatever_their_age(
+    recording, coordinator, callback, fake_twilio, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert lead_erase(lead=callback.lead, actor=coordinator, reason="Ticket 42")
+    client = staff(coordinator)
+
+    # Not playable from the moment of erasure, before the task has run.
+    refused = client.get(f"/console/recordings/{recording.pk}/audio/")
+    assert refused.status_code == 410 and "erased" in refused.content.decode()
+    assert tasks.call_recordings_expire.delay().get()["deleted"] == 1
+
+    recording.refresh_from_db()
+    assert recording.deleted_at is not None
+    assert recording.provider_id in fake_twilio.voice.deleted_recordings
+    assert "erased" in client.get(f"/console/recordings/{recording.pk}/audio/").content.decode()
     assert playbacks(callback.lead_id) == []
 
 
