@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
+from celery.exceptions import Retry
 from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
@@ -390,6 +391,20 @@ def test_twilio_failing_leaves_the_recording_for_the_retry(recording, fake_twili
     assert (failed.deleted, failed.transient) == (0, 1)
     assert CallRecording.objects.get().deleted_at is None
     assert recordings.call_recordings_expire().deleted == 1
+    assert recording.provider_id in fake_twilio.voice.deleted_recordings
+
+
+def test_the_task_asks_for_a_retry_when_twilio_failed(recording, fake_twilio):
+    aged(recording, 31)
+    fake_twilio.voice.fail_next_recording(status=503, code=20503)
+
+    # Eager Celery reports the retry the worker would run a minute later.
+    with pytest.raises(Retry) as retry:
+        tasks.call_recordings_expire.delay()
+
+    assert retry.value.when == tasks.RECORDING_RETRY_SECONDS
+    assert CallRecording.objects.get().deleted_at is None
+    assert tasks.call_recordings_expire.delay().get()["deleted"] == 1
     assert recording.provider_id in fake_twilio.voice.deleted_recordings
 
 
