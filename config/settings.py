@@ -604,6 +604,16 @@ CALL_RECORDING = env.bool("CALL_RECORDING", default=False)
 CALL_RECORDING_RETENTION_DAYS = env.int("CALL_RECORDING_RETENTION_DAYS", default=30)
 if CALL_RECORDING_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("CALL_RECORDING_RETENTION_DAYS must be at least 1")
+# Recordings past their time are deleted at Twilio every hour; recordings whose status
+# callback was lost are asked for every ten minutes.
+CELERY_BEAT_SCHEDULE["delete-expired-call-recordings"] = {
+    "task": "scheduling.tasks.call_recordings_expire",
+    "schedule": crontab(minute=23),
+}
+CELERY_BEAT_SCHEDULE["collect-missing-call-recordings"] = {
+    "task": "scheduling.tasks.call_recordings_sweep",
+    "schedule": timedelta(minutes=10),
+}
 
 # --- Clinic -------------------------------------------------------------------
 

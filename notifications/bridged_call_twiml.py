@@ -98,22 +98,32 @@ def bridge(
     ring_seconds: int,
     whisper: str = "",
     record: bool = False,
+    recording_status_url: str = "",
 ) -> str:
     """The member of staff pressed 1: (the whisper,) the recording notice if recording,
     then dial the person from ``caller_id``. The person's leg runs ``person_url``
     when answered (machine detection waits for a greeting's end) and reports to
-    ``person_status_url``; the Dial's end goes to ``dial_ended_url``."""
+    ``person_status_url``; the Dial's end goes to ``dial_ended_url``, and a finished
+    recording to ``recording_status_url``."""
     response = VoiceResponse()
     if whisper:
         response.say(whisper)
+    recording_callback = {}
     if record:
         response.say(RECORDING_NOTICE)
+        if recording_status_url:
+            recording_callback = {
+                "recording_status_callback": recording_status_url,
+                "recording_status_callback_method": "POST",
+                "recording_status_callback_event": "completed",
+            }
     dial = response.dial(
         caller_id=caller_id,
         timeout=ring_seconds,
         action=dial_ended_url,
         method="POST",
         record=DIAL_RECORD if record else None,
+        **recording_callback,
     )
     dial.number(
         person_phone,

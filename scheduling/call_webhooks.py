@@ -18,7 +18,7 @@ from notifications import bridged_call_twiml as twiml
 from notifications.views import TWIML, twilio_signed
 from scheduling import selectors
 from scheduling.models import Call, CallLeg
-from scheduling.services import calls, instant_calls
+from scheduling.services import calls, instant_calls, recordings
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ def call_connect(request: HttpRequest, call_id: int) -> HttpResponse:
             ring_seconds=calls.PERSON_RING_SECONDS,
             whisper=whisper,
             record=call.recorded,
+            recording_status_url=recordings.call_recording_webhook_url(call_id=call.pk)
+            if call.recorded
+            else "",
         )
     )
 

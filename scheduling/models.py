@@ -654,3 +654,32 @@ class RequestLinkChoices(models.Model):
     def undo_until(self) -> datetime | None:
         """Until when the link's cancel can be undone; None when there is none to undo."""
         return self.cancelled_at + self.UNDO_WINDOW if self.cancelled_at else None
+
+
+@audited()
+class CallRecording(models.Model):
+    """A recording Twilio made of a bridged call (only with ``CALL_RECORDING``). The
+    audio stays at Twilio and is played through the app only
+    (``services.recordings``); this row keeps its id, never its URL, and when it was
+    deleted at Twilio (``CALL_RECORDING_RETENTION_DAYS`` after it was made)."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="recordings")
+    provider_id = models.CharField(max_length=64, unique=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # When the recording started at Twilio (retention counts from here).
+    created_at = models.DateTimeField()
+    # When it was deleted at Twilio (or found gone there): it cannot be played since.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(deleted_at__isnull=True),
+                name="call_recording_kept",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recording {self.pk} of call {self.call_id}"

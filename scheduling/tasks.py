@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from intake import selectors as intake_selectors
 from scheduling import services
-from scheduling.services import instant_calls, undelivered
+from scheduling.services import instant_calls, recordings, undelivered
 
 # Tasks that record what a person did: idempotent, so redelivered after a crash and
 # retried with backoff (bounded far below the broker's visibility timeout).
@@ -115,3 +115,30 @@ def instant_call_expire(round_id: int) -> None:
 def instant_call_hang_up(round_id: int) -> None:
     """End, at the provider, the calls of a round that are over for us."""
     instant_calls.instant_round_hang_up(round_id=round_id)
+
+
+# Recordings of bridged calls (services.recordings): Twilio calls are retried after a
+# short wait; a run of the beat task that leaves some undone is run again next time.
+RECORDING_RETRY_SECONDS = 60
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def call_recordings_expire(self) -> dict[str, int]:
+    """Every hour: delete at Twilio the recordings past CALL_RECORDING_RETENTION_DAYS
+    (a bounded batch; idempotent). Twilio unreachable for some: retried in a minute,
+    up to three times; what is still left waits for the next run."""
+    result = recordings.call_recordings_expire()
+    if result.transient and self.request.retries < self.max_retries:
+        raise self.retry(countdown=RECORDING_RETRY_SECONDS)
+    if result.more and result.deleted:
+        # More were due than one batch: the next batch at once, not in an hour (only
+        # while batches delete something: refusals wait for the next hour).
+        call_recordings_expire.apply_async(countdown=1)
+    return {"deleted": result.deleted, "transient": result.transient, "refused": result.refused}
+
+
+@shared_task(acks_late=True)
+def call_recordings_sweep() -> int:
+    """Every ten minutes: ask Twilio for the recordings of recorded calls whose
+    recording status callback never arrived."""
+    return recordings.call_recordings_sweep()

@@ -8,6 +8,8 @@ from scheduling import (
     call_settings_apis,
     call_settings_views,
     call_webhooks,
+    recording_views,
+    recording_webhooks,
     refusal_views,
 )
 from scheduling.views import console as console_views
@@ -120,6 +122,11 @@ urlpatterns = [
         call_settings_views.console_profile_availability,
         name="console-profile-availability",
     ),
+    path(
+        "recordings/<int:recording_id>/audio/",
+        recording_views.console_recording_audio,
+        name="console-recording-audio",
+    ),
     path("appointments/", console_views.console_appointments, name="console-appointments"),
     path(
         "appointments/<int:appointment_id>/mark/",
@@ -152,5 +159,10 @@ webhook_urlpatterns = [
         "twilio/calls/<int:call_id>/status/<slug:leg>/",
         call_webhooks.call_status,
         name="call-status",
+    ),
+    path(
+        "twilio/calls/<int:call_id>/recording/",
+        recording_webhooks.call_recording_status,
+        name="call-recording",
     ),
 ]

@@ -232,6 +232,7 @@ class FakeVoice:
             self._recordings: dict[str, FakeRecording] = {}
             self._deleted: set[str] = set()
             self._failures: list[tuple[int, int, str]] = []
+            self._recording_failures: list[tuple[int, int, str]] = []
             self._webhooks: list[Webhook] = []
 
     # What the fake holds ---------------------------------------------------------
@@ -285,6 +286,18 @@ class FakeVoice:
         with self._lock:
             self._failures.extend([(status, code, "Injected failure")] * times)
 
+    def fail_next_recording(self, status: int = 500, code: int = 20500, *, times: int = 1) -> None:
+        """Refuse the next ``times`` requests to the Recordings API (list, fetch, delete)
+        with this error."""
+        with self._lock:
+            self._recording_failures.extend([(status, code, "Injected failure")] * times)
+
+    def remove_recording(self, sid: str) -> None:
+        """The recording went at Twilio without the app (deleted in Twilio's Console):
+        the API answers 404 for it from now on."""
+        with self._lock:
+            self._recordings.pop(sid, None)
+
     def add_recording(self, call_sid: str, *, duration: int = 30, source: str = "DialVerb") -> str:
         """A recording of ``call_sid`` (as if Twilio made one); returns its sid."""
         recording = FakeRecording("RE" + secrets.token_hex(16), call_sid, duration, source)
@@ -328,6 +341,12 @@ class FakeVoice:
     def _injected(self) -> _Answer | None:
         with self._lock:
             failure = self._failures.pop(0) if self._failures else None
+        return self._error(*failure) if failure is not None else None
+
+    def _recording_injected(self) -> _Answer | None:
+        with self._lock:
+            failures = self._recording_failures
+            failure = failures.pop(0) if failures else None
         return self._error(*failure) if failure is not None else None
 
     def _create(self, request: RecordedRequest, match: re.Match[str]) -> _Answer:
@@ -435,6 +454,8 @@ class FakeVoice:
         return self._answer(200, payload)
 
     def _list_recordings(self, request: RecordedRequest, match: re.Match[str]) -> _Answer:
+        if (injected := self._recording_injected()) is not None:
+            return injected
         call_sid = match.groupdict().get("sid") or request.query.get("CallSid")
         with self._lock:
             found = [
@@ -447,6 +468,8 @@ class FakeVoice:
     def _fetch_recording(self, request: RecordedRequest, match: re.Match[str]) -> _Answer:
         from tests.fake_twilio import _Answer
 
+        if (injected := self._recording_injected()) is not None:
+            return injected
         with self._lock:
             recording = self._recordings.get(match["sid"])
         if recording is None:
@@ -461,6 +484,8 @@ class FakeVoice:
     def _delete_recording(self, request: RecordedRequest, match: re.Match[str]) -> _Answer:
         from tests.fake_twilio import _Answer
 
+        if (injected := self._recording_injected()) is not None:
+            return injected
         if match["ext"] not in (None, ".json"):
             return self._error(405, 20004, "Method not allowed")
         with self._lock:

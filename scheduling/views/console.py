@@ -22,7 +22,7 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import console_page, selectors, services
+from scheduling import console_page, recording_selectors, selectors, services
 from scheduling.models import Callback
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
@@ -294,7 +294,8 @@ def _callback_page(
         "refusals": selectors.callback_refusals(callback=callback),
         "sms_permission": intake_selectors.sms_permission(
             phone=callback.lead.phone, lead_id=callback.lead_id
-        ),
+        ),  # The recordings of its calls, played through the app (issue 23, item 4).
+        "recordings": recording_selectors.callback_recordings(callback_id=callback.pk),
     }
     return render(request, "scheduling/callback.html", context, status=status)
 

@@ -56,6 +56,7 @@ PUBLIC = {
     "webhooks:call-person": "Twilio, signature-checked (a bridged call's TwiML)",
     "webhooks:call-dial-ended": "Twilio, signature-checked (a bridged call's TwiML)",
     "webhooks:call-status": "Twilio, signature-checked (a bridged call's status callbacks)",
+    "webhooks:call-recording": "Twilio, signature-checked (a bridged call's recording status)",
     "dev:dev-outbox": "development only (404 elsewhere)",
 }
 # Public, but refused without a valid X-Twilio-Signature (and POST only).
@@ -84,6 +85,7 @@ SAMPLE_KWARGS = {
     "action": "cancel",
     "reference": "R-2345-6789-ABCD",
     "call_id": DUMMY_ID,
+    "recording_id": DUMMY_ID,
     "leg": "coordinator",
 }
 
