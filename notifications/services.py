@@ -44,6 +44,7 @@ from notifications.signals import (
     call_missed,
     call_received,
     message_failed,
+    message_sent,
     opted_out,
     reply_received,
 )
@@ -546,6 +547,13 @@ def message_deliver(*, message_id: int) -> Message | None:
         status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
     ):
         MESSAGES.labels(message.channel, Message.Status.SENT).inc()
+        sent = {
+            "message_id": message.pk,
+            "channel": message.channel,
+            "purpose": message.purpose,
+            "correlation": message.correlation,
+        }
+        transaction.on_commit(lambda: message_sent.send_robust(sender=Message, **sent), robust=True)
     message.refresh_from_db()
     return message
 

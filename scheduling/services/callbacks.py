@@ -25,7 +25,7 @@ from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
 from scheduling import links
 from scheduling.models import Appointment, CallAttempt, Callback, CrisisDecision, StaffAlert
-from scheduling.services import claims, crisis, instant_calls
+from scheduling.services import claims, conversations, crisis, instant_calls
 from scheduling.services.alerts import alert_raise, alerts_settle, callback_assigned_notify
 from scheduling.services.outreach import lead_message
 from scheduling.services.refusals import callback_refusal_check, lead_refusal_record
@@ -539,6 +539,7 @@ def attempt_log(
             notes=notes,
             call_back_at=call_back_at,
         )
+        conversations.attempt_logged(attempt_id=attempt.pk)
         undo_state = _apply_outcome(callback, outcome=outcome, now=now, call_back_at=call_back_at)
         if outcome == CallAttempt.Outcome.DO_NOT_CONTACT:
             undo_state["refusal"] = lead_refusal_record(lead=lead, user_id=user_id)
