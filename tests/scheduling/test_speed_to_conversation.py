@@ -103,7 +103,11 @@ def test_a_call_of_29_seconds_is_an_attempt_but_no_conversation(
     callback = claimed()
 
     call = bridged_call(
-        callback, coordinator, django_capture_on_commit_callbacks, answered_at=moment(90), seconds=29
+        callback,
+        coordinator,
+        django_capture_on_commit_callbacks,
+        answered_at=moment(90),
+        seconds=29,
     )
 
     lead = lead_of(callback)
@@ -178,7 +182,11 @@ def test_reached_logged_after_a_short_bridged_call_is_that_calls_outcome_not_a_c
     and logging its outcome as "reached" does not turn it into a conversation."""
     callback = claimed()
     bridged_call(
-        callback, coordinator, django_capture_on_commit_callbacks, answered_at=moment(60), seconds=20
+        callback,
+        coordinator,
+        django_capture_on_commit_callbacks,
+        answered_at=moment(60),
+        seconds=20,
     )
 
     log(callback, coordinator, "reached", django_capture_on_commit_callbacks)
@@ -447,4 +455,3 @@ def test_the_board_shows_time_to_first_conversation_to_a_supervisor(
     # A background poll swaps only the live part in: the figures are not recomputed.
     polled = client.get("/console/board/", HTTP_X_BACKGROUND="1").content.decode()
     assert "Time to first conversation" not in polled
-
