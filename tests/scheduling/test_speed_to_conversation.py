@@ -254,6 +254,38 @@ def test_a_text_exchange_does_not_count_for_someone_who_chose_a_call(
     assert lead.first_attempt_at == sent.sent_at  # the text was still outreach
 
 
+def test_a_bridged_call_driven_through_the_fake_twilio_stops_the_clock_at_the_answer(
+    claimed, coordinator, fake_twilio, client, settings, django_capture_on_commit_callbacks
+):
+    """The webhooks in Twilio's order, signed, from the fake's driver: the staff phone
+    answers and presses 1, the person answers (a human) and talks for 95 s."""
+    from tests.scheduling import test_call_webhooks as played
+
+    settings.PUBLIC_BASE_URL = played.BASE
+    settings.CLINIC_CALLER_ID = played.CLINIC_ID
+    settings.DISCREET_CALLER_ID = played.DISCREET_ID
+    settings.CALL_RECORDING = False
+    callback = claimed()
+    with django_capture_on_commit_callbacks(execute=True):
+        call, sid = played.place(callback, coordinator)
+        staff = fake_twilio.voice.drive(sid, client=client)
+        staff.ring()
+        staff.answer()
+        staff.press("1")
+        person = staff.dial()
+        person.ring()
+        person.answer(answered_by="human")
+        person.complete(duration=95)
+        staff.complete(duration=110)
+
+    lead = lead_of(callback)
+    person_leg = CallLeg.objects.get(call=call, role="person")
+    assert lead.first_conversation_at == person_leg.answered_at
+    assert lead.first_conversation_via == Lead.ConversationVia.CALL
+    assert lead.first_conversation_by_id == coordinator.pk
+    assert lead.first_attempt_at == call.created_at
+
+
 # --- First wins ---------------------------------------------------------------------------
 
 
