@@ -17,8 +17,8 @@ The clock (``Lead.first_conversation_at`` and friends, written only through
   reply (``notifications.selectors.sms_exchange_at``). The moment is the second message;
   the member of staff is who held the lead's callback then, if anyone did.
 
-Every outreach (a call placed, an attempt logged, a coordinator's text that left) also
-stamps ``first_attempt_at``. Everything here runs after the change it reads has
+Every outreach (a call that dialled the person, an attempt logged, a coordinator's text
+that left) also stamps ``first_attempt_at``. Everything here runs after the change it reads has
 committed, and is idempotent: the first moment wins in the database whatever order
 events arrive in, so the backfill (``manage.py conversations_backfill``) may run any
 time.
@@ -77,15 +77,25 @@ def call_leg_ended(*, call_id: int, status: str) -> None:
 
 
 def call_conversation_record(*, call_id: int) -> bool:
-    """A bridged call is an attempt (when it was placed), and a conversation when its
-    person leg was one. True if the call stopped the lead's clock (now)."""
+    """A bridged call that dialled the person is an attempt (when their phone was
+    dialled: ringing the member of staff's own phone reaches nobody), and a
+    conversation when the person's leg was one. True if it stopped the clock (now)."""
     call = Call.objects.select_related("callback").filter(pk=call_id).first()
     if call is None:
         return False
-    lead_id = call.callback.lead_id
-    intake_conversations.lead_attempt_record(lead_id=lead_id, at=call.created_at)
     person = CallLeg.objects.filter(call_id=call_id, role=CallLeg.Role.PERSON).first()
-    if person is None or not person_leg_was_conversation(person):
+    if person is None:
+        return False
+    lead_id = call.callback.lead_id
+    dialled = [
+        moment
+        for moment in (person.initiated_at, person.ringing_at, person.answered_at, person.ended_at)
+        if moment is not None
+    ]
+    intake_conversations.lead_attempt_record(
+        lead_id=lead_id, at=min(dialled, default=call.created_at)
+    )
+    if not person_leg_was_conversation(person):
         return False
     return intake_conversations.lead_conversation_record(
         lead_id=lead_id,

@@ -16,7 +16,7 @@ from intake.services import lead_attempt_record, lead_conversation_record
 from notifications.models import InboundMessage, Message
 from notifications.services import inbound_receive
 from scheduling import selectors_speed
-from scheduling.models import Call, Callback, CallLeg
+from scheduling.models import Callback, CallLeg
 from scheduling.services import attempt_log, callback_claim_next, calls, lead_sms_reply
 from tests.factories import UserFactory, submit_lead
 from tests.signin import verified_login
@@ -94,7 +94,8 @@ def test_a_call_of_30_seconds_answered_by_a_person_stops_the_clock(
     assert lead.first_conversation_at == answered
     assert lead.first_conversation_via == Lead.ConversationVia.CALL
     assert lead.first_conversation_by_id == coordinator.pk
-    assert lead.first_attempt_at == call.created_at
+    assert lead.first_attempt_at == answered  # the person's phone rang then
+    assert call.created_at < lead.first_attempt_at
 
 
 def test_a_call_of_29_seconds_is_an_attempt_but_no_conversation(
@@ -102,18 +103,15 @@ def test_a_call_of_29_seconds_is_an_attempt_but_no_conversation(
 ):
     callback = claimed()
 
-    call = bridged_call(
-        callback,
-        coordinator,
-        django_capture_on_commit_callbacks,
-        answered_at=moment(90),
-        seconds=29,
+    answered = moment(90)
+    bridged_call(
+        callback, coordinator, django_capture_on_commit_callbacks, answered_at=answered, seconds=29
     )
 
     lead = lead_of(callback)
     assert lead.first_conversation_at is None
     assert lead.first_conversation_via == ""
-    assert lead.first_attempt_at == call.created_at
+    assert lead.first_attempt_at == answered
 
 
 @pytest.mark.parametrize("verdict", ["machine_end_beep", "machine_start", "fax"])
@@ -134,9 +132,11 @@ def test_a_long_call_answered_by_a_machine_is_no_conversation(
     assert lead_of(callback).first_conversation_at is None
 
 
-def test_an_unanswered_call_stamps_only_the_first_attempt(
+def test_a_call_no_one_at_the_clinic_answered_is_no_attempt_on_the_person(
     claimed, coordinator, django_capture_on_commit_callbacks
 ):
+    """An instant call rang a coordinator's own phone and nobody pressed 1: the
+    person's phone was never dialled."""
     callback = claimed()
     call = calls.call_create(callback_id=callback.pk, coordinator_id=coordinator.pk, kind="instant")
     with django_capture_on_commit_callbacks(execute=True):
@@ -145,7 +145,7 @@ def test_an_unanswered_call_stamps_only_the_first_attempt(
         )
 
     lead = lead_of(callback)
-    assert lead.first_attempt_at == call.created_at
+    assert lead.first_attempt_at is None
     assert lead.first_conversation_at is None
 
 
@@ -283,7 +283,7 @@ def test_a_bridged_call_driven_through_the_fake_twilio_stops_the_clock_at_the_an
     assert lead.first_conversation_at == person_leg.answered_at
     assert lead.first_conversation_via == Lead.ConversationVia.CALL
     assert lead.first_conversation_by_id == coordinator.pk
-    assert lead.first_attempt_at == call.created_at
+    assert lead.first_attempt_at == person_leg.initiated_at
 
 
 # --- First wins ---------------------------------------------------------------------------
@@ -371,7 +371,7 @@ def test_the_backfill_measures_calls_and_attempts_recorded_before_the_clock(
     lead = lead_of(callback)
     assert lead.first_conversation_at == answered
     assert lead.first_conversation_via == Lead.ConversationVia.CALL
-    assert lead.first_attempt_at == Call.objects.get(callback=callback).created_at
+    assert lead.first_attempt_at == answered
 
 
 # --- The figures --------------------------------------------------------------------------
