@@ -35,6 +35,11 @@ record keys: they keep exact counts with small-cell and complementary suppressio
 With REPORT_NOISE=0 (not allowed in production) counts of people are exact and
 protected by complementary suppression alone, which resists subtraction from a total
 but not differencing.
+
+Grouped by article, each row also carries ``first_conversation``: how many of the
+people whose first request came through the article have had their first conversation,
+and the median and p90 of their wait (``intake.report_conversations``, from the lead's
+own fields), under the same rules (:func:`shown_conversations`).
 """
 
 from __future__ import annotations
