@@ -96,12 +96,12 @@ def _python(
         .values_list("pk", "first_conversation_at")
     )
     firsts: dict[int, tuple[datetime, int | None, bool]] = {}
-    for lead_id, created_at, article_id, made_up in (
+    for lead_id, created_at, its_article, made_up in (
         Submission.objects.filter(lead_id__in=list(leads), is_spam=False)
         .order_by("-created_at", "-pk")
         .values_list("lead_id", "created_at", "article_id", "article__needs_review")
     ):
-        firsts[lead_id] = (created_at, article_id, bool(made_up))
+        firsts[lead_id] = (created_at, its_article, bool(made_up))
     waits: dict[int | str | None, list[float]] = defaultdict(list)
     keys: dict[int | str | None, int] = defaultdict(int)
     for lead_id, (submitted_at, first_article, made_up) in firsts.items():

@@ -153,3 +153,19 @@ def test_leads_outside_the_range_do_not_count(api_client, marketer, zelda):
     body = api_client.get(URL, {"date_from": tomorrow, "date_to": tomorrow}).json()
 
     assert body["total"]["first_conversation"]["conversations"] == 0
+
+
+def test_the_development_default_computes_the_same_figures_as_postgresql(zelda):
+    from intake import report_conversations
+
+    talked(SLUG, [60, 120, 180, 240, 300, 360], by=zelda, silent=1)
+    talked(OTHER, [45, 4000], by=zelda)
+    day = Lead.objects.first().created_at.date()
+    since, until = report_conversations._bounds(day - timedelta(days=1), day + timedelta(days=1))
+
+    in_sql = report_conversations.article_conversations(
+        date_from=day - timedelta(days=1), date_to=day + timedelta(days=1)
+    )
+
+    assert in_sql == report_conversations._python(since, until, None)
+    assert in_sql[report_conversations.TOTAL].conversations == 8
