@@ -85,6 +85,7 @@ def _speed_section() -> dict[str, object]:
         "week": _shown(figures["week"]),
         "days": [_shown(row) for row in figures["days"]],
         "coordinators": [_shown(row) for row in figures["coordinators"]],
+        "articles": [_shown(row) for row in figures["articles"]],
         "waiting": figures["waiting"],
     }
 

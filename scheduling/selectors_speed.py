@@ -293,7 +293,8 @@ def leads_waiting_for_conversation() -> int:
 
 def speed_board(*, now: datetime | None = None) -> dict[str, Any]:
     """The board's section: today (clinic day) and the last 7 days, overall; the last 7
-    days per day and per coordinator; how many leads wait for a conversation."""
+    days per day, per coordinator and per article; how many leads wait for a
+    conversation."""
     now = now or timezone.now()
     zone = business_time.clinic_zone()
     today_start = timezone.localtime(now, zone).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -303,5 +304,6 @@ def speed_board(*, now: datetime | None = None) -> dict[str, Any]:
         "week": speed_to_conversation_overall(since=week_start, until=now),
         "days": speed_to_conversation(since=week_start, until=now, group="day"),
         "coordinators": speed_to_conversation(since=week_start, until=now, group="coordinator"),
+        "articles": speed_to_conversation(since=week_start, until=now, group="article"),
         "waiting": leads_waiting_for_conversation(),
     }

@@ -481,7 +481,7 @@ def test_the_board_shows_time_to_first_conversation_to_a_supervisor(
     page = client.get("/console/board/").content.decode()
 
     assert "Time to first conversation" in page
-    assert 'data-speed="coordinators"' in page
+    assert 'data-speed="coordinators"' in page and 'data-speed="articles"' in page
     assert coordinator.get_username() in page
     assert "4\xa0min" in page
     # A background poll swaps only the live part in: the figures are not recomputed.
