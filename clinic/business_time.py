@@ -237,3 +237,8 @@ def next_business_morning(moment: datetime) -> datetime:
     local_day = moment.astimezone(clinic_zone()).date()
     tomorrow = datetime.combine(local_day + timedelta(days=1), time(0, 0), tzinfo=clinic_zone())
     return next_open(tomorrow)
+
+
+def has_opening_hours() -> bool:
+    """Opening hours are configured (without any, the clinic is always open)."""
+    return bool(_weekly_hours())

@@ -25,7 +25,9 @@ The counters an app increments live in that app (``notifications.metrics``).
 Read at scrape time (:class:`ClinicStateCollector`, cached for
 ``METRICS_STATE_CACHE_SECONDS``): readiness, the worker heartbeat's age, the
 depth of each Celery queue, the coordinators' callback queue, speed-to-lead
-breaches and unfinished messages. Each is a count over a partial index.
+breaches and unfinished messages (each a count over a partial index), and the time to
+first conversation of the last 24 h with the leads still waiting for one
+(``scheduling.selectors_speed``).
 
 No label carries personal data: views are route names, tasks are task names,
 channels and statuses are fixed choices.
@@ -38,7 +40,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,7 @@ from config.celery import PUBLISHED_AT_HEADER
 from config.celery import app as celery_app
 from config.health import heartbeat_age, readiness_checks
 from notifications.models import Message
+from scheduling import selectors_speed
 from scheduling.models import Callback
 
 logger = logging.getLogger(__name__)
@@ -322,6 +325,28 @@ def _messages() -> Iterator[GaugeMetricFamily]:
     yield unfinished
 
 
+def _speed_to_conversation() -> Iterator[GaugeMetricFamily]:
+    now = timezone.now()
+    row = selectors_speed.speed_to_conversation_overall(since=now - timedelta(hours=24), until=now)
+    quantiles = GaugeMetricFamily(
+        "clinic_time_to_first_conversation_seconds",
+        "Time from a request to its first conversation, of the leads first spoken to in the "
+        "last 24 h, by quantile (0.5 median, 0.9); NaN with none.",
+        labels=["quantile"],
+    )
+    for quantile, value in (
+        ("0.5", row.total.median_seconds if row else None),
+        ("0.9", row.total.p90_seconds if row else None),
+    ):
+        quantiles.add_metric([quantile], float("nan") if value is None else float(value))
+    yield quantiles
+    yield GaugeMetricFamily(
+        "clinic_leads_waiting_for_conversation",
+        "Leads with a callback in the queue and no conversation yet.",
+        value=float(selectors_speed.leads_waiting_for_conversation()),
+    )
+
+
 class ClinicStateCollector(Collector):
     """Gauges read from the database, the cache and the broker when scraped, kept
     for ``METRICS_STATE_CACHE_SECONDS`` so that several scrapers (or a scraper per
@@ -333,6 +358,7 @@ class ClinicStateCollector(Collector):
         ("queues", _queues),
         ("callbacks", _callbacks),
         ("messages", _messages),
+        ("speed", _speed_to_conversation),
     )
 
     def __init__(self) -> None:

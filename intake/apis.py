@@ -696,6 +696,23 @@ class ReportFirstContactSerializer(serializers.Serializer):
     coordinators = ReportWaitSerializer(help_text="From then to the first contact.")
 
 
+class ReportFirstConversationSerializer(serializers.Serializer):
+    conversations = SuppressedCountField(
+        help_text="People whose first request (for this article) had its first conversation: "
+        "a call the person answered for 30 s or more, a call logged as reached, or a two-way "
+        "text exchange where they chose texts. Suppressed and perturbed like every count "
+        "of people."
+    )
+    median_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="Median time from the first request to the first conversation; null "
+        "beside a suppressed count.",
+    )
+    p90_seconds = serializers.IntegerField(
+        allow_null=True, help_text="90th percentile of the same; null beside a suppressed count."
+    )
+
+
 class ReportRowSerializer(serializers.Serializer):
     key = serializers.CharField(
         allow_blank=True,
@@ -721,6 +738,14 @@ class ReportRowSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Share of contacted leads reached by the end of the callback window "
         "promised at their first submission (the speed-to-lead target in clinic hours).",
+    )
+    first_conversation = ReportFirstConversationSerializer(
+        allow_null=True,
+        help_text="Time to first conversation, by the article of each person's first "
+        "request (whatever the attribution), for people whose first request fell in the "
+        "range. Only when grouped by article (null otherwise), and null for an article a "
+        "submission made up (its people are in the row without an article). Never per "
+        "person or per coordinator.",
     )
 
 

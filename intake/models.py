@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as django_timezone
@@ -114,6 +115,11 @@ class Lead(models.Model):
         AFTERNOON = "afternoon", "Afternoon"
         EVENING = "evening", "Evening"
 
+    class ConversationVia(models.TextChoices):
+        CALL = "call", "a bridged call answered by the person"
+        TEXT = "text", "a two-way text exchange"
+        HAND_LOGGED = "hand_logged", "an attempt logged as reached"
+
     class Verification(models.TextChoices):
         """How a detail was proven to be the person's (a form proves nothing)."""
 
@@ -188,6 +194,23 @@ class Lead(models.Model):
         blank=True,
         help_text="Why: the retention period, or the erasure request (a ticket number, "
         "never the person's details).",
+    )
+    # Speed to lead, measured to a conversation (intake.services.conversations): the
+    # first outreach of any kind, and the first real conversation (a call answered by a
+    # person for 30 s or more, an attempt logged as reached, or a two-way text exchange
+    # with someone who chose texts). The first wins; no personal data.
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    first_conversation_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    first_conversation_via = models.CharField(
+        max_length=20, choices=ConversationVia.choices, blank=True, default="", db_default=""
+    )
+    first_conversation_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The member of staff who had the first conversation.",
     )
 
     class Meta:

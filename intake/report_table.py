@@ -78,6 +78,22 @@ COLUMNS = (
     Column(
         "contacted_within_target_share", "Within target", ("contacted_within_target_share",), "rate"
     ),
+    # Time to first conversation: grouped by article only (empty otherwise).
+    Column(
+        "first_conversations", "Conversations", ("first_conversation", "conversations"), "count"
+    ),
+    Column(
+        "first_conversation_median_seconds",
+        "First conversation, median",
+        ("first_conversation", "median_seconds"),
+        "seconds",
+    ),
+    Column(
+        "first_conversation_p90_seconds",
+        "First conversation, 90th pct.",
+        ("first_conversation", "p90_seconds"),
+        "seconds",
+    ),
 )
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
 # What a marketer reads first: the funnel's ends and what it turns into. Fits a laptop's

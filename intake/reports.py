@@ -35,6 +35,11 @@ record keys: they keep exact counts with small-cell and complementary suppressio
 With REPORT_NOISE=0 (not allowed in production) counts of people are exact and
 protected by complementary suppression alone, which resists subtraction from a total
 but not differencing.
+
+Grouped by article, each row also carries ``first_conversation``: how many of the
+people whose first request came through the article have had their first conversation,
+and the median and p90 of their wait (``intake.report_conversations``, from the lead's
+own fields), under the same rules (:func:`shown_conversations`).
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from intake.models import (
     cell_key_field,
     contact_time_field,
 )
+from intake.report_conversations import TOTAL, ConversationFigures, article_conversations
 from intake.report_funnel import BEACON_STAGES, FUNNEL_ORDER, funnel_monotone
 from intake.services.rollups import ALL_SOURCES, RECORD_KEY_BITS
 
@@ -285,6 +291,55 @@ def shown_row(
     within = shown_count(sums, "contacted_within_target", threshold=threshold, spread=spread)
     row["contacted_within_target_share"] = rate(within, own["contacted"], True)
     return row
+
+
+def shown_conversations(figures: ConversationFigures | None) -> dict[str, Any]:
+    """Time to first conversation of one row (``intake.report_conversations``), under
+    the rules of every count of people: the count perturbed by its cell key and "<N>"
+    below REPORT_MIN_CELL, and the times only beside a count shown as a number of at
+    least REPORT_MIN_CELL - REPORT_NOISE people (a median of one or two is someone's
+    own wait)."""
+    if figures is None or figures.conversations <= 0:
+        return {"conversations": 0, "median_seconds": None, "p90_seconds": None}
+    threshold, spread = min_cell(), noise()
+    count = figures.conversations
+    if spread > 0:
+        count += perturbation(figures.key_sum, spread)
+    shown: int | str = count if count >= threshold else f"<{threshold}"
+    hidden = not isinstance(shown, int) or figures.conversations < max(1, threshold - spread)
+    return {
+        "conversations": shown,
+        "median_seconds": None if hidden else round(figures.median_seconds or 0),
+        "p90_seconds": None if hidden else round(figures.p90_seconds or 0),
+    }
+
+
+def _conversation_rows(
+    rows: list[dict[str, Any]],
+    total: dict[str, Any],
+    *,
+    keys: list[Any],
+    articles: dict[int, Article],
+    date_from: date,
+    date_to: date,
+    article_id: int | None,
+) -> None:
+    """Give each article row and the total its ``first_conversation``. An article a
+    submission made up is never measured on its own (its people are in the row
+    without an article), so such a row, shown because enough people came with it,
+    has none (null). With REPORT_NOISE=0 a total beside a suppressed row is withheld
+    ("hidden"), as a small count could otherwise be worked out from it."""
+    figures = article_conversations(date_from=date_from, date_to=date_to, article_id=article_id)
+    for row, key in zip(rows, keys, strict=True):
+        made_up = key is not None and (articles.get(key) is None or articles[key].needs_review)
+        row["first_conversation"] = None if made_up else shown_conversations(figures.get(key))
+    overall = shown_conversations(figures.get(TOTAL))
+    small = any(
+        isinstance((row["first_conversation"] or {}).get("conversations"), str) for row in rows
+    )
+    if noise() == 0 and small and isinstance(overall["conversations"], int):
+        overall = {"conversations": HIDDEN, "median_seconds": None, "p90_seconds": None}
+    total["first_conversation"] = overall
 
 
 @dataclass(frozen=True)
@@ -517,7 +572,24 @@ def article_funnel_report(
                 "key": slug_or_key,
                 "label": label,
                 **shown_row(values, with_events=with_events, hidden=row_hidden),
+                "first_conversation": None,
             }
+        )
+    total_row = {
+        "key": "",
+        "label": "Total",
+        **shown_row(total, with_events=with_events),
+        "first_conversation": None,
+    }
+    if group == "article":
+        _conversation_rows(
+            rows,
+            total_row,
+            keys=[key for key, _values in kept],
+            articles=articles,
+            date_from=date_from,
+            date_to=date_to,
+            article_id=article_id,
         )
     return {
         "date_from": date_from,
@@ -528,7 +600,7 @@ def article_funnel_report(
         "min_cell": min_cell(),
         "noise": noise(),
         "rows": rows,
-        "total": {"key": "", "label": "Total", **shown_row(total, with_events=with_events)},
+        "total": total_row,
     }
 
 

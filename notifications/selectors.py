@@ -179,3 +179,43 @@ def sms_consent_state_get(*, phone: object) -> SmsConsentState | None:
     """What the number itself said about texts (stops, its own yes, the invitation)."""
     hashed = phone_hash(phone)
     return SmsConsentState.objects.filter(phone_hash=hashed).first() if hashed else None
+
+
+# Statuses of a text the provider took: it left the clinic.
+_SENT = (Message.Status.SENT, Message.Status.DELIVERED)
+
+
+def sms_exchange_at(
+    *, phone_hash: str, since: datetime, templates: Iterable[str]
+) -> datetime | None:
+    """When the first two-way text exchange with the number of ``phone_hash`` since
+    ``since`` completed: a text of ours in one of ``templates`` (a coordinator's own
+    words) that left, and a reply from that number after it; or the person's reply and
+    then such a text. The moment is the second message's (a reply's ``received_at``, a
+    text's ``sent_at``); None while there is no such pair. Keywords (STOP, HELP, YES)
+    are not replies, and neither are automatic texts."""
+    if not phone_hash:
+        return None
+    ours = sorted(
+        Message.objects.filter(
+            channel=Message.Channel.SMS,
+            purpose=Message.Purpose.REPLY,
+            template__in=list(templates),
+            status__in=_SENT,
+            recipient_hash=phone_hash,
+            sent_at__gte=since,
+        ).values_list("sent_at", flat=True)
+    )
+    if not ours:
+        return None
+    theirs = sorted(
+        InboundMessage.objects.filter(
+            kind=InboundMessage.Kind.REPLY, sender_hash=phone_hash, received_at__gte=since
+        ).values_list("received_at", flat=True)
+    )
+    if not theirs:
+        return None
+    # A reply after our first text, or our first text after their first reply.
+    candidates = [moment for moment in theirs if moment > ours[0]]
+    candidates += [moment for moment in ours if moment > theirs[0]]
+    return min(candidates, default=None)

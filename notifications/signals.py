@@ -7,6 +7,10 @@ transaction.
     budget spent: ``Message.give_up_at``). ``correlation`` is the value the caller
     gave ``message_send``.
 
+``message_sent(sender, message_id: int, channel: str, purpose: str, correlation: str)``
+    The provider took a message (it left the clinic). ``correlation`` is the value
+    the caller gave ``message_send``.
+
 ``reply_received(sender, inbound_id: int, phone: str, kind: str)``
     A person texted us. ``kind`` is an ``InboundMessage.Kind``: a keyword
     (opt_out, opt_in, help), a request to stop in their own words
@@ -29,6 +33,7 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 message_failed = Signal()
+message_sent = Signal()
 reply_received = Signal()
 opted_out = Signal()
 call_received = Signal()

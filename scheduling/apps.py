@@ -11,7 +11,13 @@ class SchedulingConfig(AppConfig):
         # Registers the tasks that services enqueue by name (clinic.workers.enqueue).
         import scheduling.tasks  # noqa: F401
         from intake.signals import lead_erased, submission_received
-        from notifications.signals import call_missed, call_received, message_failed, reply_received
+        from notifications.signals import (
+            call_missed,
+            call_received,
+            message_failed,
+            message_sent,
+            reply_received,
+        )
         from scheduling import receivers
 
         submission_received.connect(
@@ -26,3 +32,4 @@ class SchedulingConfig(AppConfig):
         message_failed.connect(
             receivers.on_message_failed, dispatch_uid="scheduling.message_failed"
         )
+        message_sent.connect(receivers.on_message_sent, dispatch_uid="scheduling.message_sent")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic import business_time, roles
 from clinic.errors import ApplicationError
-from scheduling import selectors, services
+from scheduling import selectors, selectors_speed, services
 from scheduling.views.console import _list_read
 
 
@@ -40,7 +40,54 @@ def _board_page(
         row.errors = (errors or {}).get(row.alert.callback_id, {})
     board["typed"] = typed or {}
     board["zone"] = business_time.clinic_zone()
+    # Outside the polled part: a background poll (every 5 s) only swaps that part in.
+    if not request.headers.get("X-Background"):
+        board["speed"] = _speed_section()
     return render(request, "scheduling/board.html", board, status=status)
+
+
+def duration_words(seconds: float | None) -> str:
+    """A median or p90 as a supervisor reads it: "45 s", "4 min 10 s", "2 h 05 min",
+    "3 d 4 h"; a dash when there is none."""
+    if seconds is None:
+        return "\u2013"
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}\xa0s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}\xa0min {secs:02d}\xa0s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}\xa0h {minutes:02d}\xa0min"
+    days, hours = divmod(hours, 24)
+    return f"{days}\xa0d {hours}\xa0h"
+
+
+def _shown(row: selectors_speed.SpeedRow | None) -> dict[str, object] | None:
+    if row is None:
+        return None
+    return {
+        "label": row.label,
+        "conversations": row.conversations,
+        **{
+            f"{part}_{which}": duration_words(getattr(getattr(row, part), f"{which}_seconds"))
+            for part in selectors_speed.PARTS
+            for which in ("median", "p90")
+        },
+    }
+
+
+def _speed_section() -> dict[str, object]:
+    figures = selectors_speed.speed_board()
+    return {
+        "today": _shown(figures["today"]),
+        "week": _shown(figures["week"]),
+        "days": [_shown(row) for row in figures["days"]],
+        "coordinators": [_shown(row) for row in figures["coordinators"]],
+        "articles": [_shown(row) for row in figures["articles"]],
+        "waiting": figures["waiting"],
+    }
 
 
 @require_GET

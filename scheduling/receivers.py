@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from scheduling import services
-from scheduling.services import undelivered
+from scheduling.services import conversations, undelivered
 
 
 def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
@@ -18,6 +18,17 @@ def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any)
     # Keywords are handled by notifications; anything a person wrote goes to a coordinator.
     if kind in ("reply", "opt_out_request"):
         services.reply_enqueue(inbound_id=inbound_id)
+    if kind == "reply":
+        # Half of a text exchange, maybe the half that stops the speed-to-lead clock.
+        conversations.reply_conversation_enqueue(inbound_id=inbound_id)
+
+
+def on_message_sent(
+    sender: Any, *, message_id: int, channel: str, purpose: str, correlation: str, **kwargs: Any
+) -> None:
+    conversations.message_sent_enqueue(
+        message_id=message_id, channel=channel, purpose=purpose, correlation=correlation
+    )
 
 
 def on_lead_erased(sender: Any, *, lead_id: int, **kwargs: Any) -> None:

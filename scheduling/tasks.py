@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from intake import selectors as intake_selectors
 from scheduling import services
-from scheduling.services import instant_calls, recordings, undelivered
+from scheduling.services import conversations, instant_calls, recordings, undelivered
 
 # Tasks that record what a person did: idempotent, so redelivered after a crash and
 # retried with backoff (bounded far below the broker's visibility timeout).
@@ -142,3 +142,15 @@ def call_recordings_sweep() -> int:
     """Every ten minutes: ask Twilio for the recordings of recorded calls whose
     recording status callback never arrived."""
     return recordings.call_recordings_sweep()
+
+
+@shared_task(**RECORDING_TASK)
+def conversation_message_sent(message_id: int) -> None:
+    """A coordinator's text left: outreach, and maybe a completed exchange (idempotent)."""
+    conversations.conversation_message_sent(message_id=message_id)
+
+
+@shared_task(**RECORDING_TASK)
+def conversation_reply_received(inbound_id: int) -> None:
+    """A person texted: maybe a completed exchange with a coordinator (idempotent)."""
+    conversations.conversation_reply_received(inbound_id=inbound_id)

@@ -6,6 +6,7 @@
 - ``rollups``: the conversion funnel's aggregate counters
 - ``privacy``: retention and erasure of a lead's personal data
 - ``access``: reads of a lead's personal data, on the audit trail
+- ``conversations``: the speed-to-lead clock (first attempt, first conversation)
 - ``verification``: which of a lead's details are proven to be the person's
 - ``requests``: what a request's own link may change on it (less contact, a cancel)
 """
@@ -21,6 +22,7 @@ from intake.services.articles import (
     articles_import,
     slug_from_url,
 )
+from intake.services.conversations import lead_attempt_record, lead_conversation_record
 from intake.services.events import cta_event_counts_flush, cta_event_record, is_bot
 from intake.services.leads import (
     CONTACT_PREFERENCE_DEFAULTS,
@@ -79,8 +81,10 @@ __all__ = [
     "funnel_rollups_rebuild",
     "is_bot",
     "lead_access_record",
+    "lead_attempt_record",
     "lead_close_undo",
     "lead_contact_restrict",
+    "lead_conversation_record",
     "lead_details_confirm",
     "lead_details_verify",
     "lead_erase",

@@ -34,7 +34,7 @@ from notifications.services.retries import (
     retry_delay,
     retry_give_up_at,
 )
-from notifications.signals import message_failed
+from notifications.signals import message_failed, message_sent
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +227,13 @@ def message_deliver(*, message_id: int) -> Message | None:
         status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
     ):
         MESSAGES.labels(message.channel, Message.Status.SENT).inc()
+        sent = {
+            "message_id": message.pk,
+            "channel": message.channel,
+            "purpose": message.purpose,
+            "correlation": message.correlation,
+        }
+        transaction.on_commit(lambda: message_sent.send_robust(sender=Message, **sent), robust=True)
     message.refresh_from_db()
     return message
 

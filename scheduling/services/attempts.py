@@ -15,7 +15,7 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from scheduling.models import CallAttempt, Callback
-from scheduling.services import crisis
+from scheduling.services import conversations, crisis
 from scheduling.services.alerts import alerts_settle
 from scheduling.services.callback_state import (
     callback_close,
@@ -133,6 +133,7 @@ def attempt_log(
             notes=notes,
             call_back_at=call_back_at,
         )
+        conversations.attempt_logged(attempt_id=attempt.pk)
         undo_state = _apply_outcome(callback, outcome=outcome, now=now, call_back_at=call_back_at)
         if outcome == CallAttempt.Outcome.DO_NOT_CONTACT:
             undo_state["refusal"] = lead_refusal_record(lead=lead, user_id=user_id)

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from scheduling.models import Call, CallLeg
+from scheduling.services import conversations
 
 logger = logging.getLogger(__name__)
 
@@ -182,4 +183,5 @@ def call_leg_status_record(
         if role == CallLeg.Role.COORDINATOR and leg.status in FINAL and call.ended_at is None:
             call.ended_at = leg.ended_at or moment
             call.save(update_fields=["ended_at"])
+    conversations.call_leg_ended(call_id=call_id, status=leg.status)
     return True

@@ -21,6 +21,7 @@ from notifications.models import Message
 from scheduling import links
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment, CallAttempt, Callback, Clinician
+from scheduling.services import conversations
 from scheduling.services.callback_state import callback_held
 from scheduling.services.outreach import lead_message
 from scheduling.services.refusals import callback_refusal_check
@@ -178,12 +179,13 @@ def callback_book(
             starts_at=starts_at,
             booked_by_id=user_id,
         )
-        CallAttempt.objects.create(
+        attempt = CallAttempt.objects.create(
             callback=callback,
             coordinator_id=user_id,
             outcome=CallAttempt.Outcome.BOOKED,
             notes=notes,
         )
+        conversations.attempt_logged(attempt_id=attempt.pk)
     return appointment
 
 
