@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import ApplicationError
 from clinic.roles import ADMIN, MARKETING, SUPERVISOR, role_required
-from intake.apis import (
+from intake.apis.leads import (
     ArticleReportQuerySerializer,
     LeadSubmitInputSerializer,
     lead_submit_validated,
