@@ -17,11 +17,11 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic.errors import ApplicationError
 from clinic.roles import ADMIN, MARKETING, SUPERVISOR, role_required
 from intake.apis.leads import (
-    ArticleReportQuerySerializer,
     LeadSubmitInputSerializer,
     lead_submit_validated,
     submission_next_contact,
 )
+from intake.apis.reports import ArticleReportQuerySerializer
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.form_origin import FORM_FIELD, form_post_origin, form_token

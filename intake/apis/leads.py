@@ -1,40 +1,29 @@
-"""The public intake API. Thin: validate, call a service, shape the answer.
-
-Three public endpoints, each ``AllowAny`` with a throttle, no authentication and
-so no cookies: ``POST /api/v1/leads/``, ``POST /api/v1/events/`` and
-``GET /api/v1/cta/``. Every error leaves in clinic.errors' one shape.
-"""
+"""A callback request, ``POST /api/v1/leads/`` (public), and the care team's view of
+one lead, ``GET /api/v1/leads/{reference}/``. Thin: parse, call a service, shape the
+answer."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import time
 import unicodedata
 import zoneinfo
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
 )
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 from rest_framework import serializers, status
-from rest_framework.exceptions import UnsupportedMediaType, ValidationError
-from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,27 +31,22 @@ from rest_framework.views import APIView
 from clinic import roles
 from clinic.errors import ApplicationError, ErrorSerializer
 from intake import next_contact
+from intake.apis import ERRORS, PublicApi
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
-from intake.models import CtaEventType, CtaFormField, Lead, PhoneType, Submission
-from intake.parsers import BoundedJSONParser, PlainTextJSONParser
-from intake.report_table import csv_fields, csv_header
-from intake.reports import GROUPS, article_funnel_report, form_abandonment_report
-from intake.selectors import cta_config, lead_by_reference, lead_consents, lead_submissions
+from intake.models import Lead, PhoneType, Submission
+from intake.selectors import lead_by_reference, lead_consents, lead_submissions
 from intake.services import (
     UTM_FIELDS,
     LeadSubmitOutcome,
-    cta_event_record,
     lead_access_record,
     lead_submit,
     lead_submit_replay,
     phone_type_of,
     request_fingerprint,
 )
-from intake.services.events import EventThrottled, clinic_day
 from intake.throttles import (
-    CtaConfigIpThrottle,
     client_ip,
     contact_limits,
     limits_hit,
@@ -437,35 +421,6 @@ def _idempotency_key(request: Request) -> str:
 
 # --- Views ---------------------------------------------------------------------------
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, "Invalid fields, malformed JSON."),
-    413: OpenApiResponse(ErrorSerializer, "Body over 64 KB."),
-    415: OpenApiResponse(ErrorSerializer, "Body not JSON."),
-    429: OpenApiResponse(ErrorSerializer, "Throttled; see the Retry-After header (seconds)."),
-}
-
-
-class PublicApi(APIView):
-    """Anyone may call it; no authentication, so no session and no cookie."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    parser_classes = [BoundedJSONParser]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        # DRF reads a body without a Content-Type as empty; it is not JSON.
-        if request.method == "POST" and not request.content_type and _has_body(request):
-            raise UnsupportedMediaType("", detail="Send the body as application/json.")
-
-
-def _has_body(request: Request) -> bool:
-    meta = request.META
-    try:
-        return int(meta.get("CONTENT_LENGTH") or 0) > 0
-    except ValueError:
-        return True
-
 
 class LeadSubmitApi(PublicApi):
     """``POST /api/v1/leads/``: a reader answers an article's call to action."""
@@ -514,387 +469,6 @@ class LeadSubmitApi(PublicApi):
             request_sha256=_fingerprint(request.data) if key else "",
         )
         return Response(lead_submit_answer(outcome), status=status.HTTP_201_CREATED)
-
-
-class CtaEventInputSerializer(serializers.Serializer):
-    article = serializers.SlugField(max_length=200, help_text="Slug of the article.")
-    type = serializers.ChoiceField(choices=CtaEventType.choices)
-    field = serializers.ChoiceField(
-        choices=CtaFormField.choices,
-        required=False,
-        help_text="form_abandon only, and required there: the name of the form field the "
-        "reader last touched before leaving the page with the form started and not sent "
-        "(a name from this list, never a value). Refused with the other types.",
-    )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        abandon = attrs["type"] == CtaEventType.FORM_ABANDON
-        if abandon and not attrs.get("field"):
-            raise ValidationError({"field": ["Required with form_abandon."]})
-        if not abandon and "field" in attrs:
-            raise ValidationError({"field": ["Only form_abandon names a field."]})
-        return attrs
-
-
-class CtaEventApi(PublicApi):
-    """``POST /api/v1/events/``: an anonymous beacon (article view, CTA view, form start,
-    form left unsent with the field last touched).
-
-    Takes no cookie, keeps no IP and no personal data; obvious bots are answered
-    but not counted."""
-
-    # The per-IP limit is checked with the count, in one Redis round trip.
-    throttle_classes: list = []
-    # text/plain too: navigator.sendBeacon posts a string body that way, without preflight.
-    parser_classes = [BoundedJSONParser, PlainTextJSONParser]
-
-    @extend_schema(
-        operation_id="events_create",
-        summary="Count a call-to-action event",
-        request={
-            "application/json": CtaEventInputSerializer,
-            "text/plain": CtaEventInputSerializer,
-        },
-        responses={204: OpenApiResponse(description="Counted (or ignored)."), **ERRORS},
-        auth=[],
-        tags=["intake"],
-    )
-    def post(self, request: Request) -> Response:
-        serializer = CtaEventInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            cta_event_record(
-                article_slug=serializer.validated_data["article"],
-                event_type=serializer.validated_data["type"],
-                field=serializer.validated_data.get("field", ""),
-                user_agent=request.headers.get("User-Agent", ""),
-                client_address=client_ip(request) or "",
-            )
-        except EventThrottled as error:
-            self.throttled(request, error.wait)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class CtaConsentSerializer(serializers.Serializer):
-    version = serializers.CharField()
-    text = serializers.CharField()
-    sha256 = serializers.CharField()
-
-
-class CtaChoiceSerializer(serializers.Serializer):
-    value = serializers.CharField()
-    label = serializers.CharField()
-
-
-class CtaCaptchaSerializer(serializers.Serializer):
-    provider = serializers.CharField(allow_blank=True, help_text='"", turnstile or hcaptcha.')
-    site_key = serializers.CharField(allow_blank=True)
-
-
-class CtaConfigOutputSerializer(serializers.Serializer):
-    consent = CtaConsentSerializer(help_text="Show this text; send its version back.")
-    interests = CtaChoiceSerializer(many=True)
-    preferred_channels = CtaChoiceSerializer(many=True)
-    best_times = CtaChoiceSerializer(many=True)
-    crisis_resources = CrisisResourceSerializer(many=True)
-    captcha = CtaCaptchaSerializer()
-
-
-class CtaConfigQuerySerializer(serializers.Serializer):
-    article = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-
-class CtaConfigApi(PublicApi):
-    """``GET /api/v1/cta/?article=<slug>``: what the embed shows, from the server."""
-
-    throttle_classes = [CtaConfigIpThrottle]
-
-    @extend_schema(
-        operation_id="cta_config",
-        summary="The call to action's consent text and choices",
-        parameters=[
-            OpenApiParameter(
-                "article", str, OpenApiParameter.QUERY, required=False, description="Slug."
-            )
-        ],
-        responses={
-            200: CtaConfigOutputSerializer,
-            400: OpenApiResponse(ErrorSerializer, "Invalid query parameters."),
-            429: ERRORS[429],
-        },
-        auth=[],
-        tags=["intake"],
-    )
-    def get(self, request: Request) -> Response:
-        CtaConfigQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
-        seconds = settings.CTA_CONFIG_CACHE_SECONDS
-        body = cache.get_or_set(
-            f"intake:cta-config:{settings.CONSENT_TEXT_VERSION}",
-            lambda: CtaConfigOutputSerializer(cta_config()).data,
-            timeout=seconds,
-        )
-        response = Response(body)
-        patch_cache_control(response, public=True, max_age=seconds)
-        return response
-
-
-# --- Conversion reports (marketing) ----------------------------------------------------
-
-REPORT_ROLES = (roles.MARKETING, roles.SUPERVISOR, roles.ADMIN)
-
-
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "integer", "minimum": 0},
-            {"type": "string", "pattern": "^<[0-9]+$", "example": "<5"},
-            {"type": "string", "enum": ["hidden"]},
-        ],
-        "nullable": True,
-        "description": 'A count; below REPORT_MIN_CELL it is the string "<N>" '
-        "(small-cell suppression). Counts of people (submissions to admitted) are "
-        "perturbed by at most REPORT_NOISE, the same for the same people whatever the "
-        "query, so that overlapping queries cannot be subtracted to recover a small count, "
-        'and are "<N>" when their perturbed value is below N; CTA event counts are exact, '
-        'and "hidden" where a larger one is withheld so that a small one in the same column '
-        "cannot be recovered from the total. In every row no stage shows more than the "
-        "stage before it (article views to admitted): a stage shows at least the stage "
-        "after it. Null where it does not apply (CTA events by campaign or source).",
-    }
-)
-class SuppressedCountField(serializers.Field):
-    def to_representation(self, value: Any) -> Any:
-        return value
-
-
-class ReportRatesSerializer(serializers.Serializer):
-    """Each null when a count it divides is suppressed, zero or not applicable."""
-
-    cta_view_rate = serializers.FloatField(allow_null=True, help_text="CTA views / article views.")
-    form_start_rate = serializers.FloatField(allow_null=True, help_text="Form starts / CTA views.")
-    submission_rate = serializers.FloatField(
-        allow_null=True, help_text="Submissions / form starts (phone calls start no form)."
-    )
-    contact_rate = serializers.FloatField(allow_null=True, help_text="Contacted / leads.")
-    booking_rate = serializers.FloatField(
-        allow_null=True, help_text="Consultation booked / contacted."
-    )
-    attendance_rate = serializers.FloatField(allow_null=True, help_text="Attended / booked.")
-    admission_rate = serializers.FloatField(allow_null=True, help_text="Admitted / attended.")
-    lead_to_patient_rate = serializers.FloatField(allow_null=True, help_text="Admitted / leads.")
-
-
-class ReportWaitSerializer(serializers.Serializer):
-    median_seconds = serializers.IntegerField(allow_null=True)
-    p90_seconds = serializers.IntegerField(allow_null=True)
-
-
-class ReportFirstContactSerializer(serializers.Serializer):
-    system = ReportWaitSerializer(
-        help_text="From the submission to the callback and confirmations being queued."
-    )
-    coordinators = ReportWaitSerializer(help_text="From then to the first contact.")
-
-
-class ReportRowSerializer(serializers.Serializer):
-    key = serializers.CharField(
-        allow_blank=True,
-        help_text="Article slug, topic, UTM value, web/phone, or the first day of the week "
-        "or month.",
-    )
-    label = serializers.CharField()
-    article_views = SuppressedCountField()
-    cta_views = SuppressedCountField()
-    form_starts = SuppressedCountField()
-    submissions = SuppressedCountField()
-    leads = SuppressedCountField(help_text="Unique people (spam excluded).")
-    contacted = SuppressedCountField()
-    consult_booked = SuppressedCountField()
-    consult_attended = SuppressedCountField()
-    admitted = SuppressedCountField()
-    rates = ReportRatesSerializer()
-    first_contact = ReportFirstContactSerializer(
-        help_text="Time to first contact, estimated from a histogram; null for fewer than "
-        "REPORT_MIN_CELL leads."
-    )
-    contacted_within_target_share = serializers.FloatField(
-        allow_null=True,
-        help_text="Share of contacted leads reached by the end of the callback window "
-        "promised at their first submission (the speed-to-lead target in clinic hours).",
-    )
-
-
-class FormFieldSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="The form field's name, as in the events API.")
-    label = serializers.CharField()
-
-
-class FormAbandonmentRowSerializer(serializers.Serializer):
-    key = serializers.CharField(help_text="Article slug.")
-    label = serializers.CharField()
-    counts = serializers.DictField(
-        child=SuppressedCountField(),
-        help_text="Per field name (every one of ``fields``): forms left unsent with this "
-        "field touched last.",
-    )
-
-
-class FormAbandonmentSerializer(serializers.Serializer):
-    fields = FormFieldSerializer(
-        many=True, help_text="The columns: fields with a count in some row, in form order."
-    )
-    rows = FormAbandonmentRowSerializer(
-        many=True,
-        help_text="One per article with a count of at least min_cell (articles whose "
-        "counts are all suppressed are left out); no total.",
-    )
-
-
-class ArticleReportOutputSerializer(serializers.Serializer):
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
-    group = serializers.CharField()
-    attribution = serializers.CharField()
-    article = serializers.CharField(allow_blank=True)
-    min_cell = serializers.IntegerField(help_text="Counts below this (and above 0) are hidden.")
-    noise = serializers.IntegerField(
-        help_text="Counts of people are the true count plus a noise within +-noise (0: exact)."
-    )
-    rows = ReportRowSerializer(many=True)
-    total = ReportRowSerializer()
-    form_abandonment = FormAbandonmentSerializer(
-        help_text="Started forms left unsent, per article and field last touched (counts "
-        "of page views, exact, small ones suppressed; field names only, never values), "
-        "over the same days and article filter whatever the grouping. Not in the CSV."
-    )
-
-
-class ArticleReportQuerySerializer(serializers.Serializer):
-    date_from = serializers.DateField(
-        required=False, help_text="First clinic day (default: 90 days before date_to)."
-    )
-    date_to = serializers.DateField(required=False, help_text="Last clinic day (default: today).")
-    group = serializers.ChoiceField(choices=GROUPS, default="article")
-    attribution = serializers.ChoiceField(
-        choices=[("first", "First touch"), ("last", "Last touch")],
-        default="first",
-        help_text="first: everything a lead does counts for their first touch; last: each "
-        "step counts for the latest submission before it.",
-    )
-    article = serializers.SlugField(
-        max_length=200, required=False, allow_blank=True, help_text="Only this article."
-    )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        date_to = attrs.get("date_to") or clinic_day()
-        date_from = attrs.get("date_from") or date_to - timedelta(days=89)
-        if date_from > date_to:
-            raise ValidationError({"date_from": ["Must be on or before date_to."]})
-        if (date_to - date_from).days > 3 * 366:
-            raise ValidationError({"date_from": ["At most three years at a time."]})
-        attrs.update(date_from=date_from, date_to=date_to)
-        return attrs
-
-
-class ReportCsvRenderer(BaseRenderer):
-    """``?format=csv``: one line per row and a total line, with the page's headings;
-    number columns hold numbers only, a count not shown is empty and flagged beside it
-    (``intake.report_table``)."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
-        out = io.StringIO()
-        writer = csv.writer(out)
-        if not isinstance(data, dict) or "rows" not in data:  # an error body
-            writer.writerow(["code", "message"])
-            writer.writerow([(data or {}).get("code", ""), (data or {}).get("message", "")])
-            return out.getvalue().encode()
-        writer.writerow(csv_header(data.get("group", "article")))
-        for row in [*data["rows"], data["total"]]:
-            fields = csv_fields(row, min_cell=data.get("min_cell", 0))
-            writer.writerow([_csv_cell(value) for value in fields])
-        return out.getvalue().encode()
-
-
-def _csv_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells starting with these as formulas; UTM values come from URLs.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-class ArticleReportApi(APIView):
-    """``GET /api/v1/reports/articles/``: the conversion funnel per article (or topic,
-    campaign, source, week, month), aggregates only, for marketing, supervisors and
-    admins. ``?format=csv`` for a spreadsheet."""
-
-    permission_classes = [roles.HasRole.of(*REPORT_ROLES)]
-    renderer_classes = [JSONRenderer, ReportCsvRenderer]
-
-    @extend_schema(
-        operation_id="reports_articles",
-        summary="Conversion funnel per article, campaign, source, week or month",
-        parameters=[
-            ArticleReportQuerySerializer,
-            OpenApiParameter(
-                "format",
-                str,
-                OpenApiParameter.QUERY,
-                required=False,
-                enum=["json", "csv"],
-                description="csv: the same rows as text/csv, one line each plus a total.",
-            ),
-        ],
-        responses={
-            (200, "application/json"): ArticleReportOutputSerializer,
-            (200, "text/csv"): OpenApiResponse(
-                OpenApiTypes.STR,
-                description="The dashboard table's columns with its headings (Key, the "
-                "grouping, counts, rates, times in seconds). Number columns hold numbers "
-                'only: a count not shown is empty and its "<heading> suppressed" column '
-                'says why ("fewer than 5" or "withheld").',
-            ),
-            400: OpenApiResponse(ErrorSerializer, "Invalid query parameters."),
-            403: OpenApiResponse(
-                ErrorSerializer, "Not signed in, or not marketing, supervisor or admin."
-            ),
-        },
-        tags=["reports"],
-    )
-    def get(self, request: Request) -> Response:
-        query = ArticleReportQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
-        report = article_funnel_report(
-            date_from=data["date_from"],
-            date_to=data["date_to"],
-            group=data["group"],
-            attribution=data["attribution"],
-            article_slug=data.get("article", ""),
-        )
-        report["form_abandonment"] = form_abandonment_report(
-            date_from=data["date_from"],
-            date_to=data["date_to"],
-            article_slug=data.get("article", ""),
-        )
-        response = Response(ArticleReportOutputSerializer(report).data)
-        if getattr(request.accepted_renderer, "format", "") == "csv":
-            name = f"funnel-{data['group']}-{data['date_from']}-{data['date_to']}.csv"
-            response["Content-Disposition"] = f'attachment; filename="{name}"'
-        response["Cache-Control"] = "private, no-store"
-        return response
 
 
 # --- Staff: one lead --------------------------------------------------------------------
