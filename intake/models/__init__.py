@@ -7,8 +7,13 @@ module by ``clinic.audit.events.audited``."""
 
 from __future__ import annotations
 
-from intake.models.leads import (
+from intake.models.consent import (
     CONSENT_REDACTED,
+    Consent,
+    ConsentLedgerError,
+    ConsentQuerySet,
+)
+from intake.models.funnel import (
     CONTACT_TIME_EDGES,
     CONTACT_TIME_FIELDS,
     CONTACT_TIME_PARTS,
@@ -16,23 +21,22 @@ from intake.models.leads import (
     FUNNEL_FIELDS,
     FUNNEL_KEY_FIELDS,
     FUNNEL_LEAD_FIELDS,
-    LEAD_READ,
-    REFERENCE_ALPHABET,
     ROLLUP_COUNTERS,
-    Article,
     ArticleDailyCount,
-    Consent,
-    ConsentLedgerError,
-    ConsentQuerySet,
     CtaEventType,
     CtaFormField,
     FunnelRollup,
+    cell_key_field,
+    contact_time_field,
+)
+from intake.models.leads import (
+    LEAD_READ,
+    REFERENCE_ALPHABET,
+    Article,
     IdempotencyKey,
     Lead,
     PhoneType,
     Submission,
-    cell_key_field,
-    contact_time_field,
     new_reference,
 )
 
