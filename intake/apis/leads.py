@@ -5,7 +5,6 @@ answer."""
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 import zoneinfo
 from datetime import UTC
@@ -14,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
-from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -29,10 +27,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic import roles
-from clinic.errors import ApplicationError, ErrorSerializer
+from clinic.errors import ErrorSerializer
 from intake import next_contact
 from intake.apis import ERRORS, PublicApi
-from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
 from intake.models import Lead, PhoneType, Submission
@@ -41,16 +38,14 @@ from intake.services import (
     UTM_FIELDS,
     LeadSubmitOutcome,
     lead_access_record,
-    lead_submit,
-    lead_submit_replay,
     phone_type_of,
     request_fingerprint,
+    submission_check,
+    submission_store,
 )
 from intake.throttles import (
     client_ip,
-    contact_limits,
     limits_hit,
-    limits_unhit,
     request_limits,
 )
 
@@ -266,79 +261,6 @@ class LeadSubmitInputSerializer(serializers.Serializer):
         return attrs
 
 
-def lead_submit_validated(
-    *,
-    request: HttpRequest | Request,
-    data: dict[str, Any],
-    idempotency_key: str = "",
-    request_sha256: str = "",
-) -> LeadSubmitOutcome:
-    """Call ``lead_submit`` with a validated form or API body and the request's origin.
-
-    A replayed Idempotency-Key is not counted against the phone or address and is
-    not checked for a bot again (a captcha token is single-use, and a retry is not a
-    new request). Without a bot check the key is not looked up first: claiming it
-    fails on the unique key and ``lead_submit`` answers with the replay (one query
-    fewer on every request); its hits on the contact limits are then taken back.
-    Raises ``ApplicationError``."""
-    verifier = CaptchaVerifier.from_settings()
-    if idempotency_key and verifier is not None:
-        replay = lead_submit_replay(idempotency_key=idempotency_key, request_sha256=request_sha256)
-        if replay is not None:
-            return replay
-    ip = client_ip(request)
-    phone = data.get("phone")
-    email = data.get("email", "")
-    # Past the per-phone or per-address limit the request is stored and answered like
-    # any other, but nothing is sent: a 429 here would tell a stranger that someone
-    # else has used this number or address.
-    limits = contact_limits(phone=phone.as_e164 if phone else "", email=email)
-    counted_at = time.time()
-    limited = {
-        limit.scope
-        for limit, verdict in zip(limits, limits_hit(limits, now=counted_at), strict=True)
-        if not verdict.allowed
-    }
-    if verifier is not None:
-        verdict = verifier.verify(token=data.get("captcha_token", ""), remote_ip=ip)
-        # UNAVAILABLE lets the request in: a provider's outage must not lose leads.
-        if verdict is CaptchaVerdict.FAILED:
-            raise ApplicationError(
-                "Some fields are not valid.",
-                fields={"captcha_token": ["The check that you are not a robot failed."]},
-            )
-    outcome = lead_submit(
-        first_name=data["first_name"],
-        last_name=data.get("last_name", ""),
-        phone=phone,
-        email=email,
-        preferred_channel=data["preferred_channel"],
-        best_time=data["best_time"],
-        tz_name=data.get("timezone", ""),
-        interest=data.get("interest", ""),
-        message=data.get("message", ""),
-        sms_consent=data["sms_consent"],
-        consent_version=data.get("consent_version", ""),
-        contact_preferences=dict(data.get("contact_preferences") or {}),
-        in_crisis=data.get("in_crisis", False),
-        article_slug=data.get("article", ""),
-        page_url=data.get("page_url", ""),
-        referrer=data.get("referrer", ""),
-        utm={name: data.get(name, "") for name in UTM_FIELDS},
-        first_touch=dict(data.get("first_touch") or {}),
-        is_spam=bool(data.get("website")),
-        ip_address=ip,
-        user_agent=request.headers.get("User-Agent", ""),
-        idempotency_key=idempotency_key,
-        request_sha256=request_sha256,
-        phone_limited="lead_submit_phone" in limited,
-        email_limited="lead_submit_email" in limited,
-    )
-    if outcome.replayed:
-        limits_unhit(limits, now=counted_at)
-    return outcome
-
-
 class CallbackWindowSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
@@ -462,12 +384,14 @@ class LeadSubmitApi(PublicApi):
         serializer = LeadSubmitInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key = _idempotency_key(request)
-        outcome = lead_submit_validated(
-            request=request,
+        checked = submission_check(
             data=serializer.validated_data,
+            ip_address=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
             idempotency_key=key,
             request_sha256=_fingerprint(request.data) if key else "",
         )
+        outcome = submission_store(request=checked)
         return Response(lead_submit_answer(outcome), status=status.HTTP_201_CREATED)
 
 
