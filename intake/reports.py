@@ -63,8 +63,9 @@ from intake.models import (
     cell_key_field,
     contact_time_field,
 )
+from intake.record_keys import RECORD_KEY_BITS
 from intake.report_funnel import BEACON_STAGES, FUNNEL_ORDER, funnel_monotone
-from intake.services.rollups import ALL_SOURCES, RECORD_KEY_BITS
+from intake.services.rollups import ALL_SOURCES
 
 Grain = FunnelRollup.Grain
 Attribution = FunnelRollup.Attribution

@@ -103,6 +103,18 @@ def cell_key_field(field: str) -> str:
 # key that seeds a count's perturbation, the same whichever way a cell is reached).
 FUNNEL_KEY_FIELDS = tuple(cell_key_field(field) for field in FUNNEL_LEAD_FIELDS)
 ROLLUP_COUNTERS = FUNNEL_FIELDS + FUNNEL_KEY_FIELDS
+# What names one rollup row (the columns of its unique key); every other column but the
+# primary key is a counter. The write paths' upserts and the nightly rebuild use it.
+ROLLUP_IDENTITY = (
+    "grain",
+    "period_start",
+    "attribution",
+    "article_id",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
 
 
 class FunnelRollup(models.Model):
