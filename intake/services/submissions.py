@@ -288,7 +288,7 @@ def _submission_save_or_replay(
     submission: Submission, idempotency_key: str, request_sha256: str
 ) -> LeadSubmitOutcome:
     try:
-        return _submission_store(submission, idempotency_key, request_sha256)
+        return _submission_insert(submission, idempotency_key, request_sha256)
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -304,7 +304,7 @@ def _submission_save_or_replay(
             raise
         submission.pk = None
         submission._state.adding = True
-        return _submission_store(submission, idempotency_key, request_sha256)
+        return _submission_insert(submission, idempotency_key, request_sha256)
 
 
 def lead_submit(**fields: Any) -> LeadSubmitOutcome:
@@ -314,11 +314,11 @@ def lead_submit(**fields: Any) -> LeadSubmitOutcome:
     return submission_store(request=submission_build(**fields))
 
 
-def _submission_store(
+def _submission_insert(
     submission: Submission, idempotency_key: str, request_sha256: str
 ) -> LeadSubmitOutcome:
     # A live Idempotency-Key is not looked up first: claiming it below fails with an
-    # IntegrityError, which lead_submit answers with the replay.
+    # IntegrityError, which _submission_save_or_replay answers with the replay.
     with transaction.atomic(durable=True):
         submission.save(force_insert=True)
         if idempotency_key:
