@@ -83,7 +83,7 @@ _DUE = (
 
 
 def _record_key(kind: str, pk: str) -> str:
-    """SQL of ``intake.services.rollups.record_key``: the same md5, the same bits."""
+    """SQL of ``intake.record_keys.record_key``: the same md5, the same bits."""
     return (
         f"('x' || substr(md5(%(salt)s || ':{kind}:' || {pk}::text), 1, {RECORD_KEY_BITS // 4}))"
         f"::bit({RECORD_KEY_BITS})::bigint"
