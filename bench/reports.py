@@ -299,7 +299,8 @@ def main() -> int:
     from django.db import connection, connections
 
     from intake.models import FunnelRollup
-    from intake.reports import article_funnel_report, noise
+    from intake.report_disclosure import noise
+    from intake.reports import article_funnel_report
     from intake.services import funnel_rollups_rebuild
 
     try:

@@ -9,6 +9,8 @@ It owns:
 - the staff roles and the checks pages and APIs make of them (``clinic.roles``);
 - the Redis cache that fails open (``clinic.cache``);
 - the client's address behind the proxies we trust (``clinic.proxies``);
+- text folded for matching: crisis language, message wording, opt-out replies
+  (``clinic.text``);
 - staff sign-in: lockout, the second factor, the idle timeout and API tokens
   (``clinic.signin``; its templates stay in the project's ``templates/registration``);
 - the audit trail: what is recorded and in whose name (``clinic.audit.events``), and

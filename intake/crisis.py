@@ -4,7 +4,7 @@ Crisis language is found by rules (``intake/crisis_rules.py``), in English and S
 reviewed with the clinical team: each rule is a pattern for a way people say it
 (direct words, a death wish, no point or reason in living, being a burden, a method, a
 farewell, self-harm, a plan), not a list of sentences, so phrasings nobody wrote down
-are caught too. A message is normalised first (case, accents, apostrophes and
+are caught too. A message is normalised first (``clinic.text.words``: case, accents, apostrophes and
 punctuation do not matter, so "dont", "don't" and "don\u2019t" are one word, "accion"
 and "acción" too) and matched sentence by sentence on whole words, so "killing it at
 work" and "my phone died" do not trigger while "I want to kill myself" does.
@@ -20,19 +20,10 @@ belongs to.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass
 
+from clinic.text import words as normalise
 from intake.crisis_rules import RULES_EN, RULES_ES
-
-
-def normalise(text: str) -> str:
-    """Lower case, no accents, no apostrophes, words separated by single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    bare = re.sub(r"['\u2019\u2018`\u00b4]", "", bare)
-    return " ".join(re.sub(r"[\W_]+", " ", bare).split())
-
 
 _PATTERN = re.compile(
     r"(?<!\w)(?:"

@@ -1,7 +1,7 @@
 """The rules that recognise crisis language (``intake.crisis.crisis_language_in``), in
 English and Spanish: each names why it is crisis language and holds patterns for the
 ways people say it, written against normalised text (lower case, no accents or
-apostrophes, single spaces: ``intake.crisis.normalise``). Reviewed with the clinical
+apostrophes, single spaces: ``clinic.text.words``). Reviewed with the clinical
 team; tested against ``tests/intake/crisis_phrases/``. Widen a rule rather than list a
 sentence.
 """

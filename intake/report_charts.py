@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from intake.report_disclosure import is_withheld
+
 FUNNEL_STAGES = (
     ("article_views", "Article views"),
     ("cta_views", "CTA views"),
@@ -45,7 +47,7 @@ def funnel_bars(row: dict[str, Any], *, min_cell: int, width: int = 520) -> list
     top = math.log10(max([*numbers, min_cell, 1]) + 1)
     bars = []
     for index, ((_field, label), value) in enumerate(zip(FUNNEL_STAGES, values, strict=True)):
-        suppressed = isinstance(value, str)
+        suppressed = is_withheld(value)
         amount = 0 if suppressed else (value or 0)
         bars.append(
             Bar(
@@ -159,7 +161,7 @@ def trend_bars(
         for position, key in enumerate(keys):
             value = by_key.get(key, {}).get(name, 0)
             x = round(left + slot * position + (slot - bar_width) / 2, 1)
-            suppressed = isinstance(value, str)
+            suppressed = is_withheld(value)
             amount = 0 if suppressed or value is None else value
             height = round(panel_height * amount / top, 1)
             panel.bars.append(

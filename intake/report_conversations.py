@@ -26,7 +26,7 @@ from django.db import connection
 
 from clinic import business_time
 from intake.models import Lead, Submission
-from intake.services.rollups import RECORD_KEY_BITS, record_key, record_key_salt
+from intake.record_keys import RECORD_KEY_BITS, record_key, record_key_salt
 
 
 @dataclass(frozen=True)

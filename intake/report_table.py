@@ -19,6 +19,8 @@ from typing import Any
 
 from django.http import QueryDict
 
+from intake.report_disclosure import is_withheld, withheld_reason
+
 GROUP_LABELS = {
     "article": "Article",
     "topic": "Topic",
@@ -159,7 +161,7 @@ def table_row(row: dict[str, Any], *, chosen: list[str]) -> dict[str, Any]:
     for column in COLUMNS:
         value = _dig(row, column.path)
         hidden = column.name not in chosen
-        if isinstance(value, str):
+        if is_withheld(value):
             cell = Cell(column.name, value, 0.5, True, hidden)
         elif column.kind == "seconds":
             cell = Cell(
@@ -179,7 +181,7 @@ def abandonment_row(row: dict[str, Any]) -> dict[str, Any]:
     """A row of the form-abandonment table, in the cells of ``table_row``."""
     cells = [
         Cell(field, count, 0.5, True)
-        if isinstance(count, str)
+        if is_withheld(count)
         else Cell(field, str(count), count, False)
         for field, count in row["counts"].items()
     ]
@@ -206,9 +208,9 @@ def csv_fields(row: dict[str, Any], *, min_cell: int) -> list[Any]:
         value = _dig(row, column.path)
         if column.kind != "count":
             fields.append("" if value is None else value)
-        elif isinstance(value, str):
+        elif is_withheld(value):
             fields.append("")
-            fields.append(f"fewer than {min_cell}" if value.startswith("<") else "withheld")
+            fields.append(withheld_reason(value, min_cell=min_cell))
         else:
             fields.extend(["" if value is None else value, ""])
     return fields

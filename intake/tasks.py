@@ -10,6 +10,8 @@ from intake.models import IdempotencyKey
 from intake.services import cta_event_counts_flush as flush_counts
 from intake.services import funnel_event_counts_sync as sync_event_counts
 from intake.services import funnel_rollups_rebuild as rebuild_rollups
+from intake.services import leads_retention_anonymise as retention_anonymise
+from intake.services.events import clinic_day
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -31,8 +33,6 @@ def cta_event_counts_flush() -> int:
 @shared_task(time_limit=55, soft_time_limit=50)
 def funnel_event_counts_sync() -> int:
     """Every minute: copy today's and yesterday's CTA event counts into the rollups."""
-    from intake.services.events import clinic_day
-
     today = clinic_day()
     return sync_event_counts(days=[today - timedelta(days=1), today])
 
@@ -55,6 +55,4 @@ def funnel_rollups_rebuild() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3600, soft_time_limit=3500)
 def leads_retention_anonymise() -> int:
     """Nightly: anonymise leads closed without admission more than RETENTION_DAYS ago."""
-    from intake.services import leads_retention_anonymise as anonymise
-
-    return anonymise()
+    return retention_anonymise()

@@ -2,16 +2,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from intake import apis, views
+from intake import views
+from intake.apis import events as event_apis
+from intake.apis import leads as lead_apis
+from intake.apis import reports as report_apis
 
 app_name = "intake"
 
 api_urlpatterns = [
-    path("leads/", apis.LeadSubmitApi.as_view(), name="lead-submit"),
-    path("leads/<str:reference>/", apis.LeadDetailApi.as_view(), name="lead-detail"),
-    path("events/", apis.CtaEventApi.as_view(), name="cta-event"),
-    path("cta/", apis.CtaConfigApi.as_view(), name="cta-config"),
-    path("reports/articles/", apis.ArticleReportApi.as_view(), name="reports-articles"),
+    path("leads/", lead_apis.LeadSubmitApi.as_view(), name="lead-submit"),
+    path("leads/<str:reference>/", lead_apis.LeadDetailApi.as_view(), name="lead-detail"),
+    path("events/", event_apis.CtaEventApi.as_view(), name="cta-event"),
+    path("cta/", event_apis.CtaConfigApi.as_view(), name="cta-config"),
+    path("reports/articles/", report_apis.ArticleReportApi.as_view(), name="reports-articles"),
 ]
 
 # Mounted at /reports/ by config.urls: marketing's dashboard.

@@ -16,12 +16,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import ApplicationError
 from clinic.roles import ADMIN, MARKETING, SUPERVISOR, role_required
-from intake.apis import (
-    ArticleReportQuerySerializer,
+from intake.apis.leads import (
     LeadSubmitInputSerializer,
-    lead_submit_validated,
     submission_next_contact,
 )
+from intake.apis.reports import ArticleReportQuerySerializer
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.form_origin import FORM_FIELD, form_post_origin, form_token
@@ -37,7 +36,8 @@ from intake.report_table import (
 )
 from intake.reports import GROUPS, article_choices, article_funnel_report, form_abandonment_report
 from intake.selectors import article_get_listed, article_list_listed, cta_config
-from intake.throttles import limits_hit, request_limits
+from intake.services import submission_check, submission_store
+from intake.throttles import client_ip, limits_hit, request_limits
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,12 @@ def article_request(request: HttpRequest, slug: str) -> HttpResponse:
         context["blocks"] = article_blocks(article)
         return render(request, "intake/article_detail.html", context, status=400)
     try:
-        outcome = lead_submit_validated(request=request, data=serializer.validated_data)
+        checked = submission_check(
+            data=serializer.validated_data,
+            ip_address=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        outcome = submission_store(request=checked)
     except ApplicationError as error:
         context = _cta_context(article, errors=error.fields or {}, values=data)
         context["blocks"] = article_blocks(article)

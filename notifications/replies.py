@@ -9,8 +9,8 @@ stop in the person's own words is recognised from a maintained phrase list
 from __future__ import annotations
 
 import re
-import unicodedata
 
+from clinic.text import folded
 from notifications.models import InboundMessage
 
 OPT_OUT_KEYWORDS = frozenset(
@@ -45,8 +45,8 @@ _OPT_OUT_RE = re.compile(r"\b(" + "|".join(OPT_OUT_PHRASES) + r")\b")
 
 
 def _normalise(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("\u2019", "'"))
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    # A typographic apostrophe reads as a plain one, as the phrases are written.
+    return " ".join(folded(text.replace("\u2019", "'")).split())
 
 
 def keyword_of(body: str) -> str:

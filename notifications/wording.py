@@ -9,10 +9,11 @@ and by a test over all templates shipped in code.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from django.template import Context, Template, TemplateSyntaxError
 from django.template.base import VariableNode
+
+from clinic.text import folded
 
 # The only names a message template may use: nothing about health, no free text.
 ALLOWED_CONTEXT = frozenset(
@@ -128,11 +129,6 @@ HEALTH_WORDS = frozenset(
 )
 
 
-def _normalise(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
 def _pattern(word: str) -> str:
     if word.endswith("*"):
         return rf"\b{re.escape(word[:-1])}\w*"
@@ -147,9 +143,9 @@ _HTML_TAG = re.compile(r"<[^>]+>")
 
 def wording_problems(text: str, *, extra_phrases: tuple[str, ...] = ()) -> list[str]:
     """Health words (and ``extra_phrases``, e.g. article titles) found in ``text``."""
-    literal = _normalise(_HTML_TAG.sub(" ", _TEMPLATE_SYNTAX.sub(" ", text)))
+    literal = folded(_HTML_TAG.sub(" ", _TEMPLATE_SYNTAX.sub(" ", text)))
     found = sorted({match.group(0) for match in _HEALTH_RE.finditer(literal)})
-    found += [phrase for phrase in extra_phrases if _normalise(phrase) in literal]
+    found += [phrase for phrase in extra_phrases if folded(phrase) in literal]
     return found
 
 

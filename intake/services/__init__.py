@@ -1,6 +1,8 @@
 """Intake's write paths. Other apps and intake's own views import from here.
 
-- ``leads``: storing submissions, attaching them to people, life stages
+- ``submissions``: a callback request checked once (``submission_check``) and stored
+  (``submission_store``); ``lead_submit`` for one without a browser
+- ``leads``: attaching submissions to people, life stages
 - ``articles``: articles named by a CTA, imported from text, a sitemap or a feed
 - ``events``: anonymous CTA event counts
 - ``rollups``: the conversion funnel's aggregate counters
@@ -29,17 +31,12 @@ from intake.services.leads import (
     STAGE_ORDER,
     STAGE_TIMESTAMP,
     UTM_FIELDS,
-    LeadSubmitOutcome,
     lead_close_undo,
     lead_contact_restrict,
     lead_details_confirm,
     lead_reopen,
     lead_stage_advance,
-    lead_submit,
-    lead_submit_call,
-    lead_submit_replay,
     phone_type_of,
-    request_fingerprint,
     submission_attach,
     submission_mark_processed,
 )
@@ -61,6 +58,17 @@ from intake.services.rollups import (
     funnel_rollups_rebuild,
     lead_funnel_contributions,
 )
+from intake.services.submissions import (
+    LeadSubmitOutcome,
+    SubmissionRequest,
+    lead_submit,
+    lead_submit_call,
+    lead_submit_replay,
+    request_fingerprint,
+    submission_build,
+    submission_check,
+    submission_store,
+)
 from intake.services.verification import lead_details_verify, lead_phone_verify
 
 __all__ = [
@@ -71,6 +79,7 @@ __all__ = [
     "ArticleImportResult",
     "LeadSubmitOutcome",
     "SubmissionCancelled",
+    "SubmissionRequest",
     "article_id_for_slug",
     "article_import_text",
     "article_slug_cache_clear",
@@ -102,10 +111,13 @@ __all__ = [
     "request_fingerprint",
     "slug_from_url",
     "submission_attach",
+    "submission_build",
     "submission_cancel_clear",
     "submission_cancel_record",
+    "submission_check",
     "submission_contact_restrict",
     "submission_links_revoke",
     "submission_lock",
     "submission_mark_processed",
+    "submission_store",
 ]

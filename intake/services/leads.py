@@ -1,32 +1,21 @@
-"""Storing submissions, attaching them to people, moving their life stages."""
+"""Attaching stored submissions to people, confirming their details, moving their life
+stages (a submission is checked and stored in ``intake.services.submissions``)."""
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import json
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
-from clinic import business_time
-from clinic.crypto import email_hash, phone_hash
 from clinic.errors import ApplicationError
-from intake.consent import consent_text
-from intake.crisis import crisis_language_in
-from intake.models import Article, Consent, IdempotencyKey, Lead, PhoneType, Submission
-from intake.services.articles import article_id_for_slug
+from intake.models import Consent, Lead, PhoneType, Submission
 from intake.services.rollups import funnel_rollups_update, lead_funnel_snapshot
 from intake.services.verification import verification_fields
-from intake.signals import submission_received
 
 logger = logging.getLogger(__name__)
 
@@ -38,40 +27,11 @@ _PHONE_TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class LeadSubmitOutcome:
-    submission: Submission
-    #: True when an earlier request with the same Idempotency-Key made ``submission``.
-    replayed: bool
-
-
-def request_fingerprint(payload: dict[str, Any]) -> str:
-    """A stable SHA-256 of a request body, to tell a replay from a reused key."""
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
-
-
 def phone_type_of(phone: PhoneNumber | None) -> str:
     """The kind of line (``PhoneType``) a number is, or "" without a number."""
     if not phone:
         return ""
     return _PHONE_TYPES.get(phonenumbers.number_type(phone), PhoneType.UNKNOWN)
-
-
-def _ip_or_none(value: str | None) -> str | None:
-    try:
-        return str(ipaddress.ip_address((value or "").strip()))
-    except ValueError:
-        return None
-
-
-def _callback_window(*, submitted_at: datetime, best_time: str, tz_name: str) -> dict[str, str]:
-    """The window the answer promises (clinic time), as stored on the submission: the
-    worker queues the callback due at its end."""
-    window = business_time.callback_window(
-        submitted_at=submitted_at, best_time=best_time, tz_name=tz_name
-    )
-    return {key: value.isoformat() for key, value in window.items()}
 
 
 def _more_discreet(lead: Lead, contact_preferences: dict[str, bool]) -> dict[str, bool]:
@@ -249,175 +209,6 @@ def lead_details_confirm(*, lead_id: int, submission_id: int) -> Lead:
     return lead
 
 
-def lead_submit(
-    *,
-    first_name: str,
-    last_name: str = "",
-    phone: PhoneNumber | None = None,
-    email: str = "",
-    preferred_channel: str = Lead.Channel.CALL,
-    best_time: str = Lead.BestTime.ANYTIME,
-    tz_name: str = "",
-    interest: str = "",
-    message: str = "",
-    sms_consent: bool = False,
-    consent_version: str = "",
-    contact_preferences: dict[str, bool] | None = None,
-    in_crisis: bool = False,
-    article_slug: str = "",
-    page_url: str = "",
-    referrer: str = "",
-    utm: dict[str, str] | None = None,
-    first_touch: dict[str, str] | None = None,
-    is_spam: bool = False,
-    ip_address: str | None = None,
-    user_agent: str = "",
-    idempotency_key: str = "",
-    request_sha256: str = "",
-    source: str = Submission.Source.WEB,
-    phone_limited: bool = False,
-    email_limited: bool = False,
-) -> LeadSubmitOutcome:
-    """Store one call-to-action answer, durably and nothing more: the submission, with
-    its consent evidence (text version and hash, IP, user agent, page) and the lookup
-    hashes of its phone and email, and its Idempotency-Key, in one short transaction
-    that locks no row another submission needs. After commit ``submission_received``
-    is sent; the worker then attaches the person's lead (``submission_attach``),
-    records the consent in the ledger, counts the funnel and routes the callback. A
-    lost signal is made good by the sweep.
-
-    Nothing here depends on whether the phone or email is known, so neither the answer
-    nor its timing can tell. ``consent_version`` is the consent wording the person was
-    shown (default: the current one). ``contact_preferences`` holds only what the
-    person said (``voicemail_ok``, ``mention_clinic_ok``); the submission stores them
-    with the defaults filled in. ``in_crisis`` or crisis language in ``message`` make
-    ``is_crisis`` true. ``phone_limited`` / ``email_limited``: past the per-phone or
-    the per-address limit, stored and routed, but that channel gets no confirmation.
-
-    With ``idempotency_key``, a repeated key with the same ``request_sha256`` returns
-    the first submission (``replayed=True``) and stores nothing; with another body it
-    raises ``ApplicationError`` (422). Keys are forgotten after ``IDEMPOTENCY_KEY_TTL``.
-    """
-    if not (phone or email):
-        raise ApplicationError(
-            "A phone number or an email address is needed.",
-            fields={"phone": ["Give a phone number or an email address."]},
-        )
-    try:
-        text = consent_text(consent_version or None)
-    except KeyError:
-        raise ApplicationError(
-            "Some fields are not valid.",
-            fields={"consent_version": ["Unknown consent text version."]},
-        ) from None
-    said = {
-        name: bool(value)
-        for name, value in (contact_preferences or {}).items()
-        if name in CONTACT_PREFERENCE_DEFAULTS
-    }
-    utm = utm or {}
-    now = timezone.now()
-    crisis_language = crisis_language_in(message)
-    submission = Submission(
-        article_id=article_id_for_slug(slug=article_slug),
-        first_name=first_name,
-        last_name=last_name,
-        phone=phone or "",
-        email=email,
-        # Each keyed hash once: parsing and validating the number is the costly part.
-        phone_hash=phone_hash(phone),
-        email_hash=email_hash(email),
-        preferred_channel=preferred_channel,
-        best_time=best_time,
-        timezone=tz_name,
-        interest=interest,
-        message=message,
-        page_url=page_url,
-        referrer=referrer,
-        is_spam=is_spam,
-        source=source,
-        in_crisis=bool(in_crisis),
-        crisis_language=crisis_language,
-        first_touch=first_touch or {},
-        sms_consent=bool(sms_consent) and bool(phone),
-        consent_text_version=text.version if phone else "",
-        consent_text_sha256=text.sha256 if phone else "",
-        ip_address=_ip_or_none(ip_address),
-        user_agent=(user_agent or "")[:500],
-        phone_limited=phone_limited,
-        email_limited=email_limited,
-        # The promise depends only on what this request said, never on whether the
-        # person was known: the answer must not tell.
-        # A crisis is called back at once, open or closed (the callback is due then).
-        callback_window={"starts_at": now.isoformat(), "ends_at": now.isoformat()}
-        if in_crisis or crisis_language
-        else _callback_window(submitted_at=now, best_time=best_time, tz_name=tz_name),
-        **{**CONTACT_PREFERENCE_DEFAULTS, **said},
-        **{name: (utm.get(name) or "")[:200] for name in UTM_FIELDS},
-    )
-    try:
-        return _submission_store(submission, idempotency_key, request_sha256)
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        # A concurrent request with the same Idempotency-Key committed first, or the
-        # key was used more than IDEMPOTENCY_KEY_TTL ago.
-        replay = lead_submit_replay(idempotency_key=idempotency_key, request_sha256=request_sha256)
-        if replay is not None:
-            return replay
-        expired, _ = IdempotencyKey.objects.filter(
-            key=idempotency_key, created_at__lt=timezone.now() - settings.IDEMPOTENCY_KEY_TTL
-        ).delete()
-        if not expired:
-            raise
-        submission.pk = None
-        submission._state.adding = True
-        return _submission_store(submission, idempotency_key, request_sha256)
-
-
-def _submission_store(
-    submission: Submission, idempotency_key: str, request_sha256: str
-) -> LeadSubmitOutcome:
-    # A live Idempotency-Key is not looked up first: claiming it below fails with an
-    # IntegrityError, which lead_submit answers with the replay.
-    with transaction.atomic(durable=True):
-        submission.save(force_insert=True)
-        if idempotency_key:
-            IdempotencyKey.objects.create(
-                key=idempotency_key, request_sha256=request_sha256, submission=submission
-            )
-        submission_id = submission.pk
-        transaction.on_commit(
-            lambda: submission_received.send_robust(sender=Submission, submission_id=submission_id)
-        )
-    return LeadSubmitOutcome(submission=submission, replayed=False)
-
-
-def lead_submit_replay(*, idempotency_key: str, request_sha256: str) -> LeadSubmitOutcome | None:
-    """The outcome of the first request with this Idempotency-Key in the last 24 hours,
-    or None. Raises ``ApplicationError`` (422) when that request had another body."""
-    # Asked of every request with a key, and almost always answered "none": two
-    # columns, no join; the submission is loaded only for a replay.
-    previous = (
-        IdempotencyKey.objects.filter(
-            key=idempotency_key,
-            created_at__gte=timezone.now() - settings.IDEMPOTENCY_KEY_TTL,
-        )
-        .values_list("request_sha256", "submission_id")
-        .first()
-    )
-    if previous is None:
-        return None
-    sha256, submission_id = previous
-    if sha256 != request_sha256:
-        raise ApplicationError(
-            "This Idempotency-Key was already used with a different request.",
-            code="idempotency_key_reused",
-            status_code=422,
-        )
-    return LeadSubmitOutcome(submission=Submission.objects.get(pk=submission_id), replayed=True)
-
-
 def submission_mark_processed(*, submission_id: int) -> bool:
     """Record that the callback and confirmations of a submission are queued.
     Returns False when it was already marked (a redelivered task)."""
@@ -544,22 +335,3 @@ def lead_contact_restrict(
         if value is False
     }
     return bool(restrict) and bool(Lead.objects.filter(pk=lead_id).update(**restrict))
-
-
-def lead_submit_call(
-    *, caller: PhoneNumber, article_id: int | None, idempotency_key: str
-) -> LeadSubmitOutcome:
-    """A phone call to an article's tracking number, recorded as a submission from
-    that article: the caller's number is matched to their open lead like a web
-    lead's; a new caller becomes a lead without a name. A call gives no consent to
-    texts, so none is recorded as given. ``idempotency_key`` names the call: a second
-    call of this function for it replays the first submission."""
-    article = Article.objects.filter(pk=article_id).only("slug").first() if article_id else None
-    return lead_submit(
-        first_name="",
-        phone=caller,
-        article_slug=article.slug if article else "",
-        source=Submission.Source.PHONE,
-        idempotency_key=idempotency_key,
-        request_sha256=request_fingerprint({"call": idempotency_key}),
-    )

@@ -30,25 +30,16 @@ from intake.models import (
     CONTACT_TIME_PARTS,
     FUNNEL_EVENT_FIELDS,
     ROLLUP_COUNTERS,
+    ROLLUP_IDENTITY,
     CtaEventType,
     FunnelRollup,
     cell_key_field,
     contact_time_field,
 )
-from intake.services.rollups import RECORD_KEY_BITS, record_key_salt
+from intake.record_keys import RECORD_KEY_BITS, record_key_salt
 
 FRESH = "funnel_rollup_fresh"
 CHANGED = "funnel_rollup_changed"
-_IDENTITY = (
-    "grain",
-    "period_start",
-    "attribution",
-    "article_id",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-)
 _KEY = ("day", "article_id", "source", "utm_source", "utm_medium", "utm_campaign")
 _STAGES = ("contacted", "consult_booked", "consult_attended", "admitted")
 _UTM = ("utm_source", "utm_medium", "utm_campaign")
@@ -92,7 +83,7 @@ _DUE = (
 
 
 def _record_key(kind: str, pk: str) -> str:
-    """SQL of ``intake.services.rollups.record_key``: the same md5, the same bits."""
+    """SQL of ``intake.record_keys.record_key``: the same md5, the same bits."""
     return (
         f"('x' || substr(md5(%(salt)s || ':{kind}:' || {pk}::text), 1, {RECORD_KEY_BITS // 4}))"
         f"::bit({RECORD_KEY_BITS})::bigint"
@@ -220,7 +211,7 @@ def _sum_rows_sql(grain: str, *, all_sources: bool) -> str:
     counters = ", ".join(ROLLUP_COUNTERS)
     sums = ", ".join(f"sum({f})" for f in ROLLUP_COUNTERS)
     return f"""
-    INSERT INTO {FRESH} ({", ".join(_IDENTITY)}, {counters})
+    INSERT INTO {FRESH} ({", ".join(ROLLUP_IDENTITY)}, {counters})
     SELECT '{grain}', date_trunc('{grain}', period_start)::date, attribution, article_id,
            {key}, {sums}
     FROM {FRESH}
@@ -249,7 +240,7 @@ def _event_rows_sql() -> str:
         for grain, expression in period.items()
     )
     return f"""
-    INSERT INTO {FRESH} ({", ".join(_IDENTITY)}, {", ".join(_EVENT_TYPES)}, {others})
+    INSERT INTO {FRESH} ({", ".join(ROLLUP_IDENTITY)}, {", ".join(_EVENT_TYPES)}, {others})
     {selects}
     """
 
@@ -273,7 +264,7 @@ def funnel_rollups_rebuild_sql() -> int:
     """Replace every rollup row by the recomputation; returns how many rows had drifted.
     Call it inside a transaction (``funnel_rollups_rebuild`` does), on PostgreSQL."""
     table = FunnelRollup._meta.db_table
-    columns = ", ".join((*_IDENTITY, *ROLLUP_COUNTERS))
+    columns = ", ".join((*ROLLUP_IDENTITY, *ROLLUP_COUNTERS))
     params = {
         "salt": record_key_salt(),
         "clinic_time_zone": settings.CLINIC_TIME_ZONE,
@@ -317,7 +308,7 @@ def _same_identity_sql(kept: str, fresh: str) -> str:
         f"coalesce({kept}.{c}, 0) = coalesce({fresh}.{c}, 0)"
         if c == "article_id"
         else f"{kept}.{c} = {fresh}.{c}"
-        for c in _IDENTITY
+        for c in ROLLUP_IDENTITY
     )
 
 

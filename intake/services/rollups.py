@@ -34,7 +34,6 @@ The rules, in the clinic's words:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -53,6 +52,7 @@ from intake.models import (
     FUNNEL_EVENT_FIELDS,
     FUNNEL_LEAD_FIELDS,
     ROLLUP_COUNTERS,
+    ROLLUP_IDENTITY,
     ArticleDailyCount,
     CtaEventType,
     FunnelRollup,
@@ -61,6 +61,8 @@ from intake.models import (
     cell_key_field,
     contact_time_field,
 )
+from intake.record_keys import record_key
+from intake.services.rollup_rebuild import funnel_rollups_rebuild_sql
 
 logger = logging.getLogger(__name__)
 
@@ -167,22 +169,6 @@ def stages_reached(lead: Lead) -> list[tuple[str, datetime]]:
         if later:
             reached.append((stage, min(later)))
     return reached
-
-
-def record_key_salt() -> str:
-    """The secret part of every record key, derived from SECRET_KEY (a new key changes
-    every record key: the nightly rebuild then puts the rollups right)."""
-    return hashlib.sha256(f"funnel-record-key:{settings.SECRET_KEY}".encode()).hexdigest()[:32]
-
-
-RECORD_KEY_BITS = 20
-
-
-def record_key(kind: str, pk: int) -> int:
-    """A person's (``kind`` "lead") or a submission's secret pseudo-random key in
-    [0, 2**RECORD_KEY_BITS). The SQL rebuild computes the same (md5 of the same text)."""
-    digest = hashlib.md5(f"{record_key_salt()}:{kind}:{pk}".encode()).hexdigest()  # noqa: S324
-    return int(digest[: RECORD_KEY_BITS // 4], 16)
 
 
 def lead_funnel_contributions(lead: Lead, submissions: Iterable[Submission]) -> Contributions:
@@ -341,18 +327,6 @@ def _rollups_add(delta: dict[RollupKey, dict[str, int]]) -> None:
             rows.update(**{field: F(field) + change for field, change in changes.items()})
 
 
-_ROLLUP_KEYS = [
-    "grain",
-    "period_start",
-    "attribution",
-    "article_id",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-]
-
-
 def _rollups_upsert(ordered: list[tuple[dict, dict[str, int]]]) -> None:
     """PostgreSQL: the same upserts as one INSERT ... ON CONFLICT DO UPDATE per unique
     index (rows with an article, rows without), in the same order, so the row locks
@@ -361,14 +335,16 @@ def _rollups_upsert(ordered: list[tuple[dict, dict[str, int]]]) -> None:
     counters = [
         field.column
         for field in FunnelRollup._meta.concrete_fields
-        if field.column not in _ROLLUP_KEYS and not field.primary_key
+        if field.column not in ROLLUP_IDENTITY and not field.primary_key
     ]
     table = connection.ops.quote_name(FunnelRollup._meta.db_table)
     for with_article in (True, False):
         part = [row for row in ordered if (row[0]["article_id"] is not None) is with_article]
         if not part:
             continue
-        keys = _ROLLUP_KEYS if with_article else [k for k in _ROLLUP_KEYS if k != "article_id"]
+        keys = (
+            ROLLUP_IDENTITY if with_article else [k for k in ROLLUP_IDENTITY if k != "article_id"]
+        )
         changed = sorted({field for _lookup, changes in part for field in changes})
         columns = [*keys, *counters]
         values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(part))
@@ -459,8 +435,6 @@ def funnel_rollups_rebuild() -> int:
         # The write paths lock only their lead's row, so a change committed while this
         # runs may be missed until the next rebuild: it runs at night, when few come.
         if connection.vendor == "postgresql":
-            from intake.services.rollup_rebuild import funnel_rollups_rebuild_sql
-
             drift = funnel_rollups_rebuild_sql()
         else:
             drift = _rollups_rebuild_python()
@@ -485,16 +459,7 @@ def _rollups_rebuild_python() -> int:
 
 
 def _identity(row: FunnelRollup) -> tuple:
-    return (
-        row.grain,
-        row.period_start,
-        row.attribution,
-        row.article_id,
-        row.source,
-        row.utm_source,
-        row.utm_medium,
-        row.utm_campaign,
-    )
+    return tuple(getattr(row, column) for column in ROLLUP_IDENTITY)
 
 
 def _counts(row: FunnelRollup) -> dict[str, int]:

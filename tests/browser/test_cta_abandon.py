@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import cache
 
-from intake.apis import CtaEventApi
+from intake.apis.events import CtaEventApi
 from intake.services.events import _counter_key, clinic_day
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, SLUG, require_browser
 

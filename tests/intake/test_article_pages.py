@@ -11,7 +11,7 @@ from django.utils.html import escape
 
 from clinic import business_time
 from clinic.models import OpeningHours
-from intake.apis import submission_next_contact
+from intake.apis.leads import submission_next_contact
 from intake.models import Lead, Submission
 from intake.services import article_import_text
 

@@ -317,7 +317,7 @@ def test_a_body_over_64_kb_gets_413(api_client):
 
 
 def test_a_body_over_64_kb_without_content_length_is_refused_by_what_was_read(rf):
-    from intake.apis import LeadSubmitApi
+    from intake.apis.leads import LeadSubmitApi
 
     body = json.dumps(payload(message="x" * 70_000)).encode()
     request = rf.post(URL, data=body, content_type="application/json")

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from intake.models import FUNNEL_EVENT_FIELDS, Article, ArticleDailyCount, Lead, cell_key_field
 from intake.report_charts import FUNNEL_STAGES
+from intake.report_disclosure import HIDDEN, NESTED_RATES, RATES, complementary_hidden, shown_row
 from intake.report_funnel import FUNNEL_ORDER, funnel_level, funnel_monotone
-from intake.reports import HIDDEN, NESTED_RATES, RATES, complementary_hidden, shown_row
 from intake.services import funnel_event_counts_sync, lead_stage_advance
 from intake.services.events import clinic_day
 from tests.factories import ArticleFactory, submit_lead

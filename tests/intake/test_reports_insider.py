@@ -16,8 +16,9 @@ from __future__ import annotations
 import pytest
 
 from intake.models import Article, Submission
-from intake.reports import perturbation
-from intake.services.rollups import funnel_rollups_rebuild, record_key
+from intake.record_keys import record_key
+from intake.report_disclosure import perturbation
+from intake.services.rollups import funnel_rollups_rebuild
 from tests.factories import ArticleFactory, submit_lead
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,72 @@
+"""Intake's models, by concern: ``leads`` (articles, the people who answer their calls
+to action, their submissions and Idempotency-Keys), ``consent`` (the append-only
+ledger of what they agreed to) and ``funnel`` (anonymous CTA event counts and the
+conversion funnel's rollups). Every model is re-exported here: ``from intake.models
+import Lead``. The audit trail's event models (``LeadEvent``...) are added to this
+module by ``clinic.audit.events.audited``."""
+
+from __future__ import annotations
+
+from intake.models.consent import (
+    CONSENT_REDACTED,
+    Consent,
+    ConsentLedgerError,
+    ConsentQuerySet,
+)
+from intake.models.funnel import (
+    CONTACT_TIME_EDGES,
+    CONTACT_TIME_FIELDS,
+    CONTACT_TIME_PARTS,
+    FUNNEL_EVENT_FIELDS,
+    FUNNEL_FIELDS,
+    FUNNEL_KEY_FIELDS,
+    FUNNEL_LEAD_FIELDS,
+    ROLLUP_COUNTERS,
+    ROLLUP_IDENTITY,
+    ArticleDailyCount,
+    CtaEventType,
+    CtaFormField,
+    FunnelRollup,
+    cell_key_field,
+    contact_time_field,
+)
+from intake.models.leads import (
+    LEAD_READ,
+    REFERENCE_ALPHABET,
+    Article,
+    IdempotencyKey,
+    Lead,
+    PhoneType,
+    Submission,
+    new_reference,
+)
+
+__all__ = [
+    "CONSENT_REDACTED",
+    "CONTACT_TIME_EDGES",
+    "CONTACT_TIME_FIELDS",
+    "CONTACT_TIME_PARTS",
+    "FUNNEL_EVENT_FIELDS",
+    "FUNNEL_FIELDS",
+    "FUNNEL_KEY_FIELDS",
+    "FUNNEL_LEAD_FIELDS",
+    "LEAD_READ",
+    "REFERENCE_ALPHABET",
+    "ROLLUP_COUNTERS",
+    "ROLLUP_IDENTITY",
+    "Article",
+    "ArticleDailyCount",
+    "Consent",
+    "ConsentLedgerError",
+    "ConsentQuerySet",
+    "CtaEventType",
+    "CtaFormField",
+    "FunnelRollup",
+    "IdempotencyKey",
+    "Lead",
+    "PhoneType",
+    "Submission",
+    "cell_key_field",
+    "contact_time_field",
+    "new_reference",
+]
