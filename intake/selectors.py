@@ -83,7 +83,11 @@ def leads_by_ids(*, lead_ids: Iterable[int]) -> QuerySet[Lead]:
 
 def lead_ids_with_phone(*, phone: str) -> QuerySet[Lead]:
     """The ids of the leads with this phone (a subquery), none for an empty one."""
-    hashed = phone_hash(phone)
+    return lead_ids_with_phone_hash(hashed=phone_hash(phone))
+
+
+def lead_ids_with_phone_hash(*, hashed: str) -> QuerySet[Lead]:
+    """The same, from the phone's lookup hash (an inbound text carries it)."""
     return Lead.objects.filter(phone_hash=hashed).exclude(phone_hash="").values("pk")
 
 
@@ -328,3 +332,34 @@ def lead_by_reference(*, reference: str) -> Lead | None:
         .first()
     )
     return submission.lead if submission else None
+
+
+def leads_first_spoken_to(*, since: datetime, until: datetime) -> list[tuple[int, datetime, Any]]:
+    """(lead id, first conversation, who had it) of the leads first spoken to in
+    [since, until), for the speed-to-lead figures."""
+    return list(
+        Lead.objects.filter(first_conversation_at__gte=since, first_conversation_at__lt=until)
+        .order_by()
+        .values_list("pk", "first_conversation_at", "first_conversation_by_id")
+    )
+
+
+def leads_first_request(*, lead_ids: list[int]) -> dict[int, tuple[datetime, int | None]]:
+    """Each lead's first request that was not spam: when it came, and its article."""
+    firsts: dict[int, tuple[datetime, int | None]] = {}
+    for lead_id, created_at, article_id in (
+        Submission.objects.filter(lead_id__in=lead_ids, is_spam=False)
+        .order_by("-created_at", "-pk")
+        .values_list("lead_id", "created_at", "article_id")
+    ):
+        firsts[lead_id] = (created_at, article_id)
+    return firsts
+
+
+def article_titles(*, article_ids: Iterable[int]) -> dict[int, str]:
+    return dict(Article.objects.filter(pk__in=list(article_ids)).values_list("pk", "title"))
+
+
+def lead_ids_not_spoken_to() -> QuerySet[Lead]:
+    """The ids of the leads nobody has had a conversation with yet (a subquery)."""
+    return Lead.objects.filter(first_conversation_at__isnull=True).values("pk")

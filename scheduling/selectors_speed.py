@@ -31,7 +31,7 @@ from django.db import connection
 from django.utils import timezone
 
 from clinic import business_time
-from intake.models import Lead, Submission
+from intake import selectors as intake_selectors
 from scheduling.models import Callback
 
 GROUPS = ("all", "day", "coordinator", "article")
@@ -180,19 +180,9 @@ def _rows_python(
     *, since: datetime, until: datetime, group: str, opening: list[tuple[datetime, datetime]]
 ) -> list[tuple]:
     """The same figures without PostgreSQL (the development default, SQLite)."""
-    leads = list(
-        Lead.objects.filter(first_conversation_at__gte=since, first_conversation_at__lt=until)
-        .order_by()
-        .values_list("pk", "first_conversation_at", "first_conversation_by_id")
-    )
+    leads = intake_selectors.leads_first_spoken_to(since=since, until=until)
     ids = [pk for pk, _at, _by in leads]
-    firsts: dict[int, tuple[datetime, int | None]] = {}
-    for lead_id, created_at, article_id in (
-        Submission.objects.filter(lead_id__in=ids, is_spam=False)
-        .order_by("-created_at", "-pk")
-        .values_list("lead_id", "created_at", "article_id")
-    ):
-        firsts[lead_id] = (created_at, article_id)
+    firsts = intake_selectors.leads_first_request(lead_ids=ids)
     queued: dict[int, datetime] = {}
     for lead_id, created_at in (
         Callback.objects.filter(lead_id__in=ids)
@@ -241,9 +231,7 @@ def _labels(group: str, keys: Iterable[Any]) -> dict[Any, str]:
         users = get_user_model().objects.in_bulk(keys)
         return {pk: (user.get_full_name() or user.get_username()) for pk, user in users.items()}
     if group == "article":
-        from intake.models import Article
-
-        return dict(Article.objects.filter(pk__in=keys).values_list("pk", "title"))
+        return intake_selectors.article_titles(article_ids=keys)
     return {key: key.isoformat() if isinstance(key, date) else str(key) for key in keys}
 
 
@@ -283,7 +271,7 @@ def leads_waiting_for_conversation() -> int:
     return (
         Callback.objects.filter(
             status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED],
-            lead__first_conversation_at__isnull=True,
+            lead_id__in=intake_selectors.lead_ids_not_spoken_to(),
         )
         .values("lead_id")
         .distinct()

@@ -31,6 +31,7 @@ from datetime import timedelta
 from django.db import transaction
 
 from clinic.workers import enqueue
+from intake import selectors as intake_selectors
 from intake.models import Lead
 from intake.services import conversations as intake_conversations
 from notifications import selectors as notification_selectors
@@ -198,7 +199,7 @@ def conversation_message_sent(*, message_id: int) -> bool:
     lead_id = _lead_of(message.correlation)
     if lead_id is None or message.sent_at is None:
         return False
-    if not Lead.objects.filter(pk=lead_id).exists():
+    if not intake_selectors.lead_exists(lead_id=lead_id):
         return False
     intake_conversations.lead_attempt_record(lead_id=lead_id, at=message.sent_at)
     return text_exchange_record(lead_id=lead_id)
@@ -215,7 +216,9 @@ def conversation_reply_received(*, inbound_id: int) -> int:
     if inbound is None or not inbound.sender_hash:
         return 0
     lead_ids = (
-        Callback.objects.filter(lead__phone_hash=inbound.sender_hash)
+        Callback.objects.filter(
+            lead_id__in=intake_selectors.lead_ids_with_phone_hash(hashed=inbound.sender_hash)
+        )
         .order_by()
         .values_list("lead_id", flat=True)
         .distinct()
