@@ -24,6 +24,7 @@ from scheduling.models import (
     Call,
     CallAttempt,
     Callback,
+    CallLeg,
     Clinician,
     ConsolePreference,
     CrisisDecision,
@@ -744,4 +745,67 @@ def call_person(*, call: Call) -> CallPerson:
         discreet=discreet,
         voicemail_ok=preferences.voicemail_ok,
         urgent=callback.is_urgent,
+    )
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """Where a bridged call is, for the member of staff who placed it (no personal
+    data): ``status`` is one of ringing (their phone), connecting (they answered, the
+    person is not dialled yet), dialling (the person's phone rings), connected, ended,
+    failed (never placed, or their phone could not be reached); ``result`` is the
+    logged attempt's, once the person's leg ended."""
+
+    call_id: int
+    status: str
+    label: str
+    result: str
+    ended: bool
+
+
+def call_progress(*, call: Call) -> CallProgress:
+    legs = {leg.role: leg for leg in call.legs.all()}
+    staff, person = legs.get(CallLeg.Role.COORDINATOR), legs.get(CallLeg.Role.PERSON)
+    attempt = CallAttempt.objects.filter(call=call).values_list("result", flat=True).first()
+    result = attempt or ""
+    unreached = (CallLeg.Status.BUSY, CallLeg.Status.NO_ANSWER, CallLeg.Status.FAILED)
+    if person is not None and person.status == CallLeg.Status.IN_PROGRESS:
+        status, label = "connected", "Connected."
+    elif person is not None and call.ended_at is None and not result:
+        status, label = "dialling", "Your phone answered: calling the person…"
+    elif staff is not None and staff.status == CallLeg.Status.FAILED and person is None:
+        status, label = "failed", "The call could not be placed. Nothing was changed."
+    elif call.ended_at is not None or result:
+        if result:
+            label = f"Call ended: {CallAttempt.Result(result).label.lower()}."
+        elif staff is not None and staff.status in unreached:
+            label = "Call ended: your phone did not answer."
+        else:
+            label = "Call ended: the person was not dialled."
+        status = "ended"
+    elif staff is not None and staff.status == CallLeg.Status.IN_PROGRESS:
+        status, label = "connecting", "Your phone answered: press 1 to call the person."
+    else:
+        status, label = "ringing", "Ringing your phone…"
+    return CallProgress(
+        call_id=call.pk,
+        status=status,
+        label=label,
+        result=result,
+        ended=call.ended_at is not None or status in ("failed", "ended"),
+    )
+
+
+def call_live_for(*, user_id: int, callback_id: int) -> Call | None:
+    """The newest click-to-call ``user_id`` placed on the callback in the last hours,
+    if any (the console shows how it goes)."""
+    return (
+        Call.objects.filter(
+            coordinator_id=user_id,
+            callback_id=callback_id,
+            kind=Call.Kind.CLICK_TO_CALL,
+            created_at__gt=timezone.now() - timedelta(hours=1),
+        )
+        .order_by("-created_at", "-pk")
+        .first()
     )

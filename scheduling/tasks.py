@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from intake import selectors as intake_selectors
 from scheduling import services
-from scheduling.services import instant_calls, undelivered
+from scheduling.services import click_to_call, instant_calls, undelivered
 
 # Tasks that record what a person did: idempotent, so redelivered after a crash and
 # retried with backoff (bounded far below the broker's visibility timeout).
@@ -115,3 +115,10 @@ def instant_call_expire(round_id: int) -> None:
 def instant_call_hang_up(round_id: int) -> None:
     """End, at the provider, the calls of a round that are over for us."""
     instant_calls.instant_round_hang_up(round_id=round_id)
+
+
+@shared_task(**INSTANT_CALL_TASK)
+def call_place(call_id: int) -> None:
+    """A coordinator pressed "Call": place the stored click-to-call at the provider
+    (once: a call placed or ended already is left alone)."""
+    click_to_call.call_place(call_id=call_id)

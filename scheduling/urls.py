@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from scheduling import (
     apis,
     board,
+    call_apis,
     call_settings_apis,
     call_settings_views,
     call_webhooks,
@@ -32,6 +33,12 @@ api_urlpatterns = [
         apis.CallbackRefusalAcknowledgeApi.as_view(),
         name="callback-refusal-acknowledge",
     ),
+    path(
+        "callbacks/<int:callback_id>/call/",
+        call_apis.CallbackCallApi.as_view(),
+        name="callback-call",
+    ),
+    path("calls/<int:call_id>/", call_apis.CallApi.as_view(), name="call-detail"),
     path("me/phone/", call_settings_apis.MePhoneApi.as_view(), name="me-phone"),
     path("me/phone/verify/", call_settings_apis.MePhoneVerifyApi.as_view(), name="me-phone-verify"),
     path(

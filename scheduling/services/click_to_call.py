@@ -1,0 +1,166 @@
+"""Click-to-call: the coordinator holding a callback has the clinic's phone ring their
+own (verified) phone, and on their "1" dial the person from the clinic's caller ID
+(``services.calls`` keeps the record, ``call_webhooks`` serves the TwiML).
+
+:func:`callback_call_place` checks everything and stores the call; once that commits,
+a worker's :func:`call_place` places it at the provider (ids only in the task), as
+instant calls are placed. A provider refusal leaves the callback as it was: the call
+is marked failed and ended, which the console shows its coordinator.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clinic.errors import ApplicationError
+from clinic.workers import enqueue
+from notifications.backends import TransportError
+from notifications.voice import CallRequest, voice_backend
+from scheduling import selectors
+from scheduling.models import Call, CallLeg, StaffCallSettings
+from scheduling.services import calls
+from scheduling.services.callbacks import callback_held
+from scheduling.services.instant_calls import CALL_MAX
+from scheduling.services.refusals import callback_refusal_check
+
+logger = logging.getLogger(__name__)
+
+# How long the member of staff's own phone rings before the call gives up.
+STAFF_RING_SECONDS = 25
+# A call whose staff leg heard nothing from the provider this long after it was made
+# was never placed, or its callbacks were lost: it no longer holds its coordinator.
+UNHEARD_AFTER = timedelta(minutes=2)
+
+
+def _staff_phone(*, user_id: int) -> str:
+    """The user's own phone, verified; else 409 ``phone_unverified``."""
+    phone = (
+        StaffCallSettings.objects.filter(user_id=user_id, verified_at__isnull=False)
+        .exclude(phone="")
+        .values_list("phone", flat=True)
+        .first()
+    )
+    if not phone:
+        raise ApplicationError(
+            "Set and verify your own phone on your profile page first: the clinic's "
+            "phone rings it before dialling the person.",
+            code="phone_unverified",
+            status_code=409,
+        )
+    return phone
+
+
+def _stale_calls_end(*, user_id: int, now: datetime) -> None:
+    """The user's calls that can no longer be live end now (their last status callback
+    was lost): past ``CALL_MAX``, or never heard of for ``UNHEARD_AFTER``."""
+    Call.objects.filter(coordinator_id=user_id, ended_at__isnull=True).filter(
+        Q(created_at__lte=now - CALL_MAX)
+        | Q(
+            created_at__lte=now - UNHEARD_AFTER,
+            legs__role=CallLeg.Role.COORDINATOR,
+            legs__status=CallLeg.Status.QUEUED,
+        )
+    ).update(ended_at=now)
+
+
+def callback_call_place(*, callback_id: int, user_id: int) -> Call:
+    """Store a click-to-call for ``callback_id`` by ``user_id`` and have it placed once
+    this commits. Refused with a 4xx that changes nothing when: the user does not hold
+    the callback (409 ``not_holder``; ``callback_closed``), has no verified phone (409
+    ``phone_unverified``), ``CLINIC_CALLER_ID`` is not set (409 ``caller_id_missing``),
+    a refusal waits to be acknowledged (409 ``refusal_unacknowledged``), the person
+    may not be called (409 ``refused``, ``no_phone``, ``no_caller_id`` for a person who
+    asked for discretion without a discreet caller ID), or the user is on a call
+    already (409 ``call_in_progress``)."""
+    now = timezone.now()
+    with transaction.atomic():
+        callback = callback_held(callback_id=callback_id, user_id=user_id)
+        _staff_phone(user_id=user_id)
+        if not settings.CLINIC_CALLER_ID:
+            raise ApplicationError(
+                "The clinic's caller ID is not set up (CLINIC_CALLER_ID): call from your "
+                "own phone instead.",
+                code="caller_id_missing",
+                status_code=409,
+            )
+        callback_refusal_check(callback=callback)
+        selectors.call_person(call=Call(callback=callback))
+        _stale_calls_end(user_id=user_id, now=now)
+        if Call.objects.filter(coordinator_id=user_id, ended_at__isnull=True).exists():
+            raise _in_progress()
+        try:
+            with transaction.atomic():
+                call = calls.call_create(
+                    callback_id=callback.pk, coordinator_id=user_id, kind=Call.Kind.CLICK_TO_CALL
+                )
+        except IntegrityError:
+            raise _in_progress() from None  # a second press at the same moment
+        call_id = call.pk
+        transaction.on_commit(lambda: _place_enqueue(call_id), robust=True)
+    logger.info("calls.click_to_call", extra={"call": call.pk, "callback": callback_id})
+    return call
+
+
+def _in_progress() -> ApplicationError:
+    return ApplicationError(
+        "You are on a call already: end it first.", code="call_in_progress", status_code=409
+    )
+
+
+def _place_enqueue(call_id: int) -> None:
+    if not enqueue("scheduling.tasks.call_place", call_id):
+        # No worker will place it: say so now rather than leave it "ringing".
+        call_fail(call_id=call_id)
+
+
+def call_fail(*, call_id: int) -> bool:
+    """The call could not be placed: its staff leg is failed and the call ended (the
+    callback stays as it was). True if it changed now."""
+    with transaction.atomic():
+        ended = calls.call_end(call_id=call_id)
+        CallLeg.objects.filter(
+            call_id=call_id, role=CallLeg.Role.COORDINATOR, status=CallLeg.Status.QUEUED
+        ).update(status=CallLeg.Status.FAILED, ended_at=timezone.now())
+    return ended
+
+
+def call_place(*, call_id: int) -> bool:
+    """Place the stored click-to-call at the provider: ring its coordinator's verified
+    phone from ``CLINIC_CALLER_ID``, the TwiML and status callbacks by the call's id
+    only. A call placed already, or ended meanwhile, is not placed again; a transport
+    error fails the call (:func:`call_fail`). True if placed now."""
+    call = (
+        Call.objects.filter(pk=call_id, kind=Call.Kind.CLICK_TO_CALL, ended_at__isnull=True)
+        .exclude(legs__role=CallLeg.Role.COORDINATOR, legs__provider_id__isnull=False)
+        .first()
+    )
+    if call is None:
+        return False
+    try:
+        phone = _staff_phone(user_id=call.coordinator_id)
+    except ApplicationError:
+        call_fail(call_id=call_id)
+        return False
+    hooks = calls.call_webhooks(call_id=call_id)
+    request = CallRequest(
+        to=phone,
+        caller_id=settings.CLINIC_CALLER_ID,
+        url=hooks.answer,
+        status_callback=hooks.staff_status,
+        timeout=STAFF_RING_SECONDS,
+        time_limit=int(CALL_MAX.total_seconds()),
+    )
+    try:
+        provider_id = voice_backend().call_create(request)
+    except TransportError as error:
+        logger.warning("calls.place_failed", extra={"call": call_id, "code": error.code})
+        call_fail(call_id=call_id)
+        return False
+    calls.call_provider_id_set(call_id=call_id, provider_id=provider_id)
+    return True
