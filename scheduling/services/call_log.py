@@ -89,10 +89,12 @@ def call_attempt_record(*, call: Call) -> CallAttempt | None:
     answered = result in (Result.CONNECTED, Result.VOICEMAIL)
     facts = {
         "result": result,
+        # Twilio's own moments only: the earliest heard of so far (a final status
+        # always stamps ``ended_at``); an earlier one heard late replaces it.
         "started_at": person_leg.initiated_at
         or person_leg.ringing_at
         or person_leg.answered_at
-        or call.created_at,
+        or person_leg.ended_at,
         "answered_at": person_leg.answered_at if answered else None,
         "duration_seconds": person_leg.duration_seconds if answered else 0,
     }
@@ -107,8 +109,9 @@ def call_attempt_record(*, call: Call) -> CallAttempt | None:
     if RESULT_RANK[result] > RESULT_RANK.get(attempt.result, -1):
         attempt.result = result
         changed.append("result")
-    # A moment heard of late (out of order) is earlier than the stand-in used before.
-    if attempt.started_at is None or facts["started_at"] < attempt.started_at:
+    if attempt.started_at is None or (
+        facts["started_at"] is not None and facts["started_at"] < attempt.started_at
+    ):
         attempt.started_at = facts["started_at"]
         changed.append("started_at")
     if attempt.result in (Result.CONNECTED, Result.VOICEMAIL):
