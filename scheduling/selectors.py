@@ -809,3 +809,75 @@ def call_live_for(*, user_id: int, callback_id: int) -> Call | None:
         .order_by("-created_at", "-pk")
         .first()
     )
+
+
+def staff_phone_verified(*, user_id: int) -> str:
+    """The user's own phone for the clinic's calls if confirmed with its code, else ""."""
+    return (
+        StaffCallSettings.objects.filter(user_id=user_id, verified_at__isnull=False)
+        .exclude(phone="")
+        .values_list("phone", flat=True)
+        .first()
+    ) or ""
+
+
+def click_to_call_blocker(*, callback: Callback, user_id: int) -> ApplicationError | None:
+    """Why the holder ``user_id`` may not call ``callback`` from the clinic's number
+    now (the 409 ``services.click_to_call`` answers, its message shown by the console's
+    disabled Call button), or None if they may. Who holds the callback is the
+    caller's to check first; a call live past its time is the service's to end."""
+    if not staff_phone_verified(user_id=user_id):
+        return ApplicationError(
+            "Confirm your own phone on your profile page first: the clinic's phone rings "
+            "it before dialling the person.",
+            code="phone_unverified",
+            status_code=409,
+        )
+    if not settings.CLINIC_CALLER_ID:
+        return ApplicationError(
+            "The clinic's caller ID is not set up (CLINIC_CALLER_ID): call from your own "
+            "phone instead.",
+            code="caller_id_missing",
+            status_code=409,
+        )
+    if callback_refusals(callback=callback).pending:
+        return ApplicationError(
+            "This person asked not to be contacted before: read the refusal and "
+            "acknowledge it first.",
+            code="refusal_unacknowledged",
+            status_code=409,
+        )
+    try:
+        call_person(call=Call(callback=callback))
+    except ApplicationError as error:
+        return error
+    if calls_live_of(user_id=user_id).exists():
+        return ApplicationError(
+            "You are on a call already: end it first.", code="call_in_progress", status_code=409
+        )
+    return None
+
+
+# A call still live this long after it was placed ended without telling us (its last
+# status callback lost); also the longest a call may last at the provider.
+CALL_MAX = timedelta(hours=4)
+# A call whose staff leg heard nothing from the provider this long after it was made
+# was never placed, or its callbacks were lost.
+CALL_UNHEARD_AFTER = timedelta(minutes=2)
+
+
+def calls_stale(*, now: datetime) -> Q:
+    """Calls not ended that can no longer be live (see ``CALL_MAX``,
+    ``CALL_UNHEARD_AFTER``)."""
+    return Q(created_at__lte=now - CALL_MAX) | Q(
+        created_at__lte=now - CALL_UNHEARD_AFTER,
+        legs__role=CallLeg.Role.COORDINATOR,
+        legs__status=CallLeg.Status.QUEUED,
+    )
+
+
+def calls_live_of(*, user_id: int) -> QuerySet[Call]:
+    """The calls ringing or bridging ``user_id``'s phone now."""
+    return Call.objects.filter(coordinator_id=user_id, ended_at__isnull=True).exclude(
+        pk__in=Call.objects.filter(calls_stale(now=timezone.now())).values("pk")
+    )

@@ -22,7 +22,7 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import console_page, links, selectors, services
+from scheduling import call_views, console_page, links, selectors, services
 from scheduling.models import Appointment, Callback
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
@@ -267,6 +267,7 @@ def _callback_page(
             correlation=f"lead:{callback.lead_id}"
         ),
         "holder": holder,
+        "call_panel": call_views.call_panel(callback=callback, user_id=request.user.pk),
         "outcomes": outcomes,
         "confirm_outcome": next((each for each in outcomes if each.value == confirm), None),
         "wishes": wishes,

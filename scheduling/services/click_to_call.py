@@ -11,11 +11,10 @@ is marked failed and ended, which the console shows its coordinator.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from clinic.errors import ApplicationError
@@ -23,33 +22,22 @@ from clinic.workers import enqueue
 from notifications.backends import TransportError
 from notifications.voice import CallRequest, voice_backend
 from scheduling import selectors
-from scheduling.models import Call, CallLeg, StaffCallSettings
+from scheduling.models import Call, CallLeg
 from scheduling.services import calls
 from scheduling.services.callbacks import callback_held
-from scheduling.services.instant_calls import CALL_MAX
-from scheduling.services.refusals import callback_refusal_check
 
 logger = logging.getLogger(__name__)
 
 # How long the member of staff's own phone rings before the call gives up.
 STAFF_RING_SECONDS = 25
-# A call whose staff leg heard nothing from the provider this long after it was made
-# was never placed, or its callbacks were lost: it no longer holds its coordinator.
-UNHEARD_AFTER = timedelta(minutes=2)
 
 
 def _staff_phone(*, user_id: int) -> str:
     """The user's own phone, verified; else 409 ``phone_unverified``."""
-    phone = (
-        StaffCallSettings.objects.filter(user_id=user_id, verified_at__isnull=False)
-        .exclude(phone="")
-        .values_list("phone", flat=True)
-        .first()
-    )
+    phone = selectors.staff_phone_verified(user_id=user_id)
     if not phone:
         raise ApplicationError(
-            "Set and verify your own phone on your profile page first: the clinic's "
-            "phone rings it before dialling the person.",
+            "Confirm your own phone on your profile page first.",
             code="phone_unverified",
             status_code=409,
         )
@@ -57,15 +45,9 @@ def _staff_phone(*, user_id: int) -> str:
 
 
 def _stale_calls_end(*, user_id: int, now: datetime) -> None:
-    """The user's calls that can no longer be live end now (their last status callback
-    was lost): past ``CALL_MAX``, or never heard of for ``UNHEARD_AFTER``."""
+    """The user's calls that can no longer be live end now (``selectors.calls_stale``)."""
     Call.objects.filter(coordinator_id=user_id, ended_at__isnull=True).filter(
-        Q(created_at__lte=now - CALL_MAX)
-        | Q(
-            created_at__lte=now - UNHEARD_AFTER,
-            legs__role=CallLeg.Role.COORDINATOR,
-            legs__status=CallLeg.Status.QUEUED,
-        )
+        pk__in=Call.objects.filter(selectors.calls_stale(now=now)).values("pk")
     ).update(ended_at=now)
 
 
@@ -81,19 +63,10 @@ def callback_call_place(*, callback_id: int, user_id: int) -> Call:
     now = timezone.now()
     with transaction.atomic():
         callback = callback_held(callback_id=callback_id, user_id=user_id)
-        _staff_phone(user_id=user_id)
-        if not settings.CLINIC_CALLER_ID:
-            raise ApplicationError(
-                "The clinic's caller ID is not set up (CLINIC_CALLER_ID): call from your "
-                "own phone instead.",
-                code="caller_id_missing",
-                status_code=409,
-            )
-        callback_refusal_check(callback=callback)
-        selectors.call_person(call=Call(callback=callback))
         _stale_calls_end(user_id=user_id, now=now)
-        if Call.objects.filter(coordinator_id=user_id, ended_at__isnull=True).exists():
-            raise _in_progress()
+        blocker = selectors.click_to_call_blocker(callback=callback, user_id=user_id)
+        if blocker is not None:
+            raise blocker
         try:
             with transaction.atomic():
                 call = calls.call_create(
@@ -154,7 +127,7 @@ def call_place(*, call_id: int) -> bool:
         url=hooks.answer,
         status_callback=hooks.staff_status,
         timeout=STAFF_RING_SECONDS,
-        time_limit=int(CALL_MAX.total_seconds()),
+        time_limit=int(selectors.CALL_MAX.total_seconds()),
     )
     try:
         provider_id = voice_backend().call_create(request)

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from clinic.crypto import phone_hash
 from notifications.refusals import refusal_record
-from scheduling import services
+from scheduling import selectors, services
 from scheduling.models import Call, CallAttempt, Callback, CallLeg, StaffCallSettings
 from scheduling.services import click_to_call
 from tests.factories import UserFactory, submit_lead
@@ -264,7 +264,7 @@ def test_a_call_never_heard_of_again_no_longer_holds_its_coordinator(
 ):
     callback = held()
     call_post(dana, callback.pk)
-    Call.objects.update(created_at=timezone.now() - click_to_call.UNHEARD_AFTER)
+    Call.objects.update(created_at=timezone.now() - selectors.CALL_UNHEARD_AFTER)
 
     assert call_post(dana, callback.pk).status_code == 202
     assert Call.objects.filter(ended_at__isnull=True).count() == 1
