@@ -295,7 +295,15 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 at=attempt.created_at,
                 kind="attempt",
                 title=f"Call by {attempt.coordinator.get_username()}: "
-                f"{attempt.get_outcome_display().lower()}",
+                + ", ".join(
+                    what.lower()
+                    for what in (
+                        attempt.get_result_display(),
+                        _call_length(attempt.duration_seconds) if attempt.result else "",
+                        attempt.get_outcome_display() or "no outcome logged yet",
+                    )
+                    if what
+                ),
                 detail=attempt.notes,
             )
         )
@@ -881,3 +889,10 @@ def calls_live_of(*, user_id: int) -> QuerySet[Call]:
     return Call.objects.filter(coordinator_id=user_id, ended_at__isnull=True).exclude(
         pk__in=Call.objects.filter(calls_stale(now=timezone.now())).values("pk")
     )
+
+
+def _call_length(seconds: int | None) -> str:
+    if not seconds:
+        return ""
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
