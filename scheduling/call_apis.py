@@ -20,6 +20,18 @@ from scheduling.services import click_to_call
 CARE = [roles.HasRole.of(roles.COORDINATOR, roles.SUPERVISOR)]
 
 
+class CallInputSerializer(serializers.Serializer):
+    via = serializers.ChoiceField(
+        choices=["phone", "browser"],
+        default="phone",
+        required=False,
+        help_text="`phone` (default): the clinic's phone rings your own verified phone "
+        "first. `browser`: the call is stored for the console's softphone, which "
+        "connects it through the TwiML App with the call's id (where TWILIO_API_KEY, "
+        "TWILIO_API_SECRET and TWILIO_TWIML_APP_SID are set).",
+    )
+
+
 class CallPlacedOutputSerializer(serializers.Serializer):
     call = serializers.CharField(help_text="The call's id (for `GET /api/v1/calls/{id}/`).")
     status = serializers.ChoiceField(
@@ -34,9 +46,10 @@ class CallbackCallApi(APIView):
 
     @extend_schema(
         operation_id="callbacks_call",
-        request=None,
+        request=CallInputSerializer,
         responses={
             202: CallPlacedOutputSerializer,
+            400: ErrorSerializer,
             403: ErrorSerializer,
             409: OpenApiResponse(
                 ErrorSerializer,
@@ -44,9 +57,9 @@ class CallbackCallApi(APIView):
                     "Nothing was placed: `not_holder` (you do not hold this callback), "
                     "`callback_closed`, `phone_unverified` (set and verify your phone "
                     "first), `caller_id_missing` (no CLINIC_CALLER_ID), "
-                    "`refusal_unacknowledged`, `refused` (the person asked not to be "
-                    "contacted), `no_phone`, `no_caller_id` (discretion asked, no "
-                    "DISCREET_CALLER_ID), `call_in_progress`."
+                    "`softphone_not_configured`, `refusal_unacknowledged`, `refused` (the "
+                    "person asked not to be contacted), `no_phone`, `no_caller_id` "
+                    "(discretion asked, no DISCREET_CALLER_ID), `call_in_progress`."
                 ),
             ),
         },
@@ -60,7 +73,13 @@ class CallbackCallApi(APIView):
         tags=["callbacks"],
     )
     def post(self, request: Request, callback_id: int) -> Response:
-        call = click_to_call.callback_call_place(callback_id=callback_id, user_id=request.user.pk)
+        serializer = CallInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        call = click_to_call.callback_call_place(
+            callback_id=callback_id,
+            user_id=request.user.pk,
+            browser=serializer.validated_data.get("via") == "browser",
+        )
         return Response(
             {"call": str(call.pk), "status": "ringing"}, status=status.HTTP_202_ACCEPTED
         )

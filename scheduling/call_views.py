@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -44,8 +43,11 @@ def call_panel(*, callback: Callback, user_id: int) -> CallPanel:
         )
     call = selectors.call_live_for(user_id=user_id, callback_id=callback.pk)
     progress = selectors.call_progress(call=call) if call is not None else None
-    softphone = bool(
-        settings.TWILIO_API_KEY and settings.TWILIO_API_SECRET and settings.TWILIO_TWIML_APP_SID
+    softphone = (
+        holder
+        and selectors.softphone_configured()
+        and selectors.click_to_call_blocker(callback=callback, user_id=user_id, browser=True)
+        is None
     )
     return CallPanel(
         callback=callback,
@@ -53,7 +55,7 @@ def call_panel(*, callback: Callback, user_id: int) -> CallPanel:
         why_not=blocker.message if blocker else "",
         why_not_code=blocker.code if blocker else "",
         progress=progress,
-        softphone=softphone and blocker is None,
+        softphone=softphone,
     )
 
 

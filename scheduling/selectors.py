@@ -829,12 +829,29 @@ def staff_phone_verified(*, user_id: int) -> str:
     ) or ""
 
 
-def click_to_call_blocker(*, callback: Callback, user_id: int) -> ApplicationError | None:
+def softphone_configured() -> bool:
+    """The console's browser softphone is set up (an API key and a TwiML App)."""
+    return bool(
+        settings.TWILIO_API_KEY and settings.TWILIO_API_SECRET and settings.TWILIO_TWIML_APP_SID
+    )
+
+
+def click_to_call_blocker(
+    *, callback: Callback, user_id: int, browser: bool = False
+) -> ApplicationError | None:
     """Why the holder ``user_id`` may not call ``callback`` from the clinic's number
     now (the 409 ``services.click_to_call`` answers, its message shown by the console's
     disabled Call button), or None if they may. Who holds the callback is the
-    caller's to check first; a call live past its time is the service's to end."""
-    if not staff_phone_verified(user_id=user_id):
+    caller's to check first; a call live past its time is the service's to end. With
+    ``browser`` the call is from the console's softphone: no phone of one's own is
+    rung, but the softphone must be set up."""
+    if browser and not softphone_configured():
+        return ApplicationError(
+            "No browser softphone is set up: call from the clinic's number instead.",
+            code="softphone_not_configured",
+            status_code=409,
+        )
+    if not browser and not staff_phone_verified(user_id=user_id):
         return ApplicationError(
             "Confirm your own phone on your profile page first: the clinic's phone rings "
             "it before dialling the person.",
@@ -896,3 +913,12 @@ def _call_length(seconds: int | None) -> str:
         return ""
     minutes, rest = divmod(seconds, 60)
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def call_id_of_staff_leg(*, provider_id: str) -> int | None:
+    """The call whose member of staff's leg has this provider id, if any."""
+    return (
+        CallLeg.objects.filter(provider_id=provider_id, role=CallLeg.Role.COORDINATOR)
+        .values_list("call_id", flat=True)
+        .first()
+    )

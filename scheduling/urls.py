@@ -139,6 +139,12 @@ public_urlpatterns = [
 
 # Twilio's webhooks of the clinic's bridged calls (signed; under /webhooks/).
 webhook_urlpatterns = [
+    path("twilio/calls/browser/", call_webhooks.call_browser, name="call-browser"),
+    path(
+        "twilio/calls/browser/status/",
+        call_webhooks.call_browser_status,
+        name="call-browser-status",
+    ),
     path("twilio/calls/<int:call_id>/answer/", call_webhooks.call_answer, name="call-answer"),
     path("twilio/calls/<int:call_id>/connect/", call_webhooks.call_connect, name="call-connect"),
     path(

@@ -26,6 +26,10 @@ from scheduling import call_views, console_page, links, selectors, services
 from scheduling.models import Appointment, Callback
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
+SOFTPHONE_CSP = {
+    "connect-src": ["https://*.twilio.com", "wss://*.twilio.com"],
+    "media-src": ["https://sdk.twilio.com"],
+}
 # The session key naming the attempt just logged, for the console's banner (an id, so
 # no name travels in the messages cookie).
 LOGGED_KEY = "console_logged_attempt"
@@ -297,7 +301,12 @@ def _callback_page(
             phone=callback.lead.phone, lead_id=callback.lead_id
         ),
     }
-    return render(request, "scheduling/callback.html", context, status=status)
+    response = render(request, "scheduling/callback.html", context, status=status)
+    if context["call_panel"].softphone:
+        # The softphone speaks to Twilio's signalling and media servers, and plays its
+        # ringing sounds from Twilio's SDK host: this page only.
+        response._csp_update = SOFTPHONE_CSP  # type: ignore[attr-defined]
+    return response
 
 
 def _callback_or_404(callback_id: int) -> Callback:

@@ -51,7 +51,7 @@ def _stale_calls_end(*, user_id: int, now: datetime) -> None:
     ).update(ended_at=now)
 
 
-def callback_call_place(*, callback_id: int, user_id: int) -> Call:
+def callback_call_place(*, callback_id: int, user_id: int, browser: bool = False) -> Call:
     """Store a click-to-call for ``callback_id`` by ``user_id`` and have it placed once
     this commits. Refused with a 4xx that changes nothing when: the user does not hold
     the callback (409 ``not_holder``; ``callback_closed``), has no verified phone (409
@@ -59,12 +59,17 @@ def callback_call_place(*, callback_id: int, user_id: int) -> Call:
     a refusal waits to be acknowledged (409 ``refusal_unacknowledged``), the person
     may not be called (409 ``refused``, ``no_phone``, ``no_caller_id`` for a person who
     asked for discretion without a discreet caller ID), or the user is on a call
-    already (409 ``call_in_progress``)."""
+    already (409 ``call_in_progress``). With ``browser`` the call is stored for the
+    console's softphone to connect (:func:`call_browser_connect`): nothing is placed
+    from here, and no phone of one's own is needed (409 ``softphone_not_configured``
+    without the softphone)."""
     now = timezone.now()
     with transaction.atomic():
         callback = callback_held(callback_id=callback_id, user_id=user_id)
         _stale_calls_end(user_id=user_id, now=now)
-        blocker = selectors.click_to_call_blocker(callback=callback, user_id=user_id)
+        blocker = selectors.click_to_call_blocker(
+            callback=callback, user_id=user_id, browser=browser
+        )
         if blocker is not None:
             raise blocker
         try:
@@ -75,7 +80,8 @@ def callback_call_place(*, callback_id: int, user_id: int) -> Call:
         except IntegrityError:
             raise _in_progress() from None  # a second press at the same moment
         call_id = call.pk
-        transaction.on_commit(lambda: _place_enqueue(call_id), robust=True)
+        if not browser:
+            transaction.on_commit(lambda: _place_enqueue(call_id), robust=True)
     logger.info("calls.click_to_call", extra={"call": call.pk, "callback": callback_id})
     return call
 
@@ -137,3 +143,29 @@ def call_place(*, call_id: int) -> bool:
         return False
     calls.call_provider_id_set(call_id=call_id, provider_id=provider_id)
     return True
+
+
+def softphone_identity(*, user_id: int) -> str:
+    """Who a member of staff's browser is to Twilio: their id, never a name (as
+    ``/api/v1/me/voice-token/`` mints it)."""
+    return f"staff-{user_id}"
+
+
+def call_browser_connect(*, call_id: int, identity: str, provider_id: str) -> Call | None:
+    """The console's softphone connected (the TwiML App's voice webhook): the call is
+    the one ``identity`` stored for the browser (a click-to-call of theirs, not ended,
+    whose staff leg is no other call's yet), and this browser leg becomes its staff
+    leg. None if not: the webhook then only hangs up. The person's number is read from
+    the lead by the caller, never taken from the browser."""
+    call = selectors.call_get(call_id=call_id)
+    if (
+        call is None
+        or call.kind != Call.Kind.CLICK_TO_CALL
+        or call.ended_at is not None
+        or identity != softphone_identity(user_id=call.coordinator_id)
+        or not provider_id
+    ):
+        return None
+    if not calls.call_provider_id_set(call_id=call.pk, provider_id=provider_id):
+        return None  # placed to a phone already, or another browser leg took it
+    return call
