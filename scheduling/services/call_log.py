@@ -73,7 +73,10 @@ def call_result(*, call: Call, person_leg: CallLeg) -> str:
     if person_leg.status != CallLeg.Status.COMPLETED:
         return NOT_ANSWERED[person_leg.status]
     if person_leg.answered_by in twiml.MACHINE_ANSWERS:
-        return Result.VOICEMAIL if _voicemail_left(call) else Result.NO_ANSWER
+        # A message is left only once the greeting ended (``twiml.person_answered``): a
+        # machine heard at its start, or a fax, was hung up on.
+        left = person_leg.answered_by in twiml.MESSAGE_END_ANSWERS and _voicemail_left(call)
+        return Result.VOICEMAIL if left else Result.NO_ANSWER
     return Result.CONNECTED
 
 

@@ -126,6 +126,17 @@ def test_a_voicemail_left_where_allowed_is_logged_as_voicemail(placed):
     assert (attempt.result, attempt.duration_seconds) == ("voicemail", 21)
 
 
+@pytest.mark.parametrize("answered_by", ["machine_start", "fax"])
+def test_a_machine_heard_before_its_greeting_ended_gets_no_message(placed, answered_by):
+    callback, staff = placed(contact_preferences={"voicemail_ok": True})
+    person = to_the_person(staff)
+    person.answer(answered_by=answered_by)
+    person.complete(duration=2)
+    staff.complete(duration=20)
+
+    assert the_attempt(callback).result == "no_answer"
+
+
 def test_a_machine_hung_up_on_is_logged_as_no_answer(placed):
     callback, staff = placed(contact_preferences={"voicemail_ok": False})
     person = to_the_person(staff)
