@@ -40,6 +40,7 @@ BENCHMARKS = (
     "worker_intake.py",
     "notifications.py",
     "instant_calls.py",
+    "call_webhooks.py",
     "callback_queue.py",
     "reports.py",
 )

@@ -214,6 +214,14 @@ class AttemptInputSerializer(serializers.Serializer):
 
 class AttemptOutputSerializer(serializers.ModelSerializer):
     coordinator = serializers.CharField(source="coordinator.get_username")
+    outcome = serializers.CharField(
+        help_text="As the coordinator logged it; empty on an attempt a call logged by "
+        "itself until its outcome is added (by logging one)."
+    )
+    result = serializers.CharField(
+        help_text="How a call from the clinic's phone went (connected, no_answer, busy, "
+        "voicemail, failed); empty on an attempt logged by hand."
+    )
 
     class Meta:
         model = CallAttempt
@@ -225,6 +233,10 @@ class AttemptOutputSerializer(serializers.ModelSerializer):
             "notes",
             "call_back_at",
             "created_at",
+            "result",
+            "duration_seconds",
+            "started_at",
+            "answered_at",
         ]
 
 

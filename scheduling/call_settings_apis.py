@@ -18,7 +18,7 @@ from clinic import roles
 from clinic.errors import ApplicationError, ErrorSerializer
 from scheduling import selectors
 from scheduling.models import StaffCallSettings
-from scheduling.services import call_settings
+from scheduling.services import call_settings, click_to_call
 
 CARE = [roles.HasRole.of(roles.COORDINATOR, roles.SUPERVISOR)]
 TAGS = ["me"]
@@ -208,7 +208,7 @@ class MeVoiceTokenApi(APIView):
                 status_code=404,
             )
         # The user's id, never a name: Twilio's logs and the TwiML App see this.
-        identity = f"staff-{request.user.pk}"
+        identity = click_to_call.softphone_identity(user_id=request.user.pk)
         now = timezone.now()
         token = AccessToken(
             settings.TWILIO_ACCOUNT_SID,

@@ -18,7 +18,7 @@ from notifications import bridged_call_twiml as twiml
 from notifications.views import TWIML, twilio_signed
 from scheduling import selectors
 from scheduling.models import Call, CallLeg
-from scheduling.services import calls, instant_calls, recordings
+from scheduling.services import calls, click_to_call, instant_calls, recordings
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,68 @@ def call_connect(request: HttpRequest, call_id: int) -> HttpResponse:
             else "",
         )
     )
+
+
+def _bridge(call: Call, *, whisper: str = "") -> HttpResponse:
+    """Dial the person as the lead has them now, from the clinic's (or discreet) caller
+    ID; or hang up, saying why, where they may not be called."""
+    try:
+        person = selectors.call_person(call=call)
+    except ApplicationError as error:
+        return _twiml(twiml.hang_up(f"{error.message} Goodbye."))
+    webhooks = calls.call_webhooks(call_id=call.pk)
+    return _twiml(
+        twiml.bridge(
+            person_phone=person.phone,
+            caller_id=person.caller_id,
+            person_url=webhooks.person,
+            person_status_url=webhooks.person_status,
+            dial_ended_url=webhooks.dial_ended,
+            ring_seconds=calls.PERSON_RING_SECONDS,
+            whisper=whisper,
+            record=call.recorded,
+        )
+    )
+
+
+def _call_id(value: str) -> int:
+    return int(value) if value.isdigit() and len(value) < 12 else 0
+
+
+@twilio_signed
+def call_browser(request: HttpRequest) -> HttpResponse:
+    """The TwiML App's voice webhook: the console's softphone connected for a call its
+    member of staff stored (``call``, the custom parameter: an id, nothing else is read
+    from the browser). The browser leg is the staff leg (no press 1: a browser has no
+    voicemail) and the person is dialled as for a phone; anything else hangs up."""
+    identity = request.POST.get("From", "").removeprefix("client:")
+    call = click_to_call.call_browser_connect(
+        call_id=_call_id(request.POST.get("call", "")),
+        identity=identity,
+        provider_id=request.POST.get("CallSid", ""),
+    )
+    if call is None:
+        logger.warning("calls.browser_refused")
+        return _twiml(twiml.hang_up("This call is no longer needed. Goodbye."))
+    return _bridge(call)
+
+
+@twilio_signed
+def call_browser_status(request: HttpRequest) -> HttpResponse:
+    """The TwiML App's status callback: a softphone leg's status, found by its id (the
+    App's one URL names no call) and recorded as its call's staff leg."""
+    sid = request.POST.get("CallSid", "")
+    call_id = selectors.call_id_of_staff_leg(provider_id=sid) if sid else None
+    if call_id is not None:
+        calls.call_leg_status_record(
+            call_id=call_id,
+            role=CallLeg.Role.COORDINATOR,
+            provider_id=sid,
+            status=request.POST.get("CallStatus", ""),
+            timestamp=request.POST.get("Timestamp", ""),
+            duration_seconds=_seconds(request.POST.get("CallDuration", "")),
+        )
+    return HttpResponse(status=204)
 
 
 @twilio_signed

@@ -146,11 +146,31 @@ class CallAttempt(models.Model):
     # enough to notice the wrong choice, short enough that nobody has acted on it.
     UNDO_WINDOW = timedelta(minutes=10)
 
+    class Result(models.TextChoices):
+        """How a call placed by the clinic's phone went, as Twilio reported it."""
+
+        CONNECTED = "connected", "Connected"
+        NO_ANSWER = "no_answer", "No answer"
+        BUSY = "busy", "Busy"
+        VOICEMAIL = "voicemail", "Voicemail left"
+        FAILED = "failed", "Failed"
+
     callback = models.ForeignKey(Callback, on_delete=models.CASCADE, related_name="attempts")
     coordinator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="call_attempts"
     )
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    # Empty only on an attempt a call logged by itself (``call``) until its coordinator
+    # adds the outcome.
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    # The bridged call that logged this attempt by itself (``services.call_log``); empty
+    # for an attempt typed in by hand, as are the call's facts below.
+    call = models.OneToOneField(
+        "Call", on_delete=models.SET_NULL, null=True, blank=True, related_name="attempt"
+    )
+    result = models.CharField(max_length=20, choices=Result.choices, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
     notes = EncryptedTextField(blank=True)
     call_back_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -482,6 +502,12 @@ class Call(models.Model):
                 fields=["coordinator"],
                 condition=Q(kind="instant", ended_at__isnull=True),
                 name="call_one_live_instant_per_coordinator",
+            ),
+            # One click-to-call per member of staff at a time: a double press places one.
+            models.UniqueConstraint(
+                fields=["coordinator"],
+                condition=Q(kind="click_to_call", ended_at__isnull=True),
+                name="call_one_live_click_to_call_per_coordinator",
             ),
         ]
 

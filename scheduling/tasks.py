@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from intake import selectors as intake_selectors
 from scheduling import services
-from scheduling.services import conversations, instant_calls, recordings, undelivered
+from scheduling.services import click_to_call, conversations, instant_calls, recordings, undelivered
 
 # Tasks that record what a person did: idempotent, so redelivered after a crash and
 # retried with backoff (bounded far below the broker's visibility timeout).
@@ -154,3 +154,10 @@ def conversation_message_sent(message_id: int) -> None:
 def conversation_reply_received(inbound_id: int) -> None:
     """A person texted: maybe a completed exchange with a coordinator (idempotent)."""
     conversations.conversation_reply_received(inbound_id=inbound_id)
+
+
+@shared_task(**INSTANT_CALL_TASK)
+def call_place(call_id: int) -> None:
+    """A coordinator pressed "Call": place the stored click-to-call at the provider
+    (once: a call placed or ended already is left alone)."""
+    click_to_call.call_place(call_id=call_id)

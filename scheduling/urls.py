@@ -5,8 +5,10 @@ from django.urls import path, re_path
 from scheduling import (
     apis,
     board,
+    call_apis,
     call_settings_apis,
     call_settings_views,
+    call_views,
     call_webhooks,
     recording_views,
     recording_webhooks,
@@ -35,6 +37,12 @@ api_urlpatterns = [
         apis.CallbackRefusalAcknowledgeApi.as_view(),
         name="callback-refusal-acknowledge",
     ),
+    path(
+        "callbacks/<int:callback_id>/call/",
+        call_apis.CallbackCallApi.as_view(),
+        name="callback-call",
+    ),
+    path("calls/<int:call_id>/", call_apis.CallApi.as_view(), name="call-detail"),
     path("me/phone/", call_settings_apis.MePhoneApi.as_view(), name="me-phone"),
     path("me/phone/verify/", call_settings_apis.MePhoneVerifyApi.as_view(), name="me-phone-verify"),
     path(
@@ -60,6 +68,12 @@ urlpatterns = [
         "callbacks/<int:callback_id>/attempt/",
         console_views.console_attempt,
         name="console-attempt",
+    ),
+    path("callbacks/<int:callback_id>/call/", call_views.console_call, name="console-call"),
+    path(
+        "callbacks/<int:callback_id>/call/status/",
+        call_views.console_call_status,
+        name="console-call-status",
     ),
     path("callbacks/<int:callback_id>/renew/", console_views.console_renew, name="console-renew"),
     path("callbacks/<int:callback_id>/sms/", console_views.console_sms, name="console-sms"),
@@ -143,6 +157,12 @@ public_urlpatterns = [
 
 # Twilio's webhooks of the clinic's bridged calls (signed; under /webhooks/).
 webhook_urlpatterns = [
+    path("twilio/calls/browser/", call_webhooks.call_browser, name="call-browser"),
+    path(
+        "twilio/calls/browser/status/",
+        call_webhooks.call_browser_status,
+        name="call-browser-status",
+    ),
     path("twilio/calls/<int:call_id>/answer/", call_webhooks.call_answer, name="call-answer"),
     path("twilio/calls/<int:call_id>/connect/", call_webhooks.call_connect, name="call-connect"),
     path(

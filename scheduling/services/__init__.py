@@ -16,6 +16,9 @@
 - ``request_link``: what a confirmation email's link may do to its request, and the undo
 - ``alerts``: staff alerts raised, emailed, acknowledged and settled; assignment notices
 - ``crisis``: the crisis cadence of unanswered calls and the supervisor's decision
+- ``calls``, ``click_to_call``, ``instant_calls``: bridged calls from the clinic's
+  phone (the record, the holder's "Call" button, new requests ringing staff at once)
+- ``call_log``: every call writes its one attempt when the person's leg ends
 """
 
 from __future__ import annotations

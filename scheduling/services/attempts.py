@@ -82,6 +82,17 @@ def _outcome_chosen(outcome: str, confirm: str) -> CallAttempt.Outcome:
     return chosen
 
 
+def _call_logged_attempt(*, callback_id: int, user_id: int) -> CallAttempt | None:
+    """The newest attempt a call of ``user_id`` logged by itself on the callback and
+    that still waits for its outcome (locked), if any."""
+    return (
+        CallAttempt.objects.select_for_update()
+        .filter(callback_id=callback_id, coordinator_id=user_id, call__isnull=False, outcome="")
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+
+
 def attempt_log(
     *,
     callback_id: int,
@@ -103,7 +114,9 @@ def attempt_log(
     email for good (``services.refusals``). Closing outcomes need ``confirm`` equal to
     the outcome, and the coordinator may take them back for a few minutes
     (``attempt_undo``). A voicemail may only be logged when the person allowed
-    voicemails. Only the coordinator holding the claim may log on it, and on a
+    voicemails. A call placed by the clinic's phone logged its attempt by itself
+    (``services.call_log``): the outcome and notes go on that attempt, not a new one.
+    Only the coordinator holding the claim may log on it, and on a
     "previously refused" callback only once a coordinator acknowledged the refusal
     (409 ``refusal_unacknowledged`` until then)."""
     outcome = _outcome_chosen(outcome, confirm)
@@ -126,13 +139,24 @@ def attempt_log(
             raise ApplicationError(
                 "Say when to call back.", fields={"call_back_at": ["A future time is required."]}
             )
-        attempt = CallAttempt.objects.create(
-            callback=callback,
-            coordinator_id=user_id,
-            outcome=outcome,
-            notes=notes,
-            call_back_at=call_back_at,
-        )
+        attempt = _call_logged_attempt(callback_id=callback.pk, user_id=user_id)
+        if attempt is None:
+            attempt = CallAttempt.objects.create(
+                callback=callback,
+                coordinator_id=user_id,
+                outcome=outcome,
+                notes=notes,
+                call_back_at=call_back_at,
+            )
+        else:
+            # The call logged itself; the coordinator adds how it went. Its
+            # ``created_at`` becomes the moment the outcome was logged (the undo window
+            # runs from it); the call's own moments stay in ``started_at``/``answered_at``.
+            attempt.outcome = outcome
+            attempt.notes = notes
+            attempt.call_back_at = call_back_at
+            attempt.created_at = now
+            attempt.save(update_fields=["outcome", "notes", "call_back_at", "created_at"])
         conversations.attempt_logged(attempt_id=attempt.pk)
         undo_state = _apply_outcome(callback, outcome=outcome, now=now, call_back_at=call_back_at)
         if outcome == CallAttempt.Outcome.DO_NOT_CONTACT:

@@ -6,7 +6,8 @@ each side hears, ``scheduling.call_webhooks`` for the webhooks that serve it). T
 module keeps the record those webhooks read: :func:`call_create` stores the call
 before it is placed, :func:`call_provider_id_set` the provider's id once placed,
 :func:`call_leg_status_record` every status callback (idempotent and monotonic: a
-repeated or late callback changes nothing), :func:`call_end` ends it for good.
+repeated or late callback changes nothing; the person's leg ending logs the call's
+attempt, ``services.call_log``), :func:`call_end` ends it for good.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from scheduling.models import Call, CallLeg
-from scheduling.services import conversations
+from scheduling.services import call_log, conversations
 
 logger = logging.getLogger(__name__)
 
@@ -183,5 +184,8 @@ def call_leg_status_record(
         if role == CallLeg.Role.COORDINATOR and leg.status in FINAL and call.ended_at is None:
             call.ended_at = leg.ended_at or moment
             call.save(update_fields=["ended_at"])
+        if role == CallLeg.Role.PERSON and leg.status in FINAL:
+            # The call logs itself: its one attempt, written or brought up to date.
+            call_log.call_attempt_record(call=call)
     conversations.call_leg_ended(call_id=call_id, status=leg.status)
     return True

@@ -113,6 +113,10 @@ def attempt_logged(*, attempt_id: int) -> None:
 
 
 def _bridged_call_answered(attempt: CallAttempt) -> bool:
+    """The attempt is a bridged call's (it logged itself), or follows one the person
+    answered: that call's own 30-second rule decides, not the outcome typed."""
+    if attempt.call_id is not None:
+        return True
     return Call.objects.filter(
         callback_id=attempt.callback_id,
         coordinator_id=attempt.coordinator_id,

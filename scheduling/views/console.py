@@ -22,10 +22,14 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import console_page, recording_selectors, selectors, services
+from scheduling import call_views, console_page, recording_selectors, selectors, services
 from scheduling.models import Callback
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
+SOFTPHONE_CSP = {
+    "connect-src": ["https://*.twilio.com", "wss://*.twilio.com"],
+    "media-src": ["https://sdk.twilio.com"],
+}
 # The session key naming the attempt just logged, for the console's banner (an id, so
 # no name travels in the messages cookie).
 LOGGED_KEY = "console_logged_attempt"
@@ -267,6 +271,7 @@ def _callback_page(
             correlation=f"lead:{callback.lead_id}"
         ),
         "holder": holder,
+        "call_panel": call_views.call_panel(callback=callback, user_id=request.user.pk),
         "outcomes": outcomes,
         "confirm_outcome": next((each for each in outcomes if each.value == confirm), None),
         "wishes": wishes,
@@ -297,7 +302,12 @@ def _callback_page(
         ),  # The recordings of its calls, played through the app (issue 23, item 4).
         "recordings": recording_selectors.callback_recordings(callback_id=callback.pk),
     }
-    return render(request, "scheduling/callback.html", context, status=status)
+    response = render(request, "scheduling/callback.html", context, status=status)
+    if context["call_panel"].softphone:
+        # The softphone speaks to Twilio's signalling and media servers, and plays its
+        # ringing sounds from Twilio's SDK host: this page only.
+        response._csp_update = SOFTPHONE_CSP  # type: ignore[attr-defined]
+    return response
 
 
 def _callback_or_404(callback_id: int) -> Callback:

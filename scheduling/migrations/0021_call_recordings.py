@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduling", "0019_instant_call_rounds"),
+        ("scheduling", "0020_call_attempt_logged_by_call"),
     ]
 
     operations = [
