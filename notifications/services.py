@@ -27,7 +27,7 @@ from django.utils import timezone
 from clinic.audit import events
 from clinic.crypto import email_hash, phone_hash
 from clinic.workers import enqueue
-from notifications import quiet_hours, replies
+from notifications import conversations, quiet_hours, replies
 from notifications.backends import SmsRequest, TransportError, sms_backend
 from notifications.metrics import MESSAGES
 from notifications.models import (
@@ -302,6 +302,7 @@ def message_send(
     attachment: tuple[str, str] | None = None,
     give_up_at: datetime | None = None,
     greet_by_name: bool = False,
+    sent_by_id: int | None = None,
 ) -> Message:
     """Record a message and queue its delivery after the current transaction commits.
 
@@ -310,8 +311,11 @@ def message_send(
     unusable number is stored as ``suppressed`` and never sent, and so is a text or
     email (not a staff alert) to a phone or address under a refusal (``error_code``
     "refused", ``notifications.refusals``). An SMS other than
-    a confirmation or a reply waits for the end of quiet hours in the person's
-    time zone (``recipient_time_zone``, else the number's). An email may carry one
+    a confirmation, or a reply within the hour of the person's own text
+    (``quiet_hours.quiet_hours_apply``), waits for the end of quiet hours in the person's
+    time zone (``recipient_time_zone``, else the number's). ``sent_by_id`` names the
+    member of staff whose words it carries. Every text updates its number's
+    conversation (``notifications.conversations``) in the same transaction. An email may carry one
     text ``attachment`` (file name, content), such as a calendar invitation.
 
     Transient failures are retried until ``give_up_at`` (by default the purpose's
@@ -334,7 +338,9 @@ def message_send(
         greet_by_name=greet_by_name,
     )
     now = timezone.now()
-    if channel == Message.Channel.SMS and purpose not in QUIET_HOURS_EXEMPT:
+    if channel == Message.Channel.SMS and quiet_hours.quiet_hours_apply(
+        purpose=purpose, phone=recipient, now=now
+    ):
         release = quiet_hours.quiet_hours_release(
             now=max(now, send_after or now),
             zones=quiet_hours.recipient_time_zones(phone=recipient, declared=recipient_time_zone),
@@ -371,7 +377,9 @@ def message_send(
                 error_code="refused" if refused else "opted_out" if opted_out else "",
                 attachment_name=attachment[0] if attachment else "",
                 attachment=attachment[1] if attachment else "",
+                sent_by_id=sent_by_id,
             )
+            conversations.conversation_note_outbound(message=message)
     except IntegrityError:
         # A concurrent caller stored the same dedupe_key first.
         return Message.objects.get(dedupe_key=dedupe_key)
@@ -724,6 +732,7 @@ def inbound_receive(
         )
         if not created:
             return None
+        conversations.conversation_note_inbound(inbound=inbound)
         if kind == InboundMessage.Kind.OPT_OUT:
             opt_out_record(phone=sender, source="inbound keyword")
         elif kind == InboundMessage.Kind.OPT_IN and not sms_consent_opt_in(phone=sender, body=body):

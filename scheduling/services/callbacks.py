@@ -27,6 +27,7 @@ from scheduling import links
 from scheduling.models import Appointment, CallAttempt, Callback, CrisisDecision, StaffAlert
 from scheduling.services import claims, crisis, instant_calls
 from scheduling.services.alerts import alert_raise, alerts_settle, callback_assigned_notify
+from scheduling.services.inbox import conversation_inbound_route
 from scheduling.services.outreach import lead_message
 from scheduling.services.refusals import callback_refusal_check, lead_refusal_record
 
@@ -230,7 +231,9 @@ def reply_enqueue(*, inbound_id: int) -> bool:
 
 
 def reply_route(*, inbound_id: int) -> str:
-    """A person texted us. A reply in their own words proves the number is theirs
+    """A person texted us. Their thread in the inbox is linked to their lead, and
+    crisis words make their callback urgent and alert supervisors
+    (``inbox.conversation_inbound_route``). A reply in their own words proves the number is theirs
     (``intake.services.lead_phone_verify``). "C" or "R" answers their next
     appointment; anything else moves their live callback up the queue as "patient
     replied". Says which."""
@@ -239,6 +242,8 @@ def reply_route(*, inbound_id: int) -> str:
     inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
     if inbound is None:
         return "unknown"
+    # The inbox's thread names the lead; crisis words raise the crisis path.
+    conversation_inbound_route(inbound=inbound)
     if inbound.kind == InboundMessage.Kind.REPLY and inbound.sender:
         # A text from the number proves it is the person's.
         intake_services.lead_phone_verify(phone=inbound.sender, by=Lead.Verification.SMS_REPLY)
@@ -702,6 +707,7 @@ def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
         else "coordinator_reply",
         context={"reply_text": body},
         correlation=f"lead:{lead.pk}",
+        sent_by_id=user_id,
     )
 
 
