@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -119,6 +121,24 @@ def conversation_assign(*, conversation_id: int, user_id: int | None) -> bool:
 def conversation_access_record(*, conversation: SmsConversation, what: str) -> None:
     """The audit trail: the current user was shown this thread's number and texts."""
     events.event_record(conversation, label=CONVERSATION_READ, read=what)
+
+
+def conversations_access_record(*, conversations: list[SmsConversation], what: str) -> int:
+    """The audit trail: a list (polled every few seconds) showed these threads' last
+    texts. Recorded once per user, thread and list per
+    ``AUDIT_LIST_READ_WINDOW_SECONDS``, like the lead lists; returns how many."""
+    user = events.current_context().get("user")
+    keys = {f"audit:list-read:{what}:{user}:conversation:{each.pk}": each for each in conversations}
+    seen = cache.get_many(list(keys))
+    fresh = [each for key, each in keys.items() if key not in seen]
+    if not fresh:
+        return 0
+    events.events_record(fresh, label=CONVERSATION_READ, read=what)
+    cache.set_many(
+        dict.fromkeys((key for key in keys if key not in seen), 1),
+        settings.AUDIT_LIST_READ_WINDOW_SECONDS,
+    )
+    return len(fresh)
 
 
 def conversation_last_inbound_at(*, phone: str) -> datetime | None:
