@@ -104,6 +104,15 @@ def conversation_mark_urgent(*, phone: str) -> int:
     return SmsConversation.objects.filter(phone_hash=hashed, is_urgent=False).update(is_urgent=True)
 
 
+def conversations_erase(*, phone_hashes: list[str]) -> int:
+    """The numbers are being forgotten (``contact_erase``): their threads go, with the
+    plain number they held; their texts are blanked by the caller. Returns how many."""
+    if not phone_hashes:
+        return 0
+    deleted, _ = SmsConversation.objects.filter(phone_hash__in=phone_hashes).delete()
+    return deleted
+
+
 def conversation_mark_read(*, conversation_id: int, now: datetime | None = None) -> bool:
     """A coordinator opened the thread: nothing in it is unread any more."""
     return bool(

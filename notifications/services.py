@@ -839,7 +839,8 @@ def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
     (unsent ones suppressed), texts and calls from them lose sender and body, and an
     opt-out of a number keeps only its keyed hash, so it is honoured forever, as are
     refusals (which keep no plain value; a lifted one loses its note) and what the
-    number said about texts (``SmsConsentState``, hash only). Returns counts by kind."""
+    number said about texts (``SmsConsentState``, hash only); their inbox threads go.
+    Returns counts by kind."""
     hashes = [hashed for hashed in (phone_hash(phone) for phone in phones) if hashed]
     email_hashes = [hashed for hashed in (email_hash(email) for email in emails) if hashed]
     recipients = [*phones, *emails]
@@ -862,5 +863,6 @@ def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
         )
         .exclude(lift_note="")
         .update(lift_note=""),
+        "conversations": conversations.conversations_erase(phone_hashes=hashes),
     }
     return counts

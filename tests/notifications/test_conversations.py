@@ -14,7 +14,7 @@ from clinic.crypto import phone_hash
 from notifications import conversations
 from notifications.models import InboundMessage, Message, SmsConversation
 from notifications.quiet_hours import quiet_hours_apply, reply_answers_recent_text
-from notifications.services import inbound_receive, message_send
+from notifications.services import contact_erase, inbound_receive, message_send
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +193,14 @@ def test_the_backfill_makes_threads_from_existing_texts():
     assert thread.lead_id == 7
     assert thread.unread_count == 1
     assert thread.last_message_at == InboundMessage.objects.get().received_at
+
+
+def test_forgetting_a_number_removes_its_thread():
+    inbound_receive(provider_id="SMe1", sender=PHONE, body="Hello")
+    other = "+12025550189"
+    inbound_receive(provider_id="SMe2", sender=other, body="Hi")
+
+    counts = contact_erase(phones=[PHONE], emails=[])
+
+    assert counts["conversations"] == 1
+    assert list(SmsConversation.objects.values_list("phone", flat=True)) == [other]
