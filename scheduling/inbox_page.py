@@ -121,17 +121,23 @@ def _thread_or_404(conversation_id: int) -> SmsConversation:
     return thread
 
 
-def _texts_context(thread: SmsConversation) -> dict:
+def _texts_context(thread: SmsConversation, *, polled: bool = False) -> dict:
     lead = (
         Lead.objects.only("pk", "first_name").filter(pk=thread.lead_id).first()
         if thread.lead_id
         else None
     )
     texts = conversations.conversation_texts(conversation=thread)
-    # Opening (or watching) the thread reads it: its number and every text.
-    conversations.conversation_access_record(conversation=thread, what="inbox thread")
-    if lead is not None:
-        intake_services.lead_access_record(lead=lead, what="inbox thread")
+    # Opening the thread reads it: its number and every text. Watching it (the poll
+    # every few seconds) is recorded once per window, so it does not bury the trail.
+    if polled:
+        conversations.conversations_access_record(conversations=[thread], what="inbox thread")
+        if lead is not None:
+            intake_services.leads_access_record(leads=[lead], what="inbox thread")
+    else:
+        conversations.conversation_access_record(conversation=thread, what="inbox thread")
+        if lead is not None:
+            intake_services.lead_access_record(lead=lead, what="inbox thread")
     if thread.unread_count:
         conversations.conversation_mark_read(conversation_id=thread.pk)
     zone = business_time.clinic_zone()
@@ -178,7 +184,7 @@ def console_inbox_thread(request: HttpRequest, conversation_id: int) -> HttpResp
 @roles.role_required(*CARE)
 def console_inbox_texts(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """The thread's texts alone, polled while it is open."""
-    context = _texts_context(_thread_or_404(conversation_id))
+    context = _texts_context(_thread_or_404(conversation_id), polled=True)
     return render(request, "scheduling/_inbox_texts.html", context)
 
 

@@ -342,3 +342,20 @@ def test_callbacks_keep_their_queue_after_a_reply(api_client, coordinator, texte
     _reply(api_client, thread)
 
     assert Callback.objects.get(pk=callback.pk).status == Callback.Status.OPEN
+
+
+def test_watching_a_thread_records_one_read_per_window_not_one_per_poll(
+    client, coordinator, texted
+):
+    _, thread = texted()
+    verified_login(client, coordinator)
+
+    for _ in range(3):
+        client.get(f"/console/inbox/{thread.pk}/texts/")
+
+    assert (
+        SmsConversationEvent.objects.filter(
+            pgh_label="conversation.read", pgh_obj_id=thread.pk
+        ).count()
+        == 1
+    )
