@@ -84,6 +84,7 @@ SAMPLE_KWARGS = {
     "action": "cancel",
     "reference": "R-2345-6789-ABCD",
     "call_id": DUMMY_ID,
+    "conversation_id": DUMMY_ID,
     "leg": "coordinator",
 }
 
