@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.text import slugify
 
 from clinic.audit import events
 from clinic.crypto import phone_hash
@@ -137,7 +138,8 @@ def conversations_access_record(*, conversations: list[SmsConversation], what: s
     texts. Recorded once per user, thread and list per
     ``AUDIT_LIST_READ_WINDOW_SECONDS``, like the lead lists; returns how many."""
     user = events.current_context().get("user")
-    keys = {f"audit:list-read:{what}:{user}:conversation:{each.pk}": each for each in conversations}
+    page = slugify(what)
+    keys = {f"audit:list-read:{page}:{user}:conversation:{each.pk}": each for each in conversations}
     seen = cache.get_many(list(keys))
     fresh = [each for key, each in keys.items() if key not in seen]
     if not fresh:
