@@ -12,6 +12,8 @@ from clinic.crypto import EncryptedTextField
 
 # The audit trail's event for a read of a message (clinic.audit.events).
 MESSAGE_READ = "message.read"
+# ... and of an SMS conversation (the inbox's thread: its number and texts).
+CONVERSATION_READ = "conversation.read"
 
 
 @audited(
@@ -87,6 +89,14 @@ class Message(models.Model):
     correlation = models.CharField(max_length=100, blank=True, db_index=True)
     # "confirmation:sms:submission:17": at most one message per key, ever.
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # The member of staff whose own words these are (a reply from the console).
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     sending_at = models.DateTimeField(null=True, blank=True)
@@ -299,3 +309,51 @@ class InboundCall(models.Model):
 
     def __str__(self) -> str:
         return f"Call #{self.pk} ({self.forward})"
+
+
+@audited(
+    personal=["phone", "phone_hash"],
+    # Bookkeeping moved by every text: the texts themselves are on the trail.
+    skip=["last_message_at", "last_inbound_at", "last_outbound_at", "unread_count", "last_read_at"],
+    reads=[CONVERSATION_READ],
+)
+class SmsConversation(models.Model):
+    """The two-way SMS thread with one phone number (by its keyed hash, like an
+    opt-out): every text we sent it and every text it sent us, for the inbox.
+
+    ``lead_id`` names the lead the apps above linked the number to (notifications never
+    looks inside it); unread counts the person's texts since a coordinator last opened
+    the thread."""
+
+    phone = models.CharField(max_length=20, blank=True)
+    phone_hash = models.CharField(max_length=64, unique=True)
+    lead_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_outbound_at = models.DateTimeField(null=True, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The person wrote something a crisis rule recognised (set by the apps above).
+    is_urgent = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        indexes = [
+            models.Index(fields=["-last_message_at"], name="conversation_recent"),
+            models.Index(
+                fields=["unread_count"],
+                name="conversation_unread",
+                condition=Q(unread_count__gt=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"SMS conversation #{self.pk}"

@@ -3,6 +3,10 @@
 Where the person is comes from the time zone their browser gave, else from their
 phone number; a number that spans several zones (a US toll-free number, say)
 is held until it is within hours in every one of them (the most restrictive).
+
+Which texts wait at all is :func:`quiet_hours_apply`: a confirmation of what the
+person just did goes at once, and so does a reply to a text they sent within the hour;
+every other text to a person waits.
 """
 
 from __future__ import annotations
@@ -14,6 +18,35 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from django.conf import settings
 from phonenumbers import timezone as phone_timezones
+
+from notifications.conversations import conversation_last_inbound_at
+from notifications.models import Message
+
+# Answers to something the person just did (their request, a member of staff's code):
+# these go at once.
+ALWAYS_AT_ONCE = frozenset({Message.Purpose.CONFIRMATION, Message.Purpose.STAFF_CODE})
+# A reply goes at once only while the person's own last text is this recent: they are
+# awake and waiting for it; later, it waits for their daytime like any other text.
+REPLY_WINDOW = timedelta(hours=1)
+
+
+def reply_answers_recent_text(*, last_text_at: datetime | None, now: datetime) -> bool:
+    """A reply sent ``now`` answers the person's own text of ``last_text_at`` within
+    :data:`REPLY_WINDOW` (exactly an hour counts)."""
+    return last_text_at is not None and timedelta(0) <= now - last_text_at <= REPLY_WINDOW
+
+
+def quiet_hours_apply(*, purpose: str, phone: str, now: datetime) -> bool:
+    """Whether a text of ``purpose`` to ``phone`` must keep to the person's quiet
+    hours: every text does, but a confirmation, a staff code, and a reply within
+    :data:`REPLY_WINDOW` of the person's own last text from ``phone``."""
+    if purpose in ALWAYS_AT_ONCE:
+        return False
+    if purpose == Message.Purpose.REPLY:
+        return not reply_answers_recent_text(
+            last_text_at=conversation_last_inbound_at(phone=phone), now=now
+        )
+    return True
 
 
 def recipient_time_zones(*, phone: str, declared: str = "") -> list[ZoneInfo]:

@@ -156,6 +156,13 @@ def callback_refusals(*, callback: Callback) -> CallbackRefusals:
     )
 
 
+def callback_live_for_lead(*, lead_id: int) -> Callback | None:
+    """The lead's open or claimed callback, if any (one live callback per lead)."""
+    return Callback.objects.filter(
+        lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+    ).first()
+
+
 def callbacks_held_by(*, user_id: int) -> QuerySet[Callback]:
     return callback_queue().filter(
         claimed_by_id=user_id,

@@ -10,6 +10,8 @@ from scheduling import (
     call_settings_views,
     call_views,
     call_webhooks,
+    inbox_apis,
+    inbox_page,
     recording_views,
     recording_webhooks,
     refusal_views,
@@ -49,6 +51,17 @@ api_urlpatterns = [
         "me/availability/", call_settings_apis.MeAvailabilityApi.as_view(), name="me-availability"
     ),
     path("me/voice-token/", call_settings_apis.MeVoiceTokenApi.as_view(), name="me-voice-token"),
+    path("inbox/", inbox_apis.InboxListApi.as_view(), name="inbox-list"),
+    path(
+        "inbox/<int:conversation_id>/",
+        inbox_apis.InboxThreadApi.as_view(),
+        name="inbox-thread",
+    ),
+    path(
+        "inbox/<int:conversation_id>/reply/",
+        inbox_apis.InboxReplyApi.as_view(),
+        name="inbox-reply",
+    ),
     path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
     re_path(
@@ -63,6 +76,28 @@ urlpatterns = [
     path("queue/", console_views.console_queue, name="console-queue"),
     path("next/", console_views.console_claim_next, name="console-claim-next"),
     path("board/", board.console_board, name="console-board"),
+    path("inbox/", inbox_page.console_inbox, name="console-inbox"),
+    path("inbox/list/", inbox_page.console_inbox_list, name="console-inbox-list"),
+    path(
+        "inbox/<int:conversation_id>/",
+        inbox_page.console_inbox_thread,
+        name="console-inbox-thread",
+    ),
+    path(
+        "inbox/<int:conversation_id>/texts/",
+        inbox_page.console_inbox_texts,
+        name="console-inbox-texts",
+    ),
+    path(
+        "inbox/<int:conversation_id>/reply/",
+        inbox_page.console_inbox_reply,
+        name="console-inbox-reply",
+    ),
+    path(
+        "inbox/<int:conversation_id>/assign/",
+        inbox_page.console_inbox_assign,
+        name="console-inbox-assign",
+    ),
     path("callbacks/<int:callback_id>/", console_views.console_callback, name="console-callback"),
     path(
         "callbacks/<int:callback_id>/attempt/",

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.crypto import phone_hash
-from notifications import replies
+from notifications import conversations, replies
 from notifications.models import InboundCall, InboundMessage, Message
 from notifications.selectors import sms_country_allowed
 from notifications.services.messages import message_send
@@ -41,6 +41,7 @@ def inbound_receive(
         )
         if not created:
             return None
+        conversations.conversation_note_inbound(inbound=inbound)
         if kind == InboundMessage.Kind.OPT_OUT:
             opt_out_record(phone=sender, source="inbound keyword")
         elif kind == InboundMessage.Kind.OPT_IN and not sms_consent_opt_in(phone=sender, body=body):

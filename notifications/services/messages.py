@@ -21,7 +21,7 @@ from django.utils import timezone
 from clinic.audit import events
 from clinic.crypto import email_hash, phone_hash
 from clinic.workers import enqueue
-from notifications import quiet_hours
+from notifications import conversations, quiet_hours
 from notifications.metrics import MESSAGES
 from notifications.models import (
     MESSAGE_READ,
@@ -212,6 +212,7 @@ def message_send(
     attachment: tuple[str, str] | None = None,
     give_up_at: datetime | None = None,
     greet_by_name: bool = False,
+    sent_by_id: int | None = None,
 ) -> Message:
     """Record a message and queue its delivery after the current transaction commits.
 
@@ -220,8 +221,11 @@ def message_send(
     unusable number is stored as ``suppressed`` and never sent, and so is a text or
     email (not a staff alert) to a phone or address under a refusal (``error_code``
     "refused", ``notifications.refusals``). An SMS other than
-    a confirmation or a reply waits for the end of quiet hours in the person's
-    time zone (``recipient_time_zone``, else the number's). An email may carry one
+    a confirmation, or a reply within the hour of the person's own text
+    (``quiet_hours.quiet_hours_apply``), waits for the end of quiet hours in the
+    person's time zone (``recipient_time_zone``, else the number's). ``sent_by_id``
+    names the member of staff whose words it carries. Every text updates its number's
+    conversation (``notifications.conversations``) in the same transaction. An email may carry one
     text ``attachment`` (file name, content), such as a calendar invitation.
 
     Transient failures are retried until ``give_up_at`` (by default the purpose's
@@ -244,7 +248,9 @@ def message_send(
         greet_by_name=greet_by_name,
     )
     now = timezone.now()
-    if channel == Message.Channel.SMS and purpose not in QUIET_HOURS_EXEMPT:
+    if channel == Message.Channel.SMS and quiet_hours.quiet_hours_apply(
+        purpose=purpose, phone=recipient, now=now
+    ):
         release = quiet_hours.quiet_hours_release(
             now=max(now, send_after or now),
             zones=quiet_hours.recipient_time_zones(phone=recipient, declared=recipient_time_zone),
@@ -281,7 +287,9 @@ def message_send(
                 error_code="refused" if refused else "opted_out" if opted_out else "",
                 attachment_name=attachment[0] if attachment else "",
                 attachment=attachment[1] if attachment else "",
+                sent_by_id=sent_by_id,
             )
+            conversations.conversation_note_outbound(message=message)
     except IntegrityError:
         # A concurrent caller stored the same dedupe_key first.
         return Message.objects.get(dedupe_key=dedupe_key)
@@ -368,7 +376,8 @@ def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
     (unsent ones suppressed), texts and calls from them lose sender and body, and an
     opt-out of a number keeps only its keyed hash, so it is honoured forever, as are
     refusals (which keep no plain value; a lifted one loses its note) and what the
-    number said about texts (``SmsConsentState``, hash only). Returns counts by kind."""
+    number said about texts (``SmsConsentState``, hash only); their inbox threads go.
+    Returns counts by kind."""
     hashes = [hashed for hashed in (phone_hash(phone) for phone in phones) if hashed]
     email_hashes = [hashed for hashed in (email_hash(email) for email in emails) if hashed]
     recipients = [*phones, *emails]
@@ -391,5 +400,6 @@ def contact_erase(*, phones: list[str], emails: list[str]) -> dict[str, int]:
         )
         .exclude(lift_note="")
         .update(lift_note=""),
+        "conversations": conversations.conversations_erase(phone_hashes=hashes),
     }
     return counts

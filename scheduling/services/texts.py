@@ -15,6 +15,7 @@ from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
 from scheduling.models import Callback
 from scheduling.services.consultations import appointment_reply
+from scheduling.services.inbox import conversation_inbound_route
 
 
 def reply_enqueue(*, inbound_id: int) -> bool:
@@ -22,13 +23,18 @@ def reply_enqueue(*, inbound_id: int) -> bool:
 
 
 def reply_route(*, inbound_id: int) -> str:
-    """A person texted us. A reply in their own words proves the number is theirs
+    """A person texted us. Their thread in the inbox is linked to their lead, and
+    crisis words make their callback urgent and alert supervisors
+    (``inbox.conversation_inbound_route``). A reply in their own words proves the
+    number is theirs
     (``intake.services.lead_phone_verify``). "C" or "R" answers their next
     appointment; anything else moves their live callback up the queue as "patient
     replied". Says which."""
     inbound = notification_selectors.inbound_get(inbound_id=inbound_id)
     if inbound is None:
         return "unknown"
+    # The inbox's thread names the lead; crisis words raise the crisis path.
+    conversation_inbound_route(inbound=inbound)
     if inbound.kind == InboundMessage.Kind.REPLY and inbound.sender:
         # A text from the number proves it is the person's.
         intake_services.lead_phone_verify(phone=inbound.sender, by=Lead.Verification.SMS_REPLY)
@@ -94,4 +100,5 @@ def lead_sms_reply(*, callback_id: int, user_id: int, body: str) -> Message:
         else "coordinator_reply",
         context={"reply_text": body},
         correlation=f"lead:{lead.pk}",
+        sent_by_id=user_id,
     )

@@ -86,6 +86,7 @@ SAMPLE_KWARGS = {
     "reference": "R-2345-6789-ABCD",
     "call_id": DUMMY_ID,
     "recording_id": DUMMY_ID,
+    "conversation_id": DUMMY_ID,
     "leg": "coordinator",
 }
 
