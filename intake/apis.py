@@ -41,6 +41,7 @@ from rest_framework.views import APIView
 
 from clinic import roles
 from clinic.errors import ApplicationError, ErrorSerializer
+from clinic.openapi import NOT_FOUND, server_rules
 from intake import next_contact
 from intake.captcha import CaptchaVerdict, CaptchaVerifier
 from intake.consent import CONSENT_TEXTS
@@ -500,6 +501,20 @@ class LeadSubmitApi(PublicApi):
             **ERRORS,
             422: OpenApiResponse(ErrorSerializer, "Idempotency-Key reused with another body."),
         },
+        extensions=server_rules(
+            first_name="Letters (at least one), spaces, apostrophes, hyphens and full stops; "
+            "nothing like a web address.",
+            last_name="As first_name, when given.",
+            phone="Required unless email is given, and with preferred_channel sms: a valid "
+            "number (national numbers read in PHONENUMBER_DEFAULT_REGION) that can be called "
+            "back (not premium-rate or shared-cost).",
+            email="Required unless phone is given, and with preferred_channel email.",
+            timezone="An IANA time zone name.",
+            interest="One of the interests GET /api/v1/cta/ lists.",
+            message="No control characters besides tab and line breaks.",
+            consent_version="A version GET /api/v1/cta/ has shown.",
+            captcha_token="Passes the CAPTCHA provider's check when CAPTCHA_PROVIDER is set.",  # noqa: S106 (a rule, not a secret)
+        ),
         auth=[],
         tags=["intake"],
     )
@@ -556,6 +571,7 @@ class CtaEventApi(PublicApi):
             "text/plain": CtaEventInputSerializer,
         },
         responses={204: OpenApiResponse(description="Counted (or ignored)."), **ERRORS},
+        extensions=server_rules(field="Required with type form_abandon, refused with the others."),
         auth=[],
         tags=["intake"],
     )
@@ -870,7 +886,11 @@ class ArticleReportApi(APIView):
             403: OpenApiResponse(
                 ErrorSerializer, "Not signed in, or not marketing, supervisor or admin."
             ),
+            404: OpenApiResponse(ErrorSerializer, "A format other than json or csv."),
         },
+        extensions=server_rules(
+            date_from="On or before date_to (default: today), at most three years before it."
+        ),
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
@@ -958,7 +978,7 @@ class LeadDetailApi(APIView):
 
     @extend_schema(
         operation_id="leads_retrieve",
-        responses={200: LeadDetailOutputSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: LeadDetailOutputSerializer, 403: ErrorSerializer, 404: NOT_FOUND},
         tags=["intake"],
     )
     def get(self, request: Request, reference: str) -> Response:
