@@ -1,0 +1,13 @@
+"""The contract's one excuse (tests/config/api_contract_rules.py) for the CLI:
+
+    SCHEMATHESIS_HOOKS=tests.config.api_contract_hooks \
+        schemathesis run http://127.0.0.1:8000/api/schema/?format=json --checks all
+"""
+
+from __future__ import annotations
+
+import schemathesis
+
+from tests.config import api_contract_rules
+
+schemathesis.hook(api_contract_rules.filter_failure)
