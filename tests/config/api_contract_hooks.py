@@ -6,8 +6,15 @@
 
 from __future__ import annotations
 
+import os
+
+import django
 import schemathesis
 
-from tests.config import api_contract_rules
+# The rules' name comes from clinic.openapi, which needs Django's settings.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup()
+
+from tests.config import api_contract_rules  # noqa: E402 (after django.setup())
 
 schemathesis.hook(api_contract_rules.filter_failure)
