@@ -111,7 +111,8 @@ def test_a_stranger_finds_no_difference_between_the_schema_and_the_server(server
     assert public.cases >= 300, public
     assert {"200", "204", "400", "415"} <= set(public.statuses), public.statuses
     assert staff.cases >= 40, staff
-    assert set(staff.statuses) == {"403"}, staff.statuses
+    # Refused, or (an id that is not a number: no such path) not found; nothing more.
+    assert "403" in staff.statuses and set(staff.statuses) <= {"403", "404"}, staff.statuses
 
 
 def test_a_coordinator_finds_no_difference_between_the_schema_and_the_server(server, coordinator):
