@@ -6,6 +6,8 @@ It owns:
 - field encryption and the keyed lookup hashes (``clinic.crypto``);
 - the one error type, and the handler that gives every API error one shape
   (``clinic.errors``);
+- what every API operation's schema says beyond its fields: the error answers and the
+  rules the server checks that OpenAPI cannot state (``clinic.openapi``);
 - the staff roles and the checks pages and APIs make of them (``clinic.roles``);
 - the Redis cache that fails open (``clinic.cache``);
 - the client's address behind the proxies we trust (``clinic.proxies``);

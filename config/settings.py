@@ -370,6 +370,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One name for the appointment's status, shared by the list and the booking answer.
     "ENUM_NAME_OVERRIDES": {"AppointmentStatusEnum": "scheduling.models.Appointment.Status"},
+    # Each operation's x-server-rules (clinic.openapi) also in its description.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "clinic.openapi.describe_server_rules",
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------

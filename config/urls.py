@@ -56,5 +56,7 @@ urlpatterns = [
 if settings.DEVELOPMENT:
     urlpatterns.append(path("dev/", include((notifications_dev, "dev"), namespace="dev")))
 
-# Styled, with the user's navigation (403 and 404 use templates/403.html and 404.html).
+# Styled, with the user's navigation (403 and 404 use templates/403.html and 404.html);
+# under /api/ the one JSON error shape instead.
+handler404 = "config.views.page_not_found"
 handler500 = "config.views.server_error"

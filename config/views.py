@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from rest_framework.settings import api_settings
@@ -121,9 +122,24 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return metrics_response()
 
 
+def _under_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Under /api/ a path that names nothing answers the one error shape, as DRF's own
+    404s do (a client parses JSON, not a page); elsewhere the styled 404 page."""
+    if _under_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """The 500 page, styled and with the signed-in user's navigation (Django's own
-    handler renders it without the request). When even that fails, plain words."""
+    handler renders it without the request). When even that fails, plain words.
+    Under /api/ the one error shape instead of a page."""
+    if _under_api(request):
+        return JsonResponse(error_body("error", "Something went wrong."), status=500)
     try:
         return render(request, "500.html", status=500)
     except Exception:

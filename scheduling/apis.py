@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from clinic import roles
 from clinic.audit import events
 from clinic.errors import ErrorSerializer
+from clinic.openapi import NOT_FOUND, server_rules
 from intake import selectors as intake_selectors
 from intake.models import LEAD_READ, Lead
 from scheduling import selectors, services
@@ -98,12 +99,28 @@ def _cursor_decode(cursor: str) -> tuple[bool, datetime, int]:
         raise ValidationError({"cursor": ["Invalid cursor."]}) from error
 
 
+class QuerySerializer(serializers.Serializer):
+    """A query string's filters, read as the schema states them: ``?status=`` (given,
+    empty) is refused like any value that is not a choice, where DRF would read it as
+    not given and answer as if no filter had been asked for."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        blank = {
+            name: ["May not be blank."]
+            for name, field in self.fields.items()
+            if name in data and data.get(name) == "" and not getattr(field, "allow_blank", False)
+        }
+        if blank:
+            raise ValidationError(blank)
+        return super().to_internal_value(data)
+
+
 class CallbackListApi(APIView):
     """``GET /api/v1/callbacks/``: live callbacks in queue order, keyset-paginated."""
 
     permission_classes = CARE
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         status = serializers.ChoiceField(
             choices=[Callback.Status.OPEN, Callback.Status.CLAIMED], required=False
         )
@@ -116,6 +133,9 @@ class CallbackListApi(APIView):
         operation_id="callbacks_list",
         parameters=[FilterSerializer],
         responses={200: CallbackPageSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        extensions=server_rules(
+            cursor="A `next_cursor` from an earlier page, as it came; any other value is refused."
+        ),
         tags=["callbacks"],
     )
     def get(self, request: Request) -> Response:
@@ -183,7 +203,7 @@ class CallbackReleaseApi(APIView):
     @extend_schema(
         operation_id="callbacks_release",
         request=None,
-        responses={204: None, 403: ErrorSerializer, 409: ErrorSerializer},
+        responses={204: None, 403: ErrorSerializer, 404: NOT_FOUND, 409: ErrorSerializer},
         tags=["callbacks"],
     )
     def post(self, request: Request, callback_id: int) -> Response:
@@ -250,7 +270,7 @@ class CallbackAttemptsApi(APIView):
         responses={
             200: AttemptOutputSerializer(many=True),
             403: ErrorSerializer,
-            404: ErrorSerializer,
+            404: NOT_FOUND,
         },
         tags=["callbacks"],
     )
@@ -268,8 +288,16 @@ class CallbackAttemptsApi(APIView):
             201: AttemptOutputSerializer,
             400: ErrorSerializer,
             403: ErrorSerializer,
+            404: NOT_FOUND,
             409: ErrorSerializer,
         },
+        extensions=server_rules(
+            outcome="`booked` is logged by booking a consultation, never here; `voicemail` "
+            "only for a person who allowed voicemails.",
+            confirm="The outcome again for a closing outcome (not_interested, wrong_number, "
+            "do_not_contact).",
+            call_back_at="A future time, required with `call_back_later`.",
+        ),
         tags=["callbacks"],
     )
     def post(self, request: Request, callback_id: int) -> Response:
@@ -317,7 +345,7 @@ class CallbackRefusalAcknowledgeApi(APIView):
         responses={
             200: RefusalAcknowledgementOutputSerializer,
             403: ErrorSerializer,
-            404: ErrorSerializer,
+            404: NOT_FOUND,
         },
         tags=["callbacks"],
     )
@@ -350,7 +378,7 @@ class SlotListApi(APIView):
 
     permission_classes = CARE
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         clinician = serializers.IntegerField(required=False)
         start = serializers.DateTimeField(required=False)
         end = serializers.DateTimeField(required=False)
@@ -372,6 +400,10 @@ class SlotListApi(APIView):
             400: ErrorSerializer,
             403: ErrorSerializer,
         },
+        extensions=server_rules(
+            end="After `start` (default: now) and at most 62 days after it (default: "
+            "`start` plus 7 days)."
+        ),
         tags=["consultations"],
     )
     def get(self, request: Request) -> Response:
@@ -452,6 +484,10 @@ class AppointmentListApi(APIView):
             403: ErrorSerializer,
             409: ErrorSerializer,
         },
+        extensions=server_rules(
+            lead_id="An existing lead.",
+            clinician_id="An active clinician.",
+        ),
         tags=["consultations"],
     )
     def post(self, request: Request) -> Response:
@@ -489,7 +525,7 @@ class AppointmentActionApi(APIView):
         responses={
             200: AppointmentOutputSerializer,
             403: ErrorSerializer,
-            404: ErrorSerializer,
+            404: NOT_FOUND,
             409: ErrorSerializer,
         },
         tags=["consultations"],

@@ -5,6 +5,7 @@ signed-in user's own settings, never anyone else's."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from clinic import roles
 from clinic.errors import ApplicationError, ErrorSerializer
+from clinic.openapi import server_rules
 from scheduling import selectors
 from scheduling.models import StaffCallSettings
 from scheduling.services import call_settings, click_to_call
@@ -62,8 +64,18 @@ class MePhoneVerifyInputSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=20, help_text="The 6-digit code from the text.")
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true`` or ``false`` only, as the schema's ``boolean`` says: DRF's own
+    field also takes ``1``, ``"yes"`` or ``"off"``."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class MeAvailabilityInputSerializer(serializers.Serializer):
-    available = serializers.BooleanField()
+    available = StrictBooleanField()
 
 
 class MePhoneApi(APIView):
@@ -93,6 +105,10 @@ class MePhoneApi(APIView):
             "and text it a 6-digit code that works for 10 minutes. Your confirmed number, "
             "given again, changes nothing."
         ),
+        extensions=server_rules(
+            phone="A valid number that takes texts, in SMS_ALLOWED_COUNTRIES, not one of the "
+            "clinic's own lines."
+        ),
         tags=TAGS,
     )
     def put(self, request: Request) -> Response:
@@ -112,6 +128,9 @@ class MePhoneVerifyApi(APIView):
     @extend_schema(
         operation_id="me_phone_verify",
         request=MePhoneVerifyInputSerializer,
+        extensions=server_rules(
+            code="The 6 digits last texted to your phone, within 10 minutes and 5 tries."
+        ),
         responses={
             200: CallSettingsOutputSerializer,
             400: OpenApiResponse(
@@ -143,6 +162,7 @@ class MeAvailabilityApi(APIView):
     @extend_schema(
         operation_id="me_availability_set",
         request=MeAvailabilityInputSerializer,
+        extensions=server_rules(available="`true` only once your phone is confirmed."),
         responses={
             200: CallSettingsOutputSerializer,
             400: OpenApiResponse(

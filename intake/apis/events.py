@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.errors import ErrorSerializer
+from clinic.openapi import server_rules
 from intake.apis import ERRORS, PublicApi
 from intake.apis.leads import CrisisResourceSerializer
 from intake.models import CtaEventType, CtaFormField
@@ -74,6 +75,7 @@ class CtaEventApi(PublicApi):
             "text/plain": CtaEventInputSerializer,
         },
         responses={204: OpenApiResponse(description="Counted (or ignored)."), **ERRORS},
+        extensions=server_rules(field="Required with type form_abandon, refused with the others."),
         auth=[],
         tags=["intake"],
     )

@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 
 from clinic import roles
 from clinic.errors import ErrorSerializer
+from clinic.openapi import NOT_FOUND, server_rules
 from intake import next_contact
 from intake.apis import ERRORS, PublicApi
 from intake.consent import CONSENT_TEXTS
@@ -377,6 +378,20 @@ class LeadSubmitApi(PublicApi):
             **ERRORS,
             422: OpenApiResponse(ErrorSerializer, "Idempotency-Key reused with another body."),
         },
+        extensions=server_rules(
+            first_name="Letters (at least one), spaces, apostrophes, hyphens and full stops; "
+            "nothing like a web address.",
+            last_name="As first_name, when given.",
+            phone="Required unless email is given, and with preferred_channel sms: a valid "
+            "number (national numbers read in PHONENUMBER_DEFAULT_REGION) that can be called "
+            "back (not premium-rate or shared-cost).",
+            email="Required unless phone is given, and with preferred_channel email.",
+            timezone="An IANA time zone name.",
+            interest="One of the interests GET /api/v1/cta/ lists.",
+            message="No control characters besides tab and line breaks.",
+            consent_version="A version GET /api/v1/cta/ has shown.",
+            captcha_token="Passes the CAPTCHA provider's check when CAPTCHA_PROVIDER is set.",  # noqa: S106 (a rule, not a secret)
+        ),
         auth=[],
         tags=["intake"],
     )
@@ -456,7 +471,7 @@ class LeadDetailApi(APIView):
 
     @extend_schema(
         operation_id="leads_retrieve",
-        responses={200: LeadDetailOutputSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: LeadDetailOutputSerializer, 403: ErrorSerializer, 404: NOT_FOUND},
         tags=["intake"],
     )
     def get(self, request: Request, reference: str) -> Response:

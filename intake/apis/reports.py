@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from clinic import roles
 from clinic.errors import ErrorSerializer
+from clinic.openapi import server_rules
 from intake.report_table import csv_fields, csv_header
 from intake.reports import GROUPS, article_funnel_report, form_abandonment_report
 from intake.services.events import clinic_day
@@ -283,7 +284,11 @@ class ArticleReportApi(APIView):
             403: OpenApiResponse(
                 ErrorSerializer, "Not signed in, or not marketing, supervisor or admin."
             ),
+            404: OpenApiResponse(ErrorSerializer, "A format other than json or csv."),
         },
+        extensions=server_rules(
+            date_from="On or before date_to (default: today), at most three years before it."
+        ),
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
