@@ -25,11 +25,12 @@ run: setup
 	@echo "Console:      http://127.0.0.1:8000/console/   Dev outbox: http://127.0.0.1:8000/dev/outbox/"
 	$(BIN)/honcho -f Procfile.dev start
 
-## Set up and run every test: lint, format check, migrations check, pytest.
+## Set up and run every test: lint, format check, migrations check, structure check, pytest.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python scripts/structure_report.py --check --no-duplicates
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## Run every benchmark (PostgreSQL and Redis on 127.0.0.1) and print one table of

@@ -363,3 +363,9 @@ def article_titles(*, article_ids: Iterable[int]) -> dict[int, str]:
 def lead_ids_not_spoken_to() -> QuerySet[Lead]:
     """The ids of the leads nobody has had a conversation with yet (a subquery)."""
     return Lead.objects.filter(first_conversation_at__isnull=True).values("pk")
+
+
+def leads_in_bulk(*, lead_ids: Iterable[int]) -> dict[int, Lead]:
+    """The leads with these ids, by id (none for none)."""
+    ids = list(set(lead_ids))
+    return Lead.objects.in_bulk(ids) if ids else {}

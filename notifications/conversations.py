@@ -184,6 +184,13 @@ def conversation_list(
     )
 
 
+def conversation_id_for_phone_hash(*, hashed: str) -> int | None:
+    """The thread of the number with this lookup hash, if it has one."""
+    if not hashed:
+        return None
+    return SmsConversation.objects.filter(phone_hash=hashed).values_list("pk", flat=True).first()
+
+
 def conversation_get(*, conversation_id: int) -> SmsConversation | None:
     return SmsConversation.objects.select_related("assigned_to").filter(pk=conversation_id).first()
 

@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from clinic import roles
 from clinic.errors import ApplicationError, ErrorSerializer
+from intake import selectors as intake_selectors
 from intake import services as intake_services
-from intake.models import Lead
 from notifications import conversations
 from notifications.models import SmsConversation
 from scheduling.services import inbox
@@ -115,7 +115,7 @@ class InboxThreadApi(APIView):
         texts = conversations.conversation_texts(conversation=thread)
         conversations.conversation_access_record(conversation=thread, what="inbox API")
         if thread.lead_id:
-            lead = Lead.objects.filter(pk=thread.lead_id).first()
+            lead = intake_selectors.lead_get(lead_id=thread.lead_id)
             if lead is not None:
                 intake_services.lead_access_record(lead=lead, what="inbox API")
         conversations.conversation_mark_read(conversation_id=thread.pk)

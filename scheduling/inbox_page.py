@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic import business_time, roles
 from clinic.errors import ApplicationError
+from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import conversations
@@ -49,7 +50,7 @@ def _masked(phone: str) -> str:
 
 def _names(threads: list[SmsConversation]) -> dict[int, Lead]:
     ids = {thread.lead_id for thread in threads if thread.lead_id}
-    return Lead.objects.only("pk", "first_name").in_bulk(list(ids)) if ids else {}
+    return intake_selectors.leads_in_bulk(lead_ids=ids)
 
 
 def _threads(*, user_id: int, which: str) -> list[SmsConversation]:
@@ -122,11 +123,7 @@ def _thread_or_404(conversation_id: int) -> SmsConversation:
 
 
 def _texts_context(thread: SmsConversation, *, polled: bool = False) -> dict:
-    lead = (
-        Lead.objects.only("pk", "first_name").filter(pk=thread.lead_id).first()
-        if thread.lead_id
-        else None
-    )
+    lead = intake_selectors.lead_get(lead_id=thread.lead_id) if thread.lead_id else None
     texts = conversations.conversation_texts(conversation=thread)
     # Opening the thread reads it: its number and every text. Watching it (the poll
     # every few seconds) is recorded once per window, so it does not bury the trail.

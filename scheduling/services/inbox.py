@@ -19,10 +19,9 @@ from clinic import roles
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake.crisis import crisis_language_in
-from intake.models import Lead
 from notifications import conversations
 from notifications import services as notification_services
-from notifications.models import InboundMessage, Message, SmsConversation
+from notifications.models import InboundMessage, Message
 from notifications.wording import wording_problems
 from scheduling.models import Callback, StaffAlert
 from scheduling.services.alerts import alert_raise, audience_emails
@@ -76,11 +75,7 @@ def conversation_inbound_route(*, inbound: InboundMessage) -> bool:
                 again=True,
             )
             return True
-    thread = (
-        SmsConversation.objects.filter(phone_hash=inbound.sender_hash)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    thread = conversations.conversation_id_for_phone_hash(hashed=inbound.sender_hash)
     path = reverse("scheduling:console-inbox-thread", args=[thread]) if thread else ""
     # Ids only: no name, number or words in an email.
     notification_services.staff_alert(
@@ -135,7 +130,7 @@ def conversation_reply(*, conversation_id: int, user_id: int, body: str) -> Mess
     )
     # An unknown lead gets the most discreet answer (intake.selectors).
     preferences = intake_selectors.lead_contact_preferences(lead_id=lead_id or 0)
-    lead = Lead.objects.filter(pk=lead_id).only("timezone").first() if lead_id else None
+    lead = intake_selectors.lead_get(lead_id=lead_id) if lead_id else None
     return notification_services.message_send(
         channel=Message.Channel.SMS,
         purpose=Message.Purpose.REPLY,
