@@ -57,6 +57,8 @@ PUBLIC = {
     "webhooks:call-dial-ended": "Twilio, signature-checked (a bridged call's TwiML)",
     "webhooks:call-status": "Twilio, signature-checked (a bridged call's status callbacks)",
     "webhooks:call-recording": "Twilio, signature-checked (a bridged call's recording status)",
+    "webhooks:call-browser": "Twilio, signature-checked (the softphone's TwiML App voice URL)",
+    "webhooks:call-browser-status": "Twilio, signature-checked (the softphone leg's status)",
     "dev:dev-outbox": "development only (404 elsewhere)",
 }
 # Public, but refused without a valid X-Twilio-Signature (and POST only).

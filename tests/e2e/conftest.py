@@ -15,11 +15,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import connection
+from django.utils import timezone as django_timezone
 from kombu import Connection, pools
 from kombu.utils.collections import eqhash
 
+from clinic.crypto import phone_hash
 from config.celery import app as celery_app
+from scheduling.models import StaffCallSettings
+from tests.factories import UserFactory
 from tests.fake_twilio import FROM_NUMBER, FakeTwilio
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -301,3 +306,56 @@ def celery_processes(django_db_setup, tmp_path) -> Iterator:
     finally:
         for process in started:
             process.stop()
+
+
+# --- The clinic's phone end to end -----------------------------------------------------
+
+CLINIC_CALLER_ID = "+14753292686"
+
+
+def wait_for(condition, *, timeout: float) -> bool:
+    """Poll ``condition`` every 20 ms until it holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def phone_worker(
+    celery_worker_process, celery_processes, fake_twilio, eager_off, live_server, settings
+):
+    """A worker of its own that places calls through the real ``twilio`` client to the
+    fake Twilio, with the webhooks on the live server and the clinic open all day (no
+    opening hours in the database). Only it consumes: the session's worker is stopped
+    (and restarted for the tests after)."""
+    celery_worker_process.stop()
+    settings.PUBLIC_BASE_URL = live_server.url  # the webhooks' signatures are over it
+    settings.CLINIC_CALLER_ID = CLINIC_CALLER_ID
+    return celery_processes(
+        "worker",
+        **twilio_env(fake_twilio),
+        VOICE_BACKEND="twilio",
+        CLINIC_CALLER_ID=CLINIC_CALLER_ID,
+        PUBLIC_BASE_URL=live_server.url,
+        CLINIC_HOLIDAYS_COUNTRY="",
+    )
+
+
+def staff_with_phone(*, username: str, phone: str, available: bool = False):
+    """A coordinator whose own phone is verified (and, if ``available``, who takes
+    instant calls)."""
+    coordinator = UserFactory(username=username)
+    coordinator.groups.add(Group.objects.get_or_create(name="coordinator")[0])
+    now = django_timezone.now()
+    StaffCallSettings.objects.create(
+        user=coordinator,
+        phone=phone,
+        phone_hash=phone_hash(phone),
+        verified_at=now,
+        available=available,
+        available_since=now if available else None,
+    )
+    return coordinator

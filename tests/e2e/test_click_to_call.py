@@ -8,54 +8,24 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth.models import Group
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clinic.crypto import phone_hash
 from intake.models import Lead, Submission
 from scheduling import services
-from scheduling.models import Call, CallAttempt, Callback, StaffCallSettings
-from tests.e2e.conftest import twilio_env
-from tests.factories import UserFactory
+from scheduling.models import Call, CallAttempt, Callback
+from tests.e2e.conftest import CLINIC_CALLER_ID, staff_with_phone, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PERSON = "+12025550143"
 STAFF_PHONE = "+12025550101"
-CLINIC_ID = "+14753292686"
-
-
-def wait_for(condition, *, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def test_a_click_to_call_rings_the_holder_bridges_the_person_and_logs_itself(
-    celery_worker_process, celery_processes, fake_twilio, eager_off, live_server, settings
+    phone_worker, fake_twilio, live_server
 ):
-    celery_worker_process.stop()  # only the worker under test consumes (restarted for others)
-    phone_env = {
-        "VOICE_BACKEND": "twilio",
-        "CLINIC_CALLER_ID": CLINIC_ID,
-        "PUBLIC_BASE_URL": live_server.url,
-        "CLINIC_HOLIDAYS_COUNTRY": "",
-    }
-    settings.PUBLIC_BASE_URL = live_server.url  # the webhooks' signatures are over it
-    settings.CLINIC_CALLER_ID = CLINIC_ID
-    worker = celery_processes("worker", **twilio_env(fake_twilio), **phone_env)
-    coordinator = UserFactory(username="e2e-click-to-call")
-    coordinator.groups.add(Group.objects.get_or_create(name="coordinator")[0])
-    StaffCallSettings.objects.create(
-        user=coordinator,
-        phone=STAFF_PHONE,
-        phone_hash=phone_hash(STAFF_PHONE),
-        verified_at=timezone.now(),
-    )
+    worker = phone_worker
+    coordinator = staff_with_phone(username="e2e-click-to-call", phone=STAFF_PHONE)
     response = APIClient().post(
         "/api/v1/leads/",
         {"first_name": "Dana", "phone": PERSON, "preferred_channel": "call"},
@@ -83,7 +53,7 @@ def test_a_click_to_call_rings_the_holder_bridges_the_person_and_logs_itself(
     assert wait_for(staff_rung, timeout=5), worker.log()[-3000:]
     assert time.monotonic() - posted < 5
     (staff_call,) = fake_twilio.voice.calls
-    assert staff_call.from_ == CLINIC_ID and PERSON not in str(staff_call.as_json("AC"))
+    assert staff_call.from_ == CLINIC_CALLER_ID and PERSON not in str(staff_call.as_json("AC"))
     # The provider's id is stored once the worker placed it (the driver's webhooks
     # name that leg).
     call = Call.objects.get(pk=placed.json()["call"])
@@ -95,9 +65,9 @@ def test_a_click_to_call_rings_the_holder_bridges_the_person_and_logs_itself(
     staff.ring()
     assert staff.answer().find("Gather") is not None
     dial = staff.press("1").find("Dial")
-    assert (dial.get("callerId"), dial.find("Number").text) == (CLINIC_ID, PERSON)
+    assert (dial.get("callerId"), dial.find("Number").text) == (CLINIC_CALLER_ID, PERSON)
     person = staff.dial()
-    assert (person.call.to, person.call.from_) == (PERSON, CLINIC_ID)
+    assert (person.call.to, person.call.from_) == (PERSON, CLINIC_CALLER_ID)
     person.ring()
     person.answer(answered_by="human")
     person.complete(duration=95)

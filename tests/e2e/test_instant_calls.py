@@ -7,57 +7,23 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth.models import Group
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clinic.crypto import phone_hash
 from intake.models import Lead, Submission
-from scheduling.models import Call, Callback, CallLeg, InstantCallRound, StaffCallSettings
-from tests.e2e.conftest import twilio_env
-from tests.factories import UserFactory
+from scheduling.models import Call, Callback, CallLeg, InstantCallRound
+from tests.e2e.conftest import CLINIC_CALLER_ID, staff_with_phone, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PERSON = "+12025550143"
 STAFF_PHONE = "+12025550101"
-CLINIC_ID = "+14753292686"
-
-
-def wait_for(condition, *, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def test_a_call_preferred_lead_rings_the_available_coordinator_and_is_bridged(
-    celery_worker_process, celery_processes, fake_twilio, eager_off, live_server, settings
+    phone_worker, fake_twilio, live_server
 ):
-    celery_worker_process.stop()  # only the worker under test consumes (restarted for others)
-    # No opening hours in the database: the clinic is open every day, all day.
-    phone_env = {
-        "VOICE_BACKEND": "twilio",
-        "CLINIC_CALLER_ID": CLINIC_ID,
-        "PUBLIC_BASE_URL": live_server.url,
-        "CLINIC_HOLIDAYS_COUNTRY": "",
-    }
-    settings.PUBLIC_BASE_URL = live_server.url  # the webhooks' signatures are over it
-    settings.CLINIC_CALLER_ID = CLINIC_ID
-    worker = celery_processes("worker", **twilio_env(fake_twilio), **phone_env)
-    coordinator = UserFactory(username="e2e-instant")
-    coordinator.groups.add(Group.objects.get_or_create(name="coordinator")[0])
-    StaffCallSettings.objects.create(
-        user=coordinator,
-        phone=STAFF_PHONE,
-        phone_hash=phone_hash(STAFF_PHONE),
-        verified_at=timezone.now(),
-        available=True,
-        available_since=timezone.now(),
-    )
-
+    worker = phone_worker
+    coordinator = staff_with_phone(username="e2e-instant", phone=STAFF_PHONE, available=True)
     posted = time.monotonic()
     response = APIClient().post(
         "/api/v1/leads/",
@@ -72,7 +38,7 @@ def test_a_call_preferred_lead_rings_the_available_coordinator_and_is_bridged(
     assert wait_for(staff_rung, timeout=5), worker.log()[-3000:]
     rang_after = time.monotonic() - posted
     (staff_call,) = fake_twilio.voice.calls
-    assert (staff_call.from_, staff_call.timeout) == (CLINIC_ID, 25)
+    assert (staff_call.from_, staff_call.timeout) == (CLINIC_CALLER_ID, 25)
 
     staff = fake_twilio.voice.drive(staff_call.sid, base_url=live_server.url)
     staff.ring()
@@ -81,10 +47,10 @@ def test_a_call_preferred_lead_rings_the_available_coordinator_and_is_bridged(
     bridge = staff.press("1")
     assert [say.text for say in bridge.iter("Say")] == ["New request from Dana."]
     dial = bridge.find("Dial")
-    assert dial.get("callerId") == CLINIC_ID
+    assert dial.get("callerId") == CLINIC_CALLER_ID
     assert dial.find("Number").text == PERSON
     person = staff.dial()
-    assert (person.call.to, person.call.from_) == (PERSON, CLINIC_ID)
+    assert (person.call.to, person.call.from_) == (PERSON, CLINIC_CALLER_ID)
     person.ring()
     person.answer(answered_by="human")
     person.complete(duration=95)
