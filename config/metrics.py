@@ -27,7 +27,7 @@ Read at scrape time (:class:`ClinicStateCollector`, cached for
 depth of each Celery queue, the coordinators' callback queue, speed-to-lead
 breaches and unfinished messages (each a count over a partial index), and the time to
 first conversation of the last 24 h with the leads still waiting for one
-(``scheduling.selectors_speed``).
+(``scheduling.selectors.speed``).
 
 No label carries personal data: views are route names, tasks are task names,
 channels and statuses are fixed choices.
@@ -66,8 +66,8 @@ from config.celery import PUBLISHED_AT_HEADER
 from config.celery import app as celery_app
 from config.health import heartbeat_age, readiness_checks
 from notifications.models import Message
-from scheduling import selectors_speed
 from scheduling.models import Callback
+from scheduling.selectors import speed as selectors_speed
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic import business_time, roles
 from clinic.errors import ApplicationError
-from scheduling import selectors, selectors_speed, services
+from scheduling import selectors, services
+from scheduling.selectors import speed as selectors_speed
 from scheduling.views.console import _list_read
 
 

@@ -27,8 +27,8 @@ from clinic.errors import ApplicationError
 from intake import services as intake_services
 from notifications.backends import TransportError
 from notifications.voice import RecordingMedia, VoiceBackend, voice_backend
-from scheduling import recording_selectors
 from scheduling.models import Call, CallLeg, CallRecording
+from scheduling.selectors import recordings as recording_selectors
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import call_views, console_page, recording_selectors, selectors, services
+from scheduling import call_views, console_page, selectors, services
 from scheduling.models import Callback
+from scheduling.selectors import recordings as recording_selectors
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
 SOFTPHONE_CSP = {

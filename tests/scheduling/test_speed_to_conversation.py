@@ -15,8 +15,8 @@ from intake.models import Lead
 from intake.services import lead_attempt_record, lead_conversation_record
 from notifications.models import InboundMessage, Message
 from notifications.services import inbound_receive
-from scheduling import selectors_speed
 from scheduling.models import Callback, CallLeg
+from scheduling.selectors import speed as selectors_speed
 from scheduling.services import attempt_log, callback_claim_next, calls, lead_sms_reply
 from tests.factories import UserFactory, submit_lead
 from tests.signin import verified_login
