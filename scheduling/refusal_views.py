@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 from clinic import roles
 from clinic.errors import ApplicationError
 from scheduling import services
-from scheduling.views.console import CARE, _callback_or_404, _callback_page
+from scheduling.views.callback import _callback_or_404, _callback_page
+from scheduling.views.console import CARE
 
 
 @require_POST

@@ -16,6 +16,7 @@ from scheduling import (
     recording_webhooks,
     refusal_views,
 )
+from scheduling.views import callback as callback_views
 from scheduling.views import console as console_views
 from scheduling.views import manage as manage_views
 
@@ -98,10 +99,10 @@ urlpatterns = [
         inbox_page.console_inbox_assign,
         name="console-inbox-assign",
     ),
-    path("callbacks/<int:callback_id>/", console_views.console_callback, name="console-callback"),
+    path("callbacks/<int:callback_id>/", callback_views.console_callback, name="console-callback"),
     path(
         "callbacks/<int:callback_id>/attempt/",
-        console_views.console_attempt,
+        callback_views.console_attempt,
         name="console-attempt",
     ),
     path("callbacks/<int:callback_id>/call/", call_views.console_call, name="console-call"),
@@ -110,19 +111,19 @@ urlpatterns = [
         call_views.console_call_status,
         name="console-call-status",
     ),
-    path("callbacks/<int:callback_id>/renew/", console_views.console_renew, name="console-renew"),
-    path("callbacks/<int:callback_id>/sms/", console_views.console_sms, name="console-sms"),
-    path("callbacks/<int:callback_id>/email/", console_views.console_email, name="console-email"),
-    path("callbacks/<int:callback_id>/undo/", console_views.console_undo, name="console-undo"),
+    path("callbacks/<int:callback_id>/renew/", callback_views.console_renew, name="console-renew"),
+    path("callbacks/<int:callback_id>/sms/", callback_views.console_sms, name="console-sms"),
+    path("callbacks/<int:callback_id>/email/", callback_views.console_email, name="console-email"),
+    path("callbacks/<int:callback_id>/undo/", callback_views.console_undo, name="console-undo"),
     path("preferences/", console_views.console_preferences, name="console-preferences"),
     path(
         "callbacks/<int:callback_id>/confirm-details/",
-        console_views.console_details_confirm,
+        callback_views.console_details_confirm,
         name="console-details-confirm",
     ),
     path(
         "callbacks/<int:callback_id>/verify-details/",
-        console_views.console_details_verify,
+        callback_views.console_details_verify,
         name="console-details-verify",
     ),
     path(
@@ -158,7 +159,7 @@ urlpatterns = [
         console_views.console_release,
         name="console-release",
     ),
-    path("callbacks/<int:callback_id>/book/", console_views.console_book, name="console-book"),
+    path("callbacks/<int:callback_id>/book/", callback_views.console_book, name="console-book"),
     path("profile/", call_settings_views.console_profile, name="console-profile"),
     path("profile/phone/", call_settings_views.console_profile_phone, name="console-profile-phone"),
     path(

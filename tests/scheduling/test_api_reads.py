@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from clinic.audit import events as audit
 from intake.models import LeadEvent
-from scheduling import apis, selectors, services
+from scheduling import selectors, services
+from scheduling.apis import callbacks as apis
 from scheduling.models import Availability, Clinician
 from tests.factories import submit_lead
 

@@ -20,7 +20,7 @@ def test_the_queue_is_for_coordinators_only(api_client, marketer, queue):
 
 
 def test_the_queue_pages_by_keyset_in_queue_order(api_client, coordinator, queue, monkeypatch):
-    from scheduling import apis
+    from scheduling.apis import callbacks as apis
 
     monkeypatch.setattr(apis, "PAGE_SIZE", 2)
     Callback.objects.filter(pk=queue[3].pk).update(is_urgent=True)
