@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -16,45 +15,19 @@ from notifications.services import inbound_receive
 from scheduling import links, selectors, services
 from scheduling.models import (
     Appointment,
-    Availability,
     AvailabilityException,
     Callback,
-    Clinician,
 )
 from tests.factories import submit_lead
+from tests.scheduling.conftest import ny
 from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
-# Monday 2026-11-30 08:00 in New York.
-MONDAY_MORNING = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
-
 
 @pytest.fixture(autouse=True)
-def _clinic(settings):
-    settings.CLINIC_TIME_ZONE = "America/New_York"
-    settings.CLINIC_HOLIDAYS_COUNTRY = ""
-    settings.QUIET_HOURS_START = "23:59"
-    settings.QUIET_HOURS_END = "00:00"
-    with time_machine.travel(MONDAY_MORNING, tick=False):
-        yield
-
-
-@pytest.fixture
-def clinician():
-    clinician = Clinician.objects.create(name="Dr. Rivera", slot_minutes=60)
-    for day in range(5):
-        Availability.objects.create(
-            clinician=clinician, weekday=day, starts_at=time(9), ends_at=time(12)
-        )
-    return clinician
-
-
-def ny(day: int, hour: int, minute: int = 0) -> datetime:
-    """A November 2026 wall time in New York, as UTC."""
-    return datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo("America/New_York")).astimezone(
-        UTC
-    )
+def _clinic(monday_morning_in_new_york):
+    """Every test here runs on Monday morning in New York (tests/scheduling/conftest.py)."""
 
 
 @pytest.fixture

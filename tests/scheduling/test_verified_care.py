@@ -7,8 +7,7 @@ address can cancel that one request, never an appointment (issue 20, item 4)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import pytest
 import time_machine
@@ -19,14 +18,13 @@ from intake.models import Lead, LeadEvent
 from notifications.models import Message
 from notifications.services import inbound_receive
 from scheduling import services
-from scheduling.models import Appointment, Availability, Clinician
+from scheduling.models import Appointment
 from tests.factories import submit_lead
+from tests.scheduling.conftest import MONDAY_MORNING, ny
 from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
 
-# Monday 2026-11-30 08:00 in New York.
-MONDAY_MORNING = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
 PHONE = "+12025550143"
 EMAIL = "maria.lopez@example.org"
 STRANGER_EMAIL = "stranger@example.net"
@@ -37,30 +35,8 @@ NOTICE = (
 
 
 @pytest.fixture(autouse=True)
-def _monday(settings):
-    settings.CLINIC_TIME_ZONE = "America/New_York"
-    settings.CLINIC_HOLIDAYS_COUNTRY = ""
-    settings.QUIET_HOURS_START = "23:59"
-    settings.QUIET_HOURS_END = "00:00"
-    with time_machine.travel(MONDAY_MORNING, tick=False):
-        yield
-
-
-@pytest.fixture
-def clinician():
-    clinician = Clinician.objects.create(name="Dr. Rivera", slot_minutes=60)
-    for day in range(5):
-        Availability.objects.create(
-            clinician=clinician, weekday=day, starts_at=time(9), ends_at=time(12)
-        )
-    return clinician
-
-
-def ny(day: int, hour: int, minute: int = 0) -> datetime:
-    """A November 2026 wall time in New York, as UTC."""
-    return datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo("America/New_York")).astimezone(
-        UTC
-    )
+def _monday(monday_morning_in_new_york):
+    """Every test here runs on Monday morning in New York (tests/scheduling/conftest.py)."""
 
 
 @pytest.fixture
