@@ -32,6 +32,9 @@ CSRF_EXEMPT = {
     "webhooks:call-person": "Twilio; X-Twilio-Signature, no session",
     "webhooks:call-dial-ended": "Twilio; X-Twilio-Signature, no session",
     "webhooks:call-status": "Twilio; X-Twilio-Signature, no session",
+    "webhooks:call-recording": "Twilio; X-Twilio-Signature, no session",
+    "webhooks:call-browser": "Twilio; X-Twilio-Signature, no session",
+    "webhooks:call-browser-status": "Twilio; X-Twilio-Signature, no session",
 }
 
 

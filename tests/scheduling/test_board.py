@@ -82,7 +82,7 @@ def test_every_count_on_the_board_is_the_length_of_its_list(
 
 
 def test_a_long_list_says_how_many_more_than_it_shows(board, route, monkeypatch):
-    monkeypatch.setattr("scheduling.selectors.BOARD_ROWS", 2)
+    monkeypatch.setattr("scheduling.selectors.alerts.BOARD_ROWS", 2)
     for name in ("Ann", "Bea", "Cy"):
         _due(route(submit_lead(first_name=name)), -10)
 
