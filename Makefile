@@ -31,7 +31,7 @@ test: setup
 	$(BIN)/ruff format --check .
 	DJANGO_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python scripts/structure_report.py --check --no-duplicates
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python scripts/run_tests.py $(PYTEST_ARGS)
 
 ## Run every benchmark (PostgreSQL and Redis on 127.0.0.1) and print one table of
 ## figure, measured, target, met; writes docs/benchmarks.md with the machine's description.

@@ -143,8 +143,11 @@ def test_every_dashboard_table_has_headers_that_stick_and_small_counts_are_marks
     csv_header = next(csv.reader(io.StringIO(csv_text)))
     numbers = [h.removesuffix(" (seconds)") for h in csv_header if not h.endswith(" suppressed")]
     assert numbers == ["Key", *headings]
+    # The nine funnel counts, then the conversations count (issue 23: time to first
+    # conversation per article), each with its flag.
     assert [h for h in csv_header if h.endswith(" suppressed")] == [
-        f"{heading} suppressed" for heading in headings[1:10]
+        *(f"{heading} suppressed" for heading in headings[1:10]),
+        "Conversations suppressed",
     ]
 
     # A suppressed count is a hatched mark, never a bar drawn to any length.
@@ -265,7 +268,7 @@ def test_the_table_shows_a_default_set_of_columns_and_remembers_the_marketers_ch
     page.keyboard.press("Space")
     chosen = ["Form starts", *DEFAULT_HEADINGS[1:]]
     assert _shown_headings(page) == ["Article", *chosen]
-    assert "8 of 22" in chooser.locator("summary").inner_text()
+    assert "8 of 25" in chooser.locator("summary").inner_text()
     # Every row keeps one cell per shown heading.
     cells = page.locator('table[data-table="report"] tbody tr').first.locator("th, td")
     shown_cells = cells.evaluate_all(
