@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from clinic import roles
 from clinic.errors import ErrorSerializer
+from clinic.openapi import NOT_FOUND
 from scheduling import selectors
 from scheduling.models import Call
 from scheduling.services import click_to_call
@@ -51,6 +52,7 @@ class CallbackCallApi(APIView):
             202: CallPlacedOutputSerializer,
             400: ErrorSerializer,
             403: ErrorSerializer,
+            404: NOT_FOUND,
             409: OpenApiResponse(
                 ErrorSerializer,
                 description=(

@@ -15,6 +15,7 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from notifications import conversations
 from notifications.models import SmsConversation
+from scheduling.apis.callbacks import QuerySerializer
 from scheduling.services import inbox
 
 CARE = [roles.HasRole.of(roles.COORDINATOR, roles.SUPERVISOR)]
@@ -68,7 +69,7 @@ class InboxListApi(APIView):
 
     permission_classes = CARE
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         show = serializers.ChoiceField(
             choices=["all", "mine", "unassigned", "unread"], required=False, default="all"
         )
