@@ -104,5 +104,7 @@ def test_the_inbox_and_a_thread_have_no_serious_violations(
     assert serious_violations(page) == []
     page.get_by_role("button", name="Send text").click()  # empty: an error, focused
     page.locator("#reply-error").wait_for()
-    assert page.evaluate("() => document.activeElement.id") == "reply-error"
+    # The error takes the focus once the page has loaded (inbox.js, on DOMContentLoaded):
+    # waited for, not read at the instant the element appears.
+    page.wait_for_function("() => document.activeElement.id === 'reply-error'", timeout=5000)
     assert serious_violations(page) == []
