@@ -17,8 +17,14 @@ class ReadAuditedAdmin(admin.ModelAdmin):
     this one records that read on the audit trail in ``read_record``, through its own
     app's service (a lead's read, a message's read)."""
 
-    def read_record(self, obj: Any, *, what: str) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must record reads of {obj._meta.label}")
+    read_record: Any  # (obj, *, what) -> None: each app records the read its own way
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # An admin that shows personal data and records no read is refused at import,
+        # not found out on the first page opened.
+        super().__init_subclass__(**kwargs)
+        if not callable(getattr(cls, "read_record", None)):
+            raise TypeError(f"{cls.__name__} must define read_record(obj, *, what)")
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
         obj = super().get_object(request, object_id, from_field)
