@@ -56,6 +56,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -326,27 +327,42 @@ def lead_request(campaign: str, index: int) -> tuple[bytes, dict[str, str]]:
     return json.dumps(body).encode(), headers
 
 
-async def open_loop(port: int, rate: float, requests: list[tuple[bytes, dict]]) -> list[tuple]:
-    """(due, sent, done, status) of each request, wall-clock seconds; status 0 = no answer."""
+class Sent(NamedTuple):
+    """One POST of the open loop, wall-clock seconds: when it was due, when the generator
+    got to it, when it went (after waiting for one of MAX_IN_FLIGHT slots), when its
+    answer came; and the answer (the status, "timeout" or the connection error)."""
+
+    due: float
+    started: float
+    sent: float
+    done: float
+    status: str
+
+
+async def open_loop(port: int, rate: float, requests: list[tuple[bytes, dict]]) -> list[Sent]:
     client = Client(HOST, port)
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(MAX_IN_FLIGHT)
-    records: list[tuple] = [()] * len(requests)
+    records: list[Sent] = []
     start = loop.time() + 0.1
     to_wall = time.time() - loop.time()
 
-    async def one(k: int, due: float) -> None:
+    async def one(k: int, due: float) -> Sent:
         body, headers = requests[k]
+        started = loop.time()
         async with gate:
             sent = loop.time()
             try:
-                status = await asyncio.wait_for(
+                answer = await asyncio.wait_for(
                     client.post(LEADS, body, headers), POST_TIMEOUT_SECONDS
                 )
-            except (OSError, asyncio.IncompleteReadError, ValueError):
-                status = 0
+                status = str(answer)
+            except TimeoutError:
+                status = "timeout"
+            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+                status = type(error).__name__
             done = loop.time()
-        records[k] = (due + to_wall, sent + to_wall, done + to_wall, status)
+        return Sent(*(moment + to_wall for moment in (due, started, sent, done)), status)
 
     tasks = []
     for k in range(len(requests)):
@@ -355,7 +371,7 @@ async def open_loop(port: int, rate: float, requests: list[tuple[bytes, dict]]) 
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(k, due)))
-    await asyncio.gather(*tasks)
+    records.extend(await asyncio.gather(*tasks))
     return records
 
 
@@ -366,7 +382,7 @@ def loadgen_main(connection, port: int, rate: float, first: int, count: int, cam
     records = asyncio.run(open_loop(port, rate, requests))
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    connection.send({"records": records, "cpu": cpu})
+    connection.send({"records": [tuple(record) for record in records], "cpu": cpu})
     connection.close()
 
 
@@ -572,10 +588,17 @@ def declared_queues(env: dict[str, str]) -> list[str]:
 
 
 def topology(queues: list[str]) -> tuple[Worker, ...]:
+    """WORKERS when config.celery declares each of their queues, else SINGLE_WORKER; a
+    declared queue that neither names goes to the last worker (said), so no task waits."""
     chosen = WORKERS if all(q in queues for w in WORKERS for q in w.queues) else SINGLE_WORKER
     consumed = {q for w in chosen for q in w.queues}
-    if missing := [q for q in queues if q not in consumed]:
-        log(f"warning: no worker consumes {', '.join(missing)} (declared in config.celery)")
+    if missing := tuple(q for q in queues if q not in consumed):
+        log(f"no worker of the topology consumes {', '.join(missing)}: the last one does")
+        last = chosen[-1]
+        chosen = (
+            *chosen[:-1],
+            Worker(last.name, last.queues + missing, last.pool, last.concurrency),
+        )
     return chosen
 
 
@@ -631,7 +654,7 @@ class Burst:
     rate: float
     seconds: float
     first: int
-    sent: list[tuple] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
     loadgen_cpu: float = 0.0
     drained_in: float | None = None
     stored: dict[str, tuple[float, float | None]] = field(default_factory=dict)
@@ -654,22 +677,25 @@ def run_burst(stack: Stack, burst: Burst, drain: float) -> None:
     log(f"{burst.name}: {burst.rate:g} leads/s for {burst.seconds:g} s ({burst.count} leads)")
     started = time.time()
     out = generate(stack.port, burst.rate, burst.first, burst.count, burst.campaign)
-    burst.sent, burst.loadgen_cpu = out["records"], out["cpu"]
-    accepted = {phone_of(burst.first + k) for k, r in enumerate(burst.sent) if r[3] == 201}
+    burst.sent = [Sent(*record) for record in out["records"]]
+    burst.loadgen_cpu = out["cpu"]
+    answered = {phone_of(burst.first + k) for k, r in enumerate(burst.sent) if r.status == "201"}
     deadline = time.monotonic() + drain
     posted_end = time.monotonic()
     while True:
         assert stack.arrivals is not None
         burst.arrivals = stack.arrivals.refresh().by_number
         burst.stored, burst.emails_waiting = progress(burst.campaign, started)
-        arrived = sum(1 for phone in accepted if phone in burst.arrivals)
+        # Every lead stored or answered 201 (a POST that timed out may be stored).
+        expected = answered | set(burst.stored)
+        arrived = sum(1 for phone in expected if phone in burst.arrivals)
         unrouted = sum(1 for _, processed in burst.stored.values() if processed is None)
-        if arrived == len(accepted) and not unrouted and not burst.emails_waiting:
+        if arrived == len(expected) and not unrouted and not burst.emails_waiting:
             burst.drained_in = time.monotonic() - posted_end
             return
         if time.monotonic() >= deadline:
             log(
-                f"{burst.name}: after {drain:g} s of drain {arrived}/{len(accepted)} SMS,"
+                f"{burst.name}: after {drain:g} s of drain {arrived}/{len(expected)} SMS,"
                 f" {unrouted} unrouted, {burst.emails_waiting} email confirmations waiting"
             )
             return
@@ -708,13 +734,15 @@ class Figures:
 
 def burst_figures(figures: Figures, burst: Burst, drain: float) -> dict[str, float]:
     name, sent = burst.name, burst.sent
-    accepted = [(phone_of(burst.first + k), r) for k, r in enumerate(sent) if r[3] == 201]
+    leads = [(phone_of(burst.first + k), r) for k, r in enumerate(sent)]
     inf = float("inf")
-    to_sms = [min(burst.arrivals[p]) - r[1] if p in burst.arrivals else inf for p, r in accepted]
-    arrived = sum(1 for p, _ in accepted if p in burst.arrivals)
+    # Submit: when the client sent the POST (whatever the answer: one that timed out may
+    # still have been stored and confirmed).
+    to_sms = [min(burst.arrivals[p]) - r.sent if p in burst.arrivals else inf for p, r in leads]
+    arrived = sum(1 for p, _ in leads if p in burst.arrivals)
     from_created = [
         min(burst.arrivals[p]) - burst.stored[p][0]
-        for p, _ in accepted
+        for p, _ in leads
         if p in burst.arrivals and p in burst.stored
     ]
     routed = [
@@ -722,18 +750,24 @@ def burst_figures(figures: Figures, burst: Burst, drain: float) -> dict[str, flo
         for created, processed in burst.stored.values()
     ]
     unrouted = sum(1 for value in routed if value == inf)
-    duplicates = sum(len(times) - 1 for p, times in burst.arrivals.items() if p in dict(accepted))
-    lags = [(r[1] - r[0]) * 1000 for r in sent]
-    posts = [(r[2] - r[1]) * 1000 for r in sent if r[3] == 201]
-    span = max(r[1] for r in sent) - min(r[1] for r in sent)
+    mine = {p for p, _ in leads}
+    duplicates = sum(len(times) - 1 for p, times in burst.arrivals.items() if p in mine)
+    # The generator's own lateness, and the wait for a free slot (a server that falls
+    # behind fills all MAX_IN_FLIGHT), in ms.
+    lags = [(r.started - r.due) * 1000 for r in sent]
+    slot_waits = [(r.sent - r.started) * 1000 for r in sent]
+    posts = [(r.done - r.sent) * 1000 for r in sent if r.status == "201"]
+    span = max(r.sent for r in sent) - min(r.sent for r in sent)
     achieved = (len(sent) - 1) / span if span > 0 else float("nan")
-    statuses = Counter(str(r[3] or "no answer") for r in sent)
+    statuses = Counter(r.status for r in sent)
     label = f"bursts {name} ({burst.rate:g}/s x {burst.seconds:g} s)"
     print(
         f"\n{label}: {len(sent)} POSTs sent at {achieved:.1f}/s achieved"
-        f" (offered {burst.rate:g}/s); answers {dict(statuses)}; POST p50 / p99"
-        f" {percentile(posts, 0.5):.1f} / {percentile(posts, 0.99):.1f} ms; send lag p50 / p99"
-        f" / max {percentile(lags, 0.5):.1f} / {percentile(lags, 0.99):.1f} / {max(lags):.1f} ms;"
+        f" (offered {burst.rate:g}/s); answers {dict(statuses)} (timeout: no answer within"
+        f" {POST_TIMEOUT_SECONDS:g} s); POST p50 / p99 {percentile(posts, 0.5):.1f} /"
+        f" {percentile(posts, 0.99):.1f} ms; send lag p50 / p99 / max"
+        f" {percentile(lags, 0.5):.1f} / {percentile(lags, 0.99):.1f} / {max(lags):.1f} ms;"
+        f" waits for one of {MAX_IN_FLIGHT} connections p99 {percentile(slot_waits, 0.99):.0f} ms;"
         f" generator CPU {burst.loadgen_cpu:.1f} s ({burst.loadgen_cpu / burst.seconds:.0%} of a"
         f" core); " + (
             f"drained {burst.drained_in:.1f} s after the last POST"
@@ -743,7 +777,8 @@ def burst_figures(figures: Figures, burst: Burst, drain: float) -> dict[str, flo
     )  # fmt: skip
     sms_arrived = [value for value in to_sms if value != inf]
     print(
-        f"{label}: of the SMS that arrived, submit -> SMS p50 / p99 / max"
+        f"{label}: {len(burst.stored)} stored, {len(routed) - unrouted} routed, {arrived} SMS"
+        " at the provider; of those, submit -> SMS p50 / p99 / max"
         f" {percentile(sms_arrived, 0.5) * 1000:.0f} / {percentile(sms_arrived, 0.99) * 1000:.0f}"
         f" / {max(sms_arrived or [float('nan')]) * 1000:.0f} ms; from created_at p50 / p99"
         f" {percentile(from_created, 0.5) * 1000:.0f} / {percentile(from_created, 0.99) * 1000:.0f}"
@@ -916,6 +951,8 @@ def main() -> int:
             if burst.drained_in is None:
                 print("A did not drain: CPU per lead is a lower bound (work was left undone).")
         if "B" in args.only:
+            if "A" in args.only and burst.drained_in is None:
+                print("B starts with A's backlog still being worked off: it measures both.")
             burst = Burst("B", args.rate_b, args.seconds_b, first=next_index)
             next_index += burst.count
             run_burst(stack, burst, args.drain)
