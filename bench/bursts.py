@@ -455,6 +455,8 @@ class CpuMeter(threading.Thread):
             return "redis"
         if pid == self.postmaster or ppid == self.postmaster:
             title = cmdline(pid)
+            if pid != self.postmaster and not title.startswith("postgres:"):
+                return None  # just forked, not yet titled: looked at again next time
             if self.mine.search(title) or not self.backend.search(title):
                 return "database"  # this database's backends, the shared background
             return "other databases"
