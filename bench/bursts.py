@@ -885,7 +885,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick or quick_mode():
         args.rate_a, args.seconds_a, args.rate_b, args.seconds_b = 20.0, 5.0, 40.0, 3.0
-        args.drain, args.max_seconds = min(args.drain, 60.0), 2.0
+        args.drain, args.max_seconds = min(args.drain, 30.0), 2.0
 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(f"bench: signal {signum}"))
     os.chdir(BASE_DIR)
