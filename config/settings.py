@@ -625,6 +625,8 @@ CELERY_BEAT_SCHEDULE["collect-missing-call-recordings"] = {
 
 CLINIC_NAME = env.str("CLINIC_NAME", default="Sterling Institute")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="+14753292686")
+# Where consultations in person take place (calendar invitations' LOCATION); empty: none.
+CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="")
 # Calls to an article's tracking number ring this line (default: CLINIC_PHONE).
 CLINIC_FORWARD_NUMBER = env.str("CLINIC_FORWARD_NUMBER", default=CLINIC_PHONE)
 CALL_FORWARD_RING_SECONDS = env.int("CALL_FORWARD_RING_SECONDS", default=20)

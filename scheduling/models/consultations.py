@@ -117,6 +117,9 @@ class Appointment(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
+    # The calendar event's SEQUENCE (RFC 5545): raised with every change the person is
+    # sent an invitation or cancellation for, so their calendar replaces the event.
+    ics_sequence = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["starts_at"]

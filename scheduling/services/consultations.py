@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment, CallAttempt, Callback, Clinician
 from scheduling.services import conversations
 from scheduling.services.callback_state import callback_held
+from scheduling.services.invitations import appointment_ics
 from scheduling.services.outreach import lead_message
 from scheduling.services.refusals import callback_refusal_check
 
@@ -33,44 +33,25 @@ REMINDERS = (("24h", timedelta(hours=24)), ("2h", timedelta(hours=2)))
 NO_REMINDER_AFTER_BOOKING = timedelta(hours=12)
 
 
-def appointment_ics(appointment: Appointment) -> str:
-    """An iCalendar (RFC 5545) invitation: time, place and the clinic's phone; no
-    health information, no clinician name (it can hint at a specialty)."""
-
-    def stamp(moment: datetime) -> str:
-        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-    def text(value: str) -> str:
-        return (
-            value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-        )
-
-    domain = settings.PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0] or "clinic"
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:-//{text(settings.CLINIC_NAME)}//Consultations//EN",
-        "METHOD:REQUEST",
-        "BEGIN:VEVENT",
-        f"UID:appointment-{appointment.pk}@{domain}",
-        f"DTSTAMP:{stamp(timezone.now())}",
-        f"DTSTART:{stamp(appointment.starts_at)}",
-        f"DTEND:{stamp(appointment.ends_at)}",
-        f"SUMMARY:{text('Consultation with ' + settings.CLINIC_NAME)}",
-        f"DESCRIPTION:{text('Questions or changes: ' + settings.CLINIC_PHONE)}",
-        "STATUS:CONFIRMED",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "\r\n".join(lines) + "\r\n"
-
-
 def _when(appointment: Appointment, tz_name: str) -> str:
     zone = business_time.person_zone(tz_name)
     local = appointment.starts_at.astimezone(zone)
     return f"{local:%A, %B} {local.day} at {local:%I:%M %p}".replace(" 0", " ") + (
         f" {local.tzname()}" if local.tzname() else ""
     )
+
+
+# The calendar file each message carries: a booking adds the event, a cancellation
+# removes it (the same UID, a higher SEQUENCE).
+INVITATION_METHODS = {"appointment_booked": "REQUEST", "appointment_cancelled": "CANCEL"}
+
+
+def _invitation(appointment: Appointment, *, template: str, lead_id: int) -> tuple[str, str] | None:
+    method = INVITATION_METHODS.get(template)
+    if method is None:
+        return None
+    discreet = not intake_selectors.lead_contact_preferences(lead_id=lead_id).mention_clinic_ok
+    return ("consultation.ics", appointment_ics(appointment, method=method, discreet=discreet))
 
 
 def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) -> list[Message]:
@@ -88,9 +69,7 @@ def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) 
             "manage_url": links.appointment_manage_url(appointment_id=appointment.pk),
         },
         key=key,
-        attachment=("consultation.ics", appointment_ics(appointment))
-        if template == "appointment_booked"
-        else None,
+        attachment=_invitation(appointment, template=template, lead_id=lead.pk),
         # A reminder that cannot go before the consultation is not sent at all.
         give_up_at=appointment.starts_at if purpose == Message.Purpose.REMINDER else None,
         verified_only=True,
@@ -244,24 +223,32 @@ def appointment_reschedule_request(*, appointment_id: int) -> bool:
 
 
 def appointment_cancel(*, appointment_id: int, by_person: bool) -> bool:
-    """Cancel and free the slot. A person who cancels is told it is done."""
+    """Cancel and free the slot. The person is told it is done (``by_person``: they
+    asked), on their verified details, and sent the calendar cancellation."""
     with transaction.atomic():
         appointment = _active(appointment_id)
         if appointment is None:
             return False
         appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = timezone.now()
-        appointment.save(update_fields=["status", "cancelled_at"])
+        appointment.ics_sequence += 1
+        appointment.save(update_fields=["status", "cancelled_at", "ics_sequence"])
         notification_services.messages_cancel(
             dedupe_key_prefix=f"appointment-reminder:{appointment.pk}:"
         )
-        if by_person:
-            _notify(
-                appointment,
-                template="appointment_cancelled",
-                purpose=Message.Purpose.REPLY,
-                key=f"appointment-cancelled:{appointment.pk}",
-            )
+        logger.info(
+            "appointment.cancelled",
+            extra={"appointment_id": appointment.pk, "by_person": by_person},
+        )
+        # Told either way, with the calendar cancellation: a coordinator's cancelling
+        # (on the phone with them, or moving them to another time) must not leave the
+        # old time in their calendar.
+        _notify(
+            appointment,
+            template="appointment_cancelled",
+            purpose=Message.Purpose.REPLY,
+            key=f"appointment-cancelled:{appointment.pk}",
+        )
     return True
 
 
