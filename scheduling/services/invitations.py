@@ -23,6 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from scheduling.models import Appointment
+from scheduling.services.places import calendar_location
 
 Method = Literal["REQUEST", "CANCEL"]
 # The VTIMEZONE describes the zone's rules around the appointment only: every
@@ -53,14 +54,6 @@ def _summary(*, discreet: bool) -> str:
     return f"Consultation with {settings.CLINIC_NAME}"
 
 
-def _location(*, discreet: bool) -> str:
-    """Where: the clinic's address, never its name when the person asked for discretion."""
-    address = settings.CLINIC_ADDRESS.strip()
-    if not address or discreet:
-        return address
-    return f"{settings.CLINIC_NAME}, {address}"
-
-
 def appointment_ics(
     appointment: Appointment, *, method: Method = "REQUEST", discreet: bool = False
 ) -> str:
@@ -79,8 +72,10 @@ def appointment_ics(
         organizer=_organizer(discreet=discreet),
         status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
     )
-    if location := _location(discreet=discreet):
+    if location := calendar_location(appointment, discreet=discreet):
         event.add("location", location)
+    if appointment.video_url:
+        event.add("url", appointment.video_url)
     calendar = icalendar.Calendar()
     calendar.add("prodid", f"-//{_domain()}//Consultations//EN")
     calendar.add("version", "2.0")
