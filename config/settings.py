@@ -625,6 +625,20 @@ CELERY_BEAT_SCHEDULE["collect-missing-call-recordings"] = {
 
 CLINIC_NAME = env.str("CLINIC_NAME", default="Sterling Institute")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="+14753292686")
+# Where consultations in person take place (calendar invitations' LOCATION); empty: none.
+CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="")
+# How a consultation takes place unless the coordinator chooses: in_person, video, phone.
+CONSULTATION_DEFAULT_MODALITY = env.str("CONSULTATION_DEFAULT_MODALITY", default="in_person")
+# The video service's meeting address, with "{room}" where each appointment's own
+# unguessable room name goes (e.g. https://meet.example.org/clinic-{room}); empty: no
+# video consultations.
+VIDEO_ROOM_URL = env.str("VIDEO_ROOM_URL", default="")
+if CONSULTATION_DEFAULT_MODALITY not in ("in_person", "video", "phone"):
+    raise ImproperlyConfigured("CONSULTATION_DEFAULT_MODALITY: in_person, video or phone")
+if VIDEO_ROOM_URL and "{room}" not in VIDEO_ROOM_URL:
+    raise ImproperlyConfigured('VIDEO_ROOM_URL must contain "{room}"')
+if CONSULTATION_DEFAULT_MODALITY == "video" and not VIDEO_ROOM_URL:
+    raise ImproperlyConfigured("CONSULTATION_DEFAULT_MODALITY=video needs VIDEO_ROOM_URL")
 # Calls to an article's tracking number ring this line (default: CLINIC_PHONE).
 CLINIC_FORWARD_NUMBER = env.str("CLINIC_FORWARD_NUMBER", default=CLINIC_PHONE)
 CALL_FORWARD_RING_SECONDS = env.int("CALL_FORWARD_RING_SECONDS", default=20)

@@ -25,6 +25,9 @@ ALLOWED_CONTEXT = frozenset(
         # When a missed call will be tried again, in the person's zone.
         "next_try",
         "appointment_time",
+        # How the consultation takes place ("by video"), and where, in a sentence.
+        "appointment_modality",
+        "appointment_place",
         "manage_url",
         "alert_title",
         "alert_text",
@@ -174,6 +177,8 @@ SAMPLE_CONTEXT = {
     "callback_window": "tomorrow by 10:05 AM EST",
     "next_try": "on Wednesday at about 10:30 AM EST",
     "appointment_time": "Monday, December 7 at 10:30 AM EST",
+    "appointment_modality": "in person",
+    "appointment_place": "In person at Sterling Institute, 1250 Chapel Street, New Haven.",
     "manage_url": "https://clinic.example/r/abcdefghijklmnopqrstuvwxyz0123456789/",
     "alert_title": "Alert",
     "alert_text": "Details",
@@ -198,6 +203,7 @@ MAX_SEGMENTS = {
     "appointment_booked_crisis": 2,
     "appointment_reminder_crisis": 2,
     "appointment_cancelled_crisis": 2,
+    "appointment_moved_crisis": 2,
 }
 
 

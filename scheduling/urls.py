@@ -65,6 +65,11 @@ api_urlpatterns = [
     ),
     path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
+    path(
+        "appointments/<int:appointment_id>/move/",
+        apis.AppointmentMoveApi.as_view(),
+        name="appointment-move",
+    ),
     re_path(
         r"^appointments/(?P<appointment_id>\d+)/(?P<action>cancel|attended|no-show)/$",
         apis.AppointmentActionApi.as_view(),

@@ -12,11 +12,17 @@ from scheduling.apis.callbacks import (
     CallbackRefusalAcknowledgeApi,
     CallbackReleaseApi,
 )
-from scheduling.apis.consultations import AppointmentActionApi, AppointmentListApi, SlotListApi
+from scheduling.apis.consultations import (
+    AppointmentActionApi,
+    AppointmentListApi,
+    AppointmentMoveApi,
+    SlotListApi,
+)
 
 __all__ = [
     "AppointmentActionApi",
     "AppointmentListApi",
+    "AppointmentMoveApi",
     "CallbackAttemptsApi",
     "CallbackClaimNextApi",
     "CallbackListApi",

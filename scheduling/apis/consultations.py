@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.errors import ErrorSerializer
+from clinic.errors import ErrorSerializer, error_body
 from clinic.openapi import NOT_FOUND, server_rules
 from intake import selectors as intake_selectors
 from scheduling import selectors, services
@@ -87,9 +87,12 @@ class AppointmentOutputSerializer(serializers.ModelSerializer):
             "starts_at",
             "ends_at",
             "status",
+            "modality",
+            "video_url",
             "created_at",
             "confirmed_at",
             "cancelled_at",
+            "moved_at",
         ]
 
 
@@ -113,6 +116,32 @@ class AppointmentInputSerializer(serializers.Serializer):
     lead_id = serializers.IntegerField()
     clinician_id = serializers.IntegerField()
     starts_at = serializers.DateTimeField()
+    modality = serializers.ChoiceField(
+        choices=Appointment.Modality.choices,
+        required=False,
+        help_text="In person, video (a join link of its own) or phone; default: the clinic's.",
+    )
+
+
+class AppointmentMoveInputSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    clinician_id = serializers.IntegerField(
+        required=False, help_text="Another clinician; default: the appointment's own."
+    )
+
+
+class SlotTakenSerializer(ErrorSerializer):
+    """A 409 for a time that is not free: the next open times to offer instead."""
+
+    next_slots = SlotOutputSerializer(many=True)
+
+
+def _slot_taken(error: services.SlotTaken) -> Response:
+    body = {
+        **error_body(error.code, error.message, error.fields),
+        "next_slots": SlotOutputSerializer(error.next_slots, many=True).data,
+    }
+    return Response(body, status=status.HTTP_409_CONFLICT)
 
 
 class AppointmentListApi(APIView):
@@ -138,7 +167,7 @@ class AppointmentListApi(APIView):
             201: AppointmentBookedOutputSerializer,
             400: ErrorSerializer,
             403: ErrorSerializer,
-            409: ErrorSerializer,
+            409: SlotTakenSerializer,
         },
         extensions=server_rules(
             lead_id="An existing lead.",
@@ -152,12 +181,16 @@ class AppointmentListApi(APIView):
         data = serializer.validated_data
         if not intake_selectors.lead_exists(lead_id=data["lead_id"]):
             raise ValidationError({"lead_id": ["Unknown lead."]})
-        appointment = services.appointment_book(
-            lead_id=data["lead_id"],
-            clinician_id=data["clinician_id"],
-            starts_at=data["starts_at"],
-            booked_by_id=request.user.pk,
-        )
+        try:
+            appointment = services.appointment_book(
+                lead_id=data["lead_id"],
+                clinician_id=data["clinician_id"],
+                starts_at=data["starts_at"],
+                booked_by_id=request.user.pk,
+                modality=data.get("modality"),
+            )
+        except services.SlotTaken as error:
+            return _slot_taken(error)
         _leads_read(_lead_ids([appointment]), what="appointments API")
         appointment = selectors.appointment_get(appointment_id=appointment.pk)
         body = {
@@ -199,6 +232,48 @@ class AppointmentActionApi(APIView):
                 )
         else:
             services.appointment_mark(appointment_id=appointment_id, attended=action == "attended")
+        appointment = selectors.appointment_get(appointment_id=appointment_id)
+        _leads_read(_lead_ids([appointment]), what="appointments API")
+        return Response(AppointmentOutputSerializer(appointment).data)
+
+
+class AppointmentMoveApi(APIView):
+    """``POST /api/v1/appointments/{id}/move/``: another time (and clinician), in one
+    conditional write; the person gets the new time and a calendar update, and the
+    old time's reminders are cancelled."""
+
+    permission_classes = CARE
+
+    @extend_schema(
+        operation_id="appointments_move",
+        request=AppointmentMoveInputSerializer,
+        responses={
+            200: AppointmentOutputSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: NOT_FOUND,
+            409: SlotTakenSerializer,
+        },
+        extensions=server_rules(
+            starts_at="An open time of the clinician (409 with the next open times otherwise).",
+            clinician_id="An active clinician.",
+        ),
+        tags=["consultations"],
+    )
+    def post(self, request: Request, appointment_id: int) -> Response:
+        get_object_or_404(Appointment, pk=appointment_id)
+        serializer = AppointmentMoveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            services.appointment_move(
+                appointment_id=appointment_id,
+                starts_at=data["starts_at"],
+                clinician_id=data.get("clinician_id"),
+                moved_by_id=request.user.pk,
+            )
+        except services.SlotTaken as error:
+            return _slot_taken(error)
         appointment = selectors.appointment_get(appointment_id=appointment_id)
         _leads_read(_lead_ids([appointment]), what="appointments API")
         return Response(AppointmentOutputSerializer(appointment).data)

@@ -103,6 +103,11 @@ class Appointment(models.Model):
         ATTENDED = "attended", "Attended"
         NO_SHOW = "no_show", "No-show"
 
+    class Modality(models.TextChoices):
+        IN_PERSON = "in_person", "In person"
+        VIDEO = "video", "By video"
+        PHONE = "phone", "By phone"
+
     ACTIVE = (Status.BOOKED, Status.CONFIRMED, Status.RESCHEDULE_REQUESTED)
 
     lead = models.ForeignKey("intake.Lead", on_delete=models.CASCADE, related_name="appointments")
@@ -117,6 +122,15 @@ class Appointment(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
+    # How the consultation takes place: at the clinic's address, by a video link made
+    # for this appointment (VIDEO_ROOM_URL), or by the clinician calling the person.
+    modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IN_PERSON)
+    video_url = models.URLField(max_length=300, blank=True)
+    # When it was last moved to another time (a move is a new booking for reminders).
+    moved_at = models.DateTimeField(null=True, blank=True)
+    # The calendar event's SEQUENCE (RFC 5545): raised with every change the person is
+    # sent an invitation or cancellation for, so their calendar replaces the event.
+    ics_sequence = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["starts_at"]

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 from scheduling.services.alerts import staff_alert_acknowledge, staff_notices_seen
+from scheduling.services.appointment_moves import SlotTaken, appointment_move
 from scheduling.services.attempts import CLOSING_OUTCOMES, attempt_log, retry_at_for
 from scheduling.services.callback_state import callback_held
 from scheduling.services.consultations import (
@@ -31,7 +32,6 @@ from scheduling.services.consultations import (
     appointment_book,
     appointment_cancel,
     appointment_confirm,
-    appointment_ics,
     appointment_mark,
     appointment_reminders_send,
     appointment_reply,
@@ -45,6 +45,7 @@ from scheduling.services.consultations import (
 from scheduling.services.crisis import callback_crisis_decide
 from scheduling.services.erasure import lead_work_erase
 from scheduling.services.inbound_calls import call_enqueue, call_missed_route, call_route
+from scheduling.services.invitations import appointment_ics
 from scheduling.services.preferences import console_preference_set
 from scheduling.services.queue import (
     callback_assign,
@@ -84,12 +85,14 @@ __all__ = [
     "CLOSING_OUTCOMES",
     "CONFIRMATION_PER_ADDRESS_WINDOW",
     "UNDO_WINDOW",
+    "SlotTaken",
     "appointment_admit",
     "appointment_book",
     "appointment_cancel",
     "appointment_confirm",
     "appointment_ics",
     "appointment_mark",
+    "appointment_move",
     "appointment_reminders_send",
     "appointment_reply",
     "appointment_reschedule_request",

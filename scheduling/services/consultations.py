@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clinic import business_time
 from clinic.crypto import phone_hash
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
@@ -18,12 +16,13 @@ from intake.models import Lead
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Message
-from scheduling import links
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Appointment, CallAttempt, Callback, Clinician
 from scheduling.services import conversations
+from scheduling.services.appointment_messages import appointment_notify, reminder_key
+from scheduling.services.appointment_moves import SlotTaken, next_open_slots
 from scheduling.services.callback_state import callback_held
-from scheduling.services.outreach import lead_message
+from scheduling.services.places import modality_checked
 from scheduling.services.refusals import callback_refusal_check
 
 logger = logging.getLogger(__name__)
@@ -33,72 +32,13 @@ REMINDERS = (("24h", timedelta(hours=24)), ("2h", timedelta(hours=2)))
 NO_REMINDER_AFTER_BOOKING = timedelta(hours=12)
 
 
-def appointment_ics(appointment: Appointment) -> str:
-    """An iCalendar (RFC 5545) invitation: time, place and the clinic's phone; no
-    health information, no clinician name (it can hint at a specialty)."""
-
-    def stamp(moment: datetime) -> str:
-        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-    def text(value: str) -> str:
-        return (
-            value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-        )
-
-    domain = settings.PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0] or "clinic"
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:-//{text(settings.CLINIC_NAME)}//Consultations//EN",
-        "METHOD:REQUEST",
-        "BEGIN:VEVENT",
-        f"UID:appointment-{appointment.pk}@{domain}",
-        f"DTSTAMP:{stamp(timezone.now())}",
-        f"DTSTART:{stamp(appointment.starts_at)}",
-        f"DTEND:{stamp(appointment.ends_at)}",
-        f"SUMMARY:{text('Consultation with ' + settings.CLINIC_NAME)}",
-        f"DESCRIPTION:{text('Questions or changes: ' + settings.CLINIC_PHONE)}",
-        "STATUS:CONFIRMED",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "\r\n".join(lines) + "\r\n"
-
-
-def _when(appointment: Appointment, tz_name: str) -> str:
-    zone = business_time.person_zone(tz_name)
-    local = appointment.starts_at.astimezone(zone)
-    return f"{local:%A, %B} {local.day} at {local:%I:%M %p}".replace(" 0", " ") + (
-        f" {local.tzname()}" if local.tzname() else ""
-    )
-
-
-def _notify(appointment: Appointment, *, template: str, purpose: str, key: str) -> list[Message]:
-    """Tell the person about their appointment (see ``outreach.lead_message`` for the
-    rules); the booking email carries the calendar invitation. Only to verified
-    details: the time, place, link and invitation of someone's care never go to a
-    phone or address a stranger may have typed into the form."""
-    lead = appointment.lead
-    return lead_message(
-        lead=lead,
-        purpose=purpose,
-        template=template,
-        context={
-            "appointment_time": _when(appointment, lead.timezone),
-            "manage_url": links.appointment_manage_url(appointment_id=appointment.pk),
-        },
-        key=key,
-        attachment=("consultation.ics", appointment_ics(appointment))
-        if template == "appointment_booked"
-        else None,
-        # A reminder that cannot go before the consultation is not sent at all.
-        give_up_at=appointment.starts_at if purpose == Message.Purpose.REMINDER else None,
-        verified_only=True,
-    )
-
-
 def appointment_book(
-    *, lead_id: int, clinician_id: int, starts_at: datetime, booked_by_id: int | None
+    *,
+    lead_id: int,
+    clinician_id: int,
+    starts_at: datetime,
+    booked_by_id: int | None,
+    modality: str | None = None,
 ) -> Appointment:
     """Book a free slot for a lead: the slot must be one the clinician offers and
     nobody holds (the database refuses a double booking even under a race). The lead
@@ -106,17 +46,18 @@ def appointment_book(
     confirmation by SMS and email with a calendar invitation, on the details they
     proved only (``scheduling.selectors.appointment_booking_notice`` tells the
     coordinator when it went nowhere). Booking itself needs nothing verified: the
-    coordinator is on the phone with the person."""
+    coordinator is on the phone with the person. ``modality``: in person, video (a
+    join link of its own) or phone; the clinic's default when not given."""
+    modality, video_url = modality_checked(modality)
     clinician = Clinician.objects.filter(pk=clinician_id, is_active=True).first()
     if clinician is None:
         raise ApplicationError("No such clinician.", fields={"clinician_id": ["Unknown."]})
     slot = scheduling_selectors.slot_find(clinician=clinician, starts_at=starts_at)
     if slot is None:
-        raise ApplicationError(
+        raise SlotTaken(
             "That time is not available.",
             code="slot_unavailable",
-            status_code=409,
-            fields={"starts_at": ["Not an open slot for this clinician."]},
+            next_slots=next_open_slots(clinician_id=clinician.pk),
         )
     now = timezone.now()
     try:
@@ -127,6 +68,8 @@ def appointment_book(
                 starts_at=slot.starts_at,
                 ends_at=slot.ends_at,
                 booked_by_id=booked_by_id,
+                modality=modality,
+                video_url=video_url,
             )
             intake_services.lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONTACTED)
             intake_services.lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONSULT_BOOKED)
@@ -140,24 +83,29 @@ def appointment_book(
                 lease_expires_at=None,
             )
             appointment = Appointment.objects.select_related("lead").get(pk=appointment.pk)
-            _notify(
+            appointment_notify(
                 appointment,
                 template="appointment_booked",
                 purpose=Message.Purpose.CONFIRMATION,
                 key=f"appointment-booked:{appointment.pk}",
             )
     except IntegrityError as error:
-        raise ApplicationError(
+        raise SlotTaken(
             "Someone else just booked that time.",
             code="slot_taken",
-            status_code=409,
-            fields={"starts_at": ["Already booked."]},
+            next_slots=next_open_slots(clinician_id=clinician.pk),
         ) from error
     return appointment
 
 
 def callback_book(
-    *, callback_id: int, user_id: int, clinician_id: int, starts_at: datetime, notes: str = ""
+    *,
+    callback_id: int,
+    user_id: int,
+    clinician_id: int,
+    starts_at: datetime,
+    notes: str = "",
+    modality: str | None = None,
 ) -> Appointment:
     """From the console: book a consultation for the callback's lead and log the call
     as "booked", in one transaction: the attempt exists only with its appointment, and
@@ -178,6 +126,7 @@ def callback_book(
             clinician_id=clinician_id,
             starts_at=starts_at,
             booked_by_id=user_id,
+            modality=modality,
         )
         attempt = CallAttempt.objects.create(
             callback=callback,
@@ -244,24 +193,32 @@ def appointment_reschedule_request(*, appointment_id: int) -> bool:
 
 
 def appointment_cancel(*, appointment_id: int, by_person: bool) -> bool:
-    """Cancel and free the slot. A person who cancels is told it is done."""
+    """Cancel and free the slot. The person is told it is done (``by_person``: they
+    asked), on their verified details, and sent the calendar cancellation."""
     with transaction.atomic():
         appointment = _active(appointment_id)
         if appointment is None:
             return False
         appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = timezone.now()
-        appointment.save(update_fields=["status", "cancelled_at"])
+        appointment.ics_sequence += 1
+        appointment.save(update_fields=["status", "cancelled_at", "ics_sequence"])
         notification_services.messages_cancel(
             dedupe_key_prefix=f"appointment-reminder:{appointment.pk}:"
         )
-        if by_person:
-            _notify(
-                appointment,
-                template="appointment_cancelled",
-                purpose=Message.Purpose.REPLY,
-                key=f"appointment-cancelled:{appointment.pk}",
-            )
+        logger.info(
+            "appointment.cancelled",
+            extra={"appointment_id": appointment.pk, "by_person": by_person},
+        )
+        # Told either way, with the calendar cancellation: a coordinator's cancelling
+        # (on the phone with them, or moving them to another time) must not leave the
+        # old time in their calendar.
+        appointment_notify(
+            appointment,
+            template="appointment_cancelled",
+            purpose=Message.Purpose.REPLY,
+            key=f"appointment-cancelled:{appointment.pk}",
+        )
     return True
 
 
@@ -311,17 +268,19 @@ def appointment_reminders_send() -> int:
         until = appointment.starts_at - now
         # The 24-hour reminder only when it still comes well before the 2-hour one.
         name = "2h" if until <= REMINDERS[1][1] else "24h"
-        if name == "24h" and appointment.created_at > appointment.starts_at - REMINDERS[0][1]:
+        # A move is a new booking: its own confirmation, its own reminders.
+        booked_at = appointment.moved_at or appointment.created_at
+        if name == "24h" and booked_at > appointment.starts_at - REMINDERS[0][1]:
             continue  # booked less than a day ahead: the confirmation is fresh
-        if appointment.created_at > now - NO_REMINDER_AFTER_BOOKING:
+        if booked_at > now - NO_REMINDER_AFTER_BOOKING:
             continue
-        key = f"appointment-reminder:{appointment.pk}:{name}"
+        key = reminder_key(appointment, name)
         if notification_selectors.message_exists(dedupe_key=f"{key}:sms") or (
             notification_selectors.message_exists(dedupe_key=f"{key}:email")
         ):
             continue
         with transaction.atomic():
-            sent = _notify(
+            sent = appointment_notify(
                 appointment,
                 template="appointment_reminder",
                 purpose=Message.Purpose.REMINDER,

@@ -16,6 +16,7 @@ CRISIS_VARIANTS = frozenset(
         "missed_call",
         "unreachable",
         "appointment_booked",
+        "appointment_moved",
         "appointment_reminder",
         "appointment_cancelled",
     }

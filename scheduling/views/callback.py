@@ -22,7 +22,7 @@ from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
 from scheduling import call_views, console_page, selectors, services
-from scheduling.models import Callback
+from scheduling.models import Appointment, Callback
 from scheduling.selectors import recordings as recording_selectors
 from scheduling.views.console import CARE, LOGGED_KEY
 
@@ -122,6 +122,13 @@ def _callback_page(
         "slots": selectors.slots_available(
             start=timezone.now(), end=timezone.now() + timedelta(days=7), limit=60
         ),
+        # Video only where the clinic has a video service (VIDEO_ROOM_URL).
+        "modalities": [
+            (value, label)
+            for value, label in Appointment.Modality.choices
+            if value != Appointment.Modality.VIDEO or settings.VIDEO_ROOM_URL
+        ],
+        "default_modality": settings.CONSULTATION_DEFAULT_MODALITY,
         "is_supervisor": roles.has_role(request.user, roles.SUPERVISOR),
         "coordinators": get_user_model()
         .objects.filter(is_active=True, groups__name__in=CARE)
@@ -333,6 +340,7 @@ def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
             clinician_id=clinician,
             starts_at=moment,
             notes=notes,
+            modality=request.POST.get("modality") or None,
         )
     except ApplicationError as error:
         return _callback_page(

@@ -14,6 +14,7 @@ from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from scheduling import links, selectors, services
 from scheduling.models import Appointment
+from scheduling.services.places import appointment_place
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
 # The session key naming the attempt just logged, for the console's banner (an id, so
@@ -112,5 +113,11 @@ def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
             ),
             "active": appointment.status in Appointment.ACTIVE,
             "done": done,
+            "place": appointment_place(
+                appointment,
+                discreet=not intake_selectors.lead_contact_preferences(
+                    lead_id=appointment.lead_id
+                ).mention_clinic_ok,
+            ),
         },
     )
