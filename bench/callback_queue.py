@@ -24,8 +24,9 @@ shared machine the p99 is mostly waiting for a core. Prints p50/p99 against the
 targets, the number of callbacks claimed twice (must be 0), and EXPLAIN ANALYZE of
 claim-next's statement and the queue page's queries at the size loaded.
 
-Targets: claim-next p99 <= 20 ms, queue page p99 <= 50 ms, <= 4 queries of the view's
-own for each, 0 double claims.
+Targets: claim-next p99 <= 20 ms, queue page p99 <= 25 ms (console and API; it was
+50 ms until issue 24, met at 39.7 ms), <= 4 queries of the view's own for each, 0
+double claims.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from results import result as result_line
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "clinic_bench_queue"
+# The p99 targets, in ms of server time (issue 24 lowered the queue page's from 50).
+CLAIM_TARGET_MS = 20
+PAGE_TARGET_MS = 25
 
 
 def load(historical: int, open_count: int) -> None:
@@ -430,9 +434,27 @@ def main() -> int:
         claim_queries = max(timings["claim"].view_queries, default=0)
         console_queries = max(timings["console"].view_queries, default=0)
         for figure, measured, unit, target, met in (
-            ("claim-next p99 (server)", claim_p99, "ms", "<= 20", claim_p99 <= 20),
-            ("queue page p99 (server)", console_p99, "ms", "<= 50", console_p99 <= 50),
-            ("queue API first page p99 (server)", list_p99, "ms", "<= 50", list_p99 <= 50),
+            (
+                "claim-next p99 (server)",
+                claim_p99,
+                "ms",
+                f"<= {CLAIM_TARGET_MS}",
+                claim_p99 <= CLAIM_TARGET_MS,
+            ),
+            (
+                "queue page p99 (server)",
+                console_p99,
+                "ms",
+                f"<= {PAGE_TARGET_MS}",
+                console_p99 <= PAGE_TARGET_MS,
+            ),
+            (
+                "queue API first page p99 (server)",
+                list_p99,
+                "ms",
+                f"<= {PAGE_TARGET_MS}",
+                list_p99 <= PAGE_TARGET_MS,
+            ),
             ("claim-next view queries", claim_queries, "queries", "<= 4", claim_queries <= 4),
             ("queue page view queries", console_queries, "queries", "<= 4", console_queries <= 4),
             ("double claims", result["double"], "claims", "== 0", result["double"] == 0),

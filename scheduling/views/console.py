@@ -12,7 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic import roles
@@ -53,6 +56,8 @@ class QueueRow:
     prefers: str
     article: str
     holder: str
+    #: The row's ``<tr>``, written once here (see :func:`_row_html`).
+    html: str
 
 
 def _span(seconds: float) -> str:
@@ -69,6 +74,61 @@ def _span(seconds: float) -> str:
     return ", ".join(parts[:2])
 
 
+def _row_html(
+    *,
+    pk: int,
+    url: str,
+    first_name: str,
+    urgent: bool,
+    replied: bool,
+    tries: int,
+    due: str,
+    due_text: str,
+    prefers: str,
+    article: str,
+    holder: str,
+) -> SafeString:
+    """A queue row's ``<tr>``, as a template would write it (every value escaped), in
+    one string: 50 rows of a dozen template lookups and tags each were a third of the
+    polled fragment's time."""
+    badges = (
+        (' <span class="badge bad">Urgent</span>' if urgent else "")
+        + (' <span class="badge warn">Replied</span>' if replied else "")
+        + (f' <span class="badge">Try {tries}</span>' if tries else "")
+    )
+    when = escape(due_text)
+    if due == "retry":
+        when = f"retry in {when}"
+    elif due == "overdue":
+        when = f'<span class="badge warn">Overdue</span> {when}'
+    else:
+        when = f"in {when}"
+    status = f"With {escape(holder)}" if holder else "Open"
+    return mark_safe(  # noqa: S308 - every value in it is escaped above
+        f'\n    <tr class="{"urgent" if urgent else ""}" data-callback="{pk}">'
+        f'\n      <td><a href="{escape(url)}">{escape(first_name)}</a>{badges}</td>'
+        f"\n      <td>{when}</td>"
+        f"\n      <td>{escape(prefers)}</td>"
+        f'\n      <td class="wide">{escape(article) if article else "—"}</td>'
+        f"\n      <td>{status}</td>"
+        "\n    </tr>\n  "
+    )
+
+
+# "Call, any time" by (language, channel, best time): the choices' labels are fixed, and
+# looking each up through get_FOO_display() was a tenth of the page.
+_PREFERS: dict[tuple[str, str, str], str] = {}
+
+
+def _prefers(lead) -> str:
+    key = (get_language(), lead.preferred_channel, lead.best_time)
+    if key not in _PREFERS:
+        _PREFERS[key] = (
+            f"{lead.get_preferred_channel_display()}, {lead.get_best_time_display().lower()}"
+        )
+    return _PREFERS[key]
+
+
 def _queue_row(callback: Callback, *, now: datetime, url_prefix: str) -> QueueRow:
     lead = callback.lead
     if callback.retry_at and callback.retry_at > now:
@@ -78,22 +138,22 @@ def _queue_row(callback: Callback, *, now: datetime, url_prefix: str) -> QueueRo
     else:
         due, due_text = "due", _span((callback.due_at - now).total_seconds())
     article = callback.submission.article
-    return QueueRow(
-        callback=callback,
-        pk=callback.pk,
-        url=f"{url_prefix}{callback.pk}/",
-        first_name=lead.first_name,
-        urgent=callback.is_urgent,
-        replied=callback.patient_replied,
-        tries=callback.unanswered_attempts + 1 if callback.unanswered_attempts else 0,
-        due=due,
-        due_text=due_text,
-        prefers=f"{lead.get_preferred_channel_display()}, {lead.get_best_time_display().lower()}",
-        article=article.title if article else "",
-        holder=callback.claimed_by.get_username()
+    shown = {
+        "pk": callback.pk,
+        "url": f"{url_prefix}{callback.pk}/",
+        "first_name": lead.first_name,
+        "urgent": callback.is_urgent,
+        "replied": callback.patient_replied,
+        "tries": callback.unanswered_attempts + 1 if callback.unanswered_attempts else 0,
+        "due": due,
+        "due_text": due_text,
+        "prefers": _prefers(lead),
+        "article": article.title if article else "",
+        "holder": callback.claimed_by.get_username()
         if callback.status == Callback.Status.CLAIMED and callback.claimed_by
         else "",
-    )
+    }
+    return QueueRow(callback=callback, html=_row_html(**shown), **shown)
 
 
 def _queue_place(callback: Callback, *, now: datetime) -> tuple:

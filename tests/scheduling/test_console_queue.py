@@ -59,3 +59,26 @@ def test_a_span_reads_like_timesince():
     assert views._span(61) == "1\xa0minute"
     assert views._span(3 * 3600 + 120) == "3\xa0hours, 2\xa0minutes"
     assert views._span(2 * 86400 + 3600 + 60) == "2\xa0days, 1\xa0hour"
+
+
+def test_the_counts_are_of_the_live_queue_each_by_its_own_rule(route, supervisor):
+    from scheduling import selectors
+
+    open_late, held_urgent, replied, done = (route(submit_lead()) for _ in range(4))
+    now = timezone.now()
+    Callback.objects.filter(pk=open_late.pk).update(due_at=now - timedelta(minutes=5))
+    Callback.objects.filter(pk=held_urgent.pk).update(
+        status=Callback.Status.CLAIMED, claimed_by=supervisor, is_urgent=True
+    )
+    Callback.objects.filter(pk=replied.pk).update(patient_replied=True, due_at=now + timedelta(1))
+    Callback.objects.filter(pk=done.pk).update(
+        status=Callback.Status.DONE, is_urgent=True, patient_replied=True, due_at=now
+    )
+    overdue = Callback.objects.filter(
+        status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED], due_at__lt=timezone.now()
+    ).count()
+
+    counts = selectors.callback_queue_counts()
+
+    assert counts == {"open": 2, "claimed": 1, "overdue": overdue, "urgent": 1, "replied": 1}
+    assert overdue >= 1  # the late one, at least (the others are due about now)
