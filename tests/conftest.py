@@ -35,6 +35,16 @@ def _isolated_state() -> Iterator[None]:
 
 
 @pytest.fixture
+def outside_quiet_hours(settings) -> None:
+    """For a test about something else that sends a text held by quiet hours (a
+    follow-up, a staff text, a reminder): texts may go at any hour but the day's last
+    microsecond, so the test passes whatever the hour in New York when it runs.
+    Quiet hours themselves are tested at fixed times (tests/notifications/test_quiet_hours.py)."""
+    settings.QUIET_HOURS_END = "00:00"
+    settings.QUIET_HOURS_START = "23:59:59.999999"
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
 

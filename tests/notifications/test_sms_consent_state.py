@@ -68,6 +68,7 @@ def test_yes_without_an_invite_neither_lifts_a_stop_nor_proves_consent():
     assert state().proven_at is None
 
 
+@pytest.mark.usefixtures("outside_quiet_hours")
 def test_yes_answering_the_invite_within_the_window_is_the_phones_own_consent(
     coordinator, django_capture_on_commit_callbacks, sms_outbox
 ):

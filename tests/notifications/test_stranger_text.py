@@ -62,6 +62,7 @@ def test_a_message_greets_nobody_by_name_unless_the_caller_allows_it(name):
             assert "Maria" not in text
 
 
+@pytest.mark.usefixtures("outside_quiet_hours")
 def test_message_send_greets_nobody_by_default(django_capture_on_commit_callbacks, sms_outbox):
     with django_capture_on_commit_callbacks(execute=True):
         services.message_send(

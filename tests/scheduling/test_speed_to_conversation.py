@@ -209,6 +209,7 @@ def person_texts(capture, body="Afternoons are best, thank you", sid="SM" + "1" 
     return inbound
 
 
+@pytest.mark.usefixtures("outside_quiet_hours")
 def test_a_text_exchange_stops_the_clock_of_someone_who_chose_texts(
     claimed, coordinator, django_capture_on_commit_callbacks
 ):
@@ -240,6 +241,7 @@ def test_the_persons_text_then_a_coordinators_reply_is_an_exchange_at_the_reply(
     assert lead_of(callback).first_conversation_at == sent.sent_at
 
 
+@pytest.mark.usefixtures("outside_quiet_hours")
 def test_a_text_exchange_does_not_count_for_someone_who_chose_a_call(
     claimed, coordinator, django_capture_on_commit_callbacks
 ):
