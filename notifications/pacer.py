@@ -51,6 +51,9 @@ KEY = "sms-pacer"
 KEY_TTL_SECONDS = 3600
 # The soonest a refused text is told to come back.
 MIN_RETRY_SECONDS = 0.05
+# After Redis failed, the process's own bucket serves this long before Redis is tried
+# again (each failed try costs the client's timeouts and retries).
+REDIS_DOWN_SECONDS = 5.0
 
 
 def message_priority(purpose: str) -> int:
@@ -108,7 +111,7 @@ end
 tokens = math.min(capacity, tokens + (now - at) * rate)
 at = now
 local reserve = step * priority
-local granted = math.floor(tokens - reserve + 1e-9)
+local granted = math.floor(tokens - reserve + 1e-6)
 if granted < 0 then granted = 0 end
 if granted > count then granted = count end
 tokens = tokens - granted
@@ -149,7 +152,7 @@ class LocalPacer:
             tokens = min(bucket.capacity, self._tokens + (now - self._at) * bucket.rate)
             self._at = now
             reserve = bucket.reserve_step * priority
-            granted = max(0, min(count, math.floor(tokens - reserve + 1e-9)))
+            granted = max(0, min(count, math.floor(tokens - reserve + 1e-6)))
             self._tokens = tokens - granted
             if granted == count:
                 return Grant(granted=granted)
@@ -169,6 +172,7 @@ class SmsPacer:
         self.key = key
         self.fallback = LocalPacer()
         self._script = client.register_script(_TAKE) if client is not None else None
+        self._redis_down_until = 0.0
 
     def take(
         self,
@@ -183,7 +187,7 @@ class SmsPacer:
         bucket = bucket or Bucket.from_settings()
         if count <= 0:
             return Grant(granted=0)
-        if self._script is not None:
+        if self._script is not None and time.monotonic() >= self._redis_down_until:
             try:
                 granted, retry_in, spacing = self._script(
                     keys=[self.key],
@@ -203,6 +207,7 @@ class SmsPacer:
                 )
             except (RedisError, OSError) as error:
                 logger.warning("sms_pacer.unavailable", extra={"error": type(error).__name__})
+                self._redis_down_until = time.monotonic() + REDIS_DOWN_SECONDS
         return self.fallback.take(
             bucket, priority=priority, count=count, now=time.time() if now is None else now
         )
