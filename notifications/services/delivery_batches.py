@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import smtplib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,6 +143,26 @@ def _claim_due(*, limit: int, older_than: datetime) -> tuple[list[Message], int]
     return messages, len(later)
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def delivery_pool() -> ThreadPoolExecutor:
+    """The process's delivery threads (``MESSAGE_DELIVERY_THREADS``), kept from batch
+    to batch so that each keeps its Twilio connection alive; made on first use (in a
+    worker process, never in the parent it forks from)."""
+    global _pool, _pool_size
+    size = max(1, settings.MESSAGE_DELIVERY_THREADS)
+    with _pool_lock:
+        if _pool is None or _pool_size != size:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver")
+            _pool_size = size
+        return _pool
+
+
 def _in_thread(work: Any, *args: Any) -> Any:
     """Run ``work`` in a pool thread; the thread leaves no database connection open
     (the work does not use one; this holds if that ever changes)."""
@@ -185,18 +206,16 @@ def messages_deliver_due(*, limit: int, older_than: datetime | None = None) -> i
     texts = [message for message in messages if message.channel == Message.Channel.SMS]
     emails = [message for message in messages if message.channel != Message.Channel.SMS]
     attempts: dict[int, Attempt] = {}
-    threads = max(1, min(settings.MESSAGE_DELIVERY_THREADS, len(texts) + bool(emails)))
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
-        mail = pool.submit(_in_thread, _send_emails, emails, blocked, now) if emails else None
-        sending = {
-            text.pk: pool.submit(_in_thread, _send_text, text, blocked[text.pk], now)
-            for text in texts
-        }
-        for message_id, future in sending.items():
-            attempts[message_id] = future.result()
-        if mail is not None:
-            for message, attempt in zip(emails, mail.result(), strict=True):
-                attempts[message.pk] = attempt
+    pool = delivery_pool()
+    mail = pool.submit(_in_thread, _send_emails, emails, blocked, now) if emails else None
+    sending = {
+        text.pk: pool.submit(_in_thread, _send_text, text, blocked[text.pk], now) for text in texts
+    }
+    for message_id, future in sending.items():
+        attempts[message_id] = future.result()
+    if mail is not None:
+        for message, attempt in zip(emails, mail.result(), strict=True):
+            attempts[message.pk] = attempt
     for message in messages:
         try:
             attempt_record(message, attempts[message.pk])

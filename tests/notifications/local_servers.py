@@ -32,6 +32,9 @@ class KeepAliveFakeTwilio(FakeTwilio):
         class Handler(_Handler):
             twilio = fake
             protocol_version = "HTTP/1.1"
+            # Headers and body go in two writes: without this, a kept connection
+            # waits for the client's delayed ACK (40 ms) between them.
+            disable_nagle_algorithm = True
 
             def setup(self) -> None:
                 super().setup()
