@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from notifications import selectors
 from notifications.backends import TransportError
-from notifications.models import Message
+from notifications.metrics import MESSAGES
+from notifications.models import Message, OptOut, Refusal
 from notifications.pacer import LEVELS, PRIORITY, message_priority, sms_pacer
 from notifications.services.delivery import (
     Attempt,
@@ -33,10 +34,10 @@ from notifications.services.delivery import (
     attempt_send,
     deliver_later,
     email_message,
-    message_blocked,
 )
 from notifications.services.messages import UNSENT
 from notifications.services.retries import TransientDeliveryError
+from notifications.signals import message_sent
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,87 @@ def delivery_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+_REFUSAL_CHANNEL = {
+    Message.Channel.SMS: Refusal.Channel.PHONE,
+    Message.Channel.EMAIL: Refusal.Channel.EMAIL,
+}
+
+
+def _blocked_all(messages: list[Message]) -> dict[int, TransportError | None]:
+    """:func:`message_blocked` of each message, in two queries for the batch: the
+    refusals in force for their numbers and addresses, the opt-outs of their numbers."""
+    hashes = {
+        message.pk: selectors.recipient_hash(channel=message.channel, recipient=message.recipient)
+        for message in messages
+    }
+    texts = [m for m in messages if m.channel == Message.Channel.SMS and hashes[m.pk]]
+    mails = [m for m in messages if m.channel != Message.Channel.SMS and hashes[m.pk]]
+    refused = {
+        (refusal.channel, refusal.value_hash)
+        for refusal in selectors.refusals_live(
+            phone_hashes=[hashes[m.pk] for m in texts], email_hashes=[hashes[m.pk] for m in mails]
+        )
+    }
+    opted_out = set(
+        OptOut.objects.filter(phone_hash__in=[hashes[m.pk] for m in texts]).values_list(
+            "phone_hash", flat=True
+        )
+    )
+    blocked: dict[int, TransportError | None] = {}
+    for message in messages:
+        kind = _REFUSAL_CHANNEL[message.channel]
+        if message.purpose != Message.Purpose.STAFF_ALERT and (kind, hashes[message.pk]) in refused:
+            blocked[message.pk] = TransportError(
+                "Recipient refused contact", code="refused", permanent=True
+            )
+        elif message.channel == Message.Channel.SMS and hashes[message.pk] in opted_out:
+            blocked[message.pk] = TransportError(
+                "Recipient opted out", code="opted_out", permanent=True
+            )
+        else:
+            blocked[message.pk] = None
+    return blocked
+
+
+def _record_sent(messages: list[Message], attempts: dict[int, Attempt]) -> set[int]:
+    """Record the batch's sent messages in two statements (instead of one update and
+    one read each); the ids recorded, each still ``sending`` under this claim."""
+    sent = {m.pk: attempts[m.pk].provider_id for m in messages if attempts[m.pk].provider_id}
+    if not sent:
+        return set()
+    now = timezone.now()
+    with transaction.atomic():
+        mine = set(
+            Message.objects.select_for_update()
+            .filter(pk__in=list(sent), status=Message.Status.SENDING)
+            .values_list("pk", flat=True)
+        )
+        Message.objects.filter(pk__in=mine).update(
+            status=Message.Status.SENT,
+            sent_at=now,
+            provider_id=Case(*(When(pk=pk, then=Value(sent[pk])) for pk in mine)),
+        )
+    if mine:
+        MESSAGES.labels(Message.Channel.SMS, Message.Status.SENT).inc(
+            sum(1 for m in messages if m.pk in mine and m.channel == Message.Channel.SMS)
+        )
+        MESSAGES.labels(Message.Channel.EMAIL, Message.Status.SENT).inc(
+            sum(1 for m in messages if m.pk in mine and m.channel == Message.Channel.EMAIL)
+        )
+    for message in messages:
+        if message.pk in mine:
+            told = {
+                "message_id": message.pk,
+                "channel": message.channel,
+                "purpose": message.purpose,
+                "correlation": message.correlation,
+            }
+            transaction.on_commit(
+                lambda told=told: message_sent.send_robust(sender=Message, **told), robust=True
+            )
+    return set(sent)
+
+
 def _in_thread(work: Any, *args: Any) -> Any:
     """Run ``work`` in a pool thread; the thread leaves no database connection open
     (the work does not use one; this holds if that ever changes)."""
@@ -202,7 +284,7 @@ def messages_deliver_due(*, limit: int, older_than: datetime | None = None) -> i
     if not messages:
         return put_back
     now = timezone.now()
-    blocked = {message.pk: message_blocked(message) for message in messages}
+    blocked = _blocked_all(messages)
     texts = [message for message in messages if message.channel == Message.Channel.SMS]
     emails = [message for message in messages if message.channel != Message.Channel.SMS]
     attempts: dict[int, Attempt] = {}
@@ -216,7 +298,10 @@ def messages_deliver_due(*, limit: int, older_than: datetime | None = None) -> i
     if mail is not None:
         for message, attempt in zip(emails, mail.result(), strict=True):
             attempts[message.pk] = attempt
+    recorded = _record_sent(messages, attempts)
     for message in messages:
+        if message.pk in recorded:
+            continue
         try:
             attempt_record(message, attempts[message.pk])
         except TransientDeliveryError:
