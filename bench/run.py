@@ -39,6 +39,7 @@ BENCHMARKS = (
     "oracle_timing.py",
     "worker_intake.py",
     "notifications.py",
+    "delivery.py",
     "instant_calls.py",
     "call_webhooks.py",
     "callback_queue.py",
