@@ -16,10 +16,10 @@ import time_machine
 from django.db import connections
 from django.utils import timezone
 
-from clinic.crypto import phone_hash
+from clinic.crypto import email_hash, phone_hash
 from notifications import pacer, services
 from notifications.backends import LocmemSmsBackend, TransportError, sms_backend
-from notifications.models import Message, OptOut
+from notifications.models import Message, OptOut, Refusal
 from notifications.pacer import SmsPacer
 from tests.fake_twilio import FakeTwilio
 from tests.notifications.local_servers import KeepAliveFakeTwilio, LocalSmtpServer
@@ -209,3 +209,24 @@ def test_concurrent_claimers_send_each_message_once(sms_outbox):
     assert Counter(Message.objects.values_list("status", "attempts")) == {
         (Message.Status.SENT, 1): 40
     }
+
+
+@pytest.mark.django_db
+def test_a_batch_honours_refusals_but_staff_alerts_still_go(mailoutbox):
+    refused = due_message("email", n=1)
+    alert = due_message("email", purpose="staff_alert", n=1)  # to the same address
+    other = due_message("email", n=2)
+    Refusal.objects.create(
+        channel=Refusal.Channel.EMAIL, value_hash=email_hash(refused.recipient), source="test"
+    )
+
+    deliver_due()
+
+    results = {m.pk: m for m in Message.objects.all()}
+    assert (results[refused.pk].status, results[refused.pk].error_code) == (
+        Message.Status.FAILED,
+        "refused",
+    )
+    assert results[alert.pk].status == Message.Status.SENT
+    assert results[other.pk].status == Message.Status.SENT
+    assert len(mailoutbox) == 2
