@@ -40,6 +40,7 @@ BENCHMARKS = (
     "worker_intake.py",
     "notifications.py",
     "bursts.py",
+    "delivery.py",
     "instant_calls.py",
     "call_webhooks.py",
     "callback_queue.py",

@@ -539,6 +539,15 @@ QUIET_HOURS_START = env.str("QUIET_HOURS_START", default="21:00")
 QUIET_HOURS_END = env.str("QUIET_HOURS_END", default="08:00")
 # One send rate across all workers (a Twilio long code takes about 1 per second).
 SMS_MAX_PER_SECOND = env.int("SMS_MAX_PER_SECOND", default=100 if TESTING else 1)
+# That rate is shared by priority (notifications.pacer): each step down from
+# confirmations (replies, reminders, the rest) leaves this many seconds of the rate in
+# the bucket for the priorities above it.
+SMS_PACER_RESERVE_SECONDS = env.float("SMS_PACER_RESERVE_SECONDS", default=0.25)
+# The outbox sweep claims due messages in batches of this many and sends each batch's
+# texts from this many threads (provider calls are I/O) and its emails over one
+# mail server connection.
+MESSAGE_DELIVERY_BATCH_SIZE = env.int("MESSAGE_DELIVERY_BATCH_SIZE", default=100)
+MESSAGE_DELIVERY_THREADS = env.int("MESSAGE_DELIVERY_THREADS", default=8)
 # A message left in pending or sending longer than this is dispatched again by the sweep.
 MESSAGE_STUCK_AFTER = timedelta(seconds=env.int("MESSAGE_STUCK_AFTER_SECONDS", default=120))
 # Transient SMS and email failures (Twilio 429/5xx, network, SMTP) are retried with

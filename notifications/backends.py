@@ -213,5 +213,25 @@ SMS_BACKENDS: dict[str, type[SmsBackend]] = {
 }
 
 
+_per_thread = threading.local()
+
+
 def sms_backend() -> SmsBackend:
-    return SMS_BACKENDS[settings.SMS_BACKEND]()
+    """The backend ``SMS_BACKEND`` names. Twilio's is made once per thread (and again
+    when its settings change): its client keeps one keep-alive HTTP session, so a
+    worker reuses its connection to Twilio from one text to the next instead of
+    opening one per text; per thread, because a requests session and the client's
+    last answer (``retry_after``) are not to be shared between threads."""
+    backend_class = SMS_BACKENDS[settings.SMS_BACKEND]
+    if backend_class is not TwilioSmsBackend:
+        return backend_class()
+    key = (
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        settings.TWILIO_API_BASE,
+        settings.TWILIO_TIMEOUT_SECONDS,
+    )
+    kept = getattr(_per_thread, "twilio", None)
+    if kept is None or kept[0] != key:
+        kept = _per_thread.twilio = (key, TwilioSmsBackend())
+    return kept[1]

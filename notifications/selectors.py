@@ -63,22 +63,29 @@ def message_sent_recently(*, channel: str, purpose: str, recipient: str, since: 
     )
 
 
-def message_ids_stuck(*, older_than: datetime, limit: int = 500) -> dict[str, list[int]]:
-    """Messages a worker should have finished by now: ``due`` ones never picked up
-    (pending, or scheduled and past their time or their next try, or past their retry
-    budget) and ``sending`` ones whose worker died."""
-    now = timezone.now()
+def messages_due(*, older_than: datetime, now: datetime | None = None) -> QuerySet[Message]:
+    """Messages due for a try that no worker picked up: pending ones older than
+    ``older_than`` (a younger one still has its own task coming), scheduled ones past
+    their time and their next try, and unsent ones past their retry budget (to be
+    failed)."""
+    now = now or timezone.now()
     scheduled_due = (
         Q(status=Message.Status.SCHEDULED)
         & (Q(send_after__isnull=False) | Q(next_attempt_at__isnull=False))
         & ~Q(send_after__gt=now)
         & ~Q(next_attempt_at__gt=now)
     )
-    due = Message.objects.filter(
-        Q(status=Message.Status.PENDING, created_at__lt=older_than)
+    return Message.objects.filter(
+        Q(status=Message.Status.PENDING, created_at__lt=older_than) & ~Q(next_attempt_at__gt=now)
         | scheduled_due
         | Q(status__in=[Message.Status.PENDING, Message.Status.SCHEDULED], give_up_at__lte=now)
-    ).order_by("created_at")
+    )
+
+
+def message_ids_stuck(*, older_than: datetime, limit: int = 500) -> dict[str, list[int]]:
+    """Messages a worker should have finished by now: ``due`` ones never picked up
+    (:func:`messages_due`) and ``sending`` ones whose worker died."""
+    due = messages_due(older_than=older_than).order_by("created_at")
     sending = Message.objects.filter(status=Message.Status.SENDING, sending_at__lt=older_than)
     return {
         "due": list(due.values_list("pk", flat=True)[:limit]),

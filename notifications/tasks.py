@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
@@ -31,13 +33,28 @@ def message_deliver(self, message_id: int) -> None:
             raise self.retry(exc=error, countdown=error.retry_in) from error
 
 
+# One sweep hands over at most this many due messages, in batches, and starts no new
+# batch after this many seconds (the task's soft time limit is 45 s).
+SWEEP_MAX_MESSAGES = 500
+SWEEP_MAX_SECONDS = 20
+
+
 @shared_task(acks_late=True)
 def messages_sweep() -> dict[str, int]:
-    """Every minute: queue messages nobody picked up or due for another try (or past
-    their retry budget, to be failed), reconcile ones whose worker died."""
-    stuck = selectors.message_ids_stuck(older_than=timezone.now() - settings.MESSAGE_STUCK_AFTER)
-    for message_id in stuck["due"]:
-        services.message_enqueue(message_id=message_id)
+    """Every minute: deliver, in batches, messages nobody picked up or due for another
+    try (or past their retry budget, to be failed); reconcile ones whose worker died."""
+    older_than = timezone.now() - settings.MESSAGE_STUCK_AFTER
+    batch = settings.MESSAGE_DELIVERY_BATCH_SIZE
+    stop_at = time.monotonic() + SWEEP_MAX_SECONDS
+    due = 0
+    while due < SWEEP_MAX_MESSAGES and time.monotonic() < stop_at:
+        handled = services.messages_deliver_due(
+            limit=min(batch, SWEEP_MAX_MESSAGES - due), older_than=older_than
+        )
+        due += handled
+        if handled < batch:
+            break
+    stuck = selectors.message_ids_stuck(older_than=older_than)
     for message_id in stuck["sending"]:
         services.message_reconcile(message_id=message_id)
-    return {name: len(ids) for name, ids in stuck.items()}
+    return {"due": due, "sending": len(stuck["sending"])}

@@ -8,14 +8,17 @@ the workers, the webhooks and the tests use:
 - :mod:`~notifications.services.delivery`: handing a message to the provider exactly
   once (``message_deliver``), failing it for good, reconciling a try whose worker
   died, and what the provider reports afterwards (``message_status_record``);
+- :mod:`~notifications.services.delivery_batches`: due messages claimed in batches
+  and sent concurrently (``messages_deliver_due``, the outbox sweep's);
 - :mod:`~notifications.services.retries`: when a failed try is tried again and when
   it is given up;
 - :mod:`~notifications.services.inbound`: texts and calls people send us;
 - :mod:`~notifications.services.opt_outs`: numbers we may no longer text.
 
-Imports among them run one way: delivery and inbound use messages, messages uses
-opt_outs, opt_outs uses retries; none imports a module above it, and none imports a
-tasks module (work goes to the workers by task name, ``clinic.workers.enqueue``).
+Imports among them run one way: delivery_batches uses delivery; delivery and inbound
+use messages, messages uses opt_outs, opt_outs uses retries; none imports a module
+above it, and none imports a tasks module (work goes to the workers by task name,
+``clinic.workers.enqueue``).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from notifications.services.delivery import (
     message_deliver,
     message_reconcile,
     message_status_record,
-    sms_pace,
 )
+from notifications.services.delivery_batches import messages_deliver_due
 from notifications.services.inbound import (
     MISSED_DIAL_STATUSES,
     call_forward_ended,
@@ -76,12 +79,12 @@ __all__ = [
     "message_send",
     "message_status_record",
     "messages_cancel",
+    "messages_deliver_due",
     "messages_erase",
     "opt_out_exists",
     "opt_out_record",
     "retry_delay",
     "retry_give_up_at",
     "retry_jitter",
-    "sms_pace",
     "staff_alert",
 ]

@@ -5,21 +5,24 @@ whose worker died, and applying what the provider tells us of it afterwards."""
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clinic.workers import enqueue
 from notifications import quiet_hours
 from notifications.backends import SmsRequest, TransportError, sms_backend
 from notifications.metrics import MESSAGES
 from notifications.models import Message, OptOut
+from notifications.pacer import message_priority, sms_pacer
 from notifications.services.messages import (
     QUIET_HOURS_EXEMPT,
     UNSENT,
@@ -94,37 +97,26 @@ def _sms_request(message: Message) -> SmsRequest:
     )
 
 
-def sms_pace(*, max_wait: float = 20.0) -> None:
-    """Wait for a slot under ``SMS_MAX_PER_SECOND``, counted in the shared cache (Redis
-    in production) so the limit holds across every worker, not per worker."""
-    limit = settings.SMS_MAX_PER_SECOND
-    deadline = time.monotonic() + max_wait
-    while True:
-        second = int(time.time())
-        key = f"sms-pace:{second}"
-        cache.add(key, 0, timeout=5)
-        try:
-            taken = cache.incr(key)
-        except ValueError:  # the key expired between add and incr
-            continue
-        if taken <= limit:
-            return
-        if time.monotonic() > deadline:
-            raise TransportError("SMS send rate saturated", code="paced", permanent=False)
-        time.sleep(max(0.005, second + 1 - time.time()))
-
-
-def _transport(message: Message) -> str:
-    """Send through the configured transport; returns the provider id."""
+def message_blocked(message: Message) -> TransportError | None:
+    """Why the person may no longer get this message (a refusal, an opt-out), if so."""
     if recipient_refused(
         channel=message.channel, purpose=message.purpose, recipient=message.recipient
     ):
-        raise TransportError("Recipient refused contact", code="refused", permanent=True)
-    if message.channel == Message.Channel.SMS:
-        if opt_out_exists(phone=message.recipient):
-            raise TransportError("Recipient opted out", code="opted_out", permanent=True)
-        sms_pace()
-        return sms_backend().send(_sms_request(message))
+        return TransportError("Recipient refused contact", code="refused", permanent=True)
+    if message.channel == Message.Channel.SMS and opt_out_exists(phone=message.recipient):
+        return TransportError("Recipient opted out", code="opted_out", permanent=True)
+    return None
+
+
+def _pace(message: Message) -> float:
+    """Take a token from the shared SMS pacer: 0 if taken, else seconds to wait."""
+    grant = sms_pacer().take(priority=message_priority(message.purpose))
+    return 0.0 if grant.granted else grant.retry_in
+
+
+def email_message(message: Message, *, connection: Any = None) -> EmailMultiAlternatives:
+    """The email of ``message``, with its own Message-ID (recorded as its provider id),
+    to go through ``connection`` (one mail server connection for a batch)."""
     message_id_header = make_msgid(domain=settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">"))
     email = EmailMultiAlternatives(
         subject=message.subject,
@@ -133,19 +125,68 @@ def _transport(message: Message) -> str:
         to=[message.recipient],
         reply_to=[settings.CLINIC_REPLY_TO_EMAIL],
         headers={"Message-ID": message_id_header},
+        connection=connection,
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
     if message.attachment:
         mimetype = "text/calendar" if message.attachment_name.endswith(".ics") else "text/plain"
         email.attach(message.attachment_name, message.attachment, mimetype)
+    return email
+
+
+def email_send(message: Message, *, connection: Any = None) -> str:
+    """Send the email of ``message``; returns its Message-ID."""
+    email = email_message(message, connection=connection)
     try:
         email.send(fail_silently=False)
     except OSError as error:  # SMTP errors are OSErrors
         raise TransportError(
             f"Mail server error: {type(error).__name__}", code="smtp", permanent=False
         ) from error
-    return message_id_header
+    return str(email.extra_headers["Message-ID"])
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What came of handing one claimed message over: the provider's id, a transport
+    error, the end of its budget (``expired``), or no SMS token (``deferred``: seconds
+    to wait)."""
+
+    provider_id: str | None = None
+    error: TransportError | None = None
+    expired: bool = False
+    deferred: float | None = None
+
+
+def attempt_send(
+    message: Message,
+    *,
+    now: datetime,
+    blocked: TransportError | None,
+    pace: Callable[[Message], float] = _pace,
+    send_email: Callable[[Message], str] = email_send,
+) -> Attempt:
+    """Hand a claimed message to its transport. Provider calls only, no database: a
+    batch runs this in its threads; ``blocked`` (:func:`message_blocked`) was read before.
+    A text whose last try timed out is first looked up at the provider; the budget,
+    the refusal or opt-out and the pacer are checked, in that order, before sending."""
+    try:
+        provider_id = _already_taken(message)
+        if provider_id is not None:
+            return Attempt(provider_id=provider_id)
+        if now >= _give_up_at(message):
+            return Attempt(expired=True)
+        if blocked is not None:
+            return Attempt(error=blocked)
+        if message.channel == Message.Channel.SMS:
+            wait = pace(message)
+            if wait > 0:
+                return Attempt(deferred=wait)
+            return Attempt(provider_id=sms_backend().send(_sms_request(message)))
+        return Attempt(provider_id=send_email(message))
+    except TransportError as error:
+        return Attempt(error=error)
 
 
 def _already_taken(message: Message) -> str | None:
@@ -179,50 +220,62 @@ def message_deliver(*, message_id: int) -> Message | None:
     """Send one message, at most once.
 
     The message is claimed with a conditional update before the provider is
-    called, so a redelivered or concurrent task finds nothing to do. A transient
-    failure sets its ``next_attempt_at`` (capped exponential backoff with jitter,
-    never sooner than the provider's ``Retry-After``, outside quiet hours for a
-    follow-up) and raises :class:`TransientDeliveryError`; the task retries soon
+    called, so a redelivered or concurrent task finds nothing to do. A text takes a
+    token from the shared SMS pacer first; with none to take, it is put back
+    (``scheduled``, its ``next_attempt_at`` when the pacer says) without counting as a
+    try, and a task is queued for then if that is soon (else ``messages_sweep`` takes
+    it). A transient failure sets its ``next_attempt_at`` (capped exponential backoff
+    with jitter, never sooner than the provider's ``Retry-After``, outside quiet hours
+    for a follow-up) and raises :class:`TransientDeliveryError`; the task retries soon
     ones itself and ``messages_sweep`` hands over the rest when due. A permanent
     error, or a next try that would come after ``give_up_at``, marks the message
     failed (see :func:`_fail`)."""
     message = _claim(message_id)
     if message is None:
         return None
+    attempt = attempt_send(message, now=timezone.now(), blocked=message_blocked(message))
+    return attempt_record(message, attempt)
+
+
+def attempt_record(message: Message, attempt: Attempt) -> Message:
+    """Record what came of a claimed message's attempt (:func:`attempt_send`): sent,
+    failed, put back for a token, or rescheduled after a transient error (raising
+    :class:`TransientDeliveryError`)."""
+    if attempt.provider_id is not None:
+        return _sent(message, provider_id=attempt.provider_id)
+    if attempt.expired:
+        return _fail(
+            message,
+            code=message.error_code or "expired",
+            text=f"Not sent within its retry budget ({message.attempts - 1} tries)",
+        )
+    if attempt.deferred is not None:
+        return _defer(message, wait=attempt.deferred)
+    error = attempt.error
+    assert error is not None
+    if error.permanent:
+        return _fail(message, code=error.code, text=str(error))
+    # From the provider's answer, not from the claim: Retry-After counts from then.
     now = timezone.now()
-    give_up_at = _give_up_at(message)
-    try:
-        provider_id = _already_taken(message)
-        if provider_id is None and now >= give_up_at:
-            return _fail(
-                message,
-                code=message.error_code or "expired",
-                text=f"Not sent within its retry budget ({message.attempts - 1} tries)",
-            )
-        provider_id = provider_id or _transport(message)
-    except TransportError as error:
-        if error.permanent:
-            return _fail(message, code=error.code, text=str(error))
-        # From the provider's answer, not from the claim: Retry-After counts from then.
-        now = timezone.now()
-        delay = retry_delay(attempts=message.attempts, retry_after=error.retry_after)
-        next_attempt_at = _next_attempt_at(message, now=now, delay=delay)
-        if next_attempt_at > give_up_at:
-            return _fail(
-                message,
-                code=error.code,
-                text=f"{error}; retry budget spent after {message.attempts} tries",
-            )
-        if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-            status=Message.Status.SCHEDULED,
-            next_attempt_at=next_attempt_at,
-            error_code=error.code[:50],
-            error_message=str(error)[:500],
-        ):
-            MESSAGES.labels(message.channel, Message.Status.SCHEDULED).inc()
-        raise TransientDeliveryError(
-            str(error), retry_in=(next_attempt_at - now).total_seconds()
-        ) from error
+    delay = retry_delay(attempts=message.attempts, retry_after=error.retry_after)
+    next_attempt_at = _next_attempt_at(message, now=now, delay=delay)
+    if next_attempt_at > _give_up_at(message):
+        return _fail(
+            message,
+            code=error.code,
+            text=f"{error}; retry budget spent after {message.attempts} tries",
+        )
+    if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        status=Message.Status.SCHEDULED,
+        next_attempt_at=next_attempt_at,
+        error_code=error.code[:50],
+        error_message=str(error)[:500],
+    ):
+        MESSAGES.labels(message.channel, Message.Status.SCHEDULED).inc()
+    raise TransientDeliveryError(str(error), retry_in=(next_attempt_at - now).total_seconds())
+
+
+def _sent(message: Message, *, provider_id: str) -> Message:
     if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
         status=Message.Status.SENT, provider_id=provider_id, sent_at=timezone.now()
     ):
@@ -236,6 +289,34 @@ def message_deliver(*, message_id: int) -> Message | None:
         transaction.on_commit(lambda: message_sent.send_robust(sender=Message, **sent), robust=True)
     message.refresh_from_db()
     return message
+
+
+def _defer(message: Message, *, wait: float) -> Message:
+    """No SMS token now: give the claim back, as if it had not been made (the try is
+    not counted, the budget is untouched), due again in ``wait`` seconds."""
+    next_attempt_at = timezone.now() + timedelta(seconds=wait)
+    if Message.objects.filter(
+        pk=message.pk, status=Message.Status.SENDING, sending_at=message.sending_at
+    ).update(
+        status=Message.Status.SCHEDULED,
+        next_attempt_at=next_attempt_at,
+        attempts=F("attempts") - 1,
+    ):
+        deliver_later(message_id=message.pk, at=next_attempt_at)
+    message.refresh_from_db()
+    return message
+
+
+def deliver_later(*, message_id: int, at: datetime) -> None:
+    """After commit, queue the delivery of a message due again at ``at``, if that is
+    soon enough for a task to wait (``MESSAGE_RETRY_TASK_COUNTDOWN_MAX_SECONDS``); a
+    later one is ``messages_sweep``'s."""
+    wait = (at - timezone.now()).total_seconds()
+    if wait <= settings.MESSAGE_RETRY_TASK_COUNTDOWN_MAX_SECONDS:
+        transaction.on_commit(
+            lambda: enqueue("notifications.tasks.message_deliver", message_id, eta=at),
+            robust=True,
+        )
 
 
 def _fail(
@@ -291,8 +372,13 @@ def message_reconcile(*, message_id: int) -> Message | None:
     # Only the claim this reconcile looked at (same attempt): while the provider was
     # asked, an overlapping sweep may have queued the message again and a worker
     # claimed it anew; sending that claim back to pending would send the text twice.
+    # (A claim given back for want of an SMS token uncounts its try: the claim's
+    # ``sending_at`` tells a newer claim with the same count apart.)
     same_claim = Message.objects.filter(
-        pk=message.pk, status=Message.Status.SENDING, attempts=message.attempts
+        pk=message.pk,
+        status=Message.Status.SENDING,
+        attempts=message.attempts,
+        sending_at=message.sending_at,
     )
     if provider_id:
         if same_claim.update(

@@ -1,0 +1,311 @@
+"""Delivering due messages in batches: claimed together, sent concurrently.
+
+Provider calls are I/O, so a batch sends its texts from a pool of threads (one
+keep-alive Twilio session per thread, ``notifications.backends.sms_backend``) and its
+emails one after another over one mail server connection, while the database work
+(claiming, the refusal and opt-out checks, recording each result) stays on the
+calling thread, in its transaction: the threads never touch the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import connections, transaction
+from django.db.models import Case, F, IntegerField, Value, When
+from django.utils import timezone
+
+from notifications import selectors
+from notifications.backends import TransportError
+from notifications.metrics import MESSAGES
+from notifications.models import Message, OptOut, Refusal
+from notifications.pacer import LEVELS, PRIORITY, message_priority, sms_pacer
+from notifications.services.delivery import (
+    Attempt,
+    attempt_record,
+    attempt_send,
+    deliver_later,
+    email_message,
+)
+from notifications.services.messages import UNSENT
+from notifications.services.retries import TransientDeliveryError
+from notifications.signals import message_sent
+
+logger = logging.getLogger(__name__)
+
+# Errors after which the mail server connection is still good for the next email
+# (smtplib resets the transaction): the others open a new connection.
+_SMTP_MESSAGE_ERRORS = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPDataError,
+)
+
+
+class MailBatch:
+    """Emails sent one after another over one mail server connection, each with its
+    own result: one refused address fails only its own email. A connection that
+    broke is replaced for the next email."""
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.opened = 0
+
+    def send(self, message: Message) -> str:
+        if self.connection is None:
+            self.connection = get_connection(fail_silently=False)
+            self.opened += 1
+        email = email_message(message, connection=self.connection)
+        try:
+            self.connection.open()
+            email.send(fail_silently=False)
+        except OSError as error:  # SMTP errors are OSErrors
+            if not isinstance(error, _SMTP_MESSAGE_ERRORS):
+                self.close()
+            raise TransportError(
+                f"Mail server error: {type(error).__name__}", code="smtp", permanent=False
+            ) from error
+        return str(email.extra_headers["Message-ID"])
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError):
+                self.connection.close()
+            self.connection = None
+
+
+def _priority_order() -> Case:
+    return Case(
+        *(When(purpose=purpose, then=Value(level)) for purpose, level in PRIORITY.items()),
+        default=Value(LEVELS - 1),
+        output_field=IntegerField(),
+    )
+
+
+def _tokens_for(texts: list[Message], *, now: datetime) -> dict[int, datetime]:
+    """Take a token from the pacer for each of ``texts``, a priority at a time,
+    confirmations first; for each text that got none, when to come back."""
+    later: dict[int, datetime] = {}
+    pacer = sms_pacer()
+    for level in range(LEVELS):
+        waiting = [text for text in texts if message_priority(text.purpose) == level]
+        grant = pacer.take(priority=level, count=len(waiting))
+        for index, text in enumerate(waiting[grant.granted :]):
+            later[text.pk] = now + timedelta(seconds=grant.retry_in + index * grant.spacing)
+    return later
+
+
+def _claim_due(*, limit: int, older_than: datetime) -> tuple[list[Message], int]:
+    """Claim up to ``limit`` due messages (``FOR UPDATE SKIP LOCKED``: concurrent
+    claimers take different ones, and a single claim waits for this one, then finds
+    them taken), confirmations first. A text the pacer has no token for is put back
+    to its slot (``next_attempt_at``) instead of being claimed. Returns the claimed
+    messages and how many were put back."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            selectors.messages_due(older_than=older_than, now=now)
+            .select_for_update(skip_locked=True)
+            .annotate(priority=_priority_order())
+            .order_by("priority", "created_at", "pk")[:limit]
+        )
+        # A text past its budget needs no token: it is failed (or found sent).
+        texts = [
+            message
+            for message in due
+            if message.channel == Message.Channel.SMS
+            and not (message.give_up_at and message.give_up_at <= now)
+        ]
+        later = _tokens_for(texts, now=now)
+        claimed = [message.pk for message in due if message.pk not in later]
+        Message.objects.filter(pk__in=claimed, status__in=UNSENT).update(
+            status=Message.Status.SENDING, sending_at=now, attempts=F("attempts") + 1
+        )
+        if later:
+            Message.objects.filter(pk__in=list(later), status__in=UNSENT).update(
+                status=Message.Status.SCHEDULED,
+                next_attempt_at=Case(*(When(pk=pk, then=Value(at)) for pk, at in later.items())),
+            )
+            for message_id, at in later.items():
+                deliver_later(message_id=message_id, at=at)
+        messages = list(
+            Message.objects.filter(pk__in=claimed, status=Message.Status.SENDING).order_by(
+                "created_at", "pk"
+            )
+        )
+    return messages, len(later)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def delivery_pool() -> ThreadPoolExecutor:
+    """The process's delivery threads (``MESSAGE_DELIVERY_THREADS``), kept from batch
+    to batch so that each keeps its Twilio connection alive; made on first use (in a
+    worker process, never in the parent it forks from)."""
+    global _pool, _pool_size
+    size = max(1, settings.MESSAGE_DELIVERY_THREADS)
+    with _pool_lock:
+        if _pool is None or _pool_size != size:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver")
+            _pool_size = size
+        return _pool
+
+
+_REFUSAL_CHANNEL = {
+    Message.Channel.SMS: Refusal.Channel.PHONE,
+    Message.Channel.EMAIL: Refusal.Channel.EMAIL,
+}
+
+
+def _blocked_all(messages: list[Message]) -> dict[int, TransportError | None]:
+    """:func:`message_blocked` of each message, in two queries for the batch: the
+    refusals in force for their numbers and addresses, the opt-outs of their numbers."""
+    hashes = {
+        message.pk: selectors.recipient_hash(channel=message.channel, recipient=message.recipient)
+        for message in messages
+    }
+    texts = [m for m in messages if m.channel == Message.Channel.SMS and hashes[m.pk]]
+    mails = [m for m in messages if m.channel != Message.Channel.SMS and hashes[m.pk]]
+    refused = {
+        (refusal.channel, refusal.value_hash)
+        for refusal in selectors.refusals_live(
+            phone_hashes=[hashes[m.pk] for m in texts], email_hashes=[hashes[m.pk] for m in mails]
+        )
+    }
+    opted_out = set(
+        OptOut.objects.filter(phone_hash__in=[hashes[m.pk] for m in texts]).values_list(
+            "phone_hash", flat=True
+        )
+    )
+    blocked: dict[int, TransportError | None] = {}
+    for message in messages:
+        kind = _REFUSAL_CHANNEL[message.channel]
+        if message.purpose != Message.Purpose.STAFF_ALERT and (kind, hashes[message.pk]) in refused:
+            blocked[message.pk] = TransportError(
+                "Recipient refused contact", code="refused", permanent=True
+            )
+        elif message.channel == Message.Channel.SMS and hashes[message.pk] in opted_out:
+            blocked[message.pk] = TransportError(
+                "Recipient opted out", code="opted_out", permanent=True
+            )
+        else:
+            blocked[message.pk] = None
+    return blocked
+
+
+def _record_sent(messages: list[Message], attempts: dict[int, Attempt]) -> set[int]:
+    """Record the batch's sent messages in two statements (instead of one update and
+    one read each); the ids recorded, each still ``sending`` under this claim."""
+    sent = {m.pk: attempts[m.pk].provider_id for m in messages if attempts[m.pk].provider_id}
+    if not sent:
+        return set()
+    now = timezone.now()
+    with transaction.atomic():
+        mine = set(
+            Message.objects.select_for_update()
+            .filter(pk__in=list(sent), status=Message.Status.SENDING)
+            .values_list("pk", flat=True)
+        )
+        Message.objects.filter(pk__in=mine).update(
+            status=Message.Status.SENT,
+            sent_at=now,
+            provider_id=Case(*(When(pk=pk, then=Value(sent[pk])) for pk in mine)),
+        )
+    if mine:
+        MESSAGES.labels(Message.Channel.SMS, Message.Status.SENT).inc(
+            sum(1 for m in messages if m.pk in mine and m.channel == Message.Channel.SMS)
+        )
+        MESSAGES.labels(Message.Channel.EMAIL, Message.Status.SENT).inc(
+            sum(1 for m in messages if m.pk in mine and m.channel == Message.Channel.EMAIL)
+        )
+    for message in messages:
+        if message.pk in mine:
+            told = {
+                "message_id": message.pk,
+                "channel": message.channel,
+                "purpose": message.purpose,
+                "correlation": message.correlation,
+            }
+            transaction.on_commit(
+                lambda told=told: message_sent.send_robust(sender=Message, **told), robust=True
+            )
+    return set(sent)
+
+
+def _in_thread(work: Any, *args: Any) -> Any:
+    """Run ``work`` in a pool thread; the thread leaves no database connection open
+    (the work does not use one; this holds if that ever changes)."""
+    try:
+        return work(*args)
+    finally:
+        connections.close_all()
+
+
+def _send_emails(emails: list[Message], blocked: dict[int, Any], now: datetime) -> list[Attempt]:
+    batch = MailBatch()
+    try:
+        return [
+            attempt_send(message, now=now, blocked=blocked[message.pk], send_email=batch.send)
+            for message in emails
+        ]
+    finally:
+        batch.close()
+
+
+def _send_text(text: Message, blocked: TransportError | None, now: datetime) -> Attempt:
+    # Its token was taken when it was claimed.
+    return attempt_send(text, now=now, blocked=blocked, pace=lambda _text: 0.0)
+
+
+def messages_deliver_due(*, limit: int, older_than: datetime | None = None) -> int:
+    """Claim up to ``limit`` due messages (:func:`notifications.selectors.messages_due`)
+    and send them: the texts concurrently (``MESSAGE_DELIVERY_THREADS`` threads), the
+    emails over one mail server connection. Every message keeps the guarantees of
+    ``message_deliver``: claimed before any provider call (at most once, whoever else
+    claims), a refusal or opt-out honoured, a timed-out text looked up at the provider
+    before it is sent again, each result recorded on its own (a failure retried or
+    failed by the same rules, a soon retry queued as a task). Returns how many
+    messages it handled: claimed, or put back to wait for an SMS token."""
+    older_than = older_than or timezone.now() - settings.MESSAGE_STUCK_AFTER
+    messages, put_back = _claim_due(limit=limit, older_than=older_than)
+    if not messages:
+        return put_back
+    now = timezone.now()
+    blocked = _blocked_all(messages)
+    texts = [message for message in messages if message.channel == Message.Channel.SMS]
+    emails = [message for message in messages if message.channel != Message.Channel.SMS]
+    attempts: dict[int, Attempt] = {}
+    pool = delivery_pool()
+    mail = pool.submit(_in_thread, _send_emails, emails, blocked, now) if emails else None
+    sending = {
+        text.pk: pool.submit(_in_thread, _send_text, text, blocked[text.pk], now) for text in texts
+    }
+    for message_id, future in sending.items():
+        attempts[message_id] = future.result()
+    if mail is not None:
+        for message, attempt in zip(emails, mail.result(), strict=True):
+            attempts[message.pk] = attempt
+    recorded = _record_sent(messages, attempts)
+    for message in messages:
+        if message.pk in recorded:
+            continue
+        try:
+            attempt_record(message, attempts[message.pk])
+        except TransientDeliveryError:
+            message.refresh_from_db(fields=["next_attempt_at"])
+            if message.next_attempt_at is not None:
+                deliver_later(message_id=message.pk, at=message.next_attempt_at)
+    return len(messages) + put_back
