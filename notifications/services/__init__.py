@@ -42,6 +42,7 @@ from notifications.services.messages import (
     message_send,
     messages_cancel,
     messages_erase,
+    messages_recorrelate,
     staff_alert,
 )
 from notifications.services.opt_outs import (
@@ -77,6 +78,7 @@ __all__ = [
     "message_status_record",
     "messages_cancel",
     "messages_erase",
+    "messages_recorrelate",
     "opt_out_exists",
     "opt_out_record",
     "retry_delay",
