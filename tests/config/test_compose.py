@@ -381,9 +381,10 @@ def test_every_task_route_leads_to_a_queue_a_worker_consumes() -> None:
 
 
 def test_confirmations_have_their_own_pool_of_threads() -> None:
-    assert celery_app.amqp.router.route({}, "scheduling.tasks.submission_confirm")[
-        "queue"
-    ].name == "confirmations"
+    assert (
+        celery_app.amqp.router.route({}, "scheduling.tasks.submission_confirm")["queue"].name
+        == "confirmations"
+    )
     assert consumed_queues("worker-confirmations") == ["confirmations"]
     assert "confirmations" not in consumed_queues("worker")
     words = shell_words(service("worker-confirmations")["command"])
