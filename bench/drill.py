@@ -79,7 +79,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
 ARTICLE = "science-behind-antidepressants"
-QUEUES = "default,notifications,scheduling"
+QUEUES = "confirmations,default,notifications,scheduling"
 # After the traffic stops, everything queued must be done within this long.
 DRAIN_LIMIT_SECONDS = 120
 # Requests still finishing this long after PostgreSQL is back count as in the outage.

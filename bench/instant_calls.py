@@ -224,7 +224,7 @@ def main() -> int:
                     sys.executable, "-m", "celery", "-A", "config", "worker",
                     "--loglevel=WARNING", f"--concurrency={args.concurrency}",
                     "--without-gossip", "--without-mingle", "--without-heartbeat",
-                    "-Q", "notifications,scheduling,default",
+                    "-Q", "confirmations,notifications,scheduling,default",
                 ],
                 cwd=base.BASE_DIR,
                 env=env,

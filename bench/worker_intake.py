@@ -148,7 +148,7 @@ def main() -> int:
                     sys.executable, "-m", "celery", "-A", "config", "worker",
                     "--loglevel=WARNING", f"--concurrency={args.concurrency}",
                     "--without-gossip", "--without-mingle", "--without-heartbeat",
-                    "-Q", "notifications,scheduling,default",
+                    "-Q", "confirmations,notifications,scheduling,default",
                 ],
                 cwd=BASE_DIR, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -53,6 +53,9 @@ for _scheme in ("redis", "rediss"):
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (
+    # A new request's confirmations (settings.CELERY_TASK_ROUTES): I/O-bound, consumed by
+    # their own pool of threads (Procfile.dev, docker-compose.yml).
+    Queue("confirmations"),
     Queue("notifications"),
     Queue("scheduling"),
     Queue("default"),

@@ -440,6 +440,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # middleware).
 CELERY_IMPORTS = ["config.metrics"]
 CELERY_TASK_ROUTES = {
+    # First match wins: a new request's confirmations have their own queue and workers,
+    # so they never wait behind routing or any other task.
+    "scheduling.tasks.submission_confirm": {"queue": "confirmations"},
     "config.*": {"queue": "default"},
     "notifications.*": {"queue": "notifications"},
     "scheduling.*": {"queue": "scheduling"},

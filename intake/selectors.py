@@ -225,6 +225,49 @@ def sms_permission(
     or this one request (``submission_id``), for this number. Whether the line can
     take texts at all (``phone_sms_reachable``) and rate limits are separate checks."""
     hashed = phone_hash(phone)
+    speaking = Q(pk__in=[])
+    if lead_id is not None:
+        speaking |= Q(lead_id=lead_id)
+    if submission_id is not None:
+        speaking |= Q(submission_id=submission_id)
+    return _sms_permission(phone=phone, hashed=hashed, speaking=speaking)
+
+
+def submission_sms_permission(*, submission: Submission) -> SmsPermission:
+    """:func:`sms_permission` for the number a request gave, with that request speaking
+    for it, whether or not the worker has attached it yet: its own yes (on the request
+    until attaching copies it to the ledger) counts as the ledger's would, and so does
+    every "no" given by a request for the number not in the ledger yet (stored, not yet
+    routed): the most restrictive answer wins before routing as after it."""
+    phone = submission.phone
+    hashed = submission.phone_hash or phone_hash(phone)
+    pending_declined_at = (
+        Submission.objects.filter(
+            processed_at__isnull=True, phone_hash=hashed, sms_consent=False, is_spam=False
+        )
+        .exclude(phone_hash="")
+        .exclude(source=Submission.Source.PHONE)
+        .aggregate(last=Max("created_at"))["last"]
+        if hashed
+        else None
+    )
+    return _sms_permission(
+        phone=phone,
+        hashed=hashed,
+        speaking=Q(submission_id=submission.pk),
+        said_yes=submission.sms_consent,
+        pending_declined_at=pending_declined_at,
+    )
+
+
+def _sms_permission(
+    *,
+    phone: Any,
+    hashed: str,
+    speaking: Q,
+    said_yes: bool = False,
+    pending_declined_at: datetime | None = None,
+) -> SmsPermission:
     if not hashed:
         return SmsPermission(False, "no_phone")
     if notification_selectors.contact_refused(phone=phone):
@@ -238,20 +281,47 @@ def sms_permission(
         .aggregate(last=Max("created_at"))["last"]
     )
     state = notification_selectors.sms_consent_state_get(phone=phone)
-    stopped = [moment for moment in (declined_at, state and state.restricted_at) if moment]
+    stopped = [
+        moment
+        for moment in (declined_at, pending_declined_at, state and state.restricted_at)
+        if moment
+    ]
     proven_at = state.proven_at if state else None
     if proven_at and (not stopped or proven_at > max(stopped)):
         return SmsPermission(True, "phone")
     if stopped:
         return SmsPermission(False, "declined")
-    speaking = Q(pk__in=[])
-    if lead_id is not None:
-        speaking |= Q(lead_id=lead_id)
-    if submission_id is not None:
-        speaking |= Q(submission_id=submission_id)
-    if ledger.filter(speaking, granted=True).exists():
+    if said_yes or ledger.filter(speaking, granted=True).exists():
         return SmsPermission(True, "form")
     return SmsPermission(False, "no_consent")
+
+
+@dataclass(frozen=True)
+class Discretion:
+    #: An open lead with this phone asked for discretion (no clinic name).
+    phone: bool
+    #: An open lead with this email address did.
+    email: bool
+
+
+def open_lead_discretion(*, phone_hash: str, email_hash: str) -> Discretion:
+    """Whether the open lead(s) with this phone or this address asked not to have the
+    clinic named: a message to their own phone or address is discreet, whichever
+    request it answers (the lead need not be attached to it yet). One query."""
+    match = Q(pk__in=[])
+    if phone_hash:
+        match |= Q(phone_hash=phone_hash)
+    if email_hash:
+        match |= Q(email_hash=email_hash)
+    discreet = set(
+        Lead.objects.filter(match, mention_clinic_ok=False)
+        .exclude(stage=Lead.Stage.CLOSED)
+        .values_list("phone_hash", "email_hash")
+    )
+    return Discretion(
+        phone=bool(phone_hash) and any(phone == phone_hash for phone, _ in discreet),
+        email=bool(email_hash) and any(email == email_hash for _, email in discreet),
+    )
 
 
 def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:

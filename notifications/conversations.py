@@ -97,6 +97,20 @@ def conversation_link(*, phone: str, lead_id: int) -> int:
     )
 
 
+def conversations_correlate(*, phone_hashes: list[str], correlation: str) -> int:
+    """Texts to these numbers are now about ``correlation`` (``messages_recorrelate``):
+    when that names a lead, their threads name it, as ``conversation_note_outbound``
+    would have. Returns how many threads changed."""
+    lead_id = _lead_id_of(correlation)
+    if lead_id is None or not phone_hashes:
+        return 0
+    return (
+        SmsConversation.objects.filter(phone_hash__in=set(phone_hashes))
+        .exclude(lead_id=lead_id)
+        .update(lead_id=lead_id)
+    )
+
+
 def conversation_mark_urgent(*, phone: str) -> int:
     """The person's text matched a crisis rule (decided above): the thread is urgent."""
     hashed = phone_hash(phone)

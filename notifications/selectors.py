@@ -142,6 +142,15 @@ def message_going(*, dedupe_key: str) -> bool:
     )
 
 
+def message_ids_unsent(*, dedupe_keys: list[str]) -> list[int]:
+    """The messages with these keys not handed to the provider yet (pending), by id."""
+    return list(
+        Message.objects.filter(dedupe_key__in=dedupe_keys, status=Message.Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def call_get(*, call_id: int) -> InboundCall | None:
     return InboundCall.objects.filter(pk=call_id).first()
 

@@ -7,11 +7,15 @@ from typing import Any
 from django.db import transaction
 
 from scheduling import services
-from scheduling.services import conversations, undelivered
+from scheduling.services import confirmations, conversations, undelivered
 
 
 def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
-    services.submission_enqueue(submission_id=submission_id)
+    # Sent after commit. The confirmations first, on their own queue: they never wait
+    # for routing. A broker that refused the first will refuse the second too: the
+    # sweep hands the submission to routing, which confirms it.
+    if confirmations.confirmation_enqueue(submission_id=submission_id):
+        services.submission_enqueue(submission_id=submission_id)
 
 
 def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any) -> None:

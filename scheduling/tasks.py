@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from intake import selectors as intake_selectors
 from scheduling import services
-from scheduling.services import click_to_call, conversations, instant_calls, recordings, undelivered
+from scheduling.services import (
+    click_to_call,
+    confirmations,
+    conversations,
+    instant_calls,
+    recordings,
+    undelivered,
+)
 
 # Tasks that record what a person did: idempotent, so redelivered after a crash and
 # retried with backoff (bounded far below the broker's visibility timeout).
@@ -21,6 +28,15 @@ RECORDING_TASK = {
     "retry_backoff_max": 120,
     "retry_jitter": True,
 }
+
+
+@shared_task(**RECORDING_TASK)
+def submission_confirm(submission_id: int) -> None:
+    """Send a new submission's confirmations at once, from the submission alone (before
+    routing; once, whoever comes first), then hand them to the provider here rather
+    than wait for a delivery task (idempotent: a redelivery sends nothing twice)."""
+    confirmations.submission_confirm(submission_id=submission_id)
+    confirmations.submission_confirmations_deliver(submission_id=submission_id)
 
 
 @shared_task(**RECORDING_TASK)

@@ -363,6 +363,13 @@ class Submission(models.Model):
         blank=True,
         help_text="When the callback and confirmations were queued. Empty: the sweep retries.",
     )
+    # Claimed by whoever sends the confirmations first (the confirmation task, or
+    # routing when that task was lost), in the transaction that records them.
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the confirmations were decided and recorded (at most once).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -371,6 +378,13 @@ class Submission(models.Model):
                 fields=["created_at"],
                 name="submission_unprocessed",
                 condition=Q(processed_at__isnull=True),
+            ),
+            # A confirmation sent before routing reads the "no" to texts of requests
+            # for the same number not yet in the consent ledger (intake.selectors).
+            models.Index(
+                fields=["phone_hash"],
+                name="submission_unprocessed_phone",
+                condition=Q(processed_at__isnull=True) & ~Q(phone_hash=""),
             ),
         ]
 

@@ -3,6 +3,7 @@
 - ``submissions``: a callback request checked once (``submission_check``) and stored
   (``submission_store``); ``lead_submit`` for one without a browser
 - ``leads``: attaching submissions to people, life stages
+- ``confirmations``: who sends a request's confirmations (the first to claim them)
 - ``articles``: articles named by a CTA, imported from text, a sitemap or a feed
 - ``events``: anonymous CTA event counts
 - ``rollups``: the conversion funnel's aggregate counters
@@ -24,6 +25,7 @@ from intake.services.articles import (
     articles_import,
     slug_from_url,
 )
+from intake.services.confirmations import submission_confirmation_claim
 from intake.services.conversations import lead_attempt_record, lead_conversation_record
 from intake.services.events import cta_event_counts_flush, cta_event_record, is_bot
 from intake.services.leads import (
@@ -115,6 +117,7 @@ __all__ = [
     "submission_cancel_clear",
     "submission_cancel_record",
     "submission_check",
+    "submission_confirmation_claim",
     "submission_contact_restrict",
     "submission_links_revoke",
     "submission_lock",

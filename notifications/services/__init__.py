@@ -45,6 +45,7 @@ from notifications.services.messages import (
     message_send,
     messages_cancel,
     messages_erase,
+    messages_recorrelate,
     staff_alert,
 )
 from notifications.services.opt_outs import (
@@ -81,6 +82,7 @@ __all__ = [
     "messages_cancel",
     "messages_deliver_due",
     "messages_erase",
+    "messages_recorrelate",
     "opt_out_exists",
     "opt_out_record",
     "retry_delay",

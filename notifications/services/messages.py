@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.template import engines
 from django.template.loader import get_template
@@ -300,10 +300,10 @@ def message_send(
     return message
 
 
-def message_enqueue(*, message_id: int) -> bool:
-    """Hand a message to the workers; if the broker is down it stays pending and
-    ``messages_sweep`` hands it over later."""
-    return enqueue("notifications.tasks.message_deliver", message_id)
+def message_enqueue(*, message_id: int, eta: datetime | None = None) -> bool:
+    """Hand a message to the workers (at ``eta``: its next try); if the broker is down
+    it stays pending and ``messages_sweep`` hands it over later."""
+    return enqueue("notifications.tasks.message_deliver", message_id, eta=eta)
 
 
 def staff_alert(
@@ -340,6 +340,38 @@ def messages_cancel(*, dedupe_key_prefix: str) -> int:
         dedupe_key__startswith=dedupe_key_prefix,
         status__in=[Message.Status.PENDING, Message.Status.SCHEDULED],
     ).update(status=Message.Status.SUPPRESSED, error_code="cancelled")
+
+
+# --- Correlation ----------------------------------------------------------------------
+
+# One statement: the messages move and say which were texts to a person.
+_RECORRELATE_SQL = """
+UPDATE {table} SET correlation = %s WHERE correlation = %s
+RETURNING channel, purpose, recipient_hash
+"""
+
+
+def messages_recorrelate(*, correlation: str, to: str) -> int:
+    """The caller learnt who ``correlation`` was about (a request's confirmations were
+    recorded before it was attached to its lead): every message recorded under it is
+    about ``to`` from now on, for the timeline, erasure and conversations alike, and
+    the threads of its texts name ``to``'s lead, as a text recorded under ``to`` would
+    have (``conversations.conversation_note_outbound``). Returns how many moved."""
+    if not correlation or not to or correlation == to:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORRELATE_SQL.format(table=connection.ops.quote_name(Message._meta.db_table)),
+            [to, correlation],
+        )
+        moved = cursor.fetchall()
+    texted = [
+        hashed
+        for channel, purpose, hashed in moved
+        if channel == Message.Channel.SMS and purpose not in STAFF_PURPOSES and hashed
+    ]
+    conversations.conversations_correlate(phone_hashes=texted, correlation=to)
+    return len(moved)
 
 
 # --- Erasure --------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Scheduling's write paths. Other modules import from here.
 
-- ``routing``: each new request routed to the queue, and its confirmations
+- ``confirmations``: each new request confirmed at once, from the request alone
+- ``routing``: each new request routed to the queue (and confirmed, if not yet)
 - ``queue``: claiming the next callback, holding it, escalating what nobody took
 - ``attempts``: logging a call attempt and what its outcome does
 - ``callback_state``: a callback held, closed, reopened; a follow-up to its lead
@@ -27,6 +28,7 @@ from scheduling.services.alerts import staff_alert_acknowledge, staff_notices_se
 from scheduling.services.appointment_moves import SlotTaken, appointment_move
 from scheduling.services.attempts import CLOSING_OUTCOMES, attempt_log, retry_at_for
 from scheduling.services.callback_state import callback_held
+from scheduling.services.confirmations import CONFIRMATION_PER_ADDRESS_WINDOW
 from scheduling.services.consultations import (
     appointment_admit,
     appointment_book,
@@ -68,7 +70,6 @@ from scheduling.services.request_link import (
     request_link_restrict,
 )
 from scheduling.services.routing import (
-    CONFIRMATION_PER_ADDRESS_WINDOW,
     submission_enqueue,
     submission_route,
 )

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
+
 from clinic.workers import enqueue
 from intake import selectors as intake_selectors
+from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Message, OptOut
 from scheduling import links
+from scheduling.services import confirmations
 
 logger = logging.getLogger(__name__)
 
-# The dedupe key submission_route gives a submission's confirmation text.
+# The dedupe key scheduling.services.confirmations gives a submission's confirmation text.
 CONFIRMATION_SMS_KEY_PREFIX = "confirmation:sms:submission:"
 # Failures that mean the person told us to stop texting: no fallback either.
 STOPPED_ERRORS = frozenset({"opted_out", "21610"})
@@ -47,34 +51,42 @@ def confirmation_fallback_send(*, message_id: int) -> Message | None:
     submission_id = message.dedupe_key.removeprefix(CONFIRMATION_SMS_KEY_PREFIX)
     if not submission_id.isdigit():
         return None
-    submission = intake_selectors.submission_get(submission_id=int(submission_id))
-    if submission is None or submission.is_spam or not submission.email:
-        return None
-    lead = submission.lead
-    if lead is None or lead.stage == Lead.Stage.CLOSED or lead.anonymised_at is not None:
-        return None
     block = notification_selectors.sms_block_get(phone=message.recipient)
     if block is not None and block.reason in STOPPED_REASONS:
         return None
-    # As the confirmation itself: the submission's wish, and the lead's when the address
-    # is the lead's own.
-    discreet = not submission.mention_clinic_ok or (
-        submission.email_hash == lead.email_hash
-        and not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
-    )
-    return notification_services.message_send(
-        channel=Message.Channel.EMAIL,
-        purpose=Message.Purpose.CONFIRMATION,
-        recipient=submission.email,
-        # No name: the address is the form's, nobody verified it. A crisis request's
-        # fallback keeps the 988 and 911 lines of its confirmation.
-        template="text_undelivered_crisis" if submission.is_crisis else "text_undelivered",
-        context={
-            "manage_url": links.request_manage_url(
-                submission_id=submission.pk, email_hash=submission.email_hash
-            ),
-        },
-        correlation=f"lead:{lead.pk}",
-        dedupe_key=f"confirmation-fallback:email:submission:{submission.pk}",
-        discreet=discreet,
-    )
+    with transaction.atomic():
+        # Locked, so routing cannot attach the request before this email is recorded
+        # and then miss it when it moves the request's messages to the lead.
+        submission = intake_services.submission_lock(submission_id=int(submission_id))
+        if submission is None or submission.is_spam or not submission.email:
+            return None
+        lead = intake_selectors.lead_get(lead_id=submission.lead_id) if submission.lead_id else None
+        if lead is not None and (lead.stage == Lead.Stage.CLOSED or lead.anonymised_at is not None):
+            return None
+        # As the confirmation itself: the submission's wish, and the open lead's when the
+        # address is that lead's own (attached yet or not).
+        discreet = (
+            not submission.mention_clinic_ok
+            or intake_selectors.open_lead_discretion(
+                phone_hash="", email_hash=submission.email_hash
+            ).email
+        )
+        return notification_services.message_send(
+            channel=Message.Channel.EMAIL,
+            purpose=Message.Purpose.CONFIRMATION,
+            recipient=submission.email,
+            # No name: the address is the form's, nobody verified it. A crisis request's
+            # fallback keeps the 988 and 911 lines of its confirmation.
+            template="text_undelivered_crisis" if submission.is_crisis else "text_undelivered",
+            context={
+                "manage_url": links.request_manage_url(
+                    submission_id=submission.pk, email_hash=submission.email_hash
+                ),
+            },
+            # Before routing attached the request: about the request until it does.
+            correlation=f"lead:{lead.pk}"
+            if lead is not None
+            else confirmations.submission_correlation(submission.pk),
+            dedupe_key=f"confirmation-fallback:email:submission:{submission.pk}",
+            discreet=discreet,
+        )

@@ -44,7 +44,9 @@ from packaging.utils import canonicalize_name
 from config.celery import app as celery_app
 
 REPO = Path(__file__).resolve().parents[2]
-DJANGO_SERVICES = ("migrate", "web", "worker", "beat")
+DJANGO_SERVICES = ("migrate", "web", "worker", "worker-confirmations", "beat")
+# The Celery workers: between them they consume every queue the app defines.
+WORKER_SERVICES = ("worker", "worker-confirmations")
 # What production settings refuse to start without; a tuple is "at least one of".
 REQUIRED_IN_PRODUCTION = [
     ("SECRET_KEY",),
@@ -333,6 +335,7 @@ def test_stack_has_proxy_postgres_redis_migrate_web_worker_and_beat() -> None:
         "migrate",
         "web",
         "worker",
+        "worker-confirmations",
         "beat",
     }
 
@@ -349,21 +352,44 @@ def test_web_worker_and_beat_run_one_django_service_definition() -> None:
     assert text.count("<<: *django\n") == len(DJANGO_SERVICES)
 
 
-def test_worker_consumes_every_queue_the_app_defines() -> None:
-    words = shell_words(service("worker")["command"])
-    assert program(words, "celery")[:4] == ["celery", "-A", "config", "worker"]
+def consumed_queues(name: str) -> list[str]:
+    words = shell_words(service(name)["command"])
+    assert program(words, "celery")[:4] == ["celery", "-A", "config", "worker"], name
     queues = option(words, "-Q", "--queues")
-    assert queues is not None, "the worker must name its queues"
-    consumed = queues.split(",")
+    assert queues is not None, f"{name} must name its queues"
+    return queues.split(",")
+
+
+def test_the_workers_consume_every_queue_the_app_defines_each_once() -> None:
+    consumed = [queue for name in WORKER_SERVICES for queue in consumed_queues(name)]
     defined = [queue.name for queue in celery_app.conf.task_queues]
     assert len(consumed) == len(set(consumed))
     assert set(consumed) == set(defined)
+    # Every service running a Celery worker is one of them.
+    workers = {
+        name
+        for name, definition in compose()["services"].items()
+        if "worker" in shell_words(definition.get("command") or [])[3:4]
+    }
+    assert workers == set(WORKER_SERVICES)
 
 
-def test_every_task_route_leads_to_a_queue_the_worker_consumes() -> None:
-    consumed = set(option(shell_words(service("worker")["command"]), "-Q", "--queues").split(","))
+def test_every_task_route_leads_to_a_queue_a_worker_consumes() -> None:
+    consumed = {queue for name in WORKER_SERVICES for queue in consumed_queues(name)}
     routed = {route["queue"] for route in celery_app.conf.task_routes.values()}
     assert routed | {celery_app.conf.task_default_queue} <= consumed
+
+
+def test_confirmations_have_their_own_pool_of_threads() -> None:
+    assert (
+        celery_app.amqp.router.route({}, "scheduling.tasks.submission_confirm")["queue"].name
+        == "confirmations"
+    )
+    assert consumed_queues("worker-confirmations") == ["confirmations"]
+    assert "confirmations" not in consumed_queues("worker")
+    words = shell_words(service("worker-confirmations")["command"])
+    assert option(words, "--pool", "-P") == "threads"
+    assert int(option(words, "--concurrency", "-c")) >= 8
 
 
 def test_beat_runs_celery_beat() -> None:
@@ -419,7 +445,7 @@ def test_commands_name_modules_that_exist() -> None:
     }
     assert targets == {"config.wsgi:application"}
     assert callable(import_app("config.wsgi:application"))
-    for name in ("worker", "beat"):
+    for name in (*WORKER_SERVICES, "beat"):
         celery_target = option(shell_words(service(name)["command"]), "-A", "--app")
         assert find_app(celery_target) is celery_app, f"{name}: -A {celery_target}"
 
@@ -432,7 +458,7 @@ def test_django_services_wait_for_healthy_postgres_and_redis() -> None:
 
 
 def test_web_worker_and_beat_start_only_after_the_migrations_completed() -> None:
-    for name in ("web", "worker", "beat"):
+    for name in ("web", *WORKER_SERVICES, "beat"):
         depends_on = service(name)["depends_on"]
         assert depends_on["migrate"] == {"condition": "service_completed_successfully"}, name
     assert "migrate" not in service("migrate")["depends_on"]
@@ -456,7 +482,8 @@ def test_postgres_and_redis_healthchecks_ask_the_server_itself() -> None:
 def test_worker_and_beat_healthchecks_ping_their_own_celery_node() -> None:
     # Docker sets HOSTNAME to the container's host name, which celery's %h expands to.
     here = socket.gethostname()
-    for name, default_node in (("worker", default_nodename), ("beat", beat_nodename)):
+    nodes = [(name, default_nodename) for name in WORKER_SERVICES] + [("beat", beat_nodename)]
+    for name, default_node in nodes:
         command = shell_words(service(name)["command"])
         probe = shell_words(service(name)["healthcheck"]["test"][1])
         assert program(probe, "celery")[:5] == ["celery", "-A", "config", "inspect", "ping"]
@@ -779,13 +806,16 @@ def test_every_django_container_keeps_metric_samples_in_its_own_directory() -> N
         assert not any(directory.startswith(mount) for mount in mounts), name
 
 
-def test_the_worker_serves_its_metrics_on_the_port_it_exposes_to_the_network_only() -> None:
-    variables = service_env("worker")
+@pytest.mark.parametrize("name", WORKER_SERVICES)
+def test_the_worker_serves_its_metrics_on_the_port_it_exposes_to_the_network_only(
+    name: str,
+) -> None:
+    variables = service_env(name)
     port = variables["WORKER_METRICS_PORT"]
     assert int(port) > 0
     assert variables["WORKER_METRICS_ADDRESS"] == "0.0.0.0"  # noqa: S104
-    assert port in [str(exposed) for exposed in service("worker")["expose"]]
-    assert not any(port in str(published) for published in service("worker").get("ports", []))
+    assert port in [str(exposed) for exposed in service(name)["expose"]]
+    assert not any(port in str(published) for published in service(name).get("ports", []))
 
 
 def test_gunicorn_reads_the_repository_config_that_empties_the_samples_directory() -> None:

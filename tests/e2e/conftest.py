@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -137,18 +138,30 @@ class CeleryProcess:
     """``celery worker`` or ``celery beat`` in its own process group, so that a
     kill -9 takes the pool's children with it, as a crashed machine would."""
 
-    def __init__(self, kind: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        kind: str,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        queues: str = QUEUES,
+        pool: tuple[str, ...] = ("--concurrency=2",),
+    ) -> None:
         self.kind = kind
         self.env = env
         self.log_path = log_path
+        # A worker consumes every queue by default; production splits them between a
+        # prefork pool and the confirmations' pool of threads.
+        self.queues = queues
+        self.pool = pool
         self.node = f"e2e-{os.getpid()}-{time.monotonic_ns()}@localhost"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> CeleryProcess:
         command = [sys.executable, "-m", "celery", "-A", "config", self.kind, "--loglevel=INFO"]
         if self.kind == "worker":
-            command += ["--concurrency=2", "--without-gossip", "--without-mingle"]
-            command += ["-Q", QUEUES, "-n", self.node]
+            command += [*self.pool, "--without-gossip", "--without-mingle"]
+            command += ["-Q", self.queues, "-n", self.node]
         else:
             command += ["--schedule", str(self.log_path.with_suffix(".schedule"))]
         with self.log_path.open("ab") as log:
@@ -295,9 +308,10 @@ def celery_processes(django_db_setup, tmp_path) -> Iterator:
     require_real_stack()
     started: list[CeleryProcess] = []
 
-    def start(kind: str, **extra_env: str) -> CeleryProcess:
+    def start(kind: str, *, options: dict[str, Any] | None = None, **extra_env: str):
         log_path = tmp_path / f"{kind}-{len(started)}.log"
-        process = CeleryProcess(kind, process_env(**FAST_SWEEPS, **extra_env), log_path).start()
+        env = process_env(**FAST_SWEEPS, **extra_env)
+        process = CeleryProcess(kind, env, log_path, **(options or {})).start()
         started.append(process)
         return process
 

@@ -88,10 +88,14 @@ def test_a_burst_of_leads_gets_exactly_one_callback_and_one_sms_each(real_worker
         assert response.status_code == 201
         references.append(response.json()["reference"])
 
-    def all_sent() -> bool:
-        return Message.objects.filter(channel="sms", status=Message.Status.SENT).count() == 20
+    def all_sent_and_routed() -> bool:
+        # The texts go first (the confirmations' own task), routing follows.
+        return (
+            Message.objects.filter(channel="sms", status=Message.Status.SENT).count() == 20
+            and Callback.objects.count() == 20
+        )
 
-    assert wait_for(all_sent, timeout=20)
+    assert wait_for(all_sent_and_routed, timeout=20)
     assert Callback.objects.count() == 20
     assert Message.objects.count() == 20
     assert sorted(c.form["To"] for c in fake_twilio.creates) == sorted(
