@@ -109,7 +109,8 @@ def submission_check(
     # Past the per-phone or per-address limit the request is stored and answered like
     # any other, but nothing is sent: a 429 here would tell a stranger that someone
     # else has used this number or address.
-    limits = contact_limits(phone=phone.as_e164 if phone else "", email=email)
+    # ``is not None``: a PhoneNumber's truth value formats it (its length), at a cost.
+    limits = contact_limits(phone=phone.as_e164 if phone is not None else "", email=email)
     counted_at = time.time()
     limited = {
         limit.scope
@@ -204,7 +205,9 @@ def submission_build(
     the first submission (``replayed=True``) and stores nothing; with another body it
     raises ``ApplicationError`` (422). Keys are forgotten after ``IDEMPOTENCY_KEY_TTL``.
     """
-    if not (phone or email):
+    # A PhoneNumber's truth value validates and formats it each time: asked once.
+    has_phone = bool(phone)
+    if not (has_phone or email):
         raise ApplicationError(
             "A phone number or an email address is needed.",
             fields={"phone": ["Give a phone number or an email address."]},
@@ -228,7 +231,7 @@ def submission_build(
         article_id=article_id_for_slug(slug=article_slug),
         first_name=first_name,
         last_name=last_name,
-        phone=phone or "",
+        phone=phone if has_phone else "",
         email=email,
         # Each keyed hash once: parsing and validating the number is the costly part.
         phone_hash=phone_hash(phone),
@@ -245,9 +248,9 @@ def submission_build(
         in_crisis=bool(in_crisis),
         crisis_language=crisis_language,
         first_touch=first_touch or {},
-        sms_consent=bool(sms_consent) and bool(phone),
-        consent_text_version=text.version if phone else "",
-        consent_text_sha256=text.sha256 if phone else "",
+        sms_consent=bool(sms_consent) and has_phone,
+        consent_text_version=text.version if has_phone else "",
+        consent_text_sha256=text.sha256 if has_phone else "",
         ip_address=_ip_or_none(ip_address),
         user_agent=(user_agent or "")[:500],
         phone_limited=phone_limited,
