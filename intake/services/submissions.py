@@ -366,8 +366,10 @@ def _submission_insert_statement(
             quote(key_meta.get_field(name).column)
             for name in ("key", "request_sha256", "submission", "created_at")
         )
+        # Only quoted names from the models' metadata and Django's own INSERT are put in
+        # the text; every value is a parameter.
         sql = (
-            f"WITH stored AS ({sql}) INSERT INTO {quote(key_meta.db_table)}"
+            f"WITH stored AS ({sql}) INSERT INTO {quote(key_meta.db_table)}"  # noqa: S608
             f" ({key}, {sha256}, {submission_id}, {created_at})"
             f" SELECT %s, %s, stored.{quote(meta.pk.column)}, %s FROM stored"
             f" RETURNING {submission_id}"
