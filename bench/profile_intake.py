@@ -73,8 +73,9 @@ def child(requests: int, top: int, clock: str, output: str) -> None:
     # so a wrapper counts them; BEGIN and COMMIT are the connection's, not statements).
     statements: list[str] = []
     with connection.execute_wrapper(
-        lambda execute, sql, params, many, context: statements.append(sql)
-        or execute(sql, params, many, context)
+        lambda execute, sql, params, many, context: (
+            statements.append(sql) or execute(sql, params, many, context)
+        )
     ):
         post(50)
 
@@ -105,8 +106,7 @@ def child(requests: int, top: int, clock: str, output: str) -> None:
         wall, cpu = (value / (5 * size) * 1000 for value in totals[name])
         print(f"ms per {label}, wall: {wall:.2f}, CPU of this process: {cpu:.2f} (profiler off)")
     print(
-        "POST / bare insert, CPU of this process: "
-        f"{totals['post'][1] / totals['baseline'][1]:.2f}x"
+        f"POST / bare insert, CPU of this process: {totals['post'][1] / totals['baseline'][1]:.2f}x"
     )
     print(f"statements of one POST: {len(statements)}")
     for sql in statements:
