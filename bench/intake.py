@@ -38,9 +38,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
 PG = {"host": HOST, "port": 5432, "user": "postgres"}
-DATABASE = "clinic_bench"
+# Overridable, so that runs beside each other (on a shared machine) use their own.
+DATABASE = os.environ.get("BENCH_DATABASE", "clinic_bench")
 REDIS_PORT = 6379
-REDIS_DBS = (14, 15)  # broker, cache: the bench's own, flushed before and after
+# Broker, cache: the bench's own, flushed before and after ("5,5": one database for both;
+# the cache's keys carry its prefix and never meet the broker's).
+REDIS_DBS = tuple(int(db) for db in os.environ.get("BENCH_REDIS_DBS", "14,15").split(","))
 LEADS = "/api/v1/leads/"
 EVENTS = "/api/v1/events/"
 BASELINE_INSERT = "/bench/baseline/insert/"
@@ -112,7 +115,7 @@ def psql(sql: str, database: str = "postgres") -> None:
 def redis_flush() -> None:
     import redis
 
-    for db in REDIS_DBS:
+    for db in set(REDIS_DBS):
         redis.Redis(host=HOST, port=REDIS_PORT, db=db, socket_timeout=5).flushdb()
 
 

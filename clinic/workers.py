@@ -17,6 +17,14 @@ from celery import current_app
 
 logger = logging.getLogger(__name__)
 
+# What a publish may skip, as the web's hand-off publishes on every request (issue 24,
+# docs/profiles.md): no queue is declared per message (``declare``: the workers declare
+# theirs when they start, and the routes name queues, which Celery publishes to through
+# the anonymous exchange, straight into the queue's list whatever the bindings), and the
+# arguments' repr is taken as it is (``argsrepr``: ids, whose repr is what Celery's
+# saferepr would give, at a fraction of its cost).
+PUBLISH_OPTIONS = {"declare": [], "kwargsrepr": "{}"}
+
 
 def enqueue(task_name: str, *args: int, eta: datetime | None = None) -> bool:
     """Publish the task named ``task_name`` with ids as arguments, to run at once or at
@@ -26,7 +34,7 @@ def enqueue(task_name: str, *args: int, eta: datetime | None = None) -> bool:
     ``KeyError``."""
     task = current_app.tasks[task_name]
     try:
-        task.apply_async(args, eta=eta)
+        task.apply_async(args, eta=eta, **PUBLISH_OPTIONS, argsrepr=repr(args))
     except Exception:  # kombu raises many types; any of them means "not queued".
         logger.warning("celery.enqueue_failed", extra={"task": task_name})
         return False

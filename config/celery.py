@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging.config
 import os
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import structlog
@@ -34,11 +35,31 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # outbox sweeps do not depend on it anyway. tests/e2e/test_failures.py proves it.
 
 
+#
+# Publishing: kombu makes a new redis client (a Redis() over the channel's pool, whose
+# __init__ builds its table of response callbacks) for every message it puts, which was
+# a fifth of the CPU of publishing a task from a web request (docs/profiles.md, issue
+# 24). The channel keeps one over its current pool instead: a channel is used by one
+# thread at a time (kombu's pools), and a redis client over a pool is thread-safe anyway.
+
+
 class RedisChannel(kombu_redis.Channel):
+    _put_client: Any = None
+
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         if self.connection is None or self.connection.client is None:
             raise kombu_redis.redis.ConnectionError("the broker connection is closed")
         return super()._connparams(asynchronous=asynchronous)
+
+    @contextmanager
+    def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
+        if client:
+            yield client
+            return
+        pool = self.pool  # a new one after the channel was closed and its pools dropped
+        if self._put_client is None or self._put_client.connection_pool is not pool:
+            self._put_client = self._create_client()
+        yield self._put_client
 
 
 class RedisTransport(kombu_redis.Transport):

@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
+from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.views import APIView
 
 from clinic.errors import ErrorSerializer
@@ -49,3 +51,29 @@ def _has_body(request: Request) -> bool:
         return int(meta.get("CONTENT_LENGTH") or 0) > 0
     except ValueError:
         return True
+
+
+class OnceBoundSerializer(serializers.Serializer):
+    """An input serializer whose fields are made and bound once per class, not once
+    per instance.
+
+    DRF deep-copies every declared field (nested serializers included) for each
+    serializer it makes, so that one instance's binding never leaks into another's;
+    for the public POST that copy was the largest part of validating its one body
+    (docs/profiles.md, issue 24). The fields of these serializers keep no state
+    between calls (no validator reads the context, the instance or the root, and the
+    errors are the serializer's own), so fields bound once to a template instance
+    validate every request, in every thread, with DRF's own rules and messages."""
+
+    @property
+    def fields(self) -> BindingDict:  # type: ignore[override]
+        cls = type(self)
+        shared = cls.__dict__.get("_once_bound_fields")
+        if shared is None:
+            # Two threads may both build it on a class's first use; either is right.
+            template = cls()
+            shared = BindingDict(template)
+            for name, field in template.get_fields().items():
+                shared[name] = field
+            cls._once_bound_fields = shared
+        return shared

@@ -30,7 +30,7 @@ from clinic import roles
 from clinic.errors import ErrorSerializer
 from clinic.openapi import NOT_FOUND, server_rules
 from intake import next_contact
-from intake.apis import ERRORS, PublicApi
+from intake.apis import ERRORS, OnceBoundSerializer, PublicApi
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
 from intake.models import Lead, PhoneType, Submission
@@ -92,7 +92,7 @@ def strip_controls(value: str) -> str:
 # --- Serializers -------------------------------------------------------------------
 
 
-class ContactPreferencesSerializer(serializers.Serializer):
+class ContactPreferencesSerializer(OnceBoundSerializer):
     voicemail_ok = serializers.BooleanField(
         required=False, help_text="A message may be left on voicemail. Default false."
     )
@@ -102,7 +102,7 @@ class ContactPreferencesSerializer(serializers.Serializer):
     )
 
 
-class FirstTouchSerializer(serializers.Serializer):
+class FirstTouchSerializer(OnceBoundSerializer):
     utm_source = serializers.CharField(max_length=200, required=False, allow_blank=True)
     utm_medium = serializers.CharField(max_length=200, required=False, allow_blank=True)
     utm_campaign = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -118,7 +118,7 @@ class FirstTouchSerializer(serializers.Serializer):
         return stored
 
 
-class LeadSubmitInputSerializer(serializers.Serializer):
+class LeadSubmitInputSerializer(OnceBoundSerializer):
     first_name = serializers.CharField(max_length=100)
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     phone = serializers.CharField(
@@ -311,19 +311,24 @@ def submission_next_contact(submission: Submission) -> dict[str, str]:
 
 
 def lead_submit_answer(outcome: LeadSubmitOutcome) -> dict[str, Any]:
-    """The 201 body: the same shape for a new or a known person; crisis resources added
-    when the submission is a crisis. ``next_contact`` says the callback window in words
-    (server-side, so the no-JavaScript page and the confirmations say the same)."""
+    """The 201 body (``LeadSubmitOutputSerializer``'s shape, built directly: every value
+    is already a string): the same shape for a new or a known person; crisis resources
+    added when the submission is a crisis. ``next_contact`` says the callback window in
+    words (server-side, so the no-JavaScript page and the confirmations say the same)."""
     submission = outcome.submission
+    window = submission.callback_window
     answer: dict[str, Any] = {
         "reference": submission.reference,
         "status": "received",
-        "callback_window": submission.callback_window,
+        "callback_window": {"starts_at": window["starts_at"], "ends_at": window["ends_at"]},
         "next_contact": submission_next_contact(submission),
     }
     if submission.is_crisis:
-        answer["crisis_resources"] = crisis_resources()
-    return LeadSubmitOutputSerializer(answer).data
+        answer["crisis_resources"] = [
+            {name: resource[name] for name in ("name", "description", "phone", "sms")}
+            for resource in crisis_resources()
+        ]
+    return answer
 
 
 def _fingerprint(body: dict[str, Any]) -> str:

@@ -29,7 +29,11 @@ _PHONE_TYPES = {
 
 def phone_type_of(phone: PhoneNumber | None) -> str:
     """The kind of line (``PhoneType``) a number is, or "" without a number."""
-    if not phone:
+    # A parsed number is tested by its digits: its truth value validates and formats it.
+    if isinstance(phone, phonenumbers.PhoneNumber):
+        if not phone.national_number:
+            return ""
+    elif not phone:
         return ""
     return _PHONE_TYPES.get(phonenumbers.number_type(phone), PhoneType.UNKNOWN)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
@@ -109,7 +110,8 @@ def submission_check(
     # Past the per-phone or per-address limit the request is stored and answered like
     # any other, but nothing is sent: a 429 here would tell a stranger that someone
     # else has used this number or address.
-    limits = contact_limits(phone=phone.as_e164 if phone else "", email=email)
+    # ``is not None``: a PhoneNumber's truth value formats it (its length), at a cost.
+    limits = contact_limits(phone=phone.as_e164 if phone is not None else "", email=email)
     counted_at = time.time()
     limited = {
         limit.scope
@@ -204,7 +206,9 @@ def submission_build(
     the first submission (``replayed=True``) and stores nothing; with another body it
     raises ``ApplicationError`` (422). Keys are forgotten after ``IDEMPOTENCY_KEY_TTL``.
     """
-    if not (phone or email):
+    # A PhoneNumber's truth value validates and formats it each time: asked once.
+    has_phone = bool(phone)
+    if not (has_phone or email):
         raise ApplicationError(
             "A phone number or an email address is needed.",
             fields={"phone": ["Give a phone number or an email address."]},
@@ -228,7 +232,7 @@ def submission_build(
         article_id=article_id_for_slug(slug=article_slug),
         first_name=first_name,
         last_name=last_name,
-        phone=phone or "",
+        phone=phone if has_phone else "",
         email=email,
         # Each keyed hash once: parsing and validating the number is the costly part.
         phone_hash=phone_hash(phone),
@@ -245,9 +249,9 @@ def submission_build(
         in_crisis=bool(in_crisis),
         crisis_language=crisis_language,
         first_touch=first_touch or {},
-        sms_consent=bool(sms_consent) and bool(phone),
-        consent_text_version=text.version if phone else "",
-        consent_text_sha256=text.sha256 if phone else "",
+        sms_consent=bool(sms_consent) and has_phone,
+        consent_text_version=text.version if has_phone else "",
+        consent_text_sha256=text.sha256 if has_phone else "",
         ip_address=_ip_or_none(ip_address),
         user_agent=(user_agent or "")[:500],
         phone_limited=phone_limited,
@@ -319,17 +323,63 @@ def _submission_insert(
 ) -> LeadSubmitOutcome:
     # A live Idempotency-Key is not looked up first: claiming it below fails with an
     # IntegrityError, which _submission_save_or_replay answers with the replay.
-    with transaction.atomic(durable=True):
-        submission.save(force_insert=True)
-        if idempotency_key:
-            IdempotencyKey.objects.create(
-                key=idempotency_key, request_sha256=request_sha256, submission=submission
-            )
-        submission_id = submission.pk
-        transaction.on_commit(
-            lambda: submission_received.send_robust(sender=Submission, submission_id=submission_id)
-        )
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        _submission_insert_statement(connection, submission, idempotency_key, request_sha256)
+    else:
+        # Inside a transaction (tests), or another database: the ORM's two INSERTs, in
+        # a savepoint of their own.
+        with transaction.atomic(durable=True):
+            submission.save(force_insert=True)
+            if idempotency_key:
+                IdempotencyKey.objects.create(
+                    key=idempotency_key, request_sha256=request_sha256, submission=submission
+                )
+    submission_id = submission.pk
+    transaction.on_commit(
+        lambda: submission_received.send_robust(sender=Submission, submission_id=submission_id)
+    )
     return LeadSubmitOutcome(submission=submission, replayed=False)
+
+
+def _submission_insert_statement(
+    connection: Any, submission: Submission, idempotency_key: str, request_sha256: str
+) -> None:
+    """The submission and its Idempotency-Key in one statement, committed on its own
+    (autocommit): PostgreSQL runs a statement as one transaction, so both rows are
+    stored or neither, with one round trip instead of BEGIN, two INSERTs and COMMIT
+    (docs/profiles.md, issue 24). The submission's INSERT is Django's own (its
+    fields' defaults, ``auto_now_add`` and encryption, as ``save()`` gives them)."""
+    meta = Submission._meta
+    query = InsertQuery(Submission)
+    query.insert_values(
+        [field for field in meta.local_concrete_fields if field is not meta.auto_field],
+        [submission],
+    )
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [meta.pk]
+    ((sql, params),) = compiler.as_sql()
+    if idempotency_key:
+        quote = connection.ops.quote_name
+        key_meta = IdempotencyKey._meta
+        key, sha256, submission_id, created_at = (
+            quote(key_meta.get_field(name).column)
+            for name in ("key", "request_sha256", "submission", "created_at")
+        )
+        # Only quoted names from the models' metadata and Django's own INSERT are put in
+        # the text; every value is a parameter.
+        sql = (
+            f"WITH stored AS ({sql}) INSERT INTO {quote(key_meta.db_table)}"  # noqa: S608
+            f" ({key}, {sha256}, {submission_id}, {created_at})"
+            f" SELECT %s, %s, stored.{quote(meta.pk.column)}, %s FROM stored"
+            f" RETURNING {submission_id}"
+        )
+        params = (*params, idempotency_key, request_sha256, timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (submission.pk,) = cursor.fetchone()
+    submission._state.adding = False
+    submission._state.db = connection.alias
 
 
 def lead_submit_replay(*, idempotency_key: str, request_sha256: str) -> LeadSubmitOutcome | None:
