@@ -9,7 +9,9 @@ import json
 import logging
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import Client
 
 from clinic.crypto import decrypt_text
 from clinic.errors import ApplicationError
@@ -20,7 +22,7 @@ from intake.services import lead_erase, screening_check
 from notifications.models import Message
 from scheduling.models import Callback, StaffAlert
 from scheduling.services.outreach import lead_message
-from tests.factories import ArticleFactory, submit_lead
+from tests.factories import ArticleFactory, UserFactory, submit_lead
 from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
@@ -482,3 +484,27 @@ def test_erasure_blanks_the_screenings_but_keeps_when(staff_api, lead_submission
         "",
     )
     assert not screening.opens_crisis
+
+
+def test_the_admin_shows_a_screening_read_only_and_records_the_read(staff_api, lead_submission):
+    created = staff_api.post(
+        url(lead_submission.reference), {"instrument": GAD7, "answers": [2] * 7}, format="json"
+    ).json()
+    admin = UserFactory(username="screening-admin", is_staff=True)
+    admin.groups.add(Group.objects.get_or_create(name="admin")[0])
+    client = Client()
+    verified_login(client, admin)
+
+    listing = client.get("/admin/intake/screening/")
+    page = client.get(f"/admin/intake/screening/{created['id']}/change/")
+
+    assert listing.status_code == 200 and "[2, 2, 2" not in listing.content.decode()
+    assert page.status_code == 200
+    assert "[2, 2, 2, 2, 2, 2, 2]" in page.content.decode()
+    assert 'name="_save"' not in page.content.decode()  # nothing to change
+    reads = Screening.objects.get(pk=created["id"]).events.filter(pgh_label=SCREENING_READ)
+    assert [read.pgh_context["read"] for read in reads] == [
+        "screenings API (recorded)",
+        "admin screening page",
+    ]
+    assert client.get("/admin/intake/screening/add/").status_code == 403
