@@ -152,9 +152,6 @@ def levels_of_care() -> list[tuple[str, str]]:
     return _choices(settings.SCREENING_LEVELS_OF_CARE)
 
 
-def concern_label(value: str) -> str:
-    return dict(_choices([value])).get(value, "") if value else ""
-
-
-def level_label(value: str) -> str:
-    return dict(_choices([value])).get(value, "") if value else ""
+def choice_label(value: str) -> str:
+    """How a presenting concern or level of care reads on the page ("" for none)."""
+    return _choices([value])[0][1] if value else ""

@@ -18,7 +18,7 @@ from django.db import models
 
 from clinic.audit.events import audited
 from clinic.crypto import EncryptedTextField
-from intake.instruments import BAND_LABELS, GAD7, INSTRUMENTS, PHQ9, concern_label, level_label
+from intake.instruments import BAND_LABELS, GAD7, INSTRUMENTS, PHQ9, choice_label
 
 # The audit trail's event for a read of a screening (clinic.audit.events).
 SCREENING_READ = "screening.read"
@@ -93,8 +93,8 @@ class Screening(models.Model):
 
     @property
     def presenting_concern_label(self) -> str:
-        return concern_label(self.presenting_concern)
+        return choice_label(self.presenting_concern)
 
     @property
     def level_of_care_label(self) -> str:
-        return level_label(self.level_of_care)
+        return choice_label(self.level_of_care)

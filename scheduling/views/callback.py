@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic import business_time, roles
@@ -362,6 +363,7 @@ def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
     return redirect("scheduling:console")
 
 
+@sensitive_post_parameters(*screening_form.FIELD_NAMES)
 @require_POST
 @roles.role_required(*CARE)
 def console_screening(request: HttpRequest, callback_id: int) -> HttpResponse:

@@ -15,6 +15,7 @@ from django.test import Client
 
 from clinic.crypto import decrypt_text
 from clinic.errors import ApplicationError
+from config.logs import redact
 from intake import selectors as intake_selectors
 from intake.instruments import GAD7, INSTRUMENTS, PHQ9
 from intake.models import SCREENING_READ, Lead, Screening
@@ -427,6 +428,12 @@ def test_no_answer_score_or_band_reaches_the_logs(staff_api, lead_submission, ca
     logged = caplog.text + " ".join(str(record.__dict__) for record in caplog.records)
     for secret in (json.dumps(DISTINCT), "2, 3, 1, 2, 3", "moderately", "Moderately"):
         assert secret not in logged
+
+
+def test_a_screenings_values_are_redacted_should_a_log_line_carry_them():
+    event = redact(None, "info", {"event": "x", "answers": DISTINCT, "score": 17, "band": "mild"})
+
+    assert (event["answers"], event["score"], event["band"]) == ("[redacted]",) * 3
 
 
 def test_marketing_reports_show_nothing_of_screenings(
