@@ -44,6 +44,12 @@ PERSONAL_KEYS = frozenset(
         "ip_address",
         "remote_addr",
         "user_agent",
+        # A screening's clinical values (intake.models.Screening), should one be logged.
+        "answers",
+        "score",
+        "band",
+        "presenting_concern",
+        "level_of_care",
     }
 )
 # Rendered text (the event, a traceback) is masked by pattern instead.

@@ -703,6 +703,35 @@ INTAKE_INTERESTS = env.list(
     default=["depression", "anxiety", "trauma", "ocd", "bipolar", "substance-use", "other"],
 )
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# A pre-admission screening on the callback page (intake.instruments): what brings the
+# person (presenting concern) and the level of care the coordinator recommends.
+SCREENING_PRESENTING_CONCERNS = env.list(
+    "SCREENING_PRESENTING_CONCERNS",
+    default=[
+        "depression",
+        "anxiety",
+        "substance-use",
+        "alcohol",
+        "trauma",
+        "bipolar",
+        "ocd",
+        "eating",
+        "psychosis",
+        "self-harm",
+        "other",
+    ],
+)
+SCREENING_LEVELS_OF_CARE = env.list(
+    "SCREENING_LEVELS_OF_CARE",
+    default=[
+        "outpatient",
+        "intensive-outpatient",
+        "partial-hospitalization",
+        "residential",
+        "inpatient-detox",
+        "refer-out",
+    ],
+)
 
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
 

@@ -15,8 +15,8 @@ from django.utils.html import format_html
 from clinic import roles
 from clinic.admin import ReadAuditedAdmin
 from clinic.crypto import email_hash, phone_hash
-from intake.models import Article, ArticleDailyCount, Consent, Lead, Submission
-from intake.services import lead_access_record, lead_erase
+from intake.models import Article, ArticleDailyCount, Consent, Lead, Screening, Submission
+from intake.services import lead_access_record, lead_erase, screenings_access_record
 
 
 class HashSearchMixin:
@@ -229,4 +229,29 @@ class ArticleDailyCountAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Screening)
+class ScreeningAdmin(ReadAuditedAdmin):
+    """Screenings, read only: they are recorded during the call (where a PHQ-9
+    self-harm answer opens the crisis protocol), never typed in here. The list shows
+    no clinical value; opening one (answers, score, band) is a screening read on the
+    audit trail."""
+
+    list_display = ["__str__", "instrument", "opens_crisis", "created_by", "created_at"]
+    list_filter = ["instrument", "opens_crisis"]
+    raw_id_fields = ["lead"]
+    date_hierarchy = "created_at"
+
+    def read_record(self, obj, *, what: str) -> None:
+        screenings_access_record(screenings=[obj], what=what)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -13,7 +13,7 @@ from django.db.models import F, Max, Q, QuerySet
 from clinic.crypto import phone_hash
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
-from intake.models import Article, Consent, Lead, PhoneType, Submission
+from intake.models import Article, Consent, Lead, PhoneType, Screening, Submission
 from notifications import selectors as notification_selectors
 
 
@@ -332,19 +332,49 @@ def lead_submissions(*, lead_id: int) -> QuerySet[Submission]:
 
 def lead_ids_in_crisis(*, lead_ids: list[int]) -> set[int]:
     """Those of ``lead_ids`` with a crisis submission (``Submission.is_crisis``, spam
-    aside): every message to such a person carries 988 and 911, and their urgent
+    aside) or a screening that opened the crisis protocol (``Screening.opens_crisis``):
+    every message to such a person carries 988 and 911, and their urgent
     callback follows the crisis cadence. One query."""
-    return set(
+    submitted = (
         Submission.objects.filter(lead_id__in=lead_ids, is_spam=False)
         .filter(Q(in_crisis=True) | Q(crisis_language=True))
+        .order_by()
         .values_list("lead_id", flat=True)
-        .distinct()
     )
+    # A screening whose self-harm question was answered above 0 is a crisis too.
+    screened = (
+        Screening.objects.filter(lead_id__in=lead_ids, opens_crisis=True)
+        .order_by()
+        .values_list("lead_id", flat=True)
+    )
+    return set(submitted.union(screened))
 
 
 def lead_in_crisis(*, lead_id: int) -> bool:
-    """The lead made a crisis submission (see :func:`lead_ids_in_crisis`)."""
+    """The lead made a crisis submission or a screening opened the crisis protocol
+    (see :func:`lead_ids_in_crisis`)."""
     return bool(lead_ids_in_crisis(lead_ids=[lead_id]))
+
+
+def lead_screenings(*, lead_id: int) -> list[Screening]:
+    """The lead's screenings, newest first, with who recorded them. Clinical data: the
+    caller records the read (``intake.services.screenings_access_record``)."""
+    return list(
+        Screening.objects.filter(lead_id=lead_id)
+        .select_related("created_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def lead_crisis_screenings(*, lead_id: int) -> list[Screening]:
+    """The lead's screenings that opened the crisis protocol, newest first: when, and
+    by whom (for the crisis banner; nothing clinical is read beyond that fact)."""
+    return list(
+        Screening.objects.filter(lead_id=lead_id, opens_crisis=True)
+        .select_related("created_by")
+        .only("pk", "lead_id", "instrument", "opens_crisis", "created_at", "created_by")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def lead_submissions_to_review(*, lead: Lead) -> list[Submission]:

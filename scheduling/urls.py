@@ -16,6 +16,7 @@ from scheduling import (
     recording_webhooks,
     refusal_views,
 )
+from scheduling.apis import screenings as screening_apis
 from scheduling.views import callback as callback_views
 from scheduling.views import console as console_views
 from scheduling.views import manage as manage_views
@@ -62,6 +63,11 @@ api_urlpatterns = [
         "inbox/<int:conversation_id>/reply/",
         inbox_apis.InboxReplyApi.as_view(),
         name="inbox-reply",
+    ),
+    path(
+        "leads/<str:reference>/screenings/",
+        screening_apis.LeadScreeningsApi.as_view(),
+        name="lead-screenings",
     ),
     path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
@@ -165,6 +171,11 @@ urlpatterns = [
         name="console-release",
     ),
     path("callbacks/<int:callback_id>/book/", callback_views.console_book, name="console-book"),
+    path(
+        "callbacks/<int:callback_id>/screening/",
+        callback_views.console_screening,
+        name="console-screening",
+    ),
     path("profile/", call_settings_views.console_profile, name="console-profile"),
     path("profile/phone/", call_settings_views.console_profile_phone, name="console-profile-phone"),
     path(

@@ -1,9 +1,10 @@
 """Intake's models, by concern: ``leads`` (articles, the people who answer their calls
 to action, their submissions and Idempotency-Keys), ``consent`` (the append-only
-ledger of what they agreed to) and ``funnel`` (anonymous CTA event counts and the
-conversion funnel's rollups). Every model is re-exported here: ``from intake.models
-import Lead``. The audit trail's event models (``LeadEvent``...) are added to this
-module by ``clinic.audit.events.audited``."""
+ledger of what they agreed to), ``funnel`` (anonymous CTA event counts and the
+conversion funnel's rollups) and ``screenings`` (pre-admission screenings, encrypted).
+Every model is re-exported here: ``from intake.models import Lead``. The audit trail's
+event models (``LeadEvent``...) are added to this module by
+``clinic.audit.events.audited``."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from intake.models.leads import (
     Submission,
     new_reference,
 )
+from intake.models.screenings import SCREENING_BLANK, SCREENING_READ, Screening
 
 __all__ = [
     "CONSENT_REDACTED",
@@ -54,6 +56,8 @@ __all__ = [
     "REFERENCE_ALPHABET",
     "ROLLUP_COUNTERS",
     "ROLLUP_IDENTITY",
+    "SCREENING_BLANK",
+    "SCREENING_READ",
     "Article",
     "ArticleDailyCount",
     "Consent",
@@ -65,6 +69,7 @@ __all__ = [
     "IdempotencyKey",
     "Lead",
     "PhoneType",
+    "Screening",
     "Submission",
     "cell_key_field",
     "contact_time_field",

@@ -12,6 +12,7 @@
 - ``conversations``: the speed-to-lead clock (first attempt, first conversation)
 - ``verification``: which of a lead's details are proven to be the person's
 - ``requests``: what a request's own link may change on it (less contact, a cancel)
+- ``screenings``: pre-admission screenings checked, stored encrypted, reads audited
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ from intake.services.rollups import (
     funnel_rollups_rebuild,
     lead_funnel_contributions,
 )
+from intake.services.screenings import (
+    ScreeningRequest,
+    screening_check,
+    screening_store,
+    screenings_access_record,
+    screenings_erase,
+)
 from intake.services.submissions import (
     LeadSubmitOutcome,
     SubmissionRequest,
@@ -80,6 +88,7 @@ __all__ = [
     "UTM_FIELDS",
     "ArticleImportResult",
     "LeadSubmitOutcome",
+    "ScreeningRequest",
     "SubmissionCancelled",
     "SubmissionRequest",
     "article_id_for_slug",
@@ -111,6 +120,10 @@ __all__ = [
     "leads_retention_anonymise",
     "phone_type_of",
     "request_fingerprint",
+    "screening_check",
+    "screening_store",
+    "screenings_access_record",
+    "screenings_erase",
     "slug_from_url",
     "submission_attach",
     "submission_build",

@@ -17,6 +17,7 @@
 - ``request_link``: what a confirmation email's link may do to its request, and the undo
 - ``alerts``: staff alerts raised, emailed, acknowledged and settled; assignment notices
 - ``crisis``: the crisis cadence of unanswered calls and the supervisor's decision
+- ``screenings``: a screening recorded during the call, and the crisis it may open
 - ``calls``, ``click_to_call``, ``instant_calls``: bridged calls from the clinic's
   phone (the record, the holder's "Call" button, new requests ringing staff at once)
 - ``call_log``: every call writes its one attempt when the person's leg ends
@@ -73,6 +74,7 @@ from scheduling.services.routing import (
     submission_enqueue,
     submission_route,
 )
+from scheduling.services.screenings import callback_screenings_record, lead_screening_record
 from scheduling.services.texts import (
     callback_mark_replied,
     lead_sms_reply,
@@ -113,10 +115,12 @@ __all__ = [
     "callback_refusal_acknowledge",
     "callback_release",
     "callback_renew",
+    "callback_screenings_record",
     "callbacks_escalate",
     "console_preference_set",
     "lead_email_reply",
     "lead_refusal_lift",
+    "lead_screening_record",
     "lead_sms_consent_invite",
     "lead_sms_reply",
     "lead_work_erase",

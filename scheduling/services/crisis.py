@@ -1,10 +1,12 @@
-"""Crisis follow-up: a crisis callback that is not reached is tried again within
-minutes (``CRISIS_RETRY_MINUTES``), open or closed; after the last step a supervisor
-decides, and until then it stays urgent and is tried again at the last step's interval.
-It is never closed as unreachable on its own.
+"""Crisis: opening the protocol for a lead whose screening said so
+(:func:`callback_crisis_open`), and the follow-up: a crisis callback that is not
+reached is tried again within minutes (``CRISIS_RETRY_MINUTES``), open or closed;
+after the last step a supervisor decides, and until then it stays urgent and is tried
+again at the last step's interval. It is never closed as unreachable on its own.
 
 A crisis callback is an urgent callback of a lead who made a crisis submission
-(``Submission.is_crisis``); messages to such a person take the crisis wording
+(``Submission.is_crisis``) or whose screening opened the protocol
+(``Screening.opens_crisis``); messages to such a person take the crisis wording
 (``outreach.lead_message``).
 """
 
@@ -34,6 +36,25 @@ REASON_MAX_LENGTH = 1000
 def callback_in_crisis(callback: Callback) -> bool:
     """An urgent callback of a lead who made a crisis submission."""
     return callback.is_urgent and intake_selectors.lead_in_crisis(lead_id=callback.lead_id)
+
+
+def callback_crisis_open(callback: Callback, *, now: datetime) -> Callback:
+    """Open the crisis protocol on ``callback`` (locked by the caller) at ``now``, as a
+    crisis request does when it is routed: urgent, first in the queue, due now (open
+    or closed), no waiting for a retry time if it is open (a holder keeps the claim),
+    and an urgent alert to the supervisors, raised anew if an earlier one was settled.
+    The lead is a crisis lead from then on (``intake.selectors.lead_in_crisis``), so
+    the page shows the banner and every message takes the crisis wording."""
+    callback.is_urgent = True
+    callback.due_at = min(callback.due_at, now)
+    callback.original_due_at = min(callback.original_due_at, now)
+    if callback.status == Callback.Status.OPEN:
+        callback.retry_at = None
+    callback.save(update_fields=["is_urgent", "due_at", "original_due_at", "retry_at"])
+    alert_raise(
+        callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR, again=True
+    )
+    return callback
 
 
 def crisis_retry_at(*, unanswered: int, now: datetime) -> datetime | None:

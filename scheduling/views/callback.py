@@ -1,5 +1,6 @@
 """One callback's page in the console and what a coordinator does on it: the call's
-outcome and its undo, the person's details confirmed, texts and emails, a booking."""
+outcome and its undo, the person's details confirmed, a screening, texts and emails, a
+booking."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic import business_time, roles
@@ -21,7 +23,7 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import call_views, console_page, selectors, services
+from scheduling import call_views, console_page, screening_form, selectors, services
 from scheduling.models import Appointment, Callback
 from scheduling.selectors import recordings as recording_selectors
 from scheduling.views.console import CARE, LOGGED_KEY
@@ -83,6 +85,12 @@ def _callback_page(
         lead=callback.lead, what="callback page", callback=callback.pk
     )
     submission = callback.submission
+    # The screenings' answers, scores and bands: clinical, each read on the trail.
+    screenings = intake_selectors.lead_screenings(lead_id=callback.lead_id)
+    if screenings:
+        intake_services.screenings_access_record(
+            screenings=screenings, what="callback page", callback=callback.pk
+        )
     wishes = console_page.contact_wishes(callback.lead)
     outcomes = console_page.outcome_choices(
         first_name=callback.lead.first_name, voicemail_ok=wishes.voicemail_ok
@@ -101,6 +109,10 @@ def _callback_page(
         # wrote": anyone can send one), for the crisis banner: care staff only.
         "crisis_requests": selectors.crisis_requests(lead=callback.lead),
         "crisis_protocol_steps": settings.CRISIS_PROTOCOL_STEPS,
+        # Screenings whose self-harm question was answered above 0: the banner too.
+        "crisis_screenings": [each for each in screenings if each.opens_crisis],
+        "screenings": screenings,
+        "screening_form": screening_form.screening_form(typed=typed or {}, errors=errors or {}),
         "sms_thread": _sms_thread(callback),
         "timeline": selectors.lead_timeline(lead=callback.lead),
         "undelivered": notification_selectors.messages_undelivered(
@@ -357,3 +369,33 @@ def console_book(request: HttpRequest, callback_id: int) -> HttpResponse:
     if notice:
         messages.warning(request, notice)
     return redirect("scheduling:console")
+
+
+@sensitive_post_parameters(*screening_form.FIELD_NAMES)
+@require_POST
+@roles.role_required(*CARE)
+def console_screening(request: HttpRequest, callback_id: int) -> HttpResponse:
+    """The holder records the screening the person answered during the call
+    (``services.callback_screenings_record``): PHQ-9, GAD-7 or both, with the
+    presenting concern and the recommended level of care. A PHQ-9 self-harm answer
+    above 0 opens the crisis protocol at once (the banner shows on the page that
+    follows). A refused form comes back with each error by its question and every
+    choice kept (the call notes too)."""
+    typed = {name: request.POST.get(name, "")[:40] for name in screening_form.FIELD_NAMES}
+    try:
+        requests = screening_form.screening_requests(typed)
+        services.callback_screenings_record(
+            callback_id=callback_id, user_id=request.user.pk, requests=requests
+        )
+    except ApplicationError as error:
+        errors = {field: messages[0] for field, messages in (error.fields or {}).items()}
+        errors.setdefault("screening", error.message)
+        return _callback_page(
+            request,
+            _callback_or_404(callback_id),
+            errors=errors,
+            typed={**typed, "notes": request.POST.get("notes", "")[:5000]},
+            status=error.status_code,
+        )
+    messages.success(request, "Screening recorded.")
+    return redirect("scheduling:console-callback", callback_id=callback_id)
