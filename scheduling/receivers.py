@@ -11,7 +11,8 @@ from scheduling.services import conversations, undelivered
 
 
 def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
-    services.submission_enqueue(submission_id=submission_id)
+    # No task per submission: the batch router is kicked and claims what is waiting.
+    services.routing_kick()
 
 
 def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any) -> None:

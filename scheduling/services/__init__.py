@@ -1,6 +1,7 @@
 """Scheduling's write paths. Other modules import from here.
 
 - ``routing``: each new request routed to the queue, and its confirmations
+- ``routing_batch``: new requests claimed and routed in batches; the router's kick
 - ``queue``: claiming the next callback, holding it, escalating what nobody took
 - ``attempts``: logging a call attempt and what its outcome does
 - ``callback_state``: a callback held, closed, reopened; a follow-up to its lead
@@ -66,10 +67,12 @@ from scheduling.services.request_link import (
     request_link_restore,
     request_link_restrict,
 )
-from scheduling.services.routing import (
-    CONFIRMATION_PER_ADDRESS_WINDOW,
-    submission_enqueue,
+from scheduling.services.routing import CONFIRMATION_PER_ADDRESS_WINDOW
+from scheduling.services.routing_batch import (
+    routing_kick,
     submission_route,
+    submissions_route_batch,
+    submissions_route_pending,
 )
 from scheduling.services.texts import (
     callback_mark_replied,
@@ -123,11 +126,13 @@ __all__ = [
     "request_link_restore",
     "request_link_restrict",
     "retry_at_for",
+    "routing_kick",
     "staff_alert_acknowledge",
     "staff_notices_seen",
     "submission_cancel",
-    "submission_enqueue",
     "submission_links_revoke",
     "submission_restrict",
     "submission_route",
+    "submissions_route_batch",
+    "submissions_route_pending",
 ]
