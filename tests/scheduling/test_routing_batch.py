@@ -240,7 +240,7 @@ def test_a_failing_submission_does_not_block_the_others(
             raise ValueError("Zelda +12025550352")
         return route(submission=submission, lead=lead)
 
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
         if step == "attach":
             patch.setattr(
                 routing_batch.intake_services, "submission_attach_batched", failing_attach
