@@ -47,15 +47,19 @@ def submissions_claim(
     exclude_ids: Collection[int] = (),
 ) -> list[Submission]:
     """Lock up to ``limit`` unprocessed submissions that no other transaction holds
-    (``FOR UPDATE SKIP LOCKED``), crisis requests first, then the oldest; or only those
-    of ``submission_ids``. Call it inside the batch's transaction: the locks last until
-    it ends, so two routers never take the same submission."""
+    (``FOR UPDATE SKIP LOCKED``), crisis requests first, then the oldest. Call it inside
+    the batch's transaction: the locks last until it ends, so two routers never take
+    the same submission. Named ones (``submission_ids``) are waited for instead of
+    skipped, as the one-submission path always did: a caller that routes a submission
+    a batch holds gets nothing once that batch has committed it, not a miss meanwhile."""
     claim = Submission.objects.filter(processed_at__isnull=True)
     if submission_ids is not None:
         claim = claim.filter(pk__in=list(submission_ids))
     if exclude_ids:
         claim = claim.exclude(pk__in=list(exclude_ids))
-    claim = claim.select_for_update(skip_locked=True, of=("self",)).select_related("lead")
+    claim = claim.select_for_update(
+        skip_locked=submission_ids is None, of=("self",)
+    ).select_related("lead")
     return list(claim.order_by(_CRISIS.desc(), "created_at", "pk")[:limit])
 
 
