@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -151,6 +152,7 @@ def routed_per_second(
         log(f"{left} of {count} still unprocessed after {DRAIN_SECONDS} s")
     rate = (count - left) / seconds
     log(f"{processes} worker process(es): {count - left} routed in {seconds:.1f} s, {rate:.0f}/s")
+    shutil.copy(logs / "worker-routing-0.log", logs / f"worker-routing-0-of-{processes}.log")
     return rate
 
 
@@ -198,7 +200,7 @@ def main() -> int:
 
         shell(env, INSERT.format(start=2 * count, count=count, article=ARTICLE))
         output = shell(env, ONE_BY_ONE)
-        _name, routed, seconds = output.split("ONE_BY_ONE ", 1)[1].split()
+        routed, seconds = output.split("ONE_BY_ONE ", 1)[1].split()[:2]
         single = int(routed) / float(seconds)
 
         ratio = two / one

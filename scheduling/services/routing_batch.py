@@ -165,6 +165,7 @@ def submissions_route_pending(*, seconds: float = ROUTING_RUN_SECONDS) -> Routin
     run = RoutingRun()
     failed: set[int] = set()
     while True:
+        started = time.monotonic()
         result = submissions_route_batch(limit=size, exclude_ids=failed)
         failed |= result.failed
         run.batches += 1
@@ -174,7 +175,10 @@ def submissions_route_pending(*, seconds: float = ROUTING_RUN_SECONDS) -> Routin
             return run
         # More are waiting: an idle worker process may take the next batch beside this one.
         routing_kick(fan_out=True)
-        if time.monotonic() >= deadline:
+        # Another batch as long as this one would end past the deadline (on a loaded
+        # machine, past the task's soft time limit, which rolls that batch back): hand
+        # over to a fresh task instead.
+        if time.monotonic() + (time.monotonic() - started) >= deadline:
             run.more = True
             routing_kick()
             return run
