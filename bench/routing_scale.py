@@ -78,7 +78,7 @@ ids = list(Submission.objects.filter(processed_at__isnull=True).order_by("pk")
 begin = time.monotonic()
 for submission_id in ids:
     submission_route(submission_id=submission_id)
-print(f"ONE_BY_ONE {{len(ids)}} {{time.monotonic() - begin:.3f}}")
+print(f"ONE_BY_ONE {len(ids)} {time.monotonic() - begin:.3f}")
 """
 
 
