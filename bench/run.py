@@ -38,6 +38,7 @@ BENCHMARKS = (
     "intake.py",
     "oracle_timing.py",
     "worker_intake.py",
+    "routing_scale.py",
     "notifications.py",
     "bursts.py",
     "delivery.py",

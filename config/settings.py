@@ -693,6 +693,13 @@ BOOKING_MIN_NOTICE = timedelta(minutes=env.int("BOOKING_MIN_NOTICE_MINUTES", def
 CALLBACK_LEASE_MINUTES = env.int("CALLBACK_LEASE_MINUTES", default=10)
 # A submission not handed to a worker after this long is dispatched by the sweep.
 SUBMISSION_SWEEP_AFTER = timedelta(seconds=env.int("SUBMISSION_SWEEP_AFTER_SECONDS", default=30))
+# How many submissions the batch router claims and routes per transaction.
+ROUTING_BATCH_SIZE = env.int("ROUTING_BATCH_SIZE", default=100)
+# How long the batch router leaves a new request to its confirmation task (which kicks
+# the router once it has confirmed): a batch never holds a row a confirmation waits for.
+ROUTING_CONFIRMATION_GRACE = timedelta(
+    seconds=env.float("ROUTING_CONFIRMATION_GRACE_SECONDS", default=0 if TESTING else 3)
+)
 PHONENUMBER_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 PHONENUMBER_DB_FORMAT = "E164"
 SMS_ALLOWED_COUNTRIES = env.list("SMS_ALLOWED_COUNTRIES", default=["US", "CA"])

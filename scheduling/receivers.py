@@ -12,10 +12,11 @@ from scheduling.services import confirmations, conversations, undelivered
 
 def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
     # Sent after commit. The confirmations first, on their own queue: they never wait
-    # for routing. A broker that refused the first will refuse the second too: the
-    # sweep hands the submission to routing, which confirms it.
+    # for routing. Then the batch router is kicked (no task per submission): it claims
+    # what is waiting. A broker that refused the first will refuse the kick too: the
+    # sweep kicks the router, which confirms what was not confirmed.
     if confirmations.confirmation_enqueue(submission_id=submission_id):
-        services.submission_enqueue(submission_id=submission_id)
+        services.routing_kick()
 
 
 def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any) -> None:

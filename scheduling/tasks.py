@@ -36,13 +36,26 @@ def submission_confirm(submission_id: int) -> None:
     routing; once, whoever comes first), then hand them to the provider here rather
     than wait for a delivery task (idempotent: a redelivery sends nothing twice)."""
     confirmations.submission_confirm(submission_id=submission_id)
+    # Routing leaves a request to this task for a moment (ROUTING_CONFIRMATION_GRACE):
+    # now that it is confirmed, the router may take it, while the text goes out here.
+    services.routing_kick()
     confirmations.submission_confirmations_deliver(submission_id=submission_id)
 
 
 @shared_task(**RECORDING_TASK)
 def submission_process(submission_id: int) -> None:
-    """Queue the callback and confirmations of a new submission (idempotent)."""
+    """Queue the callback and confirmations of one submission (idempotent). New
+    submissions kick ``submissions_route_batch`` instead; this one serves messages
+    published before the batch router."""
     services.submission_route(submission_id=submission_id)
+
+
+@shared_task(**RECORDING_TASK)
+def submissions_route_batch() -> dict[str, int]:
+    """Kicked by new submissions: route what is waiting, in batches, for about 20 s
+    (services.routing_batch); a batch that dies is redone as a whole (idempotent)."""
+    run = services.submissions_route_pending()
+    return {"routed": run.routed, "failed": run.failed, "batches": run.batches}
 
 
 @shared_task(**RECORDING_TASK)
@@ -54,13 +67,14 @@ def reply_process(inbound_id: int) -> None:
 
 @shared_task(acks_late=True)
 def submissions_sweep() -> int:
-    """Every minute: hand over submissions whose after-commit dispatch was lost
-    (broker down, web process killed between commit and publish)."""
+    """Every minute: kick the router when submissions wait past SUBMISSION_SWEEP_AFTER
+    (a kick lost with the broker down, a web process killed between commit and kick,
+    a submission whose routing failed). Returns how many were waiting."""
     pending = intake_selectors.submission_ids_unprocessed(
         older_than=timezone.now() - settings.SUBMISSION_SWEEP_AFTER
     )
-    for submission_id in pending:
-        services.submission_enqueue(submission_id=submission_id)
+    if pending:
+        services.routing_kick(force=True)
     return len(pending)
 
 

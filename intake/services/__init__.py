@@ -4,9 +4,10 @@
   (``submission_store``); ``lead_submit`` for one without a browser
 - ``leads``: attaching submissions to people, life stages
 - ``confirmations``: who sends a request's confirmations (the first to claim them)
+- ``batch_attach``: submissions claimed and attached in batches (the batch router)
 - ``articles``: articles named by a CTA, imported from text, a sitemap or a feed
 - ``events``: anonymous CTA event counts
-- ``rollups``: the conversion funnel's aggregate counters
+- ``rollups``: the conversion funnel's aggregate counters (``rollups_batch``: per batch)
 - ``privacy``: retention and erasure of a lead's personal data
 - ``access``: reads of a lead's personal data, on the audit trail
 - ``conversations``: the speed-to-lead clock (first attempt, first conversation)
@@ -25,6 +26,14 @@ from intake.services.articles import (
     article_slug_cache_clear,
     articles_import,
     slug_from_url,
+)
+from intake.services.batch_attach import (
+    AttachBatch,
+    submission_attach_batched,
+    submissions_attach_flush,
+    submissions_attach_rollups,
+    submissions_claim,
+    submissions_unprocess,
 )
 from intake.services.confirmations import submission_confirmation_claim
 from intake.services.conversations import lead_attempt_record, lead_conversation_record
@@ -87,6 +96,7 @@ __all__ = [
     "STAGE_TIMESTAMP",
     "UTM_FIELDS",
     "ArticleImportResult",
+    "AttachBatch",
     "LeadSubmitOutcome",
     "ScreeningRequest",
     "SubmissionCancelled",
@@ -126,6 +136,7 @@ __all__ = [
     "screenings_erase",
     "slug_from_url",
     "submission_attach",
+    "submission_attach_batched",
     "submission_build",
     "submission_cancel_clear",
     "submission_cancel_record",
@@ -136,4 +147,8 @@ __all__ = [
     "submission_lock",
     "submission_mark_processed",
     "submission_store",
+    "submissions_attach_flush",
+    "submissions_attach_rollups",
+    "submissions_claim",
+    "submissions_unprocess",
 ]

@@ -58,7 +58,7 @@ def _lead_save(lead: Lead, update: dict[str, Any]) -> None:
         lead.save(update_fields=changed)
 
 
-def _lead_attach(*, submission: Submission) -> Lead:
+def lead_attach(*, submission: Submission) -> Lead:
     """The open lead of the person who sent ``submission``, or a new one.
 
     People are matched by the keyed hashes of the submission's phone and email. A
@@ -125,6 +125,26 @@ def _differs(lead: Lead, submission: Submission) -> bool:
     )
 
 
+def consent_for(*, submission: Submission, lead: Lead) -> Consent:
+    """The ledger row (unsaved) of the SMS answer ``submission`` gave for its phone,
+    with the request's own time and evidence."""
+    return Consent(
+        lead=lead,
+        submission=submission,
+        article_id=submission.article_id,
+        scope=Consent.Scope.SMS,
+        granted=submission.sms_consent,
+        phone=submission.phone,
+        phone_hash=submission.phone_hash,
+        text_version=submission.consent_text_version,
+        text_sha256=submission.consent_text_sha256,
+        ip_address=submission.ip_address,
+        user_agent=submission.user_agent,
+        page_url=submission.page_url,
+        created_at=submission.created_at,
+    )
+
+
 def submission_attach(*, submission: Submission) -> Lead | None:
     """Attach a stored submission to its person (the worker, inside the routing
     transaction): the open lead, or a new one; record its SMS consent in the ledger,
@@ -134,26 +154,12 @@ def submission_attach(*, submission: Submission) -> Lead | None:
         return submission.lead
     if submission.is_spam:
         return None
-    lead = _lead_attach(submission=submission)
+    lead = lead_attach(submission=submission)
     funnel_before = lead_funnel_snapshot(lead_id=lead.pk)
     Submission.objects.filter(pk=submission.pk).update(lead=lead)
     submission.lead = lead
     if submission.phone:
-        Consent.objects.create(
-            lead=lead,
-            submission=submission,
-            article_id=submission.article_id,
-            scope=Consent.Scope.SMS,
-            granted=submission.sms_consent,
-            phone=submission.phone,
-            phone_hash=submission.phone_hash,
-            text_version=submission.consent_text_version,
-            text_sha256=submission.consent_text_sha256,
-            ip_address=submission.ip_address,
-            user_agent=submission.user_agent,
-            page_url=submission.page_url,
-            created_at=submission.created_at,
-        )
+        consent_for(submission=submission, lead=lead).save()
     funnel_rollups_update(lead_id=lead.pk, before=funnel_before)
     return lead
 

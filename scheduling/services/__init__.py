@@ -2,6 +2,7 @@
 
 - ``confirmations``: each new request confirmed at once, from the request alone
 - ``routing``: each new request routed to the queue (and confirmed, if not yet)
+- ``routing_batch``: new requests claimed and routed in batches; the router's kick
 - ``queue``: claiming the next callback, holding it, escalating what nobody took
 - ``attempts``: logging a call attempt and what its outcome does
 - ``callback_state``: a callback held, closed, reopened; a follow-up to its lead
@@ -70,9 +71,11 @@ from scheduling.services.request_link import (
     request_link_restore,
     request_link_restrict,
 )
-from scheduling.services.routing import (
-    submission_enqueue,
+from scheduling.services.routing_batch import (
+    routing_kick,
     submission_route,
+    submissions_route_batch,
+    submissions_route_pending,
 )
 from scheduling.services.screenings import callback_screenings_record, lead_screening_record
 from scheduling.services.texts import (
@@ -131,11 +134,13 @@ __all__ = [
     "request_link_restore",
     "request_link_restrict",
     "retry_at_for",
+    "routing_kick",
     "staff_alert_acknowledge",
     "staff_notices_seen",
     "submission_cancel",
-    "submission_enqueue",
     "submission_links_revoke",
     "submission_restrict",
     "submission_route",
+    "submissions_route_batch",
+    "submissions_route_pending",
 ]

@@ -12,7 +12,7 @@ from intake import services as intake_services
 from notifications import selectors as notification_selectors
 from scheduling.models import Callback, StaffAlert
 from scheduling.services.alerts import alert_raise
-from scheduling.services.routing import submission_route
+from scheduling.services.routing_batch import submission_route
 
 
 def call_enqueue(*, call_id: int, missed: bool) -> bool:

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
-
 from clinic import business_time
-from clinic.workers import enqueue
-from intake import selectors as intake_selectors
-from intake import services as intake_services
 from intake.models import Lead, Submission
 from notifications import services as notification_services
 from scheduling.models import Callback, StaffAlert
@@ -69,43 +64,22 @@ def _callback_open_for(*, submission: Submission, lead: Lead) -> Callback:
     )
 
 
-def submission_route(*, submission_id: int) -> Callback | None:
-    """Attach one stored submission to its person, queue the callback and send the
-    confirmations, once.
-
-    The public POST only stored the submission; here, in one transaction, the
-    submission is marked processed, attached to the person's open lead or a new one
-    (``intake.services.submission_attach``: dedupe, consent ledger, funnel counts),
-    the lead's callback is queued, and the confirmations go out. Safe to call again
-    for the same submission (a redelivered task or the sweep): later calls do
-    nothing. Spam is marked processed and gets nothing. Returns the lead's live
-    callback, or None when there was nothing to do."""
-    submission = intake_selectors.submission_get(submission_id=submission_id)
-    if submission is None:
-        return None
-    with transaction.atomic():
-        if not intake_services.submission_mark_processed(submission_id=submission_id):
-            return None
-        lead = intake_services.submission_attach(submission=submission)
-        if lead is None:
-            return None
-        callback = _callback_open_for(submission=submission, lead=lead)
-        if callback.is_urgent:
-            alert_raise(
-                callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR
-            )
-        # Sent already by the confirmation task, or here if that task was lost.
-        confirmations.submission_confirm(submission_id=submission.pk)
-        notification_services.messages_recorrelate(
-            correlation=confirmations.submission_correlation(submission.pk),
-            to=f"lead:{lead.pk}",
-        )
-        # Once this commits, a request for a call may ring the available staff.
-        instant_calls.instant_call_enqueue(submission=submission, lead=lead, callback=callback)
+def submission_route_attached(*, submission: Submission, lead: Lead) -> Callback:
+    """The routing of one submission marked processed and attached to ``lead`` (in the
+    batch's transaction, ``routing_batch``): its lead's callback opened or joined
+    (urgent for a crisis, with the supervisors' alert), its confirmations sent if the
+    confirmation task has not sent them (it was lost, or is still queued) and moved to
+    the lead, and, once the transaction commits, the instant call it may ring.
+    Returns the callback."""
+    callback = _callback_open_for(submission=submission, lead=lead)
+    if callback.is_urgent:
+        alert_raise(callback, kind=StaffAlert.Kind.URGENT, audience=StaffAlert.Audience.SUPERVISOR)
+    # Sent already by the confirmation task, or here if that task was lost.
+    confirmations.submission_confirm(submission_id=submission.pk)
+    notification_services.messages_recorrelate(
+        correlation=confirmations.submission_correlation(submission.pk),
+        to=f"lead:{lead.pk}",
+    )
+    # Once this commits, a request for a call may ring the available staff.
+    instant_calls.instant_call_enqueue(submission=submission, lead=lead, callback=callback)
     return callback
-
-
-def submission_enqueue(*, submission_id: int) -> bool:
-    """Hand a submission to the workers; if the broker is down it stays unprocessed
-    and ``submissions_sweep`` hands it over later."""
-    return enqueue("scheduling.tasks.submission_process", submission_id)

@@ -129,7 +129,7 @@ def test_a_lead_flow_moves_requests_tasks_messages_and_callback_gauges(
     )
     # The routing task and the two deliveries ran (eagerly here) and succeeded.
     for task, runs in (
-        ("scheduling.tasks.submission_process", 1),
+        ("scheduling.tasks.submissions_route_batch", 1),
         ("notifications.tasks.message_deliver", 2),
     ):
         ran = {"task": task, "outcome": "success"}

@@ -173,7 +173,7 @@ def test_a_canary_lead_leaves_no_personal_data_behind(
     # Every message on the broker: ids only.
     messages = tap.messages()
     tasks = {message["headers"]["task"] for message in messages}
-    assert "scheduling.tasks.submission_process" in tasks
+    assert "scheduling.tasks.submissions_route_batch" in tasks
     assert any(task.startswith("notifications.") for task in tasks)
     for message in messages:
         for value in everything:

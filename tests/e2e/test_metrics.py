@@ -66,7 +66,7 @@ def test_the_worker_serves_queue_wait_run_time_and_outcomes_of_its_pool(
         assert time.monotonic() < deadline, "the SMS was not sent"
         time.sleep(0.1)
 
-    routed = "scheduling.tasks.submission_process"
+    routed = "scheduling.tasks.submissions_route_batch"
     delivered = "notifications.tasks.message_deliver"
     samples: dict = {}
     while time.monotonic() < deadline:  # the pool child records right after the task returns
