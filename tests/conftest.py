@@ -11,11 +11,15 @@ from clinic import business_time
 from intake.services import article_slug_cache_clear
 from notifications.backends import LocmemSmsBackend
 from notifications.voice import LocmemVoiceBackend
+from tests import fast_flush
 from tests.factories import UserFactory
 
 # The fake Twilio server's fixtures, defined once for the whole suite: a session
 # fixture imported into several modules would start one server per module.
 from tests.fake_twilio import fake_twilio_fixture, fake_twilio_server  # noqa: F401
+
+# Transactional tests empty only the tables that hold rows (tests/fast_flush.py).
+fast_flush.install()
 
 
 @pytest.fixture(autouse=True)
