@@ -75,6 +75,7 @@ def test_the_sms_body_names_nobody_and_nothing_about_health(
         assert word not in body.lower()
 
 
+@pytest.mark.usefixtures("outside_quiet_hours")
 def test_names_are_not_html_escaped_in_text_messages(
     sms_outbox, django_capture_on_commit_callbacks
 ):
