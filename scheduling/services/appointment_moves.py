@@ -50,6 +50,23 @@ def next_open_slots(*, clinician_id: int | None, after: datetime | None = None) 
     )[:NEXT_SLOTS_COUNT]
 
 
+def open_slot_of(*, clinician_id: int, starts_at: datetime) -> tuple[Clinician, Slot]:
+    """The active clinician and their open slot starting at ``starts_at``. Raises
+    ``ApplicationError`` (400) for no such clinician and ``SlotTaken`` (409, with the
+    next open times) for a time that is not open."""
+    clinician = Clinician.objects.filter(pk=clinician_id, is_active=True).first()
+    if clinician is None:
+        raise ApplicationError("No such clinician.", fields={"clinician_id": ["Unknown."]})
+    slot = scheduling_selectors.slot_find(clinician=clinician, starts_at=starts_at)
+    if slot is None:
+        raise SlotTaken(
+            "That time is not available.",
+            code="slot_unavailable",
+            next_slots=next_open_slots(clinician_id=clinician.pk),
+        )
+    return clinician, slot
+
+
 def appointment_move(
     *,
     appointment_id: int,
@@ -67,18 +84,9 @@ def appointment_move(
     current = Appointment.objects.filter(pk=appointment_id).only("pk", "clinician_id").first()
     if current is None:
         raise ApplicationError("No such appointment.", code="not_found", status_code=404)
-    clinician = Clinician.objects.filter(
-        pk=clinician_id or current.clinician_id, is_active=True
-    ).first()
-    if clinician is None:
-        raise ApplicationError("No such clinician.", fields={"clinician_id": ["Unknown."]})
-    slot = scheduling_selectors.slot_find(clinician=clinician, starts_at=starts_at)
-    if slot is None:
-        raise SlotTaken(
-            "That time is not available.",
-            code="slot_unavailable",
-            next_slots=next_open_slots(clinician_id=clinician.pk),
-        )
+    clinician, slot = open_slot_of(
+        clinician_id=clinician_id or current.clinician_id, starts_at=starts_at
+    )
     try:
         with transaction.atomic():
             moved = Appointment.objects.filter(

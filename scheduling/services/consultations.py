@@ -16,11 +16,10 @@ from intake.models import Lead
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Message
-from scheduling import selectors as scheduling_selectors
-from scheduling.models import Appointment, CallAttempt, Callback, Clinician
+from scheduling.models import Appointment, CallAttempt, Callback
 from scheduling.services import conversations
 from scheduling.services.appointment_messages import appointment_notify, reminder_key
-from scheduling.services.appointment_moves import SlotTaken, next_open_slots
+from scheduling.services.appointment_moves import SlotTaken, next_open_slots, open_slot_of
 from scheduling.services.callback_state import callback_held
 from scheduling.services.places import modality_checked
 from scheduling.services.refusals import callback_refusal_check
@@ -49,16 +48,7 @@ def appointment_book(
     coordinator is on the phone with the person. ``modality``: in person, video (a
     join link of its own) or phone; the clinic's default when not given."""
     modality, video_url = modality_checked(modality)
-    clinician = Clinician.objects.filter(pk=clinician_id, is_active=True).first()
-    if clinician is None:
-        raise ApplicationError("No such clinician.", fields={"clinician_id": ["Unknown."]})
-    slot = scheduling_selectors.slot_find(clinician=clinician, starts_at=starts_at)
-    if slot is None:
-        raise SlotTaken(
-            "That time is not available.",
-            code="slot_unavailable",
-            next_slots=next_open_slots(clinician_id=clinician.pk),
-        )
+    clinician, slot = open_slot_of(clinician_id=clinician_id, starts_at=starts_at)
     now = timezone.now()
     try:
         with transaction.atomic():
