@@ -11,12 +11,12 @@ from scheduling.services import confirmations, conversations, undelivered
 
 
 def on_submission_received(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
-    # Sent after commit. The confirmations first, on their own queue: they never wait
-    # for routing. Then the batch router is kicked (no task per submission): it claims
-    # what is waiting. A broker that refused the first will refuse the kick too: the
-    # sweep kicks the router, which confirms what was not confirmed.
-    if confirmations.confirmation_enqueue(submission_id=submission_id):
-        services.routing_kick()
+    # Sent after commit. Only the confirmation, on its own queue: it never waits for
+    # routing, and once it has confirmed it kicks the batch router (no task per
+    # submission), which leaves unconfirmed requests to it for a moment
+    # (ROUTING_CONFIRMATION_GRACE). A lost confirmation (broker down, message lost) is
+    # made good by the sweep, which kicks the router: it confirms what was not.
+    confirmations.confirmation_enqueue(submission_id=submission_id)
 
 
 def on_reply_received(sender: Any, *, inbound_id: int, kind: str, **kwargs: Any) -> None:

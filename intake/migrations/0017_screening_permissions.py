@@ -34,9 +34,10 @@ def revoke(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("intake", "0016_screenings"),
-        ("scheduling", "0006_role_permissions"),
-    ]
+    # No dependency on scheduling's 0006_role_permissions (the admin group is made here
+    # if it is not there yet): a dependency would move scheduling's migrations ahead of
+    # notifications' in a fresh database's plan, and 0006 would grant the admin role
+    # fewer models than it always has (clinic 0001 says the same).
+    dependencies = [("intake", "0016_screenings")]
 
     operations = [migrations.RunPython(grant, revoke)]

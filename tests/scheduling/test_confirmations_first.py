@@ -57,14 +57,19 @@ def stored(**overrides: Any) -> Submission:
 
 
 @pytest.fixture
-def confirm(django_capture_on_commit_callbacks):
-    """The confirmation task, as a worker runs it (its after-commit work included)."""
+def confirm(django_capture_on_commit_callbacks, monkeypatch):
+    """The confirmation task, as a worker runs it (its after-commit work included). Its
+    kick of the router is recorded (``run.kicks``), not run inline as eager mode would:
+    the router is another worker's task."""
+    kicks: list[bool] = []
+    monkeypatch.setattr(tasks.services, "routing_kick", lambda **kwargs: kicks.append(True))
 
     def run(submission: Submission) -> None:
         with django_capture_on_commit_callbacks(execute=True):
             tasks.submission_confirm(submission.pk)
         submission.refresh_from_db()
 
+    run.kicks = kicks
     return run
 
 
@@ -94,6 +99,7 @@ class TestBeforeRouting:
         messages = Message.objects.filter(correlation=f"submission:{submission.pk}")
         assert sorted(messages.values_list("status", flat=True)) == ["sent", "sent"]
         assert Callback.objects.count() == 0
+        assert confirm.kicks == [True]  # the router may take it now
 
     def test_routing_after_the_confirmation_sends_nothing_more(self, sms_outbox, confirm, route):
         submission = stored()
