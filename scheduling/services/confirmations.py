@@ -45,15 +45,25 @@ def confirmation_enqueue(*, submission_id: int) -> bool:
     return enqueue("scheduling.tasks.submission_confirm", submission_id)
 
 
+def _confirmed_today(*, channel: str, recipient: str) -> bool:
+    """One confirmation per number and per address a day: a form cannot be used to
+    flood a phone or an inbox."""
+    return notification_selectors.message_sent_recently(
+        channel=channel,
+        purpose=Message.Purpose.CONFIRMATION,
+        recipient=recipient,
+        since=timezone.now() - CONFIRMATION_PER_ADDRESS_WINDOW,
+    )
+
+
 def _sms_confirmation_allowed(*, submission: Submission) -> bool:
-    """A text to the number this submission gave, with the consent it gave, if that
-    consent counts for the number (``intake.selectors.submission_sms_permission``: not
-    after a "no" or a stop that only the phone itself can undo, even one not routed
-    yet). A landline gets a call; a number outside the allowed countries (SMS pumping)
-    gets a call or an email, never a text; one confirmation per number a day."""
+    """A text to the number this submission gave (with consent, under its limit: the
+    caller checked), if that consent counts for the number
+    (``intake.selectors.submission_sms_permission``: not after a "no" or a stop that
+    only the phone itself can undo, even one not routed yet). A landline gets a call; a
+    number outside the allowed countries (SMS pumping) gets a call or an email, never
+    a text; one confirmation per number a day."""
     phone = submission.phone
-    if not phone or not submission.sms_consent or submission.phone_limited:
-        return False
     permission = intake_selectors.submission_sms_permission(submission=submission)
     # An opted-out or refused number is left to message_send, which records the text as
     # suppressed (staff see why nothing went); a consent that does not count sends nothing.
@@ -63,24 +73,7 @@ def _sms_confirmation_allowed(*, submission: Submission) -> bool:
         phone=phone, phone_type=intake_services.phone_type_of(phone)
     ):
         return False
-    return not notification_selectors.message_sent_recently(
-        channel=Message.Channel.SMS,
-        purpose=Message.Purpose.CONFIRMATION,
-        recipient=str(phone),
-        since=timezone.now() - CONFIRMATION_PER_ADDRESS_WINDOW,
-    )
-
-
-def _email_confirmation_allowed(*, submission: Submission) -> bool:
-    """One confirmation per address a day: a form cannot be used to flood an inbox."""
-    if not submission.email or submission.email_limited:
-        return False
-    return not notification_selectors.message_sent_recently(
-        channel=Message.Channel.EMAIL,
-        purpose=Message.Purpose.CONFIRMATION,
-        recipient=submission.email,
-        since=timezone.now() - CONFIRMATION_PER_ADDRESS_WINDOW,
-    )
+    return not _confirmed_today(channel=Message.Channel.SMS, recipient=str(phone))
 
 
 def confirmation_template(submission: Submission) -> str:
@@ -137,7 +130,9 @@ def _confirmations_send(*, submission: Submission) -> list[Message]:
         ]
     )
     texting = texting and _sms_confirmation_allowed(submission=submission)
-    emailing = emailing and _email_confirmation_allowed(submission=submission)
+    emailing = emailing and not _confirmed_today(
+        channel=Message.Channel.EMAIL, recipient=submission.email
+    )
     if not (texting or emailing):
         return []
     template = confirmation_template(submission)

@@ -32,12 +32,10 @@ def appointment_place(appointment: Appointment, *, discreet: bool) -> str:
         return f"By video. Join at {appointment.video_url}"
     if appointment.modality == Appointment.Modality.PHONE:
         return "By phone. We will call you at the number you gave us."
-    address = settings.CLINIC_ADDRESS.strip().replace("\n", ", ")
-    if discreet:
-        return f"In person at {address}." if address else "In person."
-    if address:
-        return f"In person at {settings.CLINIC_NAME}, {address}."
-    return f"In person at {settings.CLINIC_NAME}."
+    where = _clinic_address(discreet=discreet).replace("\n", ", ")
+    if not where and not discreet:
+        where = settings.CLINIC_NAME
+    return f"In person at {where}." if where else "In person."
 
 
 def calendar_location(appointment: Appointment, *, discreet: bool) -> str:
@@ -46,6 +44,12 @@ def calendar_location(appointment: Appointment, *, discreet: bool) -> str:
         return appointment.video_url
     if appointment.modality == Appointment.Modality.PHONE:
         return "By phone"
+    return _clinic_address(discreet=discreet)
+
+
+def _clinic_address(*, discreet: bool) -> str:
+    """The clinic's address (``CLINIC_ADDRESS``), after its name unless discreet; "" when
+    none is configured."""
     address = settings.CLINIC_ADDRESS.strip()
     if not address or discreet:
         return address
