@@ -66,6 +66,7 @@ def appointment_notify(
         # A reminder that cannot go before the consultation is not sent at all.
         give_up_at=appointment.starts_at if purpose == Message.Purpose.REMINDER else None,
         verified_only=True,
+        discreet=discreet,
     )
 
 

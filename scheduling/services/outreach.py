@@ -35,6 +35,7 @@ def lead_message(
     attachment: tuple[str, str] | None = None,
     give_up_at: datetime | None = None,
     verified_only: bool = False,
+    discreet: bool | None = None,
 ) -> list[Message]:
     """Send ``template`` to the lead by SMS and/or email, once per ``key``; returns the
     messages recorded (a suppressed one included).
@@ -50,10 +51,12 @@ def lead_message(
     when a coordinator confirmed the name with them and it goes to a detail they
     proved (``intake.services.verification``). ``verified_only`` (anything carrying
     their care: an appointment, its time, its link, its invitation) sends nothing to
-    a phone or address that is not verified."""
+    a phone or address that is not verified. ``discreet``: the person's wish, when the
+    caller has read it already (else it is read here)."""
     if template in CRISIS_VARIANTS and intake_selectors.lead_in_crisis(lead_id=lead.pk):
         template = f"{template}_crisis"
-    discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
+    if discreet is None:
+        discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
     verified = intake_selectors.lead_verification(lead_id=lead.pk)
     correlation = f"lead:{lead.pk}"
     context = {"first_name": lead.first_name, **context}
