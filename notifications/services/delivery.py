@@ -97,14 +97,22 @@ def _sms_request(message: Message) -> SmsRequest:
     )
 
 
+def refused_error() -> TransportError:
+    return TransportError("Recipient refused contact", code="refused", permanent=True)
+
+
+def opted_out_error() -> TransportError:
+    return TransportError("Recipient opted out", code="opted_out", permanent=True)
+
+
 def message_blocked(message: Message) -> TransportError | None:
     """Why the person may no longer get this message (a refusal, an opt-out), if so."""
     if recipient_refused(
         channel=message.channel, purpose=message.purpose, recipient=message.recipient
     ):
-        return TransportError("Recipient refused contact", code="refused", permanent=True)
+        return refused_error()
     if message.channel == Message.Channel.SMS and opt_out_exists(phone=message.recipient):
-        return TransportError("Recipient opted out", code="opted_out", permanent=True)
+        return opted_out_error()
     return None
 
 

@@ -34,6 +34,8 @@ from notifications.services.delivery import (
     attempt_send,
     deliver_later,
     email_message,
+    opted_out_error,
+    refused_error,
 )
 from notifications.services.messages import UNSENT
 from notifications.services.retries import TransientDeliveryError
@@ -194,13 +196,9 @@ def _blocked_all(messages: list[Message]) -> dict[int, TransportError | None]:
     for message in messages:
         kind = _REFUSAL_CHANNEL[message.channel]
         if message.purpose != Message.Purpose.STAFF_ALERT and (kind, hashes[message.pk]) in refused:
-            blocked[message.pk] = TransportError(
-                "Recipient refused contact", code="refused", permanent=True
-            )
+            blocked[message.pk] = refused_error()
         elif message.channel == Message.Channel.SMS and hashes[message.pk] in opted_out:
-            blocked[message.pk] = TransportError(
-                "Recipient opted out", code="opted_out", permanent=True
-            )
+            blocked[message.pk] = opted_out_error()
         else:
             blocked[message.pk] = None
     return blocked
