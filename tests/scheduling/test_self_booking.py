@@ -427,9 +427,9 @@ def test_a_self_move_cancels_the_old_reminders_and_schedules_new_ones(
             clinician_id=clinician.pk,
             starts_at=ny(30, 11) + timedelta(days=1),
         )
-    assert set(
-        Message.objects.filter(pk__in=old_ids).values_list("status", "error_code")
-    ) == {(Message.Status.SUPPRESSED, "cancelled")}
+    assert set(Message.objects.filter(pk__in=old_ids).values_list("status", "error_code")) == {
+        (Message.Status.SUPPRESSED, "cancelled")
+    }
     with time_machine.travel(ny(30, 11, 30), tick=False):
         assert services.appointment_reminders_send() == 1  # the new time's 24-hour
     new = Message.objects.filter(dedupe_key__startswith="appointment-reminder:").exclude(
