@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from django.utils import timezone
 
 from clinic import business_time
+from intake import selectors as intake_selectors
+from intake.models import Lead
 from scheduling.models import AppointmentChange
 from scheduling.selectors.consultations import Slot, slots_available
 
@@ -31,6 +33,15 @@ class SlotOption:
 class SlotDay:
     day: date
     options: list[SlotOption]
+
+
+def lead_zone(lead: Lead) -> str:
+    """The person's time zone: the lead's, else their latest request's ("" for none:
+    ``business_time.person_zone`` then takes the clinic's)."""
+    if lead.timezone:
+        return lead.timezone
+    submission = intake_selectors.lead_submissions(lead_id=lead.pk).first()
+    return submission.timezone if submission else ""
 
 
 def slot_value(slot: Slot) -> str:

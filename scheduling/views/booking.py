@@ -22,11 +22,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic import business_time, roles
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
-from intake.models import Lead
 from notifications.models import Message
 from scheduling import links
 from scheduling.models import Appointment, BookingLinkUse
-from scheduling.selectors.self_booking import SlotDay, self_booking_days, slot_options
+from scheduling.selectors.self_booking import (
+    SlotDay,
+    lead_zone,
+    self_booking_days,
+    slot_options,
+)
 from scheduling.services import self_booking
 from scheduling.services.appointment_moves import SlotTaken
 from scheduling.services.places import appointment_place
@@ -126,22 +130,13 @@ def booking_page(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "scheduling/booking.html",
         {
-            **picker_context(tz_name=_lead_zone(lead), error=error),
+            **picker_context(tz_name=lead_zone(lead), error=error),
             "modalities": _modalities(discreet=discreet),
             "modality": modality,
             "modality_error": ((error.fields or {}).get("modality") or [""])[0] if error else "",
         },
         status=error.status_code if error else 200,
     )
-
-
-def _lead_zone(lead: Lead) -> str:
-    """The person's zone: the lead's, else their latest request's (else the clinic's,
-    by ``business_time.person_zone``)."""
-    if lead.timezone:
-        return lead.timezone
-    submission = intake_selectors.lead_submissions(lead_id=lead.pk).first()
-    return submission.timezone if submission else ""
 
 
 @require_POST

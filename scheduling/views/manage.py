@@ -14,6 +14,7 @@ from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from scheduling import links, selectors, services
 from scheduling.models import Appointment
+from scheduling.selectors.self_booking import lead_zone
 from scheduling.services import self_booking
 from scheduling.services.places import appointment_place
 from scheduling.views import booking as booking_views
@@ -121,8 +122,9 @@ def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
                 done = "moved"
         appointment = selectors.appointment_get(appointment_id=appointment.pk)
     active = appointment.status in Appointment.ACTIVE
+    zone = lead_zone(appointment.lead)
     picker = (
-        booking_views.picker_context(tz_name=appointment.lead.timezone, error=error)
+        booking_views.picker_context(tz_name=zone, error=error)
         if active
         else {"error": error.message if error else ""}
     )
@@ -132,9 +134,7 @@ def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
         {
             **picker,
             "appointment": appointment,
-            "when": timezone.localtime(
-                appointment.starts_at, business_time.person_zone(appointment.lead.timezone)
-            ),
+            "when": timezone.localtime(appointment.starts_at, business_time.person_zone(zone)),
             "active": active,
             "done": done,
             "place": appointment_place(
