@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import business_time, roles
+from clinic.audit.events import audit_context_update
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from notifications.models import Message
@@ -86,6 +87,11 @@ def _modalities(*, discreet: bool) -> list[tuple[str, str]]:
     return choices
 
 
+# On the audit trail, every change a person's link makes says so (the rows of the
+# appointment, its lead and callback), as a coordinator's says who they are.
+PERSON_LINK_CONTEXT = {"actor": "person_link"}
+
+
 def _manage_redirect(appointment_id: int, *, done: str = "") -> HttpResponse:
     path = links.appointment_manage_path(appointment_id=appointment_id)
     return redirect(f"{path}?done={done}" if done else path)
@@ -113,6 +119,7 @@ def booking_page(request: HttpRequest, token: str) -> HttpResponse:
     error: ApplicationError | None = None
     modality = request.POST.get("modality", "") or settings.CONSULTATION_DEFAULT_MODALITY
     if request.method == "POST":
+        audit_context_update(**PERSON_LINK_CONTEXT)
         try:
             clinician_id, starts_at = slot_choice(request.POST.get("slot", ""))
             appointment = self_booking.booking_link_book(

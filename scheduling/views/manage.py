@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic import business_time, roles
+from clinic.audit.events import audit_context_update
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from scheduling import links, selectors, services
@@ -99,6 +100,7 @@ def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
     done = "booked" if request.GET.get("done") == "booked" else ""
     error: ApplicationError | None = None
     if request.method == "POST":
+        audit_context_update(**booking_views.PERSON_LINK_CONTEXT)
         action = request.POST.get("action", "")
         if action == "confirm" and services.appointment_confirm(appointment_id=appointment.pk):
             done = "confirmed"

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.core import signing
 from django.db import connection, connections
 
@@ -240,6 +241,12 @@ def test_booking_from_the_page_books_as_the_person_and_shows_the_consultation(
     assert "is booked" in sms_outbox[-1].body or "booked" in sms_outbox[-1].body
     (change,) = appointment_history(lead_id=lead.pk)
     assert (change.kind, change.actor, change.user_id) == ("booked", "person_link", None)
+    # The trail's own row of the booking says so too, with no user and no address.
+    (inserted,) = apps.get_model("scheduling", "AppointmentEvent").objects.filter(
+        pgh_obj_id=appointment.pk, pgh_label="insert"
+    )
+    assert inserted.pgh_context["actor"] == "person_link"
+    assert not {"user", "ip", "user_agent"} & set(inserted.pgh_context)
     assert BookingLinkUse.objects.filter(appointment=appointment).count() == 1
     lead.refresh_from_db()
     assert lead.stage == Lead.Stage.CONSULT_BOOKED
@@ -300,6 +307,9 @@ def test_a_lead_with_a_consultation_is_offered_move_and_cancel_instead(
         ("{pk}|2026-12-01T14:30:00+00:00", "Not an offered time."),  # not a slot start
         ("{pk}|2027-03-01T14:00:00+00:00", "Not an offered time."),  # too far ahead
         ("999999|2026-12-01T14:00:00+00:00", "Not an offered time."),  # no such clinician
+        ("99999999999999999999999|2026-12-01T14:00:00+00:00", "Not an offered time."),
+        ("{pk}|2026-12-01T09:00:00", "Choose a time."),  # no zone: ambiguous
+        ("{pk}|" + "9" * 5000, "Choose a time."),
     ],
 )
 def test_a_time_not_offered_gets_a_400_by_the_field_and_writes_nothing(
