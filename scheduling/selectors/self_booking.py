@@ -12,7 +12,7 @@ from django.utils import timezone
 from clinic import business_time
 from intake import selectors as intake_selectors
 from intake.models import Lead
-from scheduling.models import AppointmentChange
+from scheduling.models import Appointment, AppointmentChange, BookingLinkUse
 from scheduling.selectors.consultations import Slot, slots_available
 
 # How far ahead the person may choose a time from their link.
@@ -68,6 +68,14 @@ def self_booking_days(*, tz_name: str) -> list[SlotDay]:
     now = timezone.now()
     slots = slots_available(start=now, end=now + SELF_BOOKING_WINDOW, limit=SELF_BOOKING_MAX_SLOTS)
     return slot_options(slots, tz_name=tz_name)
+
+
+def booking_link_appointment(*, lead_id: int, nonce: str) -> int | None:
+    """The consultation a booking link's page is about instead of booking: the one
+    the link (``nonce``) booked, whatever became of it, else the lead's active one."""
+    used = BookingLinkUse.objects.filter(nonce=nonce).values_list("appointment_id", flat=True)
+    active = Appointment.objects.filter(lead_id=lead_id, status__in=Appointment.ACTIVE)
+    return used.first() or active.values_list("pk", flat=True).first()
 
 
 def appointment_history(*, lead_id: int) -> list[AppointmentChange]:

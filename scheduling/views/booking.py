@@ -25,9 +25,10 @@ from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from notifications.models import Message
 from scheduling import links
-from scheduling.models import Appointment, BookingLinkUse
+from scheduling.models import Appointment
 from scheduling.selectors.self_booking import (
     SlotDay,
+    booking_link_appointment,
     lead_zone,
     self_booking_days,
     slot_options,
@@ -97,14 +98,6 @@ def _manage_redirect(appointment_id: int, *, done: str = "") -> HttpResponse:
     return redirect(f"{path}?done={done}" if done else path)
 
 
-def _booked_appointment(link: links.BookingLink) -> int | None:
-    """The consultation the link's page is about instead of booking: the one this
-    link booked, else the lead's active one."""
-    used = BookingLinkUse.objects.filter(nonce=link.nonce).values_list("appointment_id", flat=True)
-    active = Appointment.objects.filter(lead_id=link.lead_id, status__in=Appointment.ACTIVE)
-    return used.first() or active.values_list("pk", flat=True).first()
-
-
 @require_http_methods(["GET", "POST"])
 def booking_page(request: HttpRequest, token: str) -> HttpResponse:
     """Choose a consultation time and how it takes place, and book it."""
@@ -112,7 +105,7 @@ def booking_page(request: HttpRequest, token: str) -> HttpResponse:
     lead = self_booking.booking_link_lead(link=link) if link else None
     if link is None or lead is None:
         return render(request, "scheduling/link_invalid.html", status=400)
-    booked = _booked_appointment(link)
+    booked = booking_link_appointment(lead_id=link.lead_id, nonce=link.nonce)
     if booked:
         return _manage_redirect(booked)
     discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
@@ -127,7 +120,7 @@ def booking_page(request: HttpRequest, token: str) -> HttpResponse:
             )
         except ApplicationError as failure:
             if failure.code in ("link_used", "already_booked"):
-                booked = _booked_appointment(link)
+                booked = booking_link_appointment(lead_id=link.lead_id, nonce=link.nonce)
                 if booked:
                     return _manage_redirect(booked)
             error = failure
