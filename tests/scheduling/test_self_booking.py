@@ -583,3 +583,13 @@ def test_one_link_used_twice_at_once_books_once(clinician, route):
     assert sorted(outcomes.values()) in (["booked", "link_used"], ["already_booked", "booked"])
     assert Appointment.objects.count() == 1
     assert BookingLinkUse.objects.count() == 1
+
+
+def test_the_page_names_nothing_of_the_person_and_keeps_discretion(client, route, clinician):
+    lead = lead_reached(route, first_name="Robin", last_name="Okafor")
+    Lead.objects.filter(pk=lead.pk).update(mention_clinic_ok=False)
+    page = client.get(booking_path(lead)).content.decode()
+    for value in ("Robin", "Okafor", lead.email, lead.phone.as_national, str(lead.phone)):
+        assert value not in page
+    assert "In person at 12 Elm Street, New Haven." in page
+    assert "In person at Sterling Institute" not in page
