@@ -781,6 +781,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update(
 )
 # A confirmation email's link (restrict or cancel that request) opens for this long.
 REQUEST_LINK_MAX_AGE_DAYS = env.int("REQUEST_LINK_MAX_AGE_DAYS", default=30)
+# A booking link (the person picks their own consultation time) opens for this long.
+BOOKING_LINK_MAX_AGE_HOURS = env.int("BOOKING_LINK_MAX_AGE_HOURS", default=72)
 # The embed reads its configuration (consent text, choices) cross-origin too.
 CORS_URLS_REGEX = r"^/api/v1/(leads|events|cta)/$"
 CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]

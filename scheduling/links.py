@@ -6,10 +6,14 @@ purpose-specific salt, and expires. A request link goes to an address nobody
 verified, so its page can only make contact more restrictive (see
 ``scheduling.services.submission_restrict``); it stops opening when the submission's
 email changes, when its links are revoked, or after ``REQUEST_LINK_MAX_AGE_DAYS``.
+A booking link names one lead and a nonce of its own (so that one link books once);
+a coordinator sends it only to a number the person proved (``services.self_booking``),
+and it expires after ``BOOKING_LINK_MAX_AGE_HOURS``.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +26,7 @@ from clinic.crypto import email_hash, email_hash_lowercased
 
 REQUEST_SALT = "scheduling.submission-restrict"
 APPOINTMENT_SALT = "scheduling.appointment-manage"
+BOOKING_SALT = "scheduling.self-booking"
 LINK_MAX_AGE = timedelta(days=60)
 # How much of the address's keyed hash a request link carries to bind it.
 _ADDRESS_BINDING_CHARS = 16
@@ -77,8 +82,14 @@ def request_link(token: str) -> RequestLink | None:
 
 
 def appointment_manage_url(*, appointment_id: int) -> str:
+    return settings.PUBLIC_BASE_URL + appointment_manage_path(appointment_id=appointment_id)
+
+
+def appointment_manage_path(*, appointment_id: int) -> str:
+    """The appointment's page, as a path on this site (for a redirect from another of
+    the person's pages)."""
     token = signing.dumps({"appointment": appointment_id}, salt=APPOINTMENT_SALT, compress=True)
-    return settings.PUBLIC_BASE_URL + reverse("manage:appointment", args=[token])
+    return reverse("manage:appointment", args=[token])
 
 
 def appointment_id(token: str) -> int | None:
@@ -88,3 +99,57 @@ def appointment_id(token: str) -> int | None:
         return None
     identifier = value.get("appointment") if isinstance(value, dict) else None
     return identifier if isinstance(identifier, int) else None
+
+
+@dataclass(frozen=True)
+class BookingLink:
+    lead_id: int
+    #: This link's own random id: a booking made with it is recorded under it.
+    nonce: str
+    #: The start of the keyed hash of the number the link was texted to.
+    phone: str
+    issued_at: datetime
+
+    def opens_for(self, *, phone_hash: str) -> bool:
+        """The lead still has the number the link was texted to (a number changed
+        since, by a coordinator or an admin, closes the link)."""
+        return bool(phone_hash) and phone_hash[:_ADDRESS_BINDING_CHARS] == self.phone
+
+
+def booking_url(*, lead_id: int, phone_hash: str) -> str:
+    """A new booking link for the lead, bound to the number it is texted to (its keyed
+    hash, ``phone_hash``), with a nonce of its own."""
+    token = signing.dumps(
+        {
+            "l": lead_id,
+            "n": secrets.token_urlsafe(12),
+            "p": phone_hash[:_ADDRESS_BINDING_CHARS],
+            "t": int(time.time()),
+        },
+        salt=BOOKING_SALT,
+        compress=True,
+    )
+    return settings.PUBLIC_BASE_URL + reverse("manage:booking", args=[token])
+
+
+def booking_link(token: str) -> BookingLink | None:
+    """The booking link ``token`` names, or None when it is forged, altered, signed for
+    another purpose or older than ``BOOKING_LINK_MAX_AGE_HOURS``."""
+    max_age = timedelta(hours=settings.BOOKING_LINK_MAX_AGE_HOURS)
+    try:
+        value = signing.loads(token, salt=BOOKING_SALT, max_age=max_age)
+    except signing.BadSignature:  # includes SignatureExpired
+        return None
+    if not isinstance(value, dict):
+        return None
+    lead_id, nonce, phone, issued = (value.get(key) for key in ("l", "n", "p", "t"))
+    if not (isinstance(lead_id, int) and isinstance(issued, int)):
+        return None
+    if not (isinstance(nonce, str) and isinstance(phone, str) and 0 < len(nonce) <= 32):
+        return None
+    return BookingLink(
+        lead_id=lead_id,
+        nonce=nonce,
+        phone=phone,
+        issued_at=datetime.fromtimestamp(issued, tz=UTC),
+    )

@@ -17,6 +17,7 @@ from scheduling import (
     refusal_views,
 )
 from scheduling.apis import screenings as screening_apis
+from scheduling.views import booking as booking_views
 from scheduling.views import callback as callback_views
 from scheduling.views import console as console_views
 from scheduling.views import manage as manage_views
@@ -172,6 +173,11 @@ urlpatterns = [
     ),
     path("callbacks/<int:callback_id>/book/", callback_views.console_book, name="console-book"),
     path(
+        "callbacks/<int:callback_id>/booking-link/",
+        booking_views.console_booking_link,
+        name="console-booking-link",
+    ),
+    path(
         "callbacks/<int:callback_id>/screening/",
         callback_views.console_screening,
         name="console-screening",
@@ -205,6 +211,7 @@ urlpatterns = [
 public_urlpatterns = [
     path("r/<str:token>/", manage_views.request_manage, name="request"),
     path("a/<str:token>/", manage_views.appointment_manage, name="appointment"),
+    path("b/<str:token>/", booking_views.booking_page, name="booking"),
 ]
 
 # Twilio's webhooks of the clinic's bridged calls (signed; under /webhooks/).

@@ -222,7 +222,9 @@ class AppointmentActionApi(APIView):
     def post(self, request: Request, appointment_id: int, action: str) -> Response:
         get_object_or_404(Appointment, pk=appointment_id)
         if action == "cancel":
-            if not services.appointment_cancel(appointment_id=appointment_id, by_person=False):
+            if not services.appointment_cancel(
+                appointment_id=appointment_id, by_person=False, cancelled_by_id=request.user.pk
+            ):
                 return Response(
                     {
                         "code": "not_active",

@@ -8,6 +8,8 @@
   exceptions, and appointments.
 - ``calls``: The clinic's phone: each member of staff's own phone and availability,
   bridged calls and their legs, rounds of instant calls, and call recordings.
+- ``self_booking``: Who changed each consultation, and the booking links that booked
+  one (a link books once).
 - ``staff``: The audit trail's view of staff accounts and their groups (no table of
   their own).
 """
@@ -35,6 +37,7 @@ from scheduling.models.consultations import (
     AvailabilityException,
     Clinician,
 )
+from scheduling.models.self_booking import AppointmentChange, BookingLinkUse
 from scheduling.models.staff import (
     StaffUser,
     StaffUserGroups,
@@ -42,8 +45,10 @@ from scheduling.models.staff import (
 
 __all__ = [
     "Appointment",
+    "AppointmentChange",
     "Availability",
     "AvailabilityException",
+    "BookingLinkUse",
     "Call",
     "CallAttempt",
     "CallLeg",

@@ -16,6 +16,8 @@
 - ``speed``: time to first conversation, per day, coordinator and article (imported
   as a module: ``from scheduling.selectors import speed``).
 - ``recordings``: a callback's call recordings, for playback (imported as a module).
+- ``self_booking``: the open times a person's booking pages offer, by day in their
+  zone, and who changed each consultation (imported as a module).
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@
 - ``calls``, ``click_to_call``, ``instant_calls``: bridged calls from the clinic's
   phone (the record, the holder's "Call" button, new requests ringing staff at once)
 - ``call_log``: every call writes its one attempt when the person's leg ends
+- ``self_booking``: the booking link texted to a proven number, and the person's own
+  booking and moves from their links (imported as a module)
+- ``appointment_changes``: who booked, moved or cancelled a consultation
 """
 
 from __future__ import annotations

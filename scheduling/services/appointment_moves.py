@@ -20,8 +20,9 @@ from clinic.errors import ApplicationError
 from notifications import services as notification_services
 from notifications.models import Message
 from scheduling import selectors as scheduling_selectors
-from scheduling.models import Appointment, Clinician
+from scheduling.models import Appointment, AppointmentChange, Clinician
 from scheduling.selectors.consultations import Slot
+from scheduling.services.appointment_changes import appointment_change_record, change_actor
 from scheduling.services.appointment_messages import appointment_notify
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def appointment_move(
     starts_at: datetime,
     clinician_id: int | None = None,
     moved_by_id: int | None = None,
+    by_person: bool = False,
 ) -> Appointment:
     """Move an active appointment to ``starts_at`` (with ``clinician_id``, or its own
     clinician). Raises ``ApplicationError``: 404 for no such appointment, 409
@@ -80,8 +82,14 @@ def appointment_move(
     open times) for a time that is not free. A move needs the person's agreement
     like a booking does: the coordinator is on the phone with them, or they chose it
     from their own link. An appointment the person asked to reschedule is booked
-    again (not confirmed yet)."""
-    current = Appointment.objects.filter(pk=appointment_id).only("pk", "clinician_id").first()
+    again (not confirmed yet). The move is recorded with who made it (``by_person``:
+    the person, from their own link; else ``moved_by_id``'s coordinator, or the
+    clinic) and the time it left."""
+    current = (
+        Appointment.objects.filter(pk=appointment_id)
+        .only("pk", "clinician_id", "starts_at")
+        .first()
+    )
     if current is None:
         raise ApplicationError("No such appointment.", code="not_found", status_code=404)
     clinician, slot = open_slot_of(
@@ -108,6 +116,13 @@ def appointment_move(
                 dedupe_key_prefix=f"appointment-reminder:{appointment_id}:"
             )
             appointment = Appointment.objects.select_related("lead").get(pk=appointment_id)
+            appointment_change_record(
+                appointment=appointment,
+                kind=AppointmentChange.Kind.MOVED,
+                actor=change_actor(user_id=moved_by_id, by_person=by_person),
+                user_id=moved_by_id,
+                previous_starts_at=current.starts_at,
+            )
             appointment_notify(
                 appointment,
                 template="appointment_moved",

@@ -16,8 +16,9 @@ from intake.models import Lead
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import Message
-from scheduling.models import Appointment, CallAttempt, Callback
+from scheduling.models import Appointment, AppointmentChange, CallAttempt, Callback
 from scheduling.services import conversations
+from scheduling.services.appointment_changes import appointment_change_record, change_actor
 from scheduling.services.appointment_messages import appointment_notify, reminder_key
 from scheduling.services.appointment_moves import SlotTaken, next_open_slots, open_slot_of
 from scheduling.services.callback_state import callback_held
@@ -38,6 +39,7 @@ def appointment_book(
     starts_at: datetime,
     booked_by_id: int | None,
     modality: str | None = None,
+    by_person: bool = False,
 ) -> Appointment:
     """Book a free slot for a lead: the slot must be one the clinician offers and
     nobody holds (the database refuses a double booking even under a race). The lead
@@ -46,7 +48,9 @@ def appointment_book(
     proved only (``scheduling.selectors.appointment_booking_notice`` tells the
     coordinator when it went nowhere). Booking itself needs nothing verified: the
     coordinator is on the phone with the person. ``modality``: in person, video (a
-    join link of its own) or phone; the clinic's default when not given."""
+    join link of its own) or phone; the clinic's default when not given. The booking
+    is recorded with who made it (``by_person``: the person, from their own link;
+    else ``booked_by_id``'s coordinator, or the clinic)."""
     modality, video_url = modality_checked(modality)
     clinician, slot = open_slot_of(clinician_id=clinician_id, starts_at=starts_at)
     now = timezone.now()
@@ -60,6 +64,12 @@ def appointment_book(
                 booked_by_id=booked_by_id,
                 modality=modality,
                 video_url=video_url,
+            )
+            appointment_change_record(
+                appointment=appointment,
+                kind=AppointmentChange.Kind.BOOKED,
+                actor=change_actor(user_id=booked_by_id, by_person=by_person),
+                user_id=booked_by_id,
             )
             intake_services.lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONTACTED)
             intake_services.lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONSULT_BOOKED)
@@ -182,9 +192,13 @@ def appointment_reschedule_request(*, appointment_id: int) -> bool:
     return True
 
 
-def appointment_cancel(*, appointment_id: int, by_person: bool) -> bool:
+def appointment_cancel(
+    *, appointment_id: int, by_person: bool, cancelled_by_id: int | None = None
+) -> bool:
     """Cancel and free the slot. The person is told it is done (``by_person``: they
-    asked), on their verified details, and sent the calendar cancellation."""
+    asked, from their link), on their verified details, and sent the calendar
+    cancellation. Recorded with who cancelled (the person, ``cancelled_by_id``'s
+    coordinator, or the clinic)."""
     with transaction.atomic():
         appointment = _active(appointment_id)
         if appointment is None:
@@ -193,6 +207,12 @@ def appointment_cancel(*, appointment_id: int, by_person: bool) -> bool:
         appointment.cancelled_at = timezone.now()
         appointment.ics_sequence += 1
         appointment.save(update_fields=["status", "cancelled_at", "ics_sequence"])
+        appointment_change_record(
+            appointment=appointment,
+            kind=AppointmentChange.Kind.CANCELLED,
+            actor=change_actor(user_id=cancelled_by_id, by_person=by_person),
+            user_id=cancelled_by_id,
+        )
         notification_services.messages_cancel(
             dedupe_key_prefix=f"appointment-reminder:{appointment.pk}:"
         )

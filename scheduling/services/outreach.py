@@ -19,6 +19,7 @@ CRISIS_VARIANTS = frozenset(
         "appointment_moved",
         "appointment_reminder",
         "appointment_cancelled",
+        "booking_link",
     }
 )
 

@@ -26,6 +26,7 @@ from notifications import selectors as notification_selectors
 from scheduling import call_views, console_page, screening_form, selectors, services
 from scheduling.models import Appointment, Callback
 from scheduling.selectors import recordings as recording_selectors
+from scheduling.selectors import self_booking as self_booking_selectors
 from scheduling.views.console import CARE, LOGGED_KEY
 
 SOFTPHONE_CSP = {
@@ -156,6 +157,9 @@ def _callback_page(
             phone=callback.lead.phone, lead_id=callback.lead_id
         ),  # The recordings of its calls, played through the app (issue 23, item 4).
         "recordings": recording_selectors.callback_recordings(callback_id=callback.pk),
+        # Who booked, moved or cancelled, and the "Text a booking link" button (issue 25).
+        "appointment_history": self_booking_selectors.appointment_history(lead_id=callback.lead_id),
+        "booking_link_hours": settings.BOOKING_LINK_MAX_AGE_HOURS,
     }
     response = render(request, "scheduling/callback.html", context, status=status)
     if context["call_panel"].softphone:

@@ -23,6 +23,7 @@ from clinic.errors import ApplicationError
 from intake import services as intake_services
 from scheduling import console_page, selectors, services
 from scheduling.models import Callback
+from scheduling.selectors.self_booking import appointment_last_changes
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
 
@@ -312,6 +313,10 @@ def console_assign(request: HttpRequest, callback_id: int) -> HttpResponse:
 def console_appointments(request: HttpRequest) -> HttpResponse:
     appointments = list(selectors.appointments_upcoming()[:200])
     _list_read(appointments, what="appointments")
+    # Who made each consultation's latest change (a coordinator, or the person).
+    last_changes = appointment_last_changes(appointment_ids=[each.pk for each in appointments])
+    for appointment in appointments:
+        appointment.last_change = last_changes.get(appointment.pk)  # type: ignore[attr-defined]
     return render(
         request,
         "scheduling/appointments.html",
@@ -327,7 +332,9 @@ def console_appointment_mark(request: HttpRequest, appointment_id: int) -> HttpR
         if action in ("attended", "no_show"):
             services.appointment_mark(appointment_id=appointment_id, attended=action == "attended")
         elif action == "cancel":
-            services.appointment_cancel(appointment_id=appointment_id, by_person=False)
+            services.appointment_cancel(
+                appointment_id=appointment_id, by_person=False, cancelled_by_id=request.user.pk
+            )
         elif action == "admitted":
             services.appointment_admit(appointment_id=appointment_id)
         else:

@@ -10,11 +10,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic import business_time, roles
+from clinic.audit.events import audit_context_update
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from scheduling import links, selectors, services
 from scheduling.models import Appointment
+from scheduling.selectors.self_booking import lead_zone
+from scheduling.services import self_booking
 from scheduling.services.places import appointment_place
+from scheduling.views import booking as booking_views
 
 CARE = (roles.COORDINATOR, roles.SUPERVISOR)
 # The session key naming the attempt just logged, for the console's banner (an id, so
@@ -82,15 +86,21 @@ def request_manage(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
-    """Confirm, cancel or ask to reschedule one consultation."""
+    """Confirm, cancel, move to another open time (the same picker as the booking
+    page: ``services.self_booking.appointment_self_move``), or ask a coordinator for
+    another time. A time taken meanwhile comes back with the next open times (409),
+    one never offered with the error by the field (400); nothing changes then."""
     appointment_id = links.appointment_id(token)
     appointment = (
         selectors.appointment_get(appointment_id=appointment_id) if appointment_id else None
     )
     if appointment is None:
         return render(request, "scheduling/link_invalid.html", status=404)
-    done = ""
+    # After a redirect from the booking page: say it is booked.
+    done = "booked" if request.GET.get("done") == "booked" else ""
+    error: ApplicationError | None = None
     if request.method == "POST":
+        audit_context_update(**booking_views.PERSON_LINK_CONTEXT)
         action = request.POST.get("action", "")
         if action == "confirm" and services.appointment_confirm(appointment_id=appointment.pk):
             done = "confirmed"
@@ -102,16 +112,32 @@ def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
             appointment_id=appointment.pk
         ):
             done = "reschedule"
+        elif action == "move":
+            try:
+                clinician_id, starts_at = booking_views.slot_choice(request.POST.get("slot", ""))
+                self_booking.appointment_self_move(
+                    appointment_id=appointment.pk, clinician_id=clinician_id, starts_at=starts_at
+                )
+            except ApplicationError as failure:
+                error = failure
+            else:
+                done = "moved"
         appointment = selectors.appointment_get(appointment_id=appointment.pk)
+    active = appointment.status in Appointment.ACTIVE
+    zone = lead_zone(appointment.lead)
+    picker = (
+        booking_views.picker_context(tz_name=zone, error=error)
+        if active
+        else {"error": error.message if error else ""}
+    )
     return render(
         request,
         "scheduling/appointment_manage.html",
         {
+            **picker,
             "appointment": appointment,
-            "when": timezone.localtime(
-                appointment.starts_at, business_time.person_zone(appointment.lead.timezone)
-            ),
-            "active": appointment.status in Appointment.ACTIVE,
+            "when": timezone.localtime(appointment.starts_at, business_time.person_zone(zone)),
+            "active": active,
             "done": done,
             "place": appointment_place(
                 appointment,
@@ -120,4 +146,5 @@ def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
                 ).mention_clinic_ok,
             ),
         },
+        status=error.status_code if error else 200,
     )

@@ -47,6 +47,7 @@ PUBLIC = {
     "api:cta-config": "the CTA's configuration (throttled)",
     "manage:request": "signed link from the person's own email",
     "manage:appointment": "signed link from the person's own email",
+    "manage:booking": "signed link texted to a number the person proved",
     "webhooks:twilio-status": "Twilio, signature-checked",
     "webhooks:twilio-inbound": "Twilio, signature-checked",
     "webhooks:twilio-voice": "Twilio, signature-checked",
