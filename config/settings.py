@@ -740,6 +740,31 @@ SCREENING_LEVELS_OF_CARE = env.list(
     ],
 )
 
+# Insurance and verification of benefits (intake.insurance): the payers a coordinator
+# (or the person, on the CTA's "More options") may name, as value=Label pairs; "self_pay"
+# is always offered besides them. Plan types and relationships are fixed lists.
+INSURANCE_PAYERS = env.dict(
+    "INSURANCE_PAYERS",
+    default={
+        "aetna": "Aetna",
+        "anthem": "Anthem",
+        "bcbs": "Blue Cross Blue Shield",
+        "cigna": "Cigna",
+        "humana": "Humana",
+        "kaiser": "Kaiser Permanente",
+        "unitedhealthcare": "UnitedHealthcare",
+        "optum": "Optum",
+        "magellan": "Magellan Health",
+        "carelon": "Carelon Behavioral Health",
+        "ambetter": "Ambetter",
+        "molina": "Molina Healthcare",
+        "medicare": "Medicare",
+        "medicaid": "Medicaid",
+        "tricare": "TRICARE",
+        "other": "Other",
+    },
+)
+
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
 
 # --- Logging ------------------------------------------------------------------
