@@ -369,7 +369,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name for the appointment's status, shared by the list and the booking answer.
-    "ENUM_NAME_OVERRIDES": {"AppointmentStatusEnum": "scheduling.models.Appointment.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "AppointmentStatusEnum": "scheduling.models.Appointment.Status",
+        "InsuranceVerificationStatusEnum": "intake.models.insurance.VerificationStatus",
+    },
     # Each operation's x-server-rules (clinic.openapi) also in its description.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
