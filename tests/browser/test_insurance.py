@@ -50,13 +50,13 @@ def test_a_coordinator_records_insurance_on_a_phone_sized_screen(
     assert error.is_visible() and "Letters, digits and hyphens" in error.inner_text()
     assert page.get_by_label("Member ID").input_value() == "UHC 9912-44?"
     assert not InsuranceRecord.objects.exists()
+    assert serious_violations(page) == []
 
     page.get_by_label("Member ID").fill("UHC 9912-44")
     page.get_by_role("button", name="Record the insurance").click()
     page.wait_for_url(f"{live_server.url}/console/callbacks/{callback.pk}/#insurance-heading")
     assert page.get_by_text("Insurance recorded.").is_visible()
     assert "UHC9912-44" in page.locator(".insurance-record").inner_text()
-    assert serious_violations(page) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     page.get_by_role("button", name="Verified, in network").click()
