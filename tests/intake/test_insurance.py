@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 
@@ -32,7 +33,7 @@ from intake.services import (
     insurance_verification_set,
     lead_erase,
 )
-from tests.factories import ArticleFactory, submit_lead
+from tests.factories import ArticleFactory, UserFactory, submit_lead
 from tests.signin import verified_login
 
 pytestmark = pytest.mark.django_db
@@ -499,3 +500,21 @@ def test_the_form_given_values_are_listed_unverified(staff_api, lead_submission)
         ("Blue Cross Blue Shield", "BC-991")
     ]
     assert Submission.objects.filter(lead_id=lead_submission.lead_id).count() == 2
+
+
+def test_the_admin_lists_no_ids_and_records_the_read_of_one(staff_api, lead_submission, client):
+    staff_api.put(url(lead_submission.reference), body(), format="json")
+    record = InsuranceRecord.objects.get()
+    admin = UserFactory(username="insurance-admin", is_staff=True)
+    admin.groups.add(Group.objects.get_or_create(name="admin")[0])
+    verified_login(client, admin)
+
+    listing = client.get("/admin/intake/insurancerecord/")
+    change = client.get(f"/admin/intake/insurancerecord/{record.pk}/change/")
+
+    assert listing.status_code == change.status_code == 200
+    assert MEMBER_ID not in listing.content.decode()
+    assert MEMBER_ID in change.content.decode()
+    assert 'name="member_id"' not in change.content.decode()  # read only
+    reads = record.events.filter(pgh_label=INSURANCE_READ, pgh_context__read__startswith="admin")
+    assert [read.pgh_context["user"] for read in reads] == [admin.pk]
