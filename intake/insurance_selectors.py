@@ -92,7 +92,7 @@ class VerificationWaiting:
 
 
 def insurance_verifications_waiting(*, limit: int = 200) -> list[VerificationWaiting]:
-    """The leads whose verification is ``not_started`` or ``requested``, the longest
+    """The open leads whose verification is ``not_started`` or ``requested``, the longest
     waiting first (since their status last changed), with each lead's latest request
     reference and first name. The ids are neither loaded nor decrypted."""
     latest_reference = Subquery(
@@ -104,6 +104,8 @@ def insurance_verifications_waiting(*, limit: int = 200) -> list[VerificationWai
         InsuranceRecord.objects.filter(
             verification_status__in=WAITING_STATUSES, lead__anonymised_at__isnull=True
         )
+        # A closed lead's benefits need no check (reopened, it is listed again).
+        .exclude(lead__stage=Lead.Stage.CLOSED)
         .annotate(reference=latest_reference)
         .select_related("lead")
         .only(

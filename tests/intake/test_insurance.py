@@ -24,6 +24,7 @@ from intake.models import (
     INSURANCE_READ,
     InsuranceRecord,
     InsuranceVerification,
+    Lead,
     Submission,
 )
 from intake.services import (
@@ -518,3 +519,10 @@ def test_the_admin_lists_no_ids_and_records_the_read_of_one(staff_api, lead_subm
     assert 'name="member_id"' not in change.content.decode()  # read only
     reads = record.events.filter(pgh_label=INSURANCE_READ, pgh_context__read__startswith="admin")
     assert [read.pgh_context["user"] for read in reads] == [admin.pk]
+
+
+def test_a_closed_lead_is_not_waiting(staff_api, lead_submission):
+    staff_api.put(url(lead_submission.reference), body(), format="json")
+    Lead.objects.filter(pk=lead_submission.lead_id).update(stage=Lead.Stage.CLOSED)
+
+    assert staff_api.get("/api/v1/insurance/waiting/").json() == []
