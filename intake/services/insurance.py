@@ -276,7 +276,8 @@ def insurance_from_submission(
     request = insurance_check(
         payer=submission.insurance_payer,
         plan_type=current.plan_type if current else "",
-        member_id=submission.insurance_member_id,
+        # A self-pay person has no member ID, whatever the form said beside it.
+        member_id="" if submission.insurance_payer == SELF_PAY else submission.insurance_member_id,
         group_number=current.group_number if current else "",
         subscriber_relationship=current.subscriber_relationship
         if current

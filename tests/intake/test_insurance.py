@@ -526,3 +526,19 @@ def test_a_closed_lead_is_not_waiting(staff_api, lead_submission):
     Lead.objects.filter(pk=lead_submission.lead_id).update(stage=Lead.Stage.CLOSED)
 
     assert staff_api.get("/api/v1/insurance/waiting/").json() == []
+
+
+def test_a_self_pay_form_is_used_without_its_member_id(lead_submission, coordinator):
+    given = submit_lead(
+        phone=lead_submission.phone, insurance_payer="self_pay", insurance_member_id="SP-1"
+    )
+
+    record, _created = insurance_from_submission(
+        lead_id=given.lead_id, submission_id=given.pk, user_id=coordinator.pk
+    )
+
+    assert (record.payer, record.member_id, record.verification_status) == (
+        "self_pay",
+        "",
+        "self_pay",
+    )
