@@ -50,6 +50,13 @@ PERSONAL_KEYS = frozenset(
         "band",
         "presenting_concern",
         "level_of_care",
+        # A lead's insurance (intake.models.insurance), and what a form gave of it.
+        "payer",
+        "plan_type",
+        "member_id",
+        "group_number",
+        "insurance_payer",
+        "insurance_member_id",
     }
 )
 # Rendered text (the event, a traceback) is masked by pattern instead.

@@ -369,7 +369,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name for the appointment's status, shared by the list and the booking answer.
-    "ENUM_NAME_OVERRIDES": {"AppointmentStatusEnum": "scheduling.models.Appointment.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "AppointmentStatusEnum": "scheduling.models.Appointment.Status",
+        "InsuranceVerificationStatusEnum": "intake.models.insurance.VerificationStatus",
+    },
     # Each operation's x-server-rules (clinic.openapi) also in its description.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -738,6 +741,31 @@ SCREENING_LEVELS_OF_CARE = env.list(
         "inpatient-detox",
         "refer-out",
     ],
+)
+
+# Insurance and verification of benefits (intake.insurance): the payers a coordinator
+# (or the person, on the CTA's "More options") may name, as value=Label pairs; "self_pay"
+# is always offered besides them. Plan types and relationships are fixed lists.
+INSURANCE_PAYERS = env.dict(
+    "INSURANCE_PAYERS",
+    default={
+        "aetna": "Aetna",
+        "anthem": "Anthem",
+        "bcbs": "Blue Cross Blue Shield",
+        "cigna": "Cigna",
+        "humana": "Humana",
+        "kaiser": "Kaiser Permanente",
+        "unitedhealthcare": "UnitedHealthcare",
+        "optum": "Optum",
+        "magellan": "Magellan Health",
+        "carelon": "Carelon Behavioral Health",
+        "ambetter": "Ambetter",
+        "molina": "Molina Healthcare",
+        "medicare": "Medicare",
+        "medicaid": "Medicaid",
+        "tricare": "TRICARE",
+        "other": "Other",
+    },
 )
 
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")

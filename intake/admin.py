@@ -15,8 +15,22 @@ from django.utils.html import format_html
 from clinic import roles
 from clinic.admin import ReadAuditedAdmin
 from clinic.crypto import email_hash, phone_hash
-from intake.models import Article, ArticleDailyCount, Consent, Lead, Screening, Submission
-from intake.services import lead_access_record, lead_erase, screenings_access_record
+from intake.models import (
+    Article,
+    ArticleDailyCount,
+    Consent,
+    InsuranceRecord,
+    InsuranceVerification,
+    Lead,
+    Screening,
+    Submission,
+)
+from intake.services import (
+    insurance_access_record,
+    lead_access_record,
+    lead_erase,
+    screenings_access_record,
+)
 
 
 class HashSearchMixin:
@@ -197,6 +211,9 @@ class SubmissionAdmin(LeadReadAuditedAdmin):
         "callback_window",
         "first_touch",
         "crisis_language",
+        # What the person typed: evidence of the request, never edited.
+        "insurance_payer",
+        "insurance_member_id",
     ]
 
 
@@ -246,6 +263,51 @@ class ScreeningAdmin(ReadAuditedAdmin):
 
     def read_record(self, obj, *, what: str) -> None:
         screenings_access_record(screenings=[obj], what=what)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class InsuranceVerificationInline(admin.TabularInline):
+    """Who set each verification status, and when."""
+
+    model = InsuranceVerification
+    extra = 0
+    can_delete = False
+    fields = ["status", "previous_status", "changed_by", "changed_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(InsuranceRecord)
+class InsuranceRecordAdmin(ReadAuditedAdmin):
+    """Insurance records, read only: coordinators record them on the callback page or
+    the API, where the verification status moves through one service. The list shows
+    no payer or identifier; opening one (member ID, group number) is an insurance read
+    on the audit trail."""
+
+    list_display = [
+        "__str__",
+        "verification_status",
+        "verification_changed_by",
+        "verification_changed_at",
+        "updated_at",
+    ]
+    list_filter = ["verification_status"]
+    raw_id_fields = ["lead"]
+    date_hierarchy = "verification_changed_at"
+    inlines = [InsuranceVerificationInline]
+
+    def read_record(self, obj, *, what: str) -> None:
+        insurance_access_record(records=[obj], what=what)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -13,7 +13,15 @@ from django.db.models import F, Max, Q, QuerySet
 from clinic.crypto import phone_hash
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
-from intake.models import Article, Consent, Lead, PhoneType, Screening, Submission
+from intake.models import (
+    Article,
+    Consent,
+    Lead,
+    PhoneType,
+    Screening,
+    Submission,
+    payer_choices,
+)
 from notifications import selectors as notification_selectors
 
 
@@ -183,6 +191,7 @@ def cta_config() -> dict[str, Any]:
         ],
         "preferred_channels": _choice_list(Lead.Channel.choices),
         "best_times": _choice_list(Lead.BestTime.choices),
+        "insurance_payers": _choice_list(payer_choices()),
         "crisis_resources": crisis_resources(),
         "captcha": {
             "provider": settings.CAPTCHA_PROVIDER,

@@ -24,7 +24,7 @@ from intake.apis.reports import ArticleReportQuerySerializer
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.form_origin import FORM_FIELD, form_post_origin, form_token
-from intake.models import Article, Lead
+from intake.models import Article, Lead, payer_choices
 from intake.report_charts import FUNNEL_STAGES, TREND_SERIES, funnel_bars, trend_bars
 from intake.report_table import (
     COLUMNS,
@@ -76,6 +76,7 @@ def _cta_context(article: Article, *, errors: dict | None = None, values: dict |
         "channels": Lead.Channel.choices,
         "best_times": Lead.BestTime.choices,
         "interests": cta_config()["interests"],
+        "payers": payer_choices(),
         "errors": errors or {},
         "values": values or {},
         "form_token_field": FORM_FIELD,

@@ -20,6 +20,7 @@ from scheduling.apis import screenings as screening_apis
 from scheduling.views import booking as booking_views
 from scheduling.views import callback as callback_views
 from scheduling.views import console as console_views
+from scheduling.views import insurance as insurance_views
 from scheduling.views import manage as manage_views
 
 app_name = "scheduling"
@@ -181,6 +182,26 @@ urlpatterns = [
         "callbacks/<int:callback_id>/screening/",
         callback_views.console_screening,
         name="console-screening",
+    ),
+    path(
+        "callbacks/<int:callback_id>/insurance/",
+        insurance_views.console_insurance,
+        name="console-insurance",
+    ),
+    path(
+        "callbacks/<int:callback_id>/insurance/verification/",
+        insurance_views.console_insurance_verification,
+        name="console-insurance-verification",
+    ),
+    path(
+        "callbacks/<int:callback_id>/insurance/use/",
+        insurance_views.console_insurance_use,
+        name="console-insurance-use",
+    ),
+    path(
+        "insurance/",
+        insurance_views.console_insurance_waiting,
+        name="console-insurance-waiting",
     ),
     path("profile/", call_settings_views.console_profile, name="console-profile"),
     path("profile/phone/", call_settings_views.console_profile_phone, name="console-profile-phone"),

@@ -116,6 +116,11 @@ class CtaConfigOutputSerializer(serializers.Serializer):
     interests = CtaChoiceSerializer(many=True)
     preferred_channels = CtaChoiceSerializer(many=True)
     best_times = CtaChoiceSerializer(many=True)
+    insurance_payers = CtaChoiceSerializer(
+        many=True,
+        help_text="The payers the form may offer under More options (insurance_payer), "
+        "self_pay last.",
+    )
     crisis_resources = CrisisResourceSerializer(many=True)
     captcha = CtaCaptchaSerializer()
 

@@ -31,6 +31,7 @@ from clinic.errors import ErrorSerializer
 from clinic.openapi import NOT_FOUND, server_rules
 from intake import next_contact
 from intake.apis import ERRORS, OnceBoundSerializer, PublicApi
+from intake.apis.insurance import FormInsuranceSerializer
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
 from intake.models import Lead, PhoneType, Submission
@@ -118,7 +119,7 @@ class FirstTouchSerializer(OnceBoundSerializer):
         return stored
 
 
-class LeadSubmitInputSerializer(OnceBoundSerializer):
+class LeadSubmitInputSerializer(FormInsuranceSerializer, OnceBoundSerializer):
     first_name = serializers.CharField(max_length=100)
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     phone = serializers.CharField(
@@ -395,6 +396,9 @@ class LeadSubmitApi(PublicApi):
             interest="One of the interests GET /api/v1/cta/ lists.",
             message="No control characters besides tab and line breaks.",
             consent_version="A version GET /api/v1/cta/ has shown.",
+            insurance_payer="Empty, or a value of insurance_payers in GET /api/v1/cta/.",
+            insurance_member_id="Empty, or 2 to 30 letters, digits and hyphens (spaces "
+            "dropped). Never copied onto a known person's insurance: a coordinator checks it.",
             captcha_token="Passes the CAPTCHA provider's check when CAPTCHA_PROVIDER is set.",  # noqa: S106 (a rule, not a secret)
         ),
         auth=[],

@@ -1,7 +1,8 @@
 """Intake's models, by concern: ``leads`` (articles, the people who answer their calls
 to action, their submissions and Idempotency-Keys), ``consent`` (the append-only
 ledger of what they agreed to), ``funnel`` (anonymous CTA event counts and the
-conversion funnel's rollups) and ``screenings`` (pre-admission screenings, encrypted).
+conversion funnel's rollups), ``screenings`` (pre-admission screenings, encrypted) and
+``insurance`` (a lead's insurance and the verification of benefits, ids encrypted).
 Every model is re-exported here: ``from intake.models import Lead``. The audit trail's
 event models (``LeadEvent``...) are added to this module by
 ``clinic.audit.events.audited``."""
@@ -31,6 +32,19 @@ from intake.models.funnel import (
     cell_key_field,
     contact_time_field,
 )
+from intake.models.insurance import (
+    INSURANCE_BLANK,
+    INSURANCE_READ,
+    SELF_PAY,
+    WAITING_STATUSES,
+    InsuranceRecord,
+    InsuranceVerification,
+    PlanType,
+    SubscriberRelationship,
+    VerificationStatus,
+    payer_choices,
+    payer_label,
+)
 from intake.models.leads import (
     LEAD_READ,
     REFERENCE_ALPHABET,
@@ -52,12 +66,16 @@ __all__ = [
     "FUNNEL_FIELDS",
     "FUNNEL_KEY_FIELDS",
     "FUNNEL_LEAD_FIELDS",
+    "INSURANCE_BLANK",
+    "INSURANCE_READ",
     "LEAD_READ",
     "REFERENCE_ALPHABET",
     "ROLLUP_COUNTERS",
     "ROLLUP_IDENTITY",
     "SCREENING_BLANK",
     "SCREENING_READ",
+    "SELF_PAY",
+    "WAITING_STATUSES",
     "Article",
     "ArticleDailyCount",
     "Consent",
@@ -67,11 +85,18 @@ __all__ = [
     "CtaFormField",
     "FunnelRollup",
     "IdempotencyKey",
+    "InsuranceRecord",
+    "InsuranceVerification",
     "Lead",
     "PhoneType",
+    "PlanType",
     "Screening",
     "Submission",
+    "SubscriberRelationship",
+    "VerificationStatus",
     "cell_key_field",
     "contact_time_field",
     "new_reference",
+    "payer_choices",
+    "payer_label",
 ]

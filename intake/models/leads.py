@@ -261,6 +261,8 @@ class Lead(models.Model):
         "ip_address",
         "user_agent",
         "timezone",
+        "insurance_payer",
+        "insurance_member_id",
     ]
 )
 class Submission(models.Model):
@@ -306,6 +308,11 @@ class Submission(models.Model):
     timezone = models.CharField(max_length=64, blank=True)
     interest = models.CharField(max_length=100, blank=True)
     message = EncryptedTextField(blank=True)
+    # Insurance the person may give under "More options" (intake.models.insurance):
+    # encrypted, shown to the coordinator as given on the form, not verified; never
+    # copied onto the lead's insurance record except by a coordinator.
+    insurance_payer = EncryptedTextField(blank=True)
+    insurance_member_id = EncryptedTextField(blank=True)
     page_url = models.URLField(max_length=2000, blank=True)
     referrer = models.URLField(max_length=2000, blank=True)
     utm_source = models.CharField(max_length=200, blank=True)

@@ -14,6 +14,8 @@
 - ``verification``: which of a lead's details are proven to be the person's
 - ``requests``: what a request's own link may change on it (less contact, a cancel)
 - ``screenings``: pre-admission screenings checked, stored encrypted, reads audited
+- ``insurance``: a lead's insurance checked, stored (ids encrypted), its verification
+  status set in one place (``insurance_verification_set``), reads audited
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ from intake.services.batch_attach import (
 from intake.services.confirmations import submission_confirmation_claim
 from intake.services.conversations import lead_attempt_record, lead_conversation_record
 from intake.services.events import cta_event_counts_flush, cta_event_record, is_bot
+from intake.services.insurance import (
+    InsuranceRequest,
+    insurance_access_record,
+    insurance_check,
+    insurance_erase,
+    insurance_from_submission,
+    insurance_record_save,
+    insurance_verification_set,
+    member_id_clean,
+    member_id_rule,
+    payer_rule,
+)
 from intake.services.leads import (
     CONTACT_PREFERENCE_DEFAULTS,
     STAGE_ORDER,
@@ -97,6 +111,7 @@ __all__ = [
     "UTM_FIELDS",
     "ArticleImportResult",
     "AttachBatch",
+    "InsuranceRequest",
     "LeadSubmitOutcome",
     "ScreeningRequest",
     "SubmissionCancelled",
@@ -109,6 +124,12 @@ __all__ = [
     "cta_event_record",
     "funnel_event_counts_sync",
     "funnel_rollups_rebuild",
+    "insurance_access_record",
+    "insurance_check",
+    "insurance_erase",
+    "insurance_from_submission",
+    "insurance_record_save",
+    "insurance_verification_set",
     "is_bot",
     "lead_access_record",
     "lead_attempt_record",
@@ -128,6 +149,9 @@ __all__ = [
     "lead_submit_replay",
     "leads_access_record",
     "leads_retention_anonymise",
+    "member_id_clean",
+    "member_id_rule",
+    "payer_rule",
     "phone_type_of",
     "request_fingerprint",
     "screening_check",

@@ -3,7 +3,8 @@
 One path, :func:`_lead_anonymise`, serves both the retention sweep and an erasure
 request. It blanks the lead's and its submissions' names, contact details, messages
 and pages; redacts its consent records to the phone's keyed hash (the evidence of
-what that number agreed to); blanks its screenings' answers, scores and bands; asks
+what that number agreed to); blanks its screenings' answers, scores and bands and its
+insurance's payer, plan and ids (what the forms gave too); asks
 notifications to blank what was sent to and received from the person (an opt-out
 stays, as its hash); and tells the apps above
 (``lead_erased``) to blank their own notes. Stage time stamps, articles, campaigns and
@@ -23,6 +24,7 @@ from django.utils import timezone
 from clinic.crypto import email_hash, phone_hash
 from clinic.errors import ApplicationError
 from intake.models import Consent, IdempotencyKey, Lead, Submission
+from intake.services.insurance import insurance_erase
 from intake.services.leads import lead_stage_advance
 from intake.services.screenings import screenings_erase
 from intake.signals import lead_erased
@@ -52,6 +54,8 @@ _SUBMISSION_BLANK = {
     "email_hash": "",
     "timezone": "",
     "message": "",
+    "insurance_payer": "",
+    "insurance_member_id": "",
     "page_url": "",
     "referrer": "",
     "ip_address": None,
@@ -91,6 +95,7 @@ def _lead_anonymise(*, lead_id: int, reason: str, now: datetime) -> bool:
         IdempotencyKey.objects.filter(submission__lead_id=lead.pk).delete()
         Consent.objects.filter(lead_id=lead.pk).redact()
         screenings_erase(lead_id=lead.pk)
+        insurance_erase(lead_id=lead.pk)
         Lead.objects.filter(pk=lead.pk).update(
             **_LEAD_BLANK, anonymised_at=now, anonymised_reason=reason[:200]
         )

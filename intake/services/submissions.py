@@ -136,6 +136,8 @@ def submission_check(
         tz_name=data.get("timezone", ""),
         interest=data.get("interest", ""),
         message=data.get("message", ""),
+        insurance_payer=data.get("insurance_payer", ""),
+        insurance_member_id=data.get("insurance_member_id", ""),
         sms_consent=data["sms_consent"],
         consent_version=data.get("consent_version", ""),
         contact_preferences=dict(data.get("contact_preferences") or {}),
@@ -167,6 +169,8 @@ def submission_build(
     tz_name: str = "",
     interest: str = "",
     message: str = "",
+    insurance_payer: str = "",
+    insurance_member_id: str = "",
     sms_consent: bool = False,
     consent_version: str = "",
     contact_preferences: dict[str, bool] | None = None,
@@ -201,6 +205,8 @@ def submission_build(
     with the defaults filled in. ``in_crisis`` or crisis language in ``message`` make
     ``is_crisis`` true. ``phone_limited`` / ``email_limited``: past the per-phone or
     the per-address limit, stored and routed, but that channel gets no confirmation.
+    ``insurance_payer`` and ``insurance_member_id`` (optional, checked by the caller)
+    stay on the submission, encrypted and unverified.
 
     With ``idempotency_key``, a repeated key with the same ``request_sha256`` returns
     the first submission (``replayed=True``) and stores nothing; with another body it
@@ -242,6 +248,10 @@ def submission_build(
         timezone=tz_name,
         interest=interest,
         message=message,
+        # Kept with this request alone, whoever the person turns out to be: never
+        # copied onto a lead's insurance but by a coordinator (intake.models.insurance).
+        insurance_payer=insurance_payer,
+        insurance_member_id=insurance_member_id,
         page_url=page_url,
         referrer=referrer,
         is_spam=is_spam,

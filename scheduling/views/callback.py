@@ -1,6 +1,6 @@
 """One callback's page in the console and what a coordinator does on it: the call's
 outcome and its undo, the person's details confirmed, a screening, texts and emails, a
-booking."""
+booking (the insurance section's actions are in ``scheduling.views.insurance``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.models import Lead
 from notifications import selectors as notification_selectors
-from scheduling import call_views, console_page, screening_form, selectors, services
+from scheduling import (
+    call_views,
+    console_page,
+    insurance_form,
+    screening_form,
+    selectors,
+    services,
+)
 from scheduling.models import Appointment, Callback
 from scheduling.selectors import recordings as recording_selectors
 from scheduling.selectors import self_booking as self_booking_selectors
@@ -114,6 +121,13 @@ def _callback_page(
         "crisis_screenings": [each for each in screenings if each.opens_crisis],
         "screenings": screenings,
         "screening_form": screening_form.screening_form(typed=typed or {}, errors=errors or {}),
+        # The lead's insurance and its verification (its ids' read on the trail).
+        "insurance": insurance_form.insurance_section(
+            lead_id=callback.lead_id,
+            callback_id=callback.pk,
+            typed=typed or {},
+            errors=errors or {},
+        ),
         "sms_thread": _sms_thread(callback),
         "timeline": selectors.lead_timeline(lead=callback.lead),
         "undelivered": notification_selectors.messages_undelivered(

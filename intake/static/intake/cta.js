@@ -8,7 +8,7 @@
   "use strict";
   var UTM = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
   var FIELDS = ["first_name", "last_name", "phone", "email", "preferred_channel", "best_time",
-    "interest", "message", "website", "consent_version"];
+    "interest", "message", "website", "consent_version", "insurance_payer", "insurance_member_id"];
   // The names a form_abandon beacon may carry (intake.models.CtaFormField); the two
   // contact-preference boxes are one.
   var TOUCHED = ["first_name", "last_name", "phone", "email", "sms_consent", "in_crisis",
@@ -107,7 +107,7 @@
       check("in_crisis", "<strong>I need help right now</strong>") + '<div class="crisis-now" data-crisis-now role="alert"></div>' +
       (c ? check("sms_consent", esc(c.text)) + '<input type=hidden name="consent_version" value="' + esc(c.version) + '">' : "") +
       // The optional rest, one tap away (same names as the short form's page).
-      '<details class="more" data-cta-more><summary>More options <span class="optional">(optional: how and when to reach you, a message)</span></summary>' +
+      '<details class="more" data-cta-more><summary>More options <span class="optional">(optional: how and when to reach you, a message, your insurance)</span></summary>' +
       field("last_name", "Last name" + opt, "text", 'autocomplete="family-name" maxlength="100"') +
       select("preferred_channel", "How should we reach you?", (cfg.preferred_channels || ["call", "sms", "email"])
         .filter(function (o) { return c || pair(o)[0] !== "sms"; })) + // no consent text shown: no SMS
@@ -115,6 +115,10 @@
       (cfg.interests && cfg.interests.length ? select("interest", "What would you like help with?" + opt, cfg.interests,
         '<option value="">Prefer not to say</option>') : "") +
       field("message", "Anything you'd like us to know?" + opt) +
+      // Insurance, optional and never required: a coordinator checks it with the person.
+      (cfg.insurance_payers && cfg.insurance_payers.length ? "<fieldset><legend>Your insurance" + opt + "</legend>" +
+        select("insurance_payer", "Insurance company", cfg.insurance_payers, '<option value="">Prefer not to say</option>') +
+        field("insurance_member_id", "Member ID" + opt, "text", 'autocomplete="off" maxlength="40"') + "</fieldset>" : "") +
       "<fieldset><legend>When we contact you" + opt + "</legend>" +
       check("voicemail_ok", "You may leave a voicemail if I don't answer.") +
       check("mention_clinic_ok", "You may say the clinic's name if someone else answers.") + "</fieldset></details>" +
