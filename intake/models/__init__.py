@@ -1,7 +1,8 @@
 """Intake's models, by concern: ``leads`` (articles, the people who answer their calls
 to action, their submissions and Idempotency-Keys), ``consent`` (the append-only
 ledger of what they agreed to), ``funnel`` (anonymous CTA event counts and the
-conversion funnel's rollups) and ``screenings`` (pre-admission screenings, encrypted).
+conversion funnel's rollups), ``screenings`` (pre-admission screenings, encrypted)
+and ``webhooks`` (the delivery log of outbound webhooks).
 Every model is re-exported here: ``from intake.models import Lead``. The audit trail's
 event models (``LeadEvent``...) are added to this module by
 ``clinic.audit.events.audited``."""
@@ -42,6 +43,7 @@ from intake.models.leads import (
     new_reference,
 )
 from intake.models.screenings import SCREENING_BLANK, SCREENING_READ, Screening
+from intake.models.webhooks import WebhookDelivery
 
 __all__ = [
     "CONSENT_REDACTED",
@@ -71,6 +73,7 @@ __all__ = [
     "PhoneType",
     "Screening",
     "Submission",
+    "WebhookDelivery",
     "cell_key_field",
     "contact_time_field",
     "new_reference",

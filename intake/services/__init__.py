@@ -14,6 +14,9 @@
 - ``verification``: which of a lead's details are proven to be the person's
 - ``requests``: what a request's own link may change on it (less contact, a cancel)
 - ``screenings``: pre-admission screenings checked, stored encrypted, reads audited
+- ``stages``: admissions steps (screened, insurance verified, waitlisted) reached
+- ``webhooks``: stage changes queued for the clinic's EMR or CRM
+  (``webhook_delivery``: sent signed, retried)
 """
 
 from __future__ import annotations
@@ -77,6 +80,12 @@ from intake.services.screenings import (
     screenings_access_record,
     screenings_erase,
 )
+from intake.services.stages import (
+    INSURANCE_VERIFIED,
+    SCREENED,
+    WAITLISTED,
+    lead_stage_reach,
+)
 from intake.services.submissions import (
     LeadSubmitOutcome,
     SubmissionRequest,
@@ -89,14 +98,25 @@ from intake.services.submissions import (
     submission_store,
 )
 from intake.services.verification import lead_details_verify, lead_phone_verify
+from intake.services.webhook_delivery import (
+    DeliveryOutcome,
+    webhook_deliver,
+    webhook_ids_due,
+    webhook_redeliver,
+)
+from intake.services.webhooks import lead_stage_webhooks_enqueue
 
 __all__ = [
     "CONTACT_PREFERENCE_DEFAULTS",
+    "INSURANCE_VERIFIED",
+    "SCREENED",
     "STAGE_ORDER",
     "STAGE_TIMESTAMP",
     "UTM_FIELDS",
+    "WAITLISTED",
     "ArticleImportResult",
     "AttachBatch",
+    "DeliveryOutcome",
     "LeadSubmitOutcome",
     "ScreeningRequest",
     "SubmissionCancelled",
@@ -123,6 +143,8 @@ __all__ = [
     "lead_phone_verify",
     "lead_reopen",
     "lead_stage_advance",
+    "lead_stage_reach",
+    "lead_stage_webhooks_enqueue",
     "lead_submit",
     "lead_submit_call",
     "lead_submit_replay",
@@ -151,4 +173,7 @@ __all__ = [
     "submissions_attach_rollups",
     "submissions_claim",
     "submissions_unprocess",
+    "webhook_deliver",
+    "webhook_ids_due",
+    "webhook_redeliver",
 ]

@@ -23,6 +23,7 @@ from intake.instruments import ANSWER_MAX, ANSWER_MIN, INSTRUMENTS, Instrument
 from intake.instruments import levels_of_care as configured_levels_of_care
 from intake.instruments import presenting_concerns as configured_presenting_concerns
 from intake.models import SCREENING_BLANK, SCREENING_READ, Screening
+from intake.services.stages import SCREENED, lead_stage_reach
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,10 @@ def screening_check(
 
 def screening_store(*, lead_id: int, request: ScreeningRequest, user_id: int | None) -> Screening:
     """Store a checked screening of ``lead_id``, its answers, score and band encrypted,
-    and whether it opens the crisis protocol (PHQ-9 question 9 above 0). Storing is
-    all it does: see the module for who opens the protocol."""
-    return Screening.objects.create(
+    and whether it opens the crisis protocol (PHQ-9 question 9 above 0), and mark the
+    lead "screened" (the first time: ``intake.services.stages``). Opening the protocol
+    is the caller's part (see the module)."""
+    screening = Screening.objects.create(
         lead_id=lead_id,
         instrument=request.instrument.value,
         answers=json.dumps(list(request.answers)),
@@ -113,6 +115,8 @@ def screening_store(*, lead_id: int, request: ScreeningRequest, user_id: int | N
         opens_crisis=request.opens_crisis,
         created_by_id=user_id,
     )
+    lead_stage_reach(lead_id=lead_id, stage=SCREENED, at=screening.created_at)
+    return screening
 
 
 def screenings_access_record(*, screenings: Sequence[Screening], what: str, **detail: Any) -> int:
