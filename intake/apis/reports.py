@@ -118,6 +118,14 @@ class ReportRowSerializer(serializers.Serializer):
     consult_booked = SuppressedCountField()
     consult_attended = SuppressedCountField()
     admitted = SuppressedCountField()
+    screened = SuppressedCountField(
+        help_text="People first screened (PHQ-9 or GAD-7): an admissions step beside the "
+        "funnel, counted at its own time, under the same small-cell rules."
+    )
+    insurance_verified = SuppressedCountField(
+        help_text="People whose benefits were first verified (in or out of network)."
+    )
+    waitlisted = SuppressedCountField(help_text="People first put on the waitlist.")
     rates = ReportRatesSerializer()
     first_contact = ReportFirstContactSerializer(
         help_text="Time to first contact, estimated from a histogram; null for fewer than "
