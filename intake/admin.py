@@ -128,6 +128,9 @@ class LeadAdmin(HashSearchMixin, LeadReadAuditedAdmin):
         "consult_booked_at",
         "consult_attended_at",
         "admitted_at",
+        "screened_at",
+        "insurance_verified_at",
+        "waitlisted_at",
         "closed_at",
         "phone_type",
         # Proven only by the person or a coordinator who spoke with them (the console).
