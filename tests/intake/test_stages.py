@@ -119,8 +119,8 @@ def test_a_recorded_screening_marks_the_lead_screened_once():
 
 def test_the_rebuild_agrees_with_the_write_paths_and_restores_the_steps():
     assert connection.vendor == "postgresql"  # the set-based rebuild (rollup_rebuild)
-    leads = [_lead() for _ in range(3)]
-    for lead, steps in zip(leads, [STEPS, [SCREENED], [WAITLISTED, INSURANCE_VERIFIED]]):
+    for steps in [STEPS, [SCREENED], [WAITLISTED, INSURANCE_VERIFIED]]:
+        lead = _lead()
         for step in steps:
             lead_stage_reach(lead_id=lead.pk, stage=step)
     kept = {step: _totals(step) for step in STEPS}
