@@ -1075,6 +1075,7 @@ if PRODUCTION:
         "TWILIO_API_SECRET": [TWILIO_API_SECRET],
         "METRICS_TOKEN": [METRICS_TOKEN],
         "CAPTCHA_SECRET": [CAPTCHA_SECRET],
+        "WEBHOOK_SECRET": [WEBHOOK_SECRET],
         # POSTGRES_PASSWORD reaches the settings inside DATABASE_URL (docker-compose.yml).
         "DATABASE_URL": _url_password("DATABASE_URL"),
         "REPORTS_DATABASE_URL": _url_password("REPORTS_DATABASE_URL"),
