@@ -21,10 +21,10 @@ from intake.services import (
     lead_erase,
     lead_stage_reach,
     screening_check,
-    screening_store,
 )
 from intake.services.events import clinic_day
 from intake.services.rollups import funnel_contributions_recompute, funnel_rollup_totals
+from scheduling.services import lead_screening_record
 from tests.factories import submit_lead
 from tests.signin import verified_login
 
@@ -105,12 +105,12 @@ def test_an_anonymised_lead_is_not_stamped():
     assert lead.insurance_verified_at is None
 
 
-def test_a_recorded_screening_marks_the_lead_screened_once():
+def test_a_recorded_screening_marks_the_lead_screened_once(coordinator):
     lead = _lead()
     request = screening_check(instrument="gad7", answers=[1] * 7)
 
-    first = screening_store(lead_id=lead.pk, request=request, user_id=None)
-    screening_store(lead_id=lead.pk, request=request, user_id=None)
+    first = lead_screening_record(lead_id=lead.pk, request=request, user_id=coordinator.pk)
+    lead_screening_record(lead_id=lead.pk, request=request, user_id=coordinator.pk)
 
     lead.refresh_from_db()
     assert lead.screened_at == first.created_at

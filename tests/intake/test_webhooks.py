@@ -30,12 +30,12 @@ from intake.services import (
     lead_stage_advance,
     lead_stage_reach,
     screening_check,
-    screening_store,
     webhook_deliver,
     webhook_redeliver,
 )
 from intake.services.webhook_delivery import retry_wait
 from intake.tasks import webhooks_sweep
+from scheduling.services import lead_screening_record
 from tests.factories import UserFactory, submit_lead
 from tests.signin import verified_login
 
@@ -203,13 +203,13 @@ def test_every_stage_change_and_step_is_sent_but_contacting_is_not(
 
 
 def test_a_payload_to_an_endpoint_not_covered_carries_no_personal_or_clinical_data(
-    emr, lead, django_capture_on_commit_callbacks
+    emr, lead, coordinator, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        screening_store(
+        lead_screening_record(
             lead_id=lead.pk,
-            request=screening_check(instrument="phq9", answers=[2] * 9),
-            user_id=None,
+            request=screening_check(instrument="phq9", answers=[2] * 8 + [0]),
+            user_id=coordinator.pk,
         )
         lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.CLOSED, reason="moved to Ohio")
 
@@ -228,7 +228,7 @@ def test_a_payload_to_an_endpoint_not_covered_carries_no_personal_or_clinical_da
 
 
 def test_a_covered_endpoint_also_gets_the_latest_scores_and_bands(
-    receivers, settings, lead, django_capture_on_commit_callbacks
+    receivers, settings, lead, coordinator, django_capture_on_commit_callbacks
 ):
     plain, covered = receivers(), receivers()
     settings.WEBHOOK_ENDPOINTS = [
@@ -236,18 +236,17 @@ def test_a_covered_endpoint_also_gets_the_latest_scores_and_bands(
         {"url": f"{covered.url}/emr", "covered": True},
     ]
     settings.WEBHOOK_SECRET = SECRET
-    earlier = screening_check(instrument="phq9", answers=[1] * 9)
     with django_capture_on_commit_callbacks(execute=True):
-        screening_store(lead_id=lead.pk, request=earlier, user_id=None)
-        screening_store(
-            lead_id=lead.pk,
-            request=screening_check(instrument="phq9", answers=[2] * 9),
-            user_id=None,
-        )
-        screening_store(
+        for instrument, answers in [("phq9", [1] * 8 + [0]), ("phq9", [2] * 8 + [0])]:
+            lead_screening_record(
+                lead_id=lead.pk,
+                request=screening_check(instrument=instrument, answers=answers),
+                user_id=coordinator.pk,
+            )
+        lead_screening_record(
             lead_id=lead.pk,
             request=screening_check(instrument="gad7", answers=[0] * 7),
-            user_id=None,
+            user_id=coordinator.pk,
         )
         lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.ADMITTED)
 
@@ -259,10 +258,10 @@ def test_a_covered_endpoint_also_gets_the_latest_scores_and_bands(
     assert admitted["id"] == plain_admitted["id"]  # one event, one id, two endpoints
     assert [(s["instrument"], s["score"], s["band"]) for s in admitted["screenings"]] == [
         ("gad7", 0, "minimal"),
-        ("phq9", 18, "moderately_severe"),
+        ("phq9", 16, "moderately_severe"),
     ]
     # As of the event: the "screened" event carries the first screening's score only.
-    assert [(s["instrument"], s["score"]) for s in screened["screenings"]] == [("phq9", 9)]
+    assert [(s["instrument"], s["score"]) for s in screened["screenings"]] == [("phq9", 8)]
     assert "answers" not in covered.received[1].body.decode()
     reads = [
         event.pgh_context
