@@ -157,7 +157,6 @@ def webhook_body(delivery: WebhookDelivery, *, covered: bool) -> bytes:
     body: dict[str, Any] = {
         "id": str(delivery.event_id),
         "type": delivery.event_type,
-        "created_at": _moment(delivery.created_at),
         "lead": {"id": delivery.lead_id, "reference": reference},
         "article": article,
         "stage": delivery.stage,
