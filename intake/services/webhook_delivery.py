@@ -89,8 +89,14 @@ def _post(url: str, *, body: bytes, event_id: str) -> TryResult:
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     for _hop in range(MAX_REDIRECTS + 1):
         try:
+            # stream: the answer's body is never downloaded, whatever its size.
             response = requests.post(
-                target, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                target,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
             )
         except requests.Timeout:
             return TryResult(None, "timed out")
@@ -99,7 +105,7 @@ def _post(url: str, *, body: bytes, event_id: str) -> TryResult:
         except requests.RequestException as error:
             return TryResult(None, f"request failed ({type(error).__name__})")
         status = response.status_code
-        response.close()  # the answer's body is never read
+        response.close()
         if 200 <= status < 300:
             return TryResult(status, "")
         if 300 <= status < 400:
