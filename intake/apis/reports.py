@@ -41,14 +41,16 @@ REPORT_ROLES = (roles.MARKETING, roles.SUPERVISOR, roles.ADMIN)
         ],
         "nullable": True,
         "description": 'A count; below REPORT_MIN_CELL it is the string "<N>" '
-        "(small-cell suppression). Counts of people (submissions to admitted) are "
+        "(small-cell suppression). Counts of people (submissions to admitted, and the "
+        "admissions steps screened, insurance verified and waitlisted) are "
         "perturbed by at most REPORT_NOISE, the same for the same people whatever the "
         "query, so that overlapping queries cannot be subtracted to recover a small count, "
         'and are "<N>" when their perturbed value is below N; CTA event counts are exact, '
         'and "hidden" where a larger one is withheld so that a small one in the same column '
         "cannot be recovered from the total. In every row no stage shows more than the "
         "stage before it (article views to admitted): a stage shows at least the stage "
-        "after it. Null where it does not apply (CTA events by campaign or source).",
+        "after it; the admissions steps stand beside the funnel and are not raised. "
+        "Null where it does not apply (CTA events by campaign or source).",
     }
 )
 class SuppressedCountField(serializers.Field):
