@@ -44,11 +44,14 @@ class WebhookEndpoint:
 
 
 def webhook_endpoints() -> list[WebhookEndpoint]:
-    """The configured endpoints (``WEBHOOK_URLS``), read at each use."""
-    return [
-        WebhookEndpoint(url=entry["url"], covered=bool(entry["covered"]))
-        for entry in getattr(settings, "WEBHOOK_ENDPOINTS", [])
-    ]
+    """The configured endpoints (``WEBHOOK_URLS``), read at each use; a URL given twice
+    is one endpoint (the first entry's), as a delivery is unique per event and URL."""
+    endpoints: dict[str, WebhookEndpoint] = {}
+    for entry in getattr(settings, "WEBHOOK_ENDPOINTS", []):
+        endpoints.setdefault(
+            entry["url"], WebhookEndpoint(url=entry["url"], covered=bool(entry["covered"]))
+        )
+    return list(endpoints.values())
 
 
 def webhook_endpoint(url: str) -> WebhookEndpoint | None:

@@ -435,3 +435,11 @@ def test_other_roles_do_not_see_the_delivery_log(coordinator, marketer):
         client = Client()
         verified_login(client, user)
         assert client.get("/admin/intake/webhookdelivery/").status_code in (302, 403)
+
+
+def test_a_url_configured_twice_is_one_endpoint(emr, lead, settings):
+    settings.WEBHOOK_ENDPOINTS = [*settings.WEBHOOK_ENDPOINTS, *settings.WEBHOOK_ENDPOINTS]
+
+    lead_stage_advance(lead_id=lead.pk, stage=Lead.Stage.ADMITTED)
+
+    assert WebhookDelivery.objects.count() == 1
