@@ -65,6 +65,7 @@ from prometheus_client.registry import Collector
 from config.celery import PUBLISHED_AT_HEADER
 from config.celery import app as celery_app
 from config.health import heartbeat_age, readiness_checks
+from intake.models import WebhookDelivery
 from notifications.models import Message
 from scheduling.models import Callback
 from scheduling.selectors import speed as selectors_speed
@@ -347,6 +348,28 @@ def _speed_to_conversation() -> Iterator[GaugeMetricFamily]:
     )
 
 
+def _webhooks() -> Iterator[GaugeMetricFamily]:
+    now = timezone.now()
+    pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+    yield GaugeMetricFamily(
+        "clinic_webhook_deliveries_overdue",
+        "Outbound webhook deliveries pending more than 10 minutes past their due time "
+        "(nobody is trying them: workers or beat down).",
+        value=float(pending.filter(next_attempt_at__lte=now - timedelta(minutes=10)).count()),
+    )
+    yield GaugeMetricFamily(
+        "clinic_webhook_deliveries_failed_24h",
+        "Outbound webhook deliveries that failed for good in the last 24 h (refused, or "
+        "out of tries).",
+        value=float(
+            WebhookDelivery.objects.filter(
+                status=WebhookDelivery.Status.FAILED,
+                last_attempt_at__gte=now - timedelta(hours=24),
+            ).count()
+        ),
+    )
+
+
 class ClinicStateCollector(Collector):
     """Gauges read from the database, the cache and the broker when scraped, kept
     for ``METRICS_STATE_CACHE_SECONDS`` so that several scrapers (or a scraper per
@@ -359,6 +382,7 @@ class ClinicStateCollector(Collector):
         ("callbacks", _callbacks),
         ("messages", _messages),
         ("speed", _speed_to_conversation),
+        ("webhooks", _webhooks),
     )
 
     def __init__(self) -> None:

@@ -865,6 +865,47 @@ CELERY_BEAT_SCHEDULE["rebuild-funnel-rollups"] = {
     "schedule": crontab(hour=3, minute=40),
 }
 
+# --- Outbound webhooks (intake.services.webhooks) -----------------------------------
+
+# Where a lead's stage changes are sent (the clinic's EMR or CRM), comma-separated. An
+# entry written "covered+https://..." is a covered system (under a business associate
+# agreement): its events also carry the lead's latest screening scores and bands. Every
+# other endpoint gets ids and stages only.
+WEBHOOK_COVERED_PREFIX = "covered+"
+WEBHOOK_ENDPOINTS = []
+for _entry in env.list("WEBHOOK_URLS", default=[]):
+    _covered = _entry.startswith(WEBHOOK_COVERED_PREFIX)
+    _url = _entry.removeprefix(WEBHOOK_COVERED_PREFIX) if _covered else _entry
+    _parts = urlsplit(_url)
+    if _parts.scheme not in {"http", "https"} or not _parts.hostname:
+        raise ImproperlyConfigured("WEBHOOK_URLS: every entry must be an http(s) URL")
+    if PRODUCTION and _parts.scheme != "https":
+        raise ImproperlyConfigured("WEBHOOK_URLS must use https when DJANGO_ENV=production")
+    if _parts.username or _parts.password:
+        raise ImproperlyConfigured("WEBHOOK_URLS: no credentials in the URL (WEBHOOK_SECRET)")
+    if len(_url) > 500:
+        raise ImproperlyConfigured("WEBHOOK_URLS: an entry is longer than 500 characters")
+    WEBHOOK_ENDPOINTS.append({"url": _url, "covered": _covered})
+# The key of the HMAC-SHA256 signature of every request (X-Clinic-Signature).
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+if WEBHOOK_ENDPOINTS and len(WEBHOOK_SECRET) < 32:
+    raise ImproperlyConfigured("WEBHOOK_URLS needs a WEBHOOK_SECRET of at least 32 characters")
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Tries per event and endpoint; the wait doubles from WEBHOOK_RETRY_BASE_SECONDS after
+# each failed one, up to WEBHOOK_RETRY_MAX_SECONDS (12 tries: about a day).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=12)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600)
+if WEBHOOK_MAX_ATTEMPTS < 1 or WEBHOOK_RETRY_BASE_SECONDS < 1 or WEBHOOK_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_BASE_SECONDS and WEBHOOK_TIMEOUT_SECONDS "
+        "must be positive"
+    )
+CELERY_BEAT_SCHEDULE["redeliver-due-webhooks"] = {
+    "task": "intake.tasks.webhooks_sweep",
+    "schedule": SWEEP_INTERVAL,
+}
+
 # --- Logging and privacy ----------------------------------------------------------
 
 # Every log line is one JSON object with the request id (X-Request-ID, also carried
@@ -1064,6 +1105,7 @@ if PRODUCTION:
         "TWILIO_API_SECRET": [TWILIO_API_SECRET],
         "METRICS_TOKEN": [METRICS_TOKEN],
         "CAPTCHA_SECRET": [CAPTCHA_SECRET],
+        "WEBHOOK_SECRET": [WEBHOOK_SECRET],
         # POSTGRES_PASSWORD reaches the settings inside DATABASE_URL (docker-compose.yml).
         "DATABASE_URL": _url_password("DATABASE_URL"),
         "REPORTS_DATABASE_URL": _url_password("REPORTS_DATABASE_URL"),

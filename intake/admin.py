@@ -24,12 +24,14 @@ from intake.models import (
     Lead,
     Screening,
     Submission,
+    WebhookDelivery,
 )
 from intake.services import (
     insurance_access_record,
     lead_access_record,
     lead_erase,
     screenings_access_record,
+    webhook_redeliver,
 )
 
 
@@ -129,6 +131,9 @@ class LeadAdmin(HashSearchMixin, LeadReadAuditedAdmin):
         "consult_booked_at",
         "consult_attended_at",
         "admitted_at",
+        "screened_at",
+        "insurance_verified_at",
+        "waitlisted_at",
         "closed_at",
         "phone_type",
         # Proven only by the person or a coordinator who spoke with them (the console).
@@ -317,3 +322,45 @@ class InsuranceRecordAdmin(ReadAuditedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log of outbound webhooks, read only (the admin role's, like the whole
+    admin): ids, stages and how each try went; no personal data is stored in it. A
+    failed delivery may be sent again, with the same event id."""
+
+    list_display = [
+        "event_id",
+        "stage",
+        "lead_id",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+    ]
+    list_filter = ["status", "stage", "event_type", "endpoint"]
+    search_fields = ["=event_id", "=lead_id"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+    actions = ["send_again"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Send the failed deliveries again (same event id)")
+    def send_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        sent = sum(
+            webhook_redeliver(delivery_id=pk) for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{sent} failed deliveries queued again.", messages.SUCCESS)

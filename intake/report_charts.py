@@ -26,6 +26,14 @@ FUNNEL_STAGES = (
     ("consult_attended", "Attended"),
     ("admitted", "Admitted"),
 )
+# Admissions steps, drawn below the funnel after a gap: beside it, not in its order.
+ADMISSION_STEP_BARS = (
+    ("screened", "Screened"),
+    ("insurance_verified", "Insurance verified"),
+    ("waitlisted", "Waitlisted"),
+)
+STEP_GAP = 16  # SVG units between the funnel's last bar and the first step's
+BAR_STEP = 28
 TREND_SERIES = (("leads", "Leads"), ("contacted", "Contacted"), ("admitted", "Admitted"))
 MARK_SIZE = 14  # the hatched "<5" mark, in SVG units
 
@@ -37,25 +45,35 @@ class Bar:
     y: int
     width: float
     suppressed: bool
+    step: bool = False  # an admissions step, below the funnel
+
+
+def funnel_height(bars: list[Bar]) -> int:
+    """The funnel chart's height in SVG units: room for every bar."""
+    return (bars[-1].y + BAR_STEP) if bars else BAR_STEP
 
 
 def funnel_bars(row: dict[str, Any], *, min_cell: int, width: int = 520) -> list[Bar]:
-    """Horizontal bars on a log scale (views dwarf admissions); a suppressed count
-    gets no bar (width 0) and is drawn as a mark."""
-    values = [row.get(field) for field, _label in FUNNEL_STAGES]
+    """Horizontal bars on a log scale (views dwarf admissions), the funnel's stages
+    then, after a gap, the admissions steps; a suppressed count gets no bar (width 0)
+    and is drawn as a mark."""
+    stages = (*FUNNEL_STAGES, *ADMISSION_STEP_BARS)
+    values = [row.get(field) for field, _label in stages]
     numbers = [value for value in values if isinstance(value, int)]
     top = math.log10(max([*numbers, min_cell, 1]) + 1)
     bars = []
-    for index, ((_field, label), value) in enumerate(zip(FUNNEL_STAGES, values, strict=True)):
+    for index, ((_field, label), value) in enumerate(zip(stages, values, strict=True)):
         suppressed = is_withheld(value)
         amount = 0 if suppressed else (value or 0)
+        step = index >= len(FUNNEL_STAGES)
         bars.append(
             Bar(
                 label=label,
                 shown="n/a" if value is None else value,
-                y=index * 28,
+                y=index * BAR_STEP + (STEP_GAP if step else 0),
                 width=round(width * math.log10(amount + 1) / top, 1) if amount else 0,
                 suppressed=suppressed,
+                step=step,
             )
         )
     return bars

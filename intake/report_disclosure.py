@@ -56,6 +56,8 @@ from intake.report_conversations import ConversationFigures
 from intake.report_funnel import BEACON_STAGES, FUNNEL_ORDER, funnel_monotone
 
 COUNT_FIELDS = FUNNEL_EVENT_FIELDS + FUNNEL_LEAD_FIELDS
+# Counted per row like the stages, under the same rules, outside the funnel's order.
+ADMISSION_STEP_FIELDS = ("screened", "insurance_verified", "waitlisted")
 # (name, numerator, denominator): the rate between each pair of funnel stages.
 RATES = (
     ("cta_view_rate", "cta_views", "article_views"),
@@ -223,6 +225,15 @@ def shown_row(
             own[field] = shown_count(sums, field, threshold=threshold, spread=spread)
     row, raised = funnel_monotone(own)
     estimates = raised & BEACON_STAGES
+    # The admissions steps: counts of people like the stages, beside the funnel (not
+    # in its order, as none follows another), so nothing raises them and no rate is
+    # taken from them.
+    for field in ADMISSION_STEP_FIELDS:
+        row[field] = (
+            HIDDEN
+            if field in hidden
+            else shown_count(sums, field, threshold=threshold, spread=spread)
+        )
 
     def rate(top: Any, bottom: Any, nested: bool) -> float | None:
         if not isinstance(top, int) or not isinstance(bottom, int) or not bottom:

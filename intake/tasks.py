@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from clinic.workers import enqueue
 from intake.models import IdempotencyKey
 from intake.services import cta_event_counts_flush as flush_counts
 from intake.services import funnel_event_counts_sync as sync_event_counts
 from intake.services import funnel_rollups_rebuild as rebuild_rollups
 from intake.services import leads_retention_anonymise as retention_anonymise
+from intake.services import webhook_deliver as deliver_webhook
+from intake.services import webhook_ids_due as due_webhook_ids
 from intake.services.events import clinic_day
 
 
@@ -56,3 +60,38 @@ def funnel_rollups_rebuild() -> int:
 def leads_retention_anonymise() -> int:
     """Nightly: anonymise leads closed without admission more than RETENTION_DAYS ago."""
     return retention_anonymise()
+
+
+# A try is claimed in the database before it is made, so a redelivered task does not
+# send twice at once; a try whose worker died is the sweep's once its lease passes.
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=90, soft_time_limit=80)
+def webhook_deliver(delivery_id: int) -> str:
+    """One try of an outbound webhook; a retry due soon is queued for its time, a later
+    one is left to the sweep."""
+    outcome = deliver_webhook(delivery_id=delivery_id)
+    due = outcome.next_attempt_at
+    if due is not None and due - timezone.now() <= WEBHOOK_RETRY_QUEUE_WITHIN:
+        enqueue("intake.tasks.webhook_deliver", delivery_id, eta=due)
+    return outcome.result
+
+
+# Retries due within this are queued with their time; later ones wait for the sweep
+# (a broker holding many long countdowns is what the sweep spares it).
+WEBHOOK_RETRY_QUEUE_WITHIN = timedelta(minutes=5)
+# One sweep makes at most this many tries, and starts none after this many seconds.
+WEBHOOK_SWEEP_MAX = 50
+WEBHOOK_SWEEP_SECONDS = 30
+
+
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
+def webhooks_sweep() -> int:
+    """Every minute: try the webhooks that are due and nobody is trying (a task lost
+    with the broker, a worker that died mid-try, a retry left for later)."""
+    stop_at = time.monotonic() + WEBHOOK_SWEEP_SECONDS
+    tried = 0
+    for delivery_id in due_webhook_ids(limit=WEBHOOK_SWEEP_MAX):
+        if time.monotonic() >= stop_at:
+            break
+        if deliver_webhook(delivery_id=delivery_id).result != "skipped":
+            tried += 1
+    return tried

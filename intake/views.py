@@ -25,7 +25,13 @@ from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.form_origin import FORM_FIELD, form_post_origin, form_token
 from intake.models import Article, Lead, payer_choices
-from intake.report_charts import FUNNEL_STAGES, TREND_SERIES, funnel_bars, trend_bars
+from intake.report_charts import (
+    FUNNEL_STAGES,
+    TREND_SERIES,
+    funnel_bars,
+    funnel_height,
+    trend_bars,
+)
 from intake.report_table import (
     COLUMNS,
     DEFAULT_COLUMNS,
@@ -213,6 +219,7 @@ def reports_dashboard(request: HttpRequest) -> HttpResponse:
     # The table's columns: the default set, or the chooser's without JavaScript (with
     # it, reports.js applies the choice the browser remembers).
     chosen, chose = chosen_columns(request.GET)
+    funnel = funnel_bars(report["total"], min_cell=report["min_cell"])
     response = render(
         request,
         "intake/reports_dashboard.html",
@@ -221,7 +228,8 @@ def reports_dashboard(request: HttpRequest) -> HttpResponse:
             "params": params,
             "groups": [(group, GROUP_LABELS[group]) for group in GROUPS],
             "articles": article_choices(),
-            "funnel": funnel_bars(report["total"], min_cell=report["min_cell"]),
+            "funnel": funnel,
+            "funnel_height": funnel_height(funnel),
             "funnel_stages": [label for _name, label in FUNNEL_STAGES],
             "trend": trend_bars(trend["rows"]),
             "trend_series": [label for _name, label in TREND_SERIES],

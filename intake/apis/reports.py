@@ -41,14 +41,16 @@ REPORT_ROLES = (roles.MARKETING, roles.SUPERVISOR, roles.ADMIN)
         ],
         "nullable": True,
         "description": 'A count; below REPORT_MIN_CELL it is the string "<N>" '
-        "(small-cell suppression). Counts of people (submissions to admitted) are "
+        "(small-cell suppression). Counts of people (submissions to admitted, and the "
+        "admissions steps screened, insurance verified and waitlisted) are "
         "perturbed by at most REPORT_NOISE, the same for the same people whatever the "
         "query, so that overlapping queries cannot be subtracted to recover a small count, "
         'and are "<N>" when their perturbed value is below N; CTA event counts are exact, '
         'and "hidden" where a larger one is withheld so that a small one in the same column '
         "cannot be recovered from the total. In every row no stage shows more than the "
         "stage before it (article views to admitted): a stage shows at least the stage "
-        "after it. Null where it does not apply (CTA events by campaign or source).",
+        "after it; the admissions steps stand beside the funnel and are not raised. "
+        "Null where it does not apply (CTA events by campaign or source).",
     }
 )
 class SuppressedCountField(serializers.Field):
@@ -118,6 +120,14 @@ class ReportRowSerializer(serializers.Serializer):
     consult_booked = SuppressedCountField()
     consult_attended = SuppressedCountField()
     admitted = SuppressedCountField()
+    screened = SuppressedCountField(
+        help_text="People first screened (PHQ-9 or GAD-7): an admissions step beside the "
+        "funnel, counted at its own time, under the same small-cell rules."
+    )
+    insurance_verified = SuppressedCountField(
+        help_text="People whose benefits were first verified (in or out of network)."
+    )
+    waitlisted = SuppressedCountField(help_text="People first put on the waitlist.")
     rates = ReportRatesSerializer()
     first_contact = ReportFirstContactSerializer(
         help_text="Time to first contact, estimated from a histogram; null for fewer than "

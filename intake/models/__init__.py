@@ -1,8 +1,9 @@
 """Intake's models, by concern: ``leads`` (articles, the people who answer their calls
 to action, their submissions and Idempotency-Keys), ``consent`` (the append-only
 ledger of what they agreed to), ``funnel`` (anonymous CTA event counts and the
-conversion funnel's rollups), ``screenings`` (pre-admission screenings, encrypted) and
-``insurance`` (a lead's insurance and the verification of benefits, ids encrypted).
+conversion funnel's rollups), ``screenings`` (pre-admission screenings, encrypted),
+``insurance`` (a lead's insurance and the verification of benefits, ids encrypted)
+and ``webhooks`` (the delivery log of outbound webhooks).
 Every model is re-exported here: ``from intake.models import Lead``. The audit trail's
 event models (``LeadEvent``...) are added to this module by
 ``clinic.audit.events.audited``."""
@@ -56,6 +57,7 @@ from intake.models.leads import (
     new_reference,
 )
 from intake.models.screenings import SCREENING_BLANK, SCREENING_READ, Screening
+from intake.models.webhooks import WebhookDelivery
 
 __all__ = [
     "CONSENT_REDACTED",
@@ -94,6 +96,7 @@ __all__ = [
     "Submission",
     "SubscriberRelationship",
     "VerificationStatus",
+    "WebhookDelivery",
     "cell_key_field",
     "contact_time_field",
     "new_reference",

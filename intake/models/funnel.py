@@ -90,6 +90,11 @@ FUNNEL_LEAD_FIELDS = (
     "consult_attended",
     "admitted",
     "contacted_within_target",
+    # Admissions steps (intake.services.stages): each counted at its own time stamp,
+    # not implied by a later stage (they are steps beside the funnel, not in it).
+    "screened",
+    "insurance_verified",
+    "waitlisted",
 )
 FUNNEL_EVENT_FIELDS = ("article_views", "cta_views", "form_starts")
 FUNNEL_FIELDS = FUNNEL_EVENT_FIELDS + FUNNEL_LEAD_FIELDS + CONTACT_TIME_FIELDS
@@ -159,6 +164,9 @@ class FunnelRollup(models.Model):
     consult_attended = models.IntegerField(default=0)
     admitted = models.IntegerField(default=0)
     contacted_within_target = models.IntegerField(default=0)
+    screened = models.IntegerField(default=0)
+    insurance_verified = models.IntegerField(default=0)
+    waitlisted = models.IntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -183,6 +183,19 @@ class Lead(models.Model):
     admitted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_reason = models.CharField(max_length=200, blank=True)
+    # Admissions steps beside the life stage (intake.services.stages): each stamped the
+    # first time it is reached and never moved, whatever the stage. They are not stages
+    # of their own because they do not follow one another: a person may be booked
+    # without a screening, or waitlisted before their insurance is verified.
+    screened_at = models.DateTimeField(
+        null=True, blank=True, help_text="First pre-admission screening recorded."
+    )
+    insurance_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="Benefits first verified (in or out of network)."
+    )
+    waitlisted_at = models.DateTimeField(
+        null=True, blank=True, help_text="First put on the waitlist."
+    )
     anonymised_at = models.DateTimeField(
         null=True,
         blank=True,

@@ -16,6 +16,9 @@
 - ``screenings``: pre-admission screenings checked, stored encrypted, reads audited
 - ``insurance``: a lead's insurance checked, stored (ids encrypted), its verification
   status set in one place (``insurance_verification_set``), reads audited
+- ``stages``: admissions steps (screened, insurance verified, waitlisted) reached
+- ``webhooks``: stage changes queued for the clinic's EMR or CRM
+  (``webhook_delivery``: sent signed, retried)
 """
 
 from __future__ import annotations
@@ -91,6 +94,12 @@ from intake.services.screenings import (
     screenings_access_record,
     screenings_erase,
 )
+from intake.services.stages import (
+    INSURANCE_VERIFIED,
+    SCREENED,
+    WAITLISTED,
+    lead_stage_reach,
+)
 from intake.services.submissions import (
     LeadSubmitOutcome,
     SubmissionRequest,
@@ -103,15 +112,26 @@ from intake.services.submissions import (
     submission_store,
 )
 from intake.services.verification import lead_details_verify, lead_phone_verify
+from intake.services.webhook_delivery import (
+    DeliveryOutcome,
+    webhook_deliver,
+    webhook_ids_due,
+    webhook_redeliver,
+)
+from intake.services.webhooks import lead_stage_webhooks_enqueue
 
 __all__ = [
     "CONTACT_PREFERENCE_DEFAULTS",
+    "INSURANCE_VERIFIED",
+    "SCREENED",
     "STAGE_ORDER",
     "STAGE_TIMESTAMP",
     "UTM_FIELDS",
+    "WAITLISTED",
     "ArticleImportResult",
     "AttachBatch",
     "InsuranceRequest",
+    "DeliveryOutcome",
     "LeadSubmitOutcome",
     "ScreeningRequest",
     "SubmissionCancelled",
@@ -144,6 +164,8 @@ __all__ = [
     "lead_phone_verify",
     "lead_reopen",
     "lead_stage_advance",
+    "lead_stage_reach",
+    "lead_stage_webhooks_enqueue",
     "lead_submit",
     "lead_submit_call",
     "lead_submit_replay",
@@ -175,4 +197,7 @@ __all__ = [
     "submissions_attach_rollups",
     "submissions_claim",
     "submissions_unprocess",
+    "webhook_deliver",
+    "webhook_ids_due",
+    "webhook_redeliver",
 ]

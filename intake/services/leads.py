@@ -16,6 +16,7 @@ from clinic.errors import ApplicationError
 from intake.models import Consent, Lead, PhoneType, Submission
 from intake.services.rollups import funnel_rollups_update, lead_funnel_snapshot
 from intake.services.verification import verification_fields
+from intake.services.webhooks import REOPENED, lead_stage_webhooks_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -247,9 +248,14 @@ STAGE_ORDER = [
 ]
 
 
-def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
+def lead_stage_advance(
+    *, lead_id: int, stage: str, reason: str = "", appointment_id: int | None = None
+) -> bool:
     """Move a lead forward to ``stage`` and time-stamp it; never backwards, never out of
-    ``closed``. Closing needs a reason. Returns False when nothing changed."""
+    ``closed``. Closing needs a reason. Returns False when nothing changed. A change
+    is queued for the outbound webhooks (``intake.services.webhooks``), with the
+    appointment it came with, if any; "contacting" is not (a claim of the callback,
+    not a life stage)."""
     stage = Lead.Stage(stage)
     if stage == Lead.Stage.CLOSED and not reason:
         raise ApplicationError("Closing a lead needs a reason.", fields={"reason": ["Required."]})
@@ -277,6 +283,9 @@ def lead_stage_advance(*, lead_id: int, stage: str, reason: str = "") -> bool:
             update.append("closed_reason")
         lead.save(update_fields=update)
         funnel_rollups_update(lead_id=lead_id, before=funnel_before)
+        lead_stage_webhooks_enqueue(
+            lead_id=lead_id, stage=stage, at=now, appointment_id=appointment_id
+        )
     return True
 
 
@@ -316,6 +325,9 @@ def lead_reopen(*, lead_id: int, stage: str) -> bool:
         except IntegrityError:
             return False
         funnel_rollups_update(lead_id=lead_id, before=funnel_before)
+        lead_stage_webhooks_enqueue(
+            lead_id=lead_id, stage=stage, at=timezone.now(), event_type=REOPENED
+        )
     return True
 
 

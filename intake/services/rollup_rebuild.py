@@ -41,7 +41,16 @@ from intake.record_keys import RECORD_KEY_BITS, record_key_salt
 FRESH = "funnel_rollup_fresh"
 CHANGED = "funnel_rollup_changed"
 _KEY = ("day", "article_id", "source", "utm_source", "utm_medium", "utm_campaign")
-_STAGES = ("contacted", "consult_booked", "consult_attended", "admitted")
+_STAGES = (
+    "contacted",
+    "consult_booked",
+    "consult_attended",
+    "admitted",
+    # The admissions steps: each at its own time stamp (rollups.ADMISSION_STEPS).
+    "screened",
+    "insurance_verified",
+    "waitlisted",
+)
 _UTM = ("utm_source", "utm_medium", "utm_campaign")
 _EVENT_TYPES = {
     "article_views": CtaEventType.ARTICLE_VIEW,
@@ -156,7 +165,10 @@ def _day_rows_sql() -> str:
             ('consult_booked', least(l.consult_booked_at, l.consult_attended_at,
                                      l.admitted_at)),
             ('consult_attended', least(l.consult_attended_at, l.admitted_at)),
-            ('admitted', l.admitted_at)
+            ('admitted', l.admitted_at),
+            ('screened', l.screened_at),
+            ('insurance_verified', l.insurance_verified_at),
+            ('waitlisted', l.waitlisted_at)
         ) AS x (stage, moment)
         WHERE x.moment IS NOT NULL
     ), reached AS (

@@ -18,7 +18,8 @@ The rules, in the clinic's words:
   *First touch*: the lead's first submission, with the campaign the embed remembered
   as its first touch (``first_touch``) if any, for everything the lead does.
 - A stage is reached when its time stamp or any later stage's is set (a lead booked
-  straight away was contacted), at the earliest of those times.
+  straight away was contacted), at the earliest of those times. The admissions steps
+  (screened, insurance verified, waitlisted) are reached at their own time stamp only.
 - Time to first contact, of contacted leads: the system's part is ``processed_at -
   created_at`` of the lead's first submission; the coordinators' part is from
   ``processed_at`` to contact; both counted with the contact (a lead reached before
@@ -76,6 +77,13 @@ FUNNEL_STAGES = (
     ("consult_attended", "consult_attended_at"),
     ("admitted", "admitted_at"),
 )
+# Admissions steps beside the funnel (``intake.services.stages``): each reached at its
+# own time stamp only, as none implies another or follows a funnel stage.
+ADMISSION_STEPS = (
+    ("screened", "screened_at"),
+    ("insurance_verified", "insurance_verified_at"),
+    ("waitlisted", "waitlisted_at"),
+)
 _EVENT_FIELD = {
     CtaEventType.ARTICLE_VIEW: "article_views",
     CtaEventType.CTA_VIEW: "cta_views",
@@ -95,7 +103,7 @@ _SUBMISSION_FIELDS = (
     "processed_at",
     "callback_window",
 )
-_LEAD_FIELDS = ("pk", *(stamp for _stage, stamp in FUNNEL_STAGES))
+_LEAD_FIELDS = ("pk", *(stamp for _stage, stamp in (*FUNNEL_STAGES, *ADMISSION_STEPS)))
 
 
 @dataclass(frozen=True, order=True)
@@ -161,13 +169,17 @@ def _due_at(submission: Submission) -> datetime:
 
 
 def stages_reached(lead: Lead) -> list[tuple[str, datetime]]:
-    """(stage, when) for each funnel stage the lead reached, in funnel order."""
+    """(stage, when) for each funnel stage the lead reached, in funnel order, then each
+    admissions step it reached."""
     stamps = [getattr(lead, stamp) for _stage, stamp in FUNNEL_STAGES]
     reached = []
     for index, (stage, _stamp) in enumerate(FUNNEL_STAGES):
         later = [moment for moment in stamps[index:] if moment is not None]
         if later:
             reached.append((stage, min(later)))
+    for step, stamp in ADMISSION_STEPS:
+        if getattr(lead, stamp) is not None:
+            reached.append((step, getattr(lead, stamp)))
     return reached
 
 
@@ -521,6 +533,7 @@ def funnel_rollup_totals(**filters: object) -> dict[str, int]:
 
 
 __all__ = [
+    "ADMISSION_STEPS",
     "FUNNEL_LEAD_FIELDS",
     "FUNNEL_STAGES",
     "RollupKey",

@@ -5,7 +5,8 @@ erasure (:func:`screenings_erase`).
 
 Opening the crisis protocol is the caller's part: ``scheduling.services.screenings``
 stores through here and, when a screening ``opens_crisis``, makes the lead's callback
-urgent and alerts a supervisor in the same transaction. The answers, score and band
+urgent and alerts a supervisor in the same transaction; then it marks the lead
+"screened" (``intake.services.stages``). The answers, score and band
 never go into an exception's message, a log line or a message to anyone: errors name
 the question, never its answer.
 """
@@ -101,7 +102,9 @@ def screening_check(
 def screening_store(*, lead_id: int, request: ScreeningRequest, user_id: int | None) -> Screening:
     """Store a checked screening of ``lead_id``, its answers, score and band encrypted,
     and whether it opens the crisis protocol (PHQ-9 question 9 above 0). Storing is
-    all it does: see the module for who opens the protocol."""
+    all it does: see the module for who opens the protocol, and who marks the lead
+    "screened" (``intake.services.stages.lead_stage_reach``, which locks the lead: the
+    caller takes that lock after its callback's, the order every write path keeps)."""
     return Screening.objects.create(
         lead_id=lead_id,
         instrument=request.instrument.value,

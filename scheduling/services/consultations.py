@@ -72,7 +72,9 @@ def appointment_book(
                 user_id=booked_by_id,
             )
             intake_services.lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONTACTED)
-            intake_services.lead_stage_advance(lead_id=lead_id, stage=Lead.Stage.CONSULT_BOOKED)
+            intake_services.lead_stage_advance(
+                lead_id=lead_id, stage=Lead.Stage.CONSULT_BOOKED, appointment_id=appointment.pk
+            )
             Callback.objects.filter(
                 lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
             ).update(
@@ -255,7 +257,9 @@ def appointment_mark(*, appointment_id: int, attended: bool) -> Appointment:
         appointment.save(update_fields=["status", "outcome_at"])
         if attended:
             intake_services.lead_stage_advance(
-                lead_id=appointment.lead_id, stage=Lead.Stage.CONSULT_ATTENDED
+                lead_id=appointment.lead_id,
+                stage=Lead.Stage.CONSULT_ATTENDED,
+                appointment_id=appointment.pk,
             )
         else:
             _queue_callback(appointment, due_at=timezone.now(), replied=False)
@@ -338,7 +342,9 @@ def appointment_admit(*, appointment_id: int) -> None:
             code="not_attended",
             status_code=409,
         )
-    intake_services.lead_stage_advance(lead_id=appointment.lead_id, stage=Lead.Stage.ADMITTED)
+    intake_services.lead_stage_advance(
+        lead_id=appointment.lead_id, stage=Lead.Stage.ADMITTED, appointment_id=appointment.pk
+    )
 
 
 def request_cancel(*, lead_id: int) -> bool:

@@ -1,7 +1,8 @@
 """A screening recorded during the call (intake stores it, encrypted): when PHQ-9's
 self-harm question is answered above 0, the crisis protocol opens in the same
 transaction (``crisis.callback_crisis_open``), so nobody commits a crisis answer that
-the queue does not yet show as urgent."""
+the queue does not yet show as urgent. The lead is marked "screened" in it too (the
+first time: ``intake.services.lead_stage_reach``, the funnel and the webhooks)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def callback_screenings_record(
         crisis = [screening.created_at for screening in stored if screening.opens_crisis]
         if crisis:
             callback_crisis_open(callback, now=min(crisis))
+        # Last: it locks the lead, after the callback (the order of every write path).
+        intake_services.lead_stage_reach(
+            lead_id=callback.lead_id,
+            stage=intake_services.SCREENED,
+            at=min(screening.created_at for screening in stored),
+        )
     return stored
 
 
@@ -76,4 +83,7 @@ def lead_screening_record(*, lead_id: int, user_id: int, request: ScreeningReque
         if screening.opens_crisis:
             callback = _live_callback_locked(lead_id=lead_id, now=screening.created_at)
             callback_crisis_open(callback, now=screening.created_at)
+        intake_services.lead_stage_reach(
+            lead_id=lead_id, stage=intake_services.SCREENED, at=screening.created_at
+        )
     return screening

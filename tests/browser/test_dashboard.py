@@ -57,7 +57,8 @@ def test_marketing_sees_the_funnel_and_trend_drawn_with_data_and_no_one(
     funnel = page.locator('svg[data-chart="funnel"]')
     assert funnel.is_visible()
     bars = funnel.locator("rect.bar")
-    assert bars.count() == 9
+    assert bars.count() == 12  # the nine stages, then the three admissions steps
+    assert funnel.locator("g.step rect.bar").count() == 3
     values = dict(
         zip(
             [label.text_content() for label in funnel.locator("text[text-anchor='end']").all()],
@@ -143,10 +144,10 @@ def test_every_dashboard_table_has_headers_that_stick_and_small_counts_are_marks
     csv_header = next(csv.reader(io.StringIO(csv_text)))
     numbers = [h.removesuffix(" (seconds)") for h in csv_header if not h.endswith(" suppressed")]
     assert numbers == ["Key", *headings]
-    # The nine funnel counts, then the conversations count (issue 23: time to first
-    # conversation per article), each with its flag.
+    # The nine funnel counts and the three admissions steps, then the conversations
+    # count (issue 23: time to first conversation per article), each with its flag.
     assert [h for h in csv_header if h.endswith(" suppressed")] == [
-        *(f"{heading} suppressed" for heading in headings[1:10]),
+        *(f"{heading} suppressed" for heading in headings[1:13]),
         "Conversations suppressed",
     ]
 
@@ -229,7 +230,8 @@ def _shown_headings(page) -> list[str]:
 
 
 def _funnel_levels(page) -> list[float]:
-    values = page.locator('svg[data-chart="funnel"] [data-value]').evaluate_all(
+    # The funnel's stages (the admissions steps below it are not links of it).
+    values = page.locator('svg[data-chart="funnel"] g:not(.step) [data-value]').evaluate_all(
         "marks => marks.map(mark => mark.dataset.value)"
     )
     return [0.5 if value.startswith("<") else float(value) for value in values]
@@ -268,7 +270,7 @@ def test_the_table_shows_a_default_set_of_columns_and_remembers_the_marketers_ch
     page.keyboard.press("Space")
     chosen = ["Form starts", *DEFAULT_HEADINGS[1:]]
     assert _shown_headings(page) == ["Article", *chosen]
-    assert "8 of 25" in chooser.locator("summary").inner_text()
+    assert "8 of 28" in chooser.locator("summary").inner_text()
     # Every row keeps one cell per shown heading.
     cells = page.locator('table[data-table="report"] tbody tr').first.locator("th, td")
     shown_cells = cells.evaluate_all(

@@ -257,6 +257,7 @@ def test_every_secret_of_the_env_example_is_refused_in_production():
         "CAPTCHA_SECRET",
         "REPORTS_DATABASE_URL",
         "TWILIO_API_SECRET",
+        "WEBHOOK_SECRET",
     } <= names
 
     answers = production_answers({name: as_setting(name, value) for name, value in secrets})
@@ -306,3 +307,42 @@ def test_development_and_tests_keep_their_example_values():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_webhook_urls_are_read_with_the_covered_mark():
+    result = run_python(
+        SETUP + "; from django.conf import settings as s; print(s.WEBHOOK_ENDPOINTS)",
+        {
+            "DJANGO_ENV": "development",
+            "WEBHOOK_URLS": "https://crm.example/hooks,covered+https://emr.example/in",
+            "WEBHOOK_SECRET": "w" * 40,
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "[{'url': 'https://crm.example/hooks', 'covered': False}, "
+        "{'url': 'https://emr.example/in', 'covered': True}]"
+    )
+
+
+def test_production_refuses_webhooks_without_a_secret_or_over_plain_http():
+    secret = "a-webhook-secret-that-is-long-and-random-0123456789"
+    answers = production_answers(
+        {
+            "no secret": {"WEBHOOK_URLS": "https://emr.example/in"},
+            "short secret": {"WEBHOOK_URLS": "https://emr.example/in", "WEBHOOK_SECRET": "short"},
+            "http": {"WEBHOOK_URLS": "http://emr.example/in", "WEBHOOK_SECRET": secret},
+            "credentials": {
+                "WEBHOOK_URLS": "https://user:pw@emr.example/in",
+                "WEBHOOK_SECRET": secret,
+            },
+            "not a url": {"WEBHOOK_URLS": "covered+emr.example", "WEBHOOK_SECRET": secret},
+            "good": {"WEBHOOK_URLS": "covered+https://emr.example/in", "WEBHOOK_SECRET": secret},
+        }
+    )
+    assert "WEBHOOK_SECRET" in answers["no secret"]
+    assert "WEBHOOK_SECRET" in answers["short secret"]
+    assert "https" in answers["http"]
+    assert "credentials" in answers["credentials"]
+    assert "http(s) URL" in answers["not a url"]
+    assert answers["good"] is None

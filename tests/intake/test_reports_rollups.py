@@ -29,6 +29,7 @@ from intake.services import (
     funnel_event_counts_sync,
     funnel_rollups_rebuild,
     lead_stage_advance,
+    lead_stage_reach,
     submission_mark_processed,
 )
 from intake.services.rollups import _rollups_rebuild_python
@@ -37,6 +38,7 @@ from tests.factories import ArticleFactory, submit_lead
 pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 3, 2, 13, 0, tzinfo=ZoneInfo("UTC"))
+STEPS = ["screened", "insurance_verified", "waitlisted"]
 STAGES = ["contacting", "contacted", "consult_booked", "consult_attended", "admitted", "closed"]
 UTMS = [{}, {"utm_source": "newsletter", "utm_medium": "email"}, {"utm_campaign": "spring"}]
 FIRST_TOUCHES = [{}, {"utm_source": "google", "utm_campaign": "brand", "at": "2026-01-01"}]
@@ -114,6 +116,12 @@ def recompute() -> Counter:
                     both(touch, _bucket("coordinators", wait))
                     wait = (first.processed_at - first.created_at).total_seconds()
                     both(touch, _bucket("system", wait))
+        # Admissions steps: each at its own time stamp, nothing implied.
+        for name in STEPS:
+            reached = getattr(lead, f"{name}_at")
+            if reached is None or reached < first.created_at:
+                continue
+            both([t for t in touches if t.created_at <= reached][-1], name)
     return expected
 
 
@@ -142,6 +150,7 @@ actions = st.lists(
             st.booleans() | st.just(False),  # spam, less often
         ),
         st.tuples(st.just("advance"), st.integers(0, 3), st.sampled_from(STAGES)),
+        st.tuples(st.just("reach"), st.integers(0, 3), st.sampled_from(STEPS)),
         st.tuples(st.just("process"), st.integers(0, 50)),
         st.tuples(st.just("wait"), st.sampled_from([1, 4, 30, 300, 1500, 3000, 20000])),
     ),
@@ -176,6 +185,10 @@ def play(history: list[tuple]) -> None:
                 lead = _open_lead(action[1])
                 if lead is not None:
                     lead_stage_advance(lead_id=lead.pk, stage=action[2], reason="test")
+            elif action[0] == "reach":
+                lead = _open_lead(action[1])
+                if lead is not None:
+                    lead_stage_reach(lead_id=lead.pk, stage=action[2])
             elif action[0] == "process":
                 ids = list(Submission.objects.order_by("pk").values_list("pk", flat=True))
                 if ids:

@@ -11,7 +11,7 @@ import logging
 import pytest
 from django.contrib.auth.models import Group
 
-from intake.models import SCREENING_READ, Screening
+from intake.models import SCREENING_READ, Lead, Screening
 from scheduling.models import Callback, StaffAlert
 from tests.factories import UserFactory, submit_lead
 from tests.signin import verified_login
@@ -79,6 +79,9 @@ def test_the_holder_records_both_instruments_and_sees_them(client, held, coordin
     assert "17 · Moderately severe" in page and "10 · Moderate" in page
     assert "Outpatient (OP)" in page
     assert "crisis-banner" not in page
+    # The lead reached the admissions step "screened" at the first of them.
+    lead = Lead.objects.get(pk=held.lead_id)
+    assert lead.screened_at == min(phq9.created_at, gad7.created_at)
 
 
 def test_one_instrument_alone_is_recorded(client, held):
