@@ -28,12 +28,14 @@ from intake.models import (
     SELF_PAY,
     InsuranceRecord,
     InsuranceVerification,
+    Lead,
     PlanType,
     Submission,
     SubscriberRelationship,
     VerificationStatus,
     payer_choices,
 )
+from intake.services.stages import INSURANCE_VERIFIED, lead_stage_reach
 
 # Member IDs and group numbers as payers print them: letters, digits and hyphens
 # (Medicare's MBI is written 1EG4-TE5-MK73); spaces copied from a card are dropped.
@@ -44,6 +46,15 @@ _MEMBER_ID_RULE = (
     f"Letters, digits and hyphens only, 2 to {MEMBER_ID_MAX} characters, as on the card."
 )
 _GROUP_NUMBER_RULE = f"Letters, digits and hyphens only, at most {GROUP_NUMBER_MAX} characters."
+# The statuses after which the person's cost of care is known: the funnel's
+# "insurance verified" step (self-pay included: nothing is left to verify).
+_VERIFIED = frozenset(
+    {
+        VerificationStatus.VERIFIED_IN_NETWORK,
+        VerificationStatus.VERIFIED_OUT_OF_NETWORK,
+        VerificationStatus.SELF_PAY,
+    }
+)
 # Verified statuses say what the payer answered: a self-pay record has no payer to ask.
 _NEEDS_PAYER = frozenset(
     {
@@ -219,7 +230,11 @@ def insurance_verification_set(
             "The verification was not recorded.",
             fields={"status": [f"Choose one of: {', '.join(VerificationStatus.values)}."]},
         )
+    reaches_stage = status in _VERIFIED
     with transaction.atomic():
+        if reaches_stage:
+            # The lead first, then its record: the order erasure and the stage take.
+            Lead.objects.select_for_update().filter(pk=lead_id).only("pk").first()
         record = InsuranceRecord.objects.select_for_update().filter(lead_id=lead_id).first()
         if record is None:
             raise ApplicationError(
@@ -254,6 +269,8 @@ def insurance_verification_set(
             changed_by_id=user_id,
             changed_at=now,
         )
+        if reaches_stage:
+            lead_stage_reach(lead_id=lead_id, stage=INSURANCE_VERIFIED, at=now)
     return record
 
 

@@ -325,6 +325,33 @@ def test_the_same_status_twice_is_recorded_once(lead_submission, coordinator):
     ]
 
 
+def test_a_verified_status_stamps_the_insurance_verified_step_once(lead_submission, coordinator):
+    lead_id = lead_submission.lead_id
+    insurance_record_save(
+        lead_id=lead_id, request=insurance_check(payer="humana"), user_id=coordinator.pk
+    )
+    for status in ("requested", "not_covered"):
+        insurance_verification_set(lead_id=lead_id, status=status, user_id=coordinator.pk)
+    assert Lead.objects.get(pk=lead_id).insurance_verified_at is None
+
+    insurance_verification_set(
+        lead_id=lead_id, status="verified_out_of_network", user_id=coordinator.pk
+    )
+    first = Lead.objects.get(pk=lead_id).insurance_verified_at
+    insurance_verification_set(
+        lead_id=lead_id, status="verified_in_network", user_id=coordinator.pk
+    )
+
+    assert first is not None
+    assert Lead.objects.get(pk=lead_id).insurance_verified_at == first
+
+
+def test_a_self_pay_record_reaches_the_insurance_verified_step(staff_api, lead_submission):
+    staff_api.put(url(lead_submission.reference), {"payer": "self_pay"}, format="json")
+
+    assert Lead.objects.get(pk=lead_submission.lead_id).insurance_verified_at is not None
+
+
 def test_the_waiting_list_is_oldest_first_with_no_ids(staff_api, coordinator):
     leads = [submit_lead(first_name=name) for name in ("Ana", "Bea", "Cy", "Dee")]
     start = timezone.now()
