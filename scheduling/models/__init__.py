@@ -8,6 +8,8 @@
   exceptions, and appointments.
 - ``calls``: The clinic's phone: each member of staff's own phone and availability,
   bridged calls and their legs, rounds of instant calls, and call recordings.
+- ``waitlist``: The waitlist: people waiting for a consultation time, and the open
+  times offered to them by text.
 - ``staff``: The audit trail's view of staff accounts and their groups (no table of
   their own).
 """
@@ -35,6 +37,11 @@ from scheduling.models.consultations import (
     AvailabilityException,
     Clinician,
 )
+from scheduling.models.waitlist import (
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOfferRecipient,
+)
 from scheduling.models.staff import (
     StaffUser,
     StaffUserGroups,
@@ -58,4 +65,7 @@ __all__ = [
     "StaffCallSettings",
     "StaffUser",
     "StaffUserGroups",
+    "WaitlistEntry",
+    "WaitlistOffer",
+    "WaitlistOfferRecipient",
 ]
