@@ -37,14 +37,14 @@ from scheduling.models.consultations import (
     AvailabilityException,
     Clinician,
 )
+from scheduling.models.staff import (
+    StaffUser,
+    StaffUserGroups,
+)
 from scheduling.models.waitlist import (
     WaitlistEntry,
     WaitlistOffer,
     WaitlistOfferRecipient,
-)
-from scheduling.models.staff import (
-    StaffUser,
-    StaffUserGroups,
 )
 
 __all__ = [

@@ -22,6 +22,9 @@
 - ``calls``, ``click_to_call``, ``instant_calls``: bridged calls from the clinic's
   phone (the record, the holder's "Call" button, new requests ringing staff at once)
 - ``call_log``: every call writes its one attempt when the person's leg ends
+- ``waitlist``: putting a person on the waitlist (``waitlist_add``), taking them off,
+  and offering open times by text; ``waitlist_offers``: the person's answer from the
+  offer's link (the first to accept gets the time). Imported as modules.
 """
 
 from __future__ import annotations

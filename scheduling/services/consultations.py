@@ -23,6 +23,7 @@ from scheduling.services.appointment_moves import SlotTaken, next_open_slots, op
 from scheduling.services.callback_state import callback_held
 from scheduling.services.places import modality_checked
 from scheduling.services.refusals import callback_refusal_check
+from scheduling.services.waitlist import waitlist_offers_kick
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +185,8 @@ def appointment_reschedule_request(*, appointment_id: int) -> bool:
 
 def appointment_cancel(*, appointment_id: int, by_person: bool) -> bool:
     """Cancel and free the slot. The person is told it is done (``by_person``: they
-    asked), on their verified details, and sent the calendar cancellation."""
+    asked), on their verified details, and sent the calendar cancellation; the freed
+    time is offered to the waitlist once this commits."""
     with transaction.atomic():
         appointment = _active(appointment_id)
         if appointment is None:
@@ -209,6 +211,7 @@ def appointment_cancel(*, appointment_id: int, by_person: bool) -> bool:
             purpose=Message.Purpose.REPLY,
             key=f"appointment-cancelled:{appointment.pk}",
         )
+        waitlist_offers_kick()
     return True
 
 

@@ -19,6 +19,8 @@ CRISIS_VARIANTS = frozenset(
         "appointment_moved",
         "appointment_reminder",
         "appointment_cancelled",
+        "waitlist_offer",
+        "waitlist_taken",
     }
 )
 

@@ -26,6 +26,7 @@ from notifications import selectors as notification_selectors
 from scheduling import call_views, console_page, screening_form, selectors, services
 from scheduling.models import Appointment, Callback
 from scheduling.selectors import recordings as recording_selectors
+from scheduling.selectors import waitlist as waitlist_selectors
 from scheduling.views.console import CARE, LOGGED_KEY
 
 SOFTPHONE_CSP = {
@@ -156,6 +157,8 @@ def _callback_page(
             phone=callback.lead.phone, lead_id=callback.lead_id
         ),  # The recordings of its calls, played through the app (issue 23, item 4).
         "recordings": recording_selectors.callback_recordings(callback_id=callback.pk),
+        # The waitlist, when nothing is open soon enough (issue 25, item 5).
+        "waitlist": waitlist_selectors.waitlist_panel(lead_id=callback.lead_id),
     }
     response = render(request, "scheduling/callback.html", context, status=status)
     if context["call_panel"].softphone:
