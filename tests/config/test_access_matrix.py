@@ -47,6 +47,7 @@ PUBLIC = {
     "api:cta-config": "the CTA's configuration (throttled)",
     "manage:request": "signed link from the person's own email",
     "manage:appointment": "signed link from the person's own email",
+    "manage:waitlist-offer": "signed link in a waitlist offer's text to a proven phone",
     "webhooks:twilio-status": "Twilio, signature-checked",
     "webhooks:twilio-inbound": "Twilio, signature-checked",
     "webhooks:twilio-voice": "Twilio, signature-checked",
@@ -90,6 +91,7 @@ SAMPLE_KWARGS = {
     "recording_id": DUMMY_ID,
     "conversation_id": DUMMY_ID,
     "leg": "coordinator",
+    "entry_id": DUMMY_ID,
 }
 
 
