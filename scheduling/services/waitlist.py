@@ -11,8 +11,10 @@ be texted a link that books their care (a proven phone, consent, no STOP or refu
 Each person has at most one open offer, so two times that open together go to
 different people; nobody is offered the same time twice. The first to accept gets it
 (``waitlist_offers.waitlist_offer_accept``); the others are told it was taken and
-keep their place. An offer nobody took expires after ``WAITLIST_OFFER_HOURS`` (or
-before the time's booking notice runs out) and the time goes to the next people.
+keep their place. An offer nobody took expires ``WAITLIST_OFFER_HOURS`` after its
+texts went out (texts wait out quiet hours, so a time opened at night is offered from
+the morning), or when the time's booking notice runs out, and the time goes to the
+next people.
 """
 
 from __future__ import annotations
@@ -270,16 +272,20 @@ def waitlist_offers_make() -> int:
     return made
 
 
+class _NoTimeToAnswer(Exception):
+    """The offer's texts would reach people too late to answer: made not at all."""
+
+
 def _offer_make(*, slot: Slot, batch: list[WaitlistEntry]) -> set[int]:
     """Offer ``slot`` to the people of ``batch`` still waiting without an offer, in one
-    transaction with their texts. Returns the entries it went to (none when another
-    sweep claimed them or offered the time first)."""
+    transaction with their texts. The offer stays open ``WAITLIST_OFFER_HOURS`` from
+    when the last of its texts goes out (a text made at night waits for the person's
+    morning), and never past the time's booking notice. Returns the entries it went to
+    (none when another sweep claimed them or offered the time first, or when nobody
+    would have time to answer)."""
     now = timezone.now()
-    expires_at = min(
-        now + timedelta(hours=settings.WAITLIST_OFFER_HOURS),
-        slot.starts_at - settings.BOOKING_MIN_NOTICE,
-    )
-    if expires_at - now < OFFER_ANSWER_MIN:
+    last_moment = slot.starts_at - settings.BOOKING_MIN_NOTICE
+    if last_moment - now < OFFER_ANSWER_MIN:
         return set()
     try:
         with transaction.atomic():
@@ -295,25 +301,35 @@ def _offer_make(*, slot: Slot, batch: list[WaitlistEntry]) -> set[int]:
                 clinician_id=slot.clinician_id,
                 starts_at=slot.starts_at,
                 ends_at=slot.ends_at,
-                expires_at=expires_at,
+                expires_at=last_moment,
             )
             WaitlistEntry.objects.filter(pk__in=[entry.pk for entry in claimed]).update(
                 status=WaitlistEntry.Status.OFFERED
             )
+            goes_out = now
             for entry in claimed:
                 WaitlistOfferRecipient.objects.create(offer=offer, entry=entry)
-                _offer_text(offer=offer, entry=entry)
+                for message in _offer_text(offer=offer, entry=entry):
+                    goes_out = max(goes_out, message.send_after or now)
+            if last_moment - goes_out < OFFER_ANSWER_MIN:
+                raise _NoTimeToAnswer
+            offer.expires_at = min(
+                goes_out + timedelta(hours=settings.WAITLIST_OFFER_HOURS), last_moment
+            )
+            offer.save(update_fields=["expires_at"])
     except IntegrityError:
         return set()  # another sweep offered this time first
+    except _NoTimeToAnswer:
+        return set()
     return {entry.pk for entry in claimed}
 
 
-def _offer_text(*, offer: WaitlistOffer, entry: WaitlistEntry) -> None:
+def _offer_text(*, offer: WaitlistOffer, entry: WaitlistEntry) -> list[Message]:
     """Text the offer to the person's proven phone (texts wait out quiet hours in their
     zone; discreet wording when they asked; the crisis wording when they need it). The
-    text is not sent at all once the offer has expired."""
+    text is not sent at all once the time can no longer be booked."""
     modality = entry.modality or settings.CONSULTATION_DEFAULT_MODALITY
-    lead_message(
+    return lead_message(
         lead=entry.lead,
         purpose=Message.Purpose.FOLLOW_UP,
         template="waitlist_offer",

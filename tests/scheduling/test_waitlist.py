@@ -385,3 +385,27 @@ def test_erasing_the_lead_blanks_the_note_and_ends_the_wait(booked, route, coord
 
     entry.refresh_from_db()
     assert (entry.note, entry.status) == ("", WaitlistEntry.Status.REMOVED)
+
+
+def test_a_time_opened_at_night_is_offered_from_the_morning(
+    booked, route, coordinator, clinician, django_capture_on_commit_callbacks, settings
+):
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = "21:00", "08:00"
+    settings.WAITLIST_OFFER_HOURS = 2
+    waiting = lead(route)
+    wait(waiting, coordinator)
+    tuesday = ny(30, 0) + timedelta(days=1)
+
+    with time_machine.travel(ny(30, 22), tick=False):
+        Availability.objects.create(
+            clinician=clinician, weekday=1, starts_at=time(11), ends_at=time(12)
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            assert waitlist.waitlist_offers_make() == 1
+
+    offer = WaitlistOffer.objects.get()
+    (text,) = offers_to(waiting)
+    assert text.status == Message.Status.SCHEDULED
+    assert text.send_after == tuesday + timedelta(hours=8)
+    # Two hours to answer from when the text goes out, not from 22:00.
+    assert offer.expires_at == tuesday + timedelta(hours=10)
