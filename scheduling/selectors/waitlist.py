@@ -113,6 +113,22 @@ class OfferView:
     taken: bool
     expired: bool
 
+    @property
+    def state(self) -> str:
+        """What the person's page says: "yours" (they accepted it), "taken", "expired",
+        "not_waiting" (they left or were taken off), "declined", or "open"."""
+        if self.offer.accepted_entry_id == self.entry.pk:
+            return "yours"
+        if self.taken:
+            return "taken"
+        if self.expired:
+            return "expired"
+        if self.entry.status not in WaitlistEntry.LIVE:
+            return "not_waiting"
+        if self.recipient.declined_at is not None:
+            return "declined"
+        return "open"
+
 
 def waitlist_offer_view(*, offer_id: int, entry_id: int) -> OfferView | None:
     """The offer sent to this entry, and whether it is still theirs to take."""

@@ -74,10 +74,9 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
     zone = business_time.person_zone(lead.timezone)
     discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
     modality = view.entry.modality or settings.CONSULTATION_DEFAULT_MODALITY
-    if not action and (view.taken or view.expired):
+    if view.state in ("taken", "expired") and done not in ("declined", "left"):
         status = 409
-    if status == 409 and not next_slots and (view.taken or view.expired):
-        next_slots = next_open_slots(clinician_id=None)
+        next_slots = next_slots or next_open_slots(clinician_id=None)
     return render(
         request,
         "scheduling/waitlist_offer.html",
@@ -91,7 +90,7 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
             "error": error,
             "next_slots": [timezone.localtime(slot.starts_at, zone) for slot in next_slots],
             "manage_url": links.appointment_manage_url(appointment_id=view.offer.appointment_id)
-            if done == "booked" and view.offer.appointment_id
+            if view.state == "yours" and view.offer.appointment_id
             else "",
         },
         status=status,

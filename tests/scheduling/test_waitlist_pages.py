@@ -15,6 +15,7 @@ from django.core import signing
 from notifications.models import Message
 from scheduling import links, services
 from scheduling.models import Appointment, Callback, WaitlistEntry, WaitlistOffer
+from scheduling.services import waitlist as services_waitlist
 from tests.factories import submit_lead
 from tests.scheduling.conftest import ny
 from tests.scheduling.waitlist_setup import (
@@ -89,6 +90,23 @@ def test_accepting_books_it_and_the_other_link_says_it_was_taken(
     assert "You keep your place on the waitlist" in html
     assert client.get(offered["Ann"]).status_code == 409
     assert Appointment.objects.filter(starts_at=ny(30, 11), status="booked").count() == 1
+    mine = client.get(offered["Bea"]).content.decode()
+    assert "It is yours" in mine and "See or change your consultation" in mine
+    assert 'value="accept"' not in mine
+
+
+def test_a_person_taken_off_the_waitlist_is_told_and_cannot_accept(client, offered, coordinator):
+    entry = WaitlistEntry.objects.get(lead__first_name="Ann")
+    services_waitlist.waitlist_remove(entry_id=entry.pk, removed_by_id=coordinator.pk)
+
+    page = client.get(offered["Ann"])
+    assert page.status_code == 200
+    assert "You are not on the waitlist" in page.content.decode()
+    assert 'value="accept"' not in page.content.decode()
+    refused = client.post(offered["Ann"], {"action": "accept"})
+    assert refused.status_code == 409
+    assert "You are no longer on the waitlist." in refused.content.decode()
+    assert not Appointment.objects.filter(starts_at=ny(30, 11), status="booked").exists()
 
 
 def test_an_expired_offer_says_so_with_the_next_open_times(client, offered):
