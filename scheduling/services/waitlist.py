@@ -25,6 +25,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from clinic import business_time
@@ -50,6 +51,8 @@ logger = logging.getLogger(__name__)
 NOTE_MAX = 1000
 # An offer the person would have less time than this to answer is not made.
 OFFER_ANSWER_MIN = timedelta(minutes=30)
+# The most open times one sweep looks at (every clinician's, over every window).
+SLOTS_SCANNED = 5000
 # How far ahead a person may say they can first come.
 EARLIEST_DATE_MAX_DAYS = 366
 
@@ -210,6 +213,26 @@ def offers_without_takers_close() -> None:
         entries_wait_again(offer_ids=closed)
 
 
+def _offers_of_booked_times_close() -> None:
+    """Open offers of times booked another way meanwhile (a coordinator booked someone
+    into them) are withdrawn: their links say the time was taken."""
+    booked = Appointment.objects.filter(
+        status__in=Appointment.ACTIVE,
+        clinician_id=OuterRef("clinician_id"),
+        starts_at=OuterRef("starts_at"),
+    )
+    gone = list(
+        WaitlistOffer.objects.filter(status=WaitlistOffer.Status.OPEN)
+        .filter(Exists(booked))
+        .values_list("pk", flat=True)
+    )
+    if gone:
+        WaitlistOffer.objects.filter(pk__in=gone, status=WaitlistOffer.Status.OPEN).update(
+            status=WaitlistOffer.Status.WITHDRAWN, closed_at=timezone.now()
+        )
+        entries_wait_again(offer_ids=gone)
+
+
 def _waiting_people_settle() -> list[WaitlistEntry]:
     """The people waiting without an open offer, in waitlist order, each one the sweep
     may text now. Someone booked meanwhile (by a coordinator, or their own link) leaves
@@ -238,6 +261,7 @@ def waitlist_offers_make() -> int:
     offers were made."""
     waitlist_offers_expire()
     offers_without_takers_close()
+    _offers_of_booked_times_close()
     waiting = _waiting_people_settle()
     if not waiting:
         return 0
@@ -250,7 +274,7 @@ def waitlist_offers_make() -> int:
     offered_now = waitlist_selectors.waitlist_times_open_offered()
     offered_before = waitlist_selectors.waitlist_times_offered()
     made = 0
-    for slot in slots_available(start=start, end=end):
+    for slot in slots_available(start=start, end=end, limit=SLOTS_SCANNED):
         if not waiting:
             break
         if (slot.clinician_id, slot.starts_at) in offered_now:

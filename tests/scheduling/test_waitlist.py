@@ -409,3 +409,19 @@ def test_a_time_opened_at_night_is_offered_from_the_morning(
     assert text.send_after == tuesday + timedelta(hours=8)
     # Two hours to answer from when the text goes out, not from 22:00.
     assert offer.expires_at == tuesday + timedelta(hours=10)
+
+
+def test_an_offer_of_a_time_booked_another_way_is_withdrawn_by_the_sweep(
+    booked, route, coordinator, clinician, django_capture_on_commit_callbacks
+):
+    waiting = lead(route)
+    wait(waiting, coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_cancel(appointment_id=booked[11].pk, by_person=True)
+    book(lead(route), clinician, 11)
+
+    assert waitlist.waitlist_offers_make() == 0
+
+    offer = WaitlistOffer.objects.get()
+    assert offer.status == WaitlistOffer.Status.WITHDRAWN
+    assert WaitlistEntry.objects.get(lead_id=waiting).status == "active"
