@@ -165,7 +165,7 @@ def held(client, coordinator, route):
 def test_the_callback_page_says_book_while_times_are_open(client, clinician, held):
     page = client.get(f"/console/callbacks/{held.pk}/").content.decode()
 
-    assert "Times are open within 3 days: book one above rather than wait." in page
+    assert "Times are open within 3 days: book one above rather than wait" in page
     refused = client.post(f"/console/callbacks/{held.pk}/waitlist/", {"reason": "other"})
     assert refused.status_code == 400
     assert "book it instead" in refused.content.decode()
