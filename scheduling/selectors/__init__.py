@@ -16,6 +16,8 @@
 - ``speed``: time to first conversation, per day, coordinator and article (imported
   as a module: ``from scheduling.selectors import speed``).
 - ``recordings``: a callback's call recordings, for playback (imported as a module).
+- ``waitlist``: who waits, in what order, each person's window of "soon enough" times,
+  who may be texted an offer, and an offer as its link shows it (imported as a module).
 """
 
 from __future__ import annotations
