@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
+from types import SimpleNamespace
 
 import pytest
 import time_machine
 from django.conf import settings as django_settings
+from django.contrib import admin
 from django.db import connection
 
 from clinic.errors import ApplicationError
 from intake.models import Lead
 from notifications.models import Message
 from scheduling import links, services
+from scheduling.admin import ClinicianAdmin
 from scheduling.models import (
     Appointment,
     Availability,
@@ -425,3 +428,23 @@ def test_an_offer_of_a_time_booked_another_way_is_withdrawn_by_the_sweep(
     offer = WaitlistOffer.objects.get()
     assert offer.status == WaitlistOffer.Status.WITHDRAWN
     assert WaitlistEntry.objects.get(lead_id=waiting).status == "active"
+
+
+def test_hours_added_in_admin_are_offered_at_once(
+    booked, route, coordinator, clinician, django_capture_on_commit_callbacks, rf
+):
+    waiting = lead(route)
+    wait(waiting, coordinator)
+    clinician_admin = ClinicianAdmin(type(clinician), admin.site)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Availability.objects.create(
+            clinician=clinician, weekday=1, starts_at=time(9), ends_at=time(10)
+        )
+        clinician_admin.save_related(
+            rf.post("/"), SimpleNamespace(save_m2m=lambda: None), [], change=True
+        )
+
+    offer = WaitlistOffer.objects.get()
+    assert offer.starts_at == ny(30, 9) + timedelta(days=1)
+    assert list(offer.entries.values_list("lead_id", flat=True)) == [waiting]
