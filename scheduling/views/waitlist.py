@@ -153,18 +153,16 @@ def console_waitlist(request: HttpRequest) -> HttpResponse:
         intake_services.leads_access_record(
             leads=[entry.lead for entry in entries], what="waitlist"
         )
-    return render(
-        request,
-        "scheduling/waitlist.html",
-        {
-            "entries": entries,
-            "reasons": dict(waitlist_selectors.waitlist_reasons()),
-            "reachable": {
-                entry.pk: waitlist_selectors.lead_offer_reachable(lead_id=entry.lead_id)
-                for entry in entries
-            },
-        },
-    )
+    labels = dict(waitlist_selectors.waitlist_reasons())
+    rows = [
+        (
+            entry,
+            labels.get(entry.reason, entry.reason),
+            waitlist_selectors.lead_offer_reachable(lead_id=entry.lead_id),
+        )
+        for entry in entries
+    ]
+    return render(request, "scheduling/waitlist.html", {"rows": rows})
 
 
 @require_POST

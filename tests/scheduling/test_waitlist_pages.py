@@ -195,6 +195,7 @@ def test_a_coordinator_adds_from_the_callback_page_and_sees_the_list(
 
     listing = client.get("/console/waitlist/").content.decode()
     assert "Dana" in listing and "Late afternoons" not in listing
+    assert "<td>Other</td>" in listing and "No: phone not verified" in listing
     removed = client.post(f"/console/waitlist/{entry.pk}/remove/")
     assert removed.status_code == 302
     entry.refresh_from_db()
