@@ -479,6 +479,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scheduling.tasks.callback_leases_expire",
         "schedule": timedelta(minutes=1),
     },
+    # Open times offered to the waitlist (also kicked when a time opens).
+    "offer-times-to-waitlist": {
+        "task": "scheduling.tasks.waitlist_offers_make",
+        "schedule": timedelta(minutes=5),
+    },
     "send-appointment-reminders": {
         "task": "scheduling.tasks.appointment_reminders_send",
         "schedule": timedelta(minutes=5),
@@ -692,6 +697,18 @@ ESCALATE_SUPERVISOR_AFTER = timedelta(
 )
 # The soonest a consultation may be booked from now.
 BOOKING_MIN_NOTICE = timedelta(minutes=env.int("BOOKING_MIN_NOTICE_MINUTES", default=60))
+# The waitlist (scheduling.services.waitlist): a coordinator may put a person on it only
+# when no consultation time is open within this many days of the earliest day they
+# can come; a time that opens is offered by text to the first WAITLIST_OFFER_BATCH
+# people waiting (in the order they were added), whose link answers for
+# WAITLIST_OFFER_HOURS at most; why the person waits is one of WAITLIST_REASONS.
+WAITLIST_AFTER_DAYS = env.int("WAITLIST_AFTER_DAYS", default=14)
+WAITLIST_OFFER_BATCH = env.int("WAITLIST_OFFER_BATCH", default=3)
+WAITLIST_OFFER_HOURS = env.int("WAITLIST_OFFER_HOURS", default=24)
+WAITLIST_REASONS = env.list(
+    "WAITLIST_REASONS",
+    default=["no-times-soon", "times-that-suit", "clinician-choice", "modality", "other"],
+)
 # How long a coordinator's claim on a callback lasts unless renewed.
 CALLBACK_LEASE_MINUTES = env.int("CALLBACK_LEASE_MINUTES", default=10)
 # A submission not handed to a worker after this long is dispatched by the sweep.

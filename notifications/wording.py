@@ -204,6 +204,8 @@ MAX_SEGMENTS = {
     "appointment_reminder_crisis": 2,
     "appointment_cancelled_crisis": 2,
     "appointment_moved_crisis": 2,
+    "waitlist_offer_crisis": 2,
+    "waitlist_taken_crisis": 2,
 }
 
 

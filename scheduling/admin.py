@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from scheduling.models import (
     Appointment,
@@ -12,6 +15,7 @@ from scheduling.models import (
     CrisisDecision,
     StaffAlert,
 )
+from scheduling.services import waitlist
 
 
 class CallAttemptInline(admin.TabularInline):
@@ -75,6 +79,11 @@ class ClinicianAdmin(admin.ModelAdmin):
     list_display = ["name", "slot_minutes", "is_active"]
     list_filter = ["is_active"]
     inlines = [AvailabilityInline, AvailabilityExceptionInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """New or changed hours may open times: the waitlist is offered them."""
+        super().save_related(request, form, formsets, change)
+        waitlist.waitlist_offers_kick()
 
 
 @admin.register(Appointment)

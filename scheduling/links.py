@@ -1,7 +1,9 @@
 """Signed links a person can use without an account (django.core.signing).
 
 A request link names one submission and the address it was sent to; an appointment
-link names one appointment. Each carries ids only, is signed with SECRET_KEY and a
+link names one appointment; a waitlist offer link names one offer and the waiting
+person it went to (its page refuses an expired offer; the link itself never opens
+past ``WAITLIST_LINK_MAX_AGE``). Each carries ids only, is signed with SECRET_KEY and a
 purpose-specific salt, and expires. A request link goes to an address nobody
 verified, so its page can only make contact more restrictive (see
 ``scheduling.services.submission_restrict``); it stops opening when the submission's
@@ -27,7 +29,10 @@ from clinic.crypto import email_hash, email_hash_lowercased
 REQUEST_SALT = "scheduling.submission-restrict"
 APPOINTMENT_SALT = "scheduling.appointment-manage"
 BOOKING_SALT = "scheduling.self-booking"
+WAITLIST_OFFER_SALT = "scheduling.waitlist-offer"
 LINK_MAX_AGE = timedelta(days=60)
+# An offer lasts WAITLIST_OFFER_HOURS; its link never opens past this, whatever the setting.
+WAITLIST_LINK_MAX_AGE = timedelta(days=7)
 # How much of the address's keyed hash a request link carries to bind it.
 _ADDRESS_BINDING_CHARS = 16
 
@@ -153,3 +158,29 @@ def booking_link(token: str) -> BookingLink | None:
         phone=phone,
         issued_at=datetime.fromtimestamp(issued, tz=UTC),
     )
+
+
+@dataclass(frozen=True)
+class WaitlistOfferLink:
+    offer_id: int
+    entry_id: int
+
+
+def waitlist_offer_url(*, offer_id: int, entry_id: int) -> str:
+    """The link in a waitlist offer's text: that one offer, for that one waiting person
+    (the offer went only to a phone the person proved)."""
+    token = signing.dumps({"o": offer_id, "e": entry_id}, salt=WAITLIST_OFFER_SALT, compress=True)
+    return settings.PUBLIC_BASE_URL + reverse("manage:waitlist-offer", args=[token])
+
+
+def waitlist_offer_link(token: str) -> WaitlistOfferLink | None:
+    try:
+        value = signing.loads(token, salt=WAITLIST_OFFER_SALT, max_age=WAITLIST_LINK_MAX_AGE)
+    except signing.BadSignature:  # includes SignatureExpired
+        return None
+    if not isinstance(value, dict):
+        return None
+    offer_id, entry_id = value.get("o"), value.get("e")
+    if not (isinstance(offer_id, int) and isinstance(entry_id, int)):
+        return None
+    return WaitlistOfferLink(offer_id=offer_id, entry_id=entry_id)

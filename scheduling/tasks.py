@@ -15,6 +15,7 @@ from scheduling.services import (
     instant_calls,
     recordings,
     undelivered,
+    waitlist,
 )
 
 # Tasks that record what a person did: idempotent, so redelivered after a crash and
@@ -94,6 +95,14 @@ def callback_leases_expire() -> int:
 def appointment_reminders_send() -> int:
     """Every five minutes: queue the 24-hour and 2-hour consultation reminders."""
     return services.appointment_reminders_send()
+
+
+@shared_task(acks_late=True)
+def waitlist_offers_make() -> int:
+    """When a consultation time may have opened (a cancellation, a move, new hours) and
+    every five minutes: offer open times to the waitlist (idempotent: a time has one
+    open offer, a person one). Returns how many offers were made."""
+    return waitlist.waitlist_offers_make()
 
 
 @shared_task(**RECORDING_TASK)

@@ -17,11 +17,13 @@ from scheduling import (
     refusal_views,
 )
 from scheduling.apis import screenings as screening_apis
+from scheduling.apis import waitlist as waitlist_apis
 from scheduling.views import booking as booking_views
 from scheduling.views import callback as callback_views
 from scheduling.views import console as console_views
 from scheduling.views import insurance as insurance_views
 from scheduling.views import manage as manage_views
+from scheduling.views import waitlist as waitlist_views
 
 app_name = "scheduling"
 
@@ -70,6 +72,17 @@ api_urlpatterns = [
         "leads/<str:reference>/screenings/",
         screening_apis.LeadScreeningsApi.as_view(),
         name="lead-screenings",
+    ),
+    path(
+        "leads/<str:reference>/waitlist/",
+        waitlist_apis.LeadWaitlistApi.as_view(),
+        name="lead-waitlist",
+    ),
+    path("waitlist/", waitlist_apis.WaitlistListApi.as_view(), name="waitlist-list"),
+    path(
+        "waitlist/<int:entry_id>/remove/",
+        waitlist_apis.WaitlistRemoveApi.as_view(),
+        name="waitlist-remove",
     ),
     path("slots/", apis.SlotListApi.as_view(), name="slot-list"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
@@ -220,6 +233,17 @@ urlpatterns = [
         recording_views.console_recording_audio,
         name="console-recording-audio",
     ),
+    path("waitlist/", waitlist_views.console_waitlist, name="console-waitlist"),
+    path(
+        "waitlist/<int:entry_id>/remove/",
+        waitlist_views.console_waitlist_remove,
+        name="console-waitlist-remove",
+    ),
+    path(
+        "callbacks/<int:callback_id>/waitlist/",
+        waitlist_views.console_waitlist_add,
+        name="console-waitlist-add",
+    ),
     path("appointments/", console_views.console_appointments, name="console-appointments"),
     path(
         "appointments/<int:appointment_id>/mark/",
@@ -233,6 +257,7 @@ public_urlpatterns = [
     path("r/<str:token>/", manage_views.request_manage, name="request"),
     path("a/<str:token>/", manage_views.appointment_manage, name="appointment"),
     path("b/<str:token>/", booking_views.booking_page, name="booking"),
+    path("w/<str:token>/", waitlist_views.waitlist_offer, name="waitlist-offer"),
 ]
 
 # Twilio's webhooks of the clinic's bridged calls (signed; under /webhooks/).

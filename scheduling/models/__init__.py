@@ -10,6 +10,8 @@
   bridged calls and their legs, rounds of instant calls, and call recordings.
 - ``self_booking``: Who changed each consultation, and the booking links that booked
   one (a link books once).
+- ``waitlist``: The waitlist: people waiting for a consultation time, and the open
+  times offered to them by text.
 - ``staff``: The audit trail's view of staff accounts and their groups (no table of
   their own).
 """
@@ -42,6 +44,11 @@ from scheduling.models.staff import (
     StaffUser,
     StaffUserGroups,
 )
+from scheduling.models.waitlist import (
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOfferRecipient,
+)
 
 __all__ = [
     "Appointment",
@@ -63,4 +70,7 @@ __all__ = [
     "StaffCallSettings",
     "StaffUser",
     "StaffUserGroups",
+    "WaitlistEntry",
+    "WaitlistOffer",
+    "WaitlistOfferRecipient",
 ]

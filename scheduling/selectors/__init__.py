@@ -18,6 +18,8 @@
 - ``recordings``: a callback's call recordings, for playback (imported as a module).
 - ``self_booking``: the open times a person's booking pages offer, by day in their
   zone, and who changed each consultation (imported as a module).
+- ``waitlist``: who waits, in what order, each person's window of "soon enough" times,
+  who may be texted an offer, and an offer as its link shows it (imported as a module).
 """
 
 from __future__ import annotations

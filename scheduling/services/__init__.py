@@ -25,6 +25,9 @@
 - ``self_booking``: the booking link texted to a proven number, and the person's own
   booking and moves from their links (imported as a module)
 - ``appointment_changes``: who booked, moved or cancelled a consultation
+- ``waitlist``: putting a person on the waitlist (``waitlist_add``), taking them off,
+  and offering open times by text; ``waitlist_offers``: the person's answer from the
+  offer's link (the first to accept gets the time). Imported as modules.
 """
 
 from __future__ import annotations

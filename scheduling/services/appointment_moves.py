@@ -5,7 +5,7 @@ The move is one UPDATE of the appointment that is still active: the database's
 people racing for a slot cannot both have it. The old time's reminders are
 cancelled, the new time gets its own (``appointment_messages.reminder_key``), and the
 person is sent the new time with the calendar invitation that replaces the old one
-(the same UID, a higher SEQUENCE)."""
+(the same UID, a higher SEQUENCE). The old time is offered to the waitlist."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from scheduling.models import Appointment, AppointmentChange, Clinician
 from scheduling.selectors.consultations import Slot
 from scheduling.services.appointment_changes import appointment_change_record, change_actor
 from scheduling.services.appointment_messages import appointment_notify
+from scheduling.services.waitlist import waitlist_offers_kick
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ def appointment_move(
                 purpose=Message.Purpose.CONFIRMATION,
                 key=f"appointment-moved:{appointment.pk}:{appointment.ics_sequence}",
             )
+            # The old time is free now: the waitlist may have it.
+            waitlist_offers_kick()
     except IntegrityError:
         raise SlotTaken(
             "Someone else just booked that time.",

@@ -24,6 +24,7 @@ from scheduling.services.appointment_moves import SlotTaken, next_open_slots, op
 from scheduling.services.callback_state import callback_held
 from scheduling.services.places import modality_checked
 from scheduling.services.refusals import callback_refusal_check
+from scheduling.services.waitlist import waitlist_offers_kick
 
 logger = logging.getLogger(__name__)
 
@@ -199,8 +200,9 @@ def appointment_cancel(
 ) -> bool:
     """Cancel and free the slot. The person is told it is done (``by_person``: they
     asked, from their link), on their verified details, and sent the calendar
-    cancellation. Recorded with who cancelled (the person, ``cancelled_by_id``'s
-    coordinator, or the clinic)."""
+    cancellation; the freed time is offered to the waitlist once this commits.
+    Recorded with who cancelled (the person, ``cancelled_by_id``'s coordinator, or
+    the clinic)."""
     with transaction.atomic():
         appointment = _active(appointment_id)
         if appointment is None:
@@ -231,6 +233,7 @@ def appointment_cancel(
             purpose=Message.Purpose.REPLY,
             key=f"appointment-cancelled:{appointment.pk}",
         )
+        waitlist_offers_kick()
     return True
 
 

@@ -20,6 +20,8 @@ CRISIS_VARIANTS = frozenset(
         "appointment_reminder",
         "appointment_cancelled",
         "booking_link",
+        "waitlist_offer",
+        "waitlist_taken",
     }
 )
 

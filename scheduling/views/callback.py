@@ -34,6 +34,7 @@ from scheduling import (
 from scheduling.models import Appointment, Callback
 from scheduling.selectors import recordings as recording_selectors
 from scheduling.selectors import self_booking as self_booking_selectors
+from scheduling.selectors import waitlist as waitlist_selectors
 from scheduling.views.console import CARE, LOGGED_KEY
 
 SOFTPHONE_CSP = {
@@ -174,6 +175,8 @@ def _callback_page(
         # Who booked, moved or cancelled, and the "Text a booking link" button (issue 25).
         "appointment_history": self_booking_selectors.appointment_history(lead_id=callback.lead_id),
         "booking_link_hours": settings.BOOKING_LINK_MAX_AGE_HOURS,
+        # The waitlist, when nothing is open soon enough (issue 25, item 5).
+        "waitlist": waitlist_selectors.waitlist_panel(lead_id=callback.lead_id),
     }
     response = render(request, "scheduling/callback.html", context, status=status)
     if context["call_panel"].softphone:

@@ -48,6 +48,7 @@ PUBLIC = {
     "manage:request": "signed link from the person's own email",
     "manage:appointment": "signed link from the person's own email",
     "manage:booking": "signed link texted to a number the person proved",
+    "manage:waitlist-offer": "signed link in a waitlist offer's text to a proven phone",
     "webhooks:twilio-status": "Twilio, signature-checked",
     "webhooks:twilio-inbound": "Twilio, signature-checked",
     "webhooks:twilio-voice": "Twilio, signature-checked",
@@ -91,6 +92,7 @@ SAMPLE_KWARGS = {
     "recording_id": DUMMY_ID,
     "conversation_id": DUMMY_ID,
     "leg": "coordinator",
+    "entry_id": DUMMY_ID,
 }
 
 

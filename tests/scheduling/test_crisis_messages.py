@@ -111,7 +111,8 @@ def test_a_lead_in_crisis_gets_the_crisis_wording_and_others_the_usual(
                 context=context,
                 key=f"t:{lead.pk}",
                 sms="sms.txt" in _files()[template],  # the routine "unreachable" is email only
-                email="email.txt" in _files()[template],  # the booking link is a text only
+                email="email.txt"
+                in _files()[template],  # booking links and waitlist offers are texts only
             )
 
     to_crisis = Message.objects.filter(correlation=f"lead:{crisis.pk}", purpose="follow_up")
