@@ -32,6 +32,7 @@ from clinic import business_time
 from clinic.errors import ApplicationError
 from clinic.workers import enqueue
 from intake import selectors as intake_selectors
+from intake import services as intake_services
 from notifications.models import Message
 from scheduling import links
 from scheduling.models import (
@@ -111,8 +112,8 @@ def waitlist_check(
 
 
 def waitlist_add(*, lead_id: int, request: WaitlistRequest, added_by_id: int) -> WaitlistEntry:
-    """Put the lead on the waitlist: the one way in (the funnel's "waitlisted" stage is
-    set here once it exists). Refused with ``BookInstead`` (400, with the open times)
+    """Put the lead on the waitlist: the one way in, so the funnel's "waitlisted" step
+    (``intake.services.lead_stage_reach``, with its webhooks) is reached here. Refused with ``BookInstead`` (400, with the open times)
     when a time is open in the person's window, found by the same slot finder as
     booking; 404 for no such lead; 409 when the lead already waits or has a
     consultation booked. Offers go by text to a proven phone only: a person whose
@@ -137,6 +138,9 @@ def waitlist_add(*, lead_id: int, request: WaitlistRequest, added_by_id: int) ->
                 earliest_date=request.earliest_date,
                 modality=request.modality,
                 created_by_id=added_by_id,
+            )
+            intake_services.lead_stage_reach(
+                lead_id=lead_id, stage=intake_services.WAITLISTED, at=entry.created_at
             )
     except IntegrityError:
         raise ApplicationError(

@@ -117,6 +117,20 @@ def test_a_bad_request_is_refused_with_its_field(booked, route, coordinator, fie
     assert not WaitlistEntry.objects.exists()
 
 
+def test_joining_the_waitlist_reaches_the_waitlisted_step_and_a_refusal_does_not(
+    clinician, route, coordinator
+):
+    refused_id = lead(route)
+    with pytest.raises(waitlist.BookInstead):
+        wait(refused_id, coordinator)
+    assert Lead.objects.get(pk=refused_id).waitlisted_at is None
+
+    book_up(clinician, route)
+    entry = wait(lead(route), coordinator)
+
+    assert Lead.objects.get(pk=entry.lead_id).waitlisted_at == entry.created_at
+
+
 def test_a_person_waits_once_and_not_with_a_consultation_booked(
     booked, route, coordinator, clinician
 ):
