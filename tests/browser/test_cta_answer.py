@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.utils import timezone
 
@@ -34,15 +36,19 @@ def expect(locator):
 
 @pytest.fixture
 def closed_today(transactional_db, settings):
-    """A New York clinic open 8:00 to 20:00 every day, but closed all of today."""
+    """A New York clinic open 8:00 to 20:00 every day, but closed all of today, at noon
+    there: between midnight in New York and midnight in Chicago the reader's "tomorrow"
+    would be two days away."""
     settings.CLINIC_TIME_ZONE = "America/New_York"
     settings.CLINIC_HOLIDAYS_COUNTRY = ""
     for day in range(7):
         OpeningHours.objects.create(weekday=day, opens_at=time(8), closes_at=time(20))
-    today = timezone.localtime(timezone.now(), business_time.clinic_zone()).date()
+    zone = ZoneInfo("America/New_York")
+    today = timezone.localtime(timezone.now(), zone).date()
     ClinicClosure.objects.create(day=today, reason="Closed")
     business_time.forget()
-    yield
+    with time_machine.travel(datetime.combine(today, time(12), tzinfo=zone), tick=True):
+        yield
     business_time.forget()
 
 
