@@ -19,6 +19,7 @@ from django.db import connection, connections
 
 from intake.models import Lead
 from intake.services import lead_details_verify
+from notifications import refusals
 from notifications import services as notification_services
 from notifications.models import Message
 from scheduling import links, services
@@ -365,6 +366,22 @@ def test_a_closed_lead_cannot_book(client, route, clinician):
     lead = lead_reached(route)
     Lead.objects.filter(pk=lead.pk).update(stage=Lead.Stage.CLOSED)
     assert client.get(booking_path(lead)).status_code == 400
+
+
+def test_a_link_texted_before_a_refusal_books_nothing(client, route, clinician):
+    """The person said on a call not to contact them: whoever holds the old text books
+    no consultation (it would bring a call and messages), and the page says nothing
+    of why."""
+    lead = lead_reached(route)
+    path = booking_path(lead)
+    refusals.refusal_record(
+        phone=str(lead.phone), email=lead.email, recorded_by_id=None, source="call"
+    )
+
+    assert client.get(path).status_code == 400
+    posted = client.post(path, {"slot": slot(clinician, 30, 10), "modality": "phone"})
+    assert posted.status_code == 400
+    assert not Appointment.objects.filter(lead=lead).exists()
 
 
 # --- Moving and cancelling from the appointment's page -------------------------------
