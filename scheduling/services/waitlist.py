@@ -113,11 +113,12 @@ def waitlist_check(
 
 def waitlist_add(*, lead_id: int, request: WaitlistRequest, added_by_id: int) -> WaitlistEntry:
     """Put the lead on the waitlist: the one way in, so the funnel's "waitlisted" step
-    (``intake.services.lead_stage_reach``, with its webhooks) is reached here. Refused with ``BookInstead`` (400, with the open times)
-    when a time is open in the person's window, found by the same slot finder as
-    booking; 404 for no such lead; 409 when the lead already waits or has a
-    consultation booked. Offers go by text to a proven phone only: a person whose
-    phone is not verified waits, and is offered nothing until it is."""
+    (``intake.services.lead_stage_reach``, with its webhooks) is reached here.
+    Refused with ``BookInstead`` (400, with the open times) when a time is open in
+    the person's window, found by the same slot finder as booking; 404 for no such
+    lead; 409 when the lead already waits or has a consultation booked. Offers go by
+    text to a proven phone only: a person whose phone is not verified waits, and is
+    offered nothing until it is."""
     if not intake_selectors.lead_exists(lead_id=lead_id):
         raise ApplicationError("No such lead.", code="not_found", status_code=404)
     if waitlist_selectors.lead_has_upcoming_appointment(lead_id=lead_id):
@@ -366,7 +367,7 @@ def _offer_text(*, offer: WaitlistOffer, entry: WaitlistEntry) -> list[Message]:
             "appointment_modality": MODALITY_WORDS[Appointment.Modality(modality)],
             "manage_url": links.waitlist_offer_url(offer_id=offer.pk, entry_id=entry.pk),
         },
-        key=f"waitlist-offer:{offer.pk}:{entry.pk}",
+        key=waitlist_selectors.waitlist_offer_text_key(offer_id=offer.pk, entry_id=entry.pk),
         email=False,
         give_up_at=offer.expires_at,
         verified_only=True,

@@ -49,7 +49,8 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
         if link
         else None
     )
-    if view is None:
+    # A closed lead, a refusal, or a number changed since the text: the link is dead.
+    if view is None or not waitlist_selectors.waitlist_offer_link_opens(view=view):
         return render(request, "scheduling/link_invalid.html", status=404)
     done, error, status = "", "", 200
     next_slots: list[Slot] = []

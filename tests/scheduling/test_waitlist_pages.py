@@ -12,10 +12,15 @@ import pytest
 import time_machine
 from django.core import signing
 
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
+from intake.models import Lead
+from notifications import refusals
 from notifications.models import Message
 from scheduling import links, services
 from scheduling.models import Appointment, Callback, WaitlistEntry, WaitlistOffer
 from scheduling.services import waitlist as services_waitlist
+from scheduling.services import waitlist_offers
 from tests.factories import submit_lead
 from tests.scheduling.conftest import ny
 from tests.scheduling.waitlist_setup import (
@@ -134,6 +139,40 @@ def test_a_tampered_or_old_link_opens_nothing(client, offered):
     with time_machine.travel(ny(30, 8) + timedelta(days=8), tick=False):
         assert client.get(offered["Ann"]).status_code == 404
     assert not Appointment.objects.filter(starts_at=ny(30, 11), status="booked").exists()
+
+
+def _lead_closed(lead: Lead) -> None:
+    Lead.objects.filter(pk=lead.pk).update(stage=Lead.Stage.CLOSED)
+
+
+def _contact_refused(lead: Lead) -> None:
+    refusals.refusal_record(
+        phone=str(lead.phone), email=lead.email, recorded_by_id=None, source="call"
+    )
+
+
+def _number_changed(lead: Lead) -> None:
+    """A coordinator corrected the number and proved the new one: the old text's holder
+    is someone else now."""
+    Lead.objects.filter(pk=lead.pk).update(
+        phone="+12025550188", phone_hash=phone_hash("+12025550188")
+    )
+
+
+@pytest.mark.parametrize("change", [_lead_closed, _contact_refused, _number_changed])
+def test_an_offer_link_is_dead_once_the_lead_closed_refused_or_changed_number(
+    client, offered, change
+):
+    entry = WaitlistEntry.objects.get(lead__first_name="Ann")
+    change(entry.lead)
+
+    assert client.get(offered["Ann"]).status_code == 404
+    assert client.post(offered["Ann"], {"action": "accept"}).status_code == 404
+    with pytest.raises(ApplicationError) as refused:
+        waitlist_offers.waitlist_offer_accept(offer_id=entry.offers.get().pk, entry_id=entry.pk)
+    assert refused.value.status_code == 404
+    assert not Appointment.objects.filter(lead_id=entry.lead_id).exists()
+    assert WaitlistOffer.objects.get().status == "open"
 
 
 def test_declining_and_leaving_from_the_link(client, offered):
