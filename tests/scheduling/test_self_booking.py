@@ -610,3 +610,23 @@ def test_the_page_names_nothing_of_the_person_and_keeps_discretion(client, route
         assert value not in page
     assert "In person at 12 Elm Street, New Haven." in page
     assert "In person at Sterling Institute" not in page
+
+
+def test_a_person_in_crisis_who_books_from_their_link_is_still_called(
+    client, route, clinician, django_capture_on_commit_callbacks
+):
+    """Booking from a link is not a conversation: nobody reached the person, so a
+    crisis callback stays open (its retries, its urgent alert) until a coordinator
+    does. Another person's link booking closes their callback as before."""
+    crisis = lead_reached(route, message="I want to end my life")
+    calm = lead_reached(route)
+    with django_capture_on_commit_callbacks(execute=True):
+        for lead, hour in ((crisis, 10), (calm, 11)):
+            booked = client.post(
+                booking_path(lead), {"slot": slot(clinician, 30, hour), "modality": "phone"}
+            )
+            assert booked.status_code == 302
+
+    assert Appointment.objects.filter(lead__in=[crisis, calm], status="booked").count() == 2
+    assert callback_of(crisis).status == "open"
+    assert callback_of(calm).status == "done"
