@@ -116,7 +116,10 @@ def console_waitlist_add(request: HttpRequest, callback_id: int) -> HttpResponse
     }
     try:
         raw_date = typed["waitlist_earliest"]
-        earliest = parse_date(raw_date) if raw_date else None
+        try:
+            earliest = parse_date(raw_date) if raw_date else None
+        except ValueError:  # well formed, but no such day (2026-02-30)
+            earliest = None
         if raw_date and earliest is None:
             raise ApplicationError(
                 "Some fields are not valid.", fields={"earliest_date": ["A date."]}

@@ -219,10 +219,11 @@ def test_a_coordinator_adds_from_the_callback_page_and_sees_the_list(
     assert 'id="waitlist-form"' in page
     assert "once the phone is verified" in page
 
-    bad = client.post(
-        f"/console/callbacks/{held.pk}/waitlist/", {"reason": "other", "earliest_date": "soon"}
-    )
-    assert bad.status_code == 400 and "A date." in bad.content.decode()
+    for typed in ("soon", "2026-02-30", "2026-13-01"):  # not a date, and no such day
+        bad = client.post(
+            f"/console/callbacks/{held.pk}/waitlist/", {"reason": "other", "earliest_date": typed}
+        )
+        assert bad.status_code == 400 and "A date." in bad.content.decode()
     added = client.post(
         f"/console/callbacks/{held.pk}/waitlist/",
         {"reason": "other", "earliest_date": MONDAY.isoformat(), "note": "Late afternoons"},
