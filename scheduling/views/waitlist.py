@@ -177,6 +177,6 @@ def console_waitlist_remove(request: HttpRequest, entry_id: int) -> HttpResponse
     else:
         messages.error(request, "That person is not on the waitlist.")
     back = request.POST.get("next", "")
-    if back.isdigit():
+    if back.isascii() and back.isdigit():
         return redirect("scheduling:console-callback", callback_id=int(back))
     return redirect("scheduling:console-waitlist")
