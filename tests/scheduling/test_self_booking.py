@@ -384,6 +384,26 @@ def test_a_link_texted_before_a_refusal_books_nothing(client, route, clinician):
     assert not Appointment.objects.filter(lead=lead).exists()
 
 
+def test_a_person_who_texted_stop_may_book_but_gets_no_text(
+    client, route, clinician, django_capture_on_commit_callbacks
+):
+    """STOP ends texts, not care: the person may still book from the link they hold,
+    and the confirmation goes by every other way they proved, never by text."""
+    lead = lead_reached(route)
+    path = booking_path(lead)
+    notification_services.opt_out_record(phone=str(lead.phone), source="test: STOP")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booked = client.post(path, {"slot": slot(clinician, 30, 10), "modality": "phone"})
+
+    assert booked.status_code == 302
+    assert Appointment.objects.filter(lead=lead, status="booked").exists()
+    texts = Message.objects.filter(correlation=f"lead:{lead.pk}", channel="sms")
+    assert not texts.filter(template__startswith="appointment_booked").exclude(
+        status=Message.Status.SUPPRESSED
+    )
+
+
 # --- Moving and cancelling from the appointment's page -------------------------------
 
 
