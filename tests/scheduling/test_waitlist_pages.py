@@ -242,3 +242,22 @@ def test_a_coordinator_adds_from_the_callback_page_and_sees_the_list(
     entry.refresh_from_db()
     assert entry.status == WaitlistEntry.Status.REMOVED
     assert "Nobody is waiting." in client.get("/console/waitlist/").content.decode()
+
+
+def test_a_person_in_crisis_who_takes_an_offer_is_still_called(
+    client, clinician, route, coordinator, django_capture_on_commit_callbacks
+):
+    """Taking an offered time reached nobody: the crisis callback stays open."""
+    booked = book_up(clinician, route)
+    crisis = lead(route, message="I want to end my life")
+    wait(crisis, coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_cancel(appointment_id=booked[11].pk, by_person=True)
+    text = Message.objects.get(correlation=f"lead:{crisis}", template="waitlist_offer_crisis")
+    path = re.search(r"https?://[^/]+(/w/\S+/)", text.body).group(1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(path, {"action": "accept"}).status_code == 200
+
+    assert Appointment.objects.filter(lead_id=crisis, status="booked").exists()
+    assert Callback.objects.filter(lead_id=crisis, status="open").exists()
