@@ -68,8 +68,9 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d[\d\s().-]{6,18}\d|\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}|\d{10,11})(?![\w])"
 )
-# Signed links (/r/<token>/, /a/<token>/) open a person's request without an account.
-_SIGNED_LINK = re.compile(r"(/[ra]/)[A-Za-z0-9_:.\-]{16,}")
+# Signed links open a person's request (/r/), consultation (/a/), booking page (/b/) or
+# waitlist offer (/w/) without an account: whoever reads one in a log holds the key.
+_SIGNED_LINK = re.compile(r"(/[rabw]/)[A-Za-z0-9_:.\-]{16,}")
 
 
 # A URL's query string carries what the visitor's link said (UTM values, which anyone

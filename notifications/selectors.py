@@ -133,6 +133,16 @@ def message_exists(*, dedupe_key: str) -> bool:
     return Message.objects.filter(dedupe_key=dedupe_key).exists()
 
 
+def message_recipient_hash(*, dedupe_key: str) -> str | None:
+    """The keyed hash of where the message sent under ``dedupe_key`` went (None for no
+    such message): a link it carried opens only while the person still has that."""
+    return (
+        Message.objects.filter(dedupe_key=dedupe_key)
+        .values_list("recipient_hash", flat=True)
+        .first()
+    )
+
+
 def message_going(*, dedupe_key: str) -> bool:
     """A message with this key went, or is on its way (not suppressed, not failed)."""
     return (

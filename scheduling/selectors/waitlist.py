@@ -14,6 +14,7 @@ from django.utils import timezone
 from clinic import business_time
 from intake import selectors as intake_selectors
 from intake.models import Lead
+from notifications import selectors as notification_selectors
 from scheduling.models import Appointment, WaitlistEntry, WaitlistOffer, WaitlistOfferRecipient
 from scheduling.selectors.consultations import Slot, slots_available
 
@@ -159,6 +160,31 @@ def waitlist_offer_view(*, offer_id: int, entry_id: int) -> OfferView | None:
         and recipient.declined_at is None,
         taken=taken,
         expired=expired,
+    )
+
+
+def waitlist_offer_text_key(*, offer_id: int, entry_id: int) -> str:
+    """The key an offer's text to one waiting person is sent under (once per offer and
+    person); its link's page finds the number the text went to by it."""
+    return f"waitlist-offer:{offer_id}:{entry_id}"
+
+
+def waitlist_offer_link_opens(*, view: OfferView) -> bool:
+    """The offer's link still speaks for its person: their lead is not closed, nobody
+    asked that they not be contacted (a refusal), and the lead still has the number the
+    offer was texted to, proven theirs. A link is a bearer key: once the number changed
+    (corrected by a coordinator, or now someone else's) or the person refused contact,
+    whoever holds the old text books nothing and sees nothing."""
+    lead = view.entry.lead
+    if lead.stage == Lead.Stage.CLOSED or not lead.phone_hash:
+        return False
+    if not intake_selectors.lead_verification(lead_id=lead.pk).phone:
+        return False
+    if notification_selectors.contact_refused(phone=lead.phone, email=lead.email):
+        return False
+    key = waitlist_offer_text_key(offer_id=view.offer.pk, entry_id=view.entry.pk)
+    return notification_selectors.message_recipient_hash(dedupe_key=f"{key}:sms") == (
+        lead.phone_hash
     )
 
 

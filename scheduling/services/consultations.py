@@ -48,7 +48,9 @@ def appointment_book(
     confirmation by SMS and email with a calendar invitation, on the details they
     proved only (``scheduling.selectors.appointment_booking_notice`` tells the
     coordinator when it went nowhere). Booking itself needs nothing verified: the
-    coordinator is on the phone with the person. ``modality``: in person, video (a
+    coordinator is on the phone with the person (a booking with no coordinator, from
+    the person's link or a waitlist offer, leaves a person in crisis their callback).
+    ``modality``: in person, video (a
     join link of its own) or phone; the clinic's default when not given. The booking
     is recorded with who made it (``by_person``: the person, from their own link;
     else ``booked_by_id``'s coordinator, or the clinic)."""
@@ -76,15 +78,19 @@ def appointment_book(
             intake_services.lead_stage_advance(
                 lead_id=lead_id, stage=Lead.Stage.CONSULT_BOOKED, appointment_id=appointment.pk
             )
-            Callback.objects.filter(
-                lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
-            ).update(
-                status=Callback.Status.DONE,
-                result=Callback.Result.REACHED,
-                closed_at=now,
-                claimed_by=None,
-                lease_expires_at=None,
-            )
+            # A coordinator booking is a conversation: the callback is done. A booking
+            # from the person's own link (or a waitlist offer) reached nobody, so a
+            # person in crisis is still called (its retries and urgent alert stand).
+            if booked_by_id is not None or not intake_selectors.lead_in_crisis(lead_id=lead_id):
+                Callback.objects.filter(
+                    lead_id=lead_id, status__in=[Callback.Status.OPEN, Callback.Status.CLAIMED]
+                ).update(
+                    status=Callback.Status.DONE,
+                    result=Callback.Result.REACHED,
+                    closed_at=now,
+                    claimed_by=None,
+                    lease_expires_at=None,
+                )
             appointment = Appointment.objects.select_related("lead").get(pk=appointment.pk)
             appointment_notify(
                 appointment,

@@ -21,6 +21,7 @@ from django.utils import timezone
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake.models import Lead
+from notifications import selectors as notification_selectors
 from notifications.models import Message
 from scheduling import links
 from scheduling import selectors as scheduling_selectors
@@ -87,10 +88,14 @@ def _booking_link_refusal(lead: Lead) -> tuple[str, str] | None:
 
 
 def booking_link_lead(*, link: BookingLink) -> Lead | None:
-    """The lead a booking link opens for: it exists, is not closed, and still has the
-    number the link was texted to, verified."""
+    """The lead a booking link opens for: it exists, is not closed, nobody asked that
+    the person not be contacted (a refusal: a booking would bring a consultation call
+    and its messages, whoever holds the text), and it still has the number the link
+    was texted to, verified."""
     lead = intake_selectors.lead_get(lead_id=link.lead_id)
     if lead is None or lead.stage == Lead.Stage.CLOSED:
+        return None
+    if notification_selectors.contact_refused(phone=lead.phone, email=lead.email):
         return None
     if not link.opens_for(phone_hash=lead.phone_hash):
         return None

@@ -367,7 +367,7 @@ def _offer_text(*, offer: WaitlistOffer, entry: WaitlistEntry) -> list[Message]:
             "appointment_modality": MODALITY_WORDS[Appointment.Modality(modality)],
             "manage_url": links.waitlist_offer_url(offer_id=offer.pk, entry_id=entry.pk),
         },
-        key=f"waitlist-offer:{offer.pk}:{entry.pk}",
+        key=waitlist_selectors.waitlist_offer_text_key(offer_id=offer.pk, entry_id=entry.pk),
         email=False,
         give_up_at=offer.expires_at,
         verified_only=True,

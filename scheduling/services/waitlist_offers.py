@@ -53,13 +53,14 @@ def _gone(*, offer_id: int) -> SlotTaken:
 
 def waitlist_offer_accept(*, offer_id: int, entry_id: int) -> Appointment:
     """Book the offered time for the waiting person (see the module's docstring). Raises
-    ``ApplicationError``: 404 for no such offer to this person, 409 (``not_waiting``,
+    ``ApplicationError``: 404 for no such offer to this person (or one whose link no
+    longer speaks for them: ``waitlist_offer_link_opens``), 409 (``not_waiting``,
     ``declined``, ``already_booked``) when they left the waitlist, declined it or have
     a consultation already; ``SlotTaken`` (409, with the next open times) when someone
     else has it (``offer_taken``) or it expired (``offer_expired``). A refusal changes
     nothing, except that an offer whose time went another way is withdrawn."""
     view = waitlist_selectors.waitlist_offer_view(offer_id=offer_id, entry_id=entry_id)
-    if view is None:
+    if view is None or not waitlist_selectors.waitlist_offer_link_opens(view=view):
         raise ApplicationError("No such offer.", code="not_found", status_code=404)
     entry, offer = view.entry, view.offer
     if entry.status not in WaitlistEntry.LIVE:

@@ -49,7 +49,8 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
         if link
         else None
     )
-    if view is None:
+    # A closed lead, a refusal, or a number changed since the text: the link is dead.
+    if view is None or not waitlist_selectors.waitlist_offer_link_opens(view=view):
         return render(request, "scheduling/link_invalid.html", status=404)
     done, error, status = "", "", 200
     next_slots: list[Slot] = []
@@ -115,7 +116,10 @@ def console_waitlist_add(request: HttpRequest, callback_id: int) -> HttpResponse
     }
     try:
         raw_date = typed["waitlist_earliest"]
-        earliest = parse_date(raw_date) if raw_date else None
+        try:
+            earliest = parse_date(raw_date) if raw_date else None
+        except ValueError:  # well formed, but no such day (2026-02-30)
+            earliest = None
         if raw_date and earliest is None:
             raise ApplicationError(
                 "Some fields are not valid.", fields={"earliest_date": ["A date."]}
@@ -173,6 +177,6 @@ def console_waitlist_remove(request: HttpRequest, entry_id: int) -> HttpResponse
     else:
         messages.error(request, "That person is not on the waitlist.")
     back = request.POST.get("next", "")
-    if back.isdigit():
+    if back.isascii() and back.isdigit():
         return redirect("scheduling:console-callback", callback_id=int(back))
     return redirect("scheduling:console-waitlist")

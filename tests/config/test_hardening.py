@@ -68,6 +68,14 @@ def test_the_admin_path_comes_from_admin_url():
 def test_logs_mask_phones_emails_and_signed_links():
     text = "from +12025550143 or (202) 555-0143, maria@example.org, /r/eyJsZWFkIjo1fQ:1abc:x/"
     assert redact_text(text) == "from [phone] or [phone], [email], /r/[token]/"
+
+
+def test_logs_mask_the_booking_and_waitlist_offer_links():
+    """A booking link (/b/) and a waitlist offer's link (/w/) book care for whoever
+    holds them; a 400 or 409 from their pages is logged with the path ("Bad Request:
+    /b/<token>/"), so they are masked like the request and appointment links."""
+    text = "Bad Request: /b/eyJsIjo1LCJuIjoiYWJjIn0:1abc:x/ Conflict: /w/eyJvIjoyLCJlIjozfQ:1xY:q/"
+    assert redact_text(text) == "Bad Request: /b/[token]/ Conflict: /w/[token]/"
     assert redact_text("task 6b4ec344-df20-4d75 took 0.017s, lead 42") == (
         "task 6b4ec344-df20-4d75 took 0.017s, lead 42"
     )

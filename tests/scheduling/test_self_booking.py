@@ -19,6 +19,7 @@ from django.db import connection, connections
 
 from intake.models import Lead
 from intake.services import lead_details_verify
+from notifications import refusals
 from notifications import services as notification_services
 from notifications.models import Message
 from scheduling import links, services
@@ -367,6 +368,42 @@ def test_a_closed_lead_cannot_book(client, route, clinician):
     assert client.get(booking_path(lead)).status_code == 400
 
 
+def test_a_link_texted_before_a_refusal_books_nothing(client, route, clinician):
+    """The person said on a call not to contact them: whoever holds the old text books
+    no consultation (it would bring a call and messages), and the page says nothing
+    of why."""
+    lead = lead_reached(route)
+    path = booking_path(lead)
+    refusals.refusal_record(
+        phone=str(lead.phone), email=lead.email, recorded_by_id=None, source="call"
+    )
+
+    assert client.get(path).status_code == 400
+    posted = client.post(path, {"slot": slot(clinician, 30, 10), "modality": "phone"})
+    assert posted.status_code == 400
+    assert not Appointment.objects.filter(lead=lead).exists()
+
+
+def test_a_person_who_texted_stop_may_book_but_gets_no_text(
+    client, route, clinician, django_capture_on_commit_callbacks
+):
+    """STOP ends texts, not care: the person may still book from the link they hold,
+    and the confirmation goes by every other way they proved, never by text."""
+    lead = lead_reached(route)
+    path = booking_path(lead)
+    notification_services.opt_out_record(phone=str(lead.phone), source="test: STOP")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booked = client.post(path, {"slot": slot(clinician, 30, 10), "modality": "phone"})
+
+    assert booked.status_code == 302
+    assert Appointment.objects.filter(lead=lead, status="booked").exists()
+    texts = Message.objects.filter(correlation=f"lead:{lead.pk}", channel="sms")
+    assert not texts.filter(template__startswith="appointment_booked").exclude(
+        status=Message.Status.SUPPRESSED
+    )
+
+
 # --- Moving and cancelling from the appointment's page -------------------------------
 
 
@@ -593,3 +630,23 @@ def test_the_page_names_nothing_of_the_person_and_keeps_discretion(client, route
         assert value not in page
     assert "In person at 12 Elm Street, New Haven." in page
     assert "In person at Sterling Institute" not in page
+
+
+def test_a_person_in_crisis_who_books_from_their_link_is_still_called(
+    client, route, clinician, django_capture_on_commit_callbacks
+):
+    """Booking from a link is not a conversation: nobody reached the person, so a
+    crisis callback stays open (its retries, its urgent alert) until a coordinator
+    does. Another person's link booking closes their callback as before."""
+    crisis = lead_reached(route, message="I want to end my life")
+    calm = lead_reached(route)
+    with django_capture_on_commit_callbacks(execute=True):
+        for lead, hour in ((crisis, 10), (calm, 11)):
+            booked = client.post(
+                booking_path(lead), {"slot": slot(clinician, 30, hour), "modality": "phone"}
+            )
+            assert booked.status_code == 302
+
+    assert Appointment.objects.filter(lead__in=[crisis, calm], status="booked").count() == 2
+    assert callback_of(crisis).status == "open"
+    assert callback_of(calm).status == "done"

@@ -12,10 +12,15 @@ import pytest
 import time_machine
 from django.core import signing
 
+from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
+from intake.models import Lead
+from notifications import refusals
 from notifications.models import Message
 from scheduling import links, services
 from scheduling.models import Appointment, Callback, WaitlistEntry, WaitlistOffer
 from scheduling.services import waitlist as services_waitlist
+from scheduling.services import waitlist_offers
 from tests.factories import submit_lead
 from tests.scheduling.conftest import ny
 from tests.scheduling.waitlist_setup import (
@@ -136,6 +141,40 @@ def test_a_tampered_or_old_link_opens_nothing(client, offered):
     assert not Appointment.objects.filter(starts_at=ny(30, 11), status="booked").exists()
 
 
+def _lead_closed(lead: Lead) -> None:
+    Lead.objects.filter(pk=lead.pk).update(stage=Lead.Stage.CLOSED)
+
+
+def _contact_refused(lead: Lead) -> None:
+    refusals.refusal_record(
+        phone=str(lead.phone), email=lead.email, recorded_by_id=None, source="call"
+    )
+
+
+def _number_changed(lead: Lead) -> None:
+    """A coordinator corrected the number and proved the new one: the old text's holder
+    is someone else now."""
+    Lead.objects.filter(pk=lead.pk).update(
+        phone="+12025550188", phone_hash=phone_hash("+12025550188")
+    )
+
+
+@pytest.mark.parametrize("change", [_lead_closed, _contact_refused, _number_changed])
+def test_an_offer_link_is_dead_once_the_lead_closed_refused_or_changed_number(
+    client, offered, change
+):
+    entry = WaitlistEntry.objects.get(lead__first_name="Ann")
+    change(entry.lead)
+
+    assert client.get(offered["Ann"]).status_code == 404
+    assert client.post(offered["Ann"], {"action": "accept"}).status_code == 404
+    with pytest.raises(ApplicationError) as refused:
+        waitlist_offers.waitlist_offer_accept(offer_id=entry.offers.get().pk, entry_id=entry.pk)
+    assert refused.value.status_code == 404
+    assert not Appointment.objects.filter(lead_id=entry.lead_id).exists()
+    assert WaitlistOffer.objects.get().status == "open"
+
+
 def test_declining_and_leaving_from_the_link(client, offered):
     declined = client.post(offered["Ann"], {"action": "decline"})
     assert "You keep your place" in declined.content.decode()
@@ -180,10 +219,11 @@ def test_a_coordinator_adds_from_the_callback_page_and_sees_the_list(
     assert 'id="waitlist-form"' in page
     assert "once the phone is verified" in page
 
-    bad = client.post(
-        f"/console/callbacks/{held.pk}/waitlist/", {"reason": "other", "earliest_date": "soon"}
-    )
-    assert bad.status_code == 400 and "A date." in bad.content.decode()
+    for typed in ("soon", "2026-02-30", "2026-13-01"):  # not a date, and no such day
+        bad = client.post(
+            f"/console/callbacks/{held.pk}/waitlist/", {"reason": "other", "earliest_date": typed}
+        )
+        assert bad.status_code == 400 and "A date." in bad.content.decode()
     added = client.post(
         f"/console/callbacks/{held.pk}/waitlist/",
         {"reason": "other", "earliest_date": MONDAY.isoformat(), "note": "Late afternoons"},
@@ -196,8 +236,28 @@ def test_a_coordinator_adds_from_the_callback_page_and_sees_the_list(
     listing = client.get("/console/waitlist/").content.decode()
     assert "Dana" in listing and "Late afternoons" not in listing
     assert "<td>Other</td>" in listing and "No: phone not verified" in listing
-    removed = client.post(f"/console/waitlist/{entry.pk}/remove/")
-    assert removed.status_code == 302
+    # "²" passes str.isdigit() and fails int(): a 500 once.
+    removed = client.post(f"/console/waitlist/{entry.pk}/remove/", {"next": "²"})
+    assert removed.status_code == 302 and removed["Location"] == "/console/waitlist/"
     entry.refresh_from_db()
     assert entry.status == WaitlistEntry.Status.REMOVED
     assert "Nobody is waiting." in client.get("/console/waitlist/").content.decode()
+
+
+def test_a_person_in_crisis_who_takes_an_offer_is_still_called(
+    client, clinician, route, coordinator, django_capture_on_commit_callbacks
+):
+    """Taking an offered time reached nobody: the crisis callback stays open."""
+    booked = book_up(clinician, route)
+    crisis = lead(route, message="I want to end my life")
+    wait(crisis, coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_cancel(appointment_id=booked[11].pk, by_person=True)
+    text = Message.objects.get(correlation=f"lead:{crisis}", template="waitlist_offer_crisis")
+    path = re.search(r"https?://[^/]+(/w/\S+/)", text.body).group(1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(path, {"action": "accept"}).status_code == 200
+
+    assert Appointment.objects.filter(lead_id=crisis, status="booked").exists()
+    assert Callback.objects.filter(lead_id=crisis, status="open").exists()
