@@ -9,12 +9,14 @@ one event id, and hands them to the workers after commit
 (``intake.services.webhook_delivery`` sends them, signed, at least once).
 
 What a body carries (:func:`webhook_body`): the event id and type, the lead's id and
-reference (its first request's), the article slug of that request, the stage, when
-it was reached and the appointment's id if the change came with one. Never a name,
-phone, email, message, note, closing reason or clinical answer. An endpoint marked
-as a covered system (``covered+https://...``) also gets the lead's latest PHQ-9 and
-GAD-7 score and band as of the event: the least a receiving EMR needs to place the
-person, read from the encrypted screenings and recorded on the audit trail as a read.
+reference (its first request's), the stage, when it was reached and the
+appointment's id if the change came with one: ids and stages. Never a name, phone,
+email, message, note, closing reason or clinical answer. An endpoint marked as a
+covered system (``covered+https://...``) also gets the article slug of the first
+request (an article on antidepressants says what the person may be treated for) and
+the lead's latest PHQ-9 and GAD-7 score and band as of the event: the least a
+receiving EMR needs to place the person, read from the encrypted screenings and
+recorded on the audit trail as a read.
 """
 
 from __future__ import annotations
@@ -161,12 +163,12 @@ def webhook_body(delivery: WebhookDelivery, *, covered: bool) -> bytes:
         "id": str(delivery.event_id),
         "type": delivery.event_type,
         "lead": {"id": delivery.lead_id, "reference": reference},
-        "article": article,
         "stage": delivery.stage,
         "at": _moment(delivery.stage_at),
         "appointment": {"id": delivery.appointment_id} if delivery.appointment_id else None,
     }
     if covered:
+        body["article"] = article
         body["screenings"] = _screening_scores(delivery)
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
