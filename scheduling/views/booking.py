@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import business_time, roles
@@ -98,6 +99,7 @@ def _manage_redirect(appointment_id: int, *, done: str = "") -> HttpResponse:
     return redirect(f"{path}?done={done}" if done else path)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def booking_page(request: HttpRequest, token: str) -> HttpResponse:
     """Choose a consultation time and how it takes place, and book it."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from clinic import business_time, roles
@@ -26,6 +27,7 @@ CARE = (roles.COORDINATOR, roles.SUPERVISOR)
 LOGGED_KEY = "console_logged_attempt"
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def request_manage(request: HttpRequest, token: str) -> HttpResponse:
     """The page of a confirmation email's link: make contact more restrictive, or
@@ -84,6 +86,7 @@ def request_manage(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
     """Confirm, cancel, move to another open time (the same picker as the booking

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic import business_time, roles
@@ -37,6 +38,7 @@ def _offer_place(*, modality: str, discreet: bool) -> str:
     return appointment_place(Appointment(modality=modality), discreet=discreet)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
     """A time offered to a waiting person: take it (the first to accept gets it), say

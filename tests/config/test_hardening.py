@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from django.contrib.auth.models import Group
+from django.urls import reverse
 
 from config.logs import redact_text
 from tests.config.test_settings import PRODUCTION_ENV, run_python
@@ -79,6 +80,20 @@ def test_logs_mask_the_booking_and_waitlist_offer_links():
     assert redact_text("task 6b4ec344-df20-4d75 took 0.017s, lead 42") == (
         "task 6b4ec344-df20-4d75 took 0.017s, lead 42"
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["manage:request", "manage:appointment", "manage:booking", "manage:waitlist-offer"]
+)
+def test_a_page_behind_a_link_is_never_cached(client, db, name):
+    """What a link's page shows (a person's consultation, their times, a form that books
+    care) must not be kept by a shared computer's browser or a proxy for the next
+    person to read back; nor its refusal, which says the link existed."""
+    response = client.get(reverse(name, args=["eyJhIjoxfQ:1abc:forged"]))
+
+    assert response.status_code in (400, 404)
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
 
 
 def test_logs_drop_query_strings_which_carry_what_a_visitor_link_said():
