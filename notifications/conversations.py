@@ -36,7 +36,7 @@ UNREAD_KINDS = frozenset({InboundMessage.Kind.REPLY, InboundMessage.Kind.OPT_OUT
 
 def _lead_id_of(correlation: str) -> int | None:
     kind, _, value = correlation.partition(":")
-    return int(value) if kind == "lead" and value.isdigit() else None
+    return int(value) if kind == "lead" and value.isdecimal() else None
 
 
 def _later(current: datetime | None, at: datetime) -> datetime:

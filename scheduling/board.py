@@ -128,7 +128,10 @@ def console_crisis_decide(request: HttpRequest, callback_id: int) -> HttpRespons
         "retry_at": request.POST.get("retry_at", "")[:40],
         "reason": request.POST.get("reason", "")[:2000],
     }
-    retry_at = parse_datetime(typed["retry_at"]) if typed["retry_at"] else None
+    try:
+        retry_at = parse_datetime(typed["retry_at"]) if typed["retry_at"] else None
+    except ValueError:  # well formed, but no such day or time (2026-02-30T10:00)
+        retry_at = None
     if retry_at is not None and timezone.is_naive(retry_at):
         retry_at = timezone.make_aware(retry_at, business_time.clinic_zone())
     try:

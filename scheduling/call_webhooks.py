@@ -123,7 +123,7 @@ def _bridge(call: Call, *, whisper: str = "") -> HttpResponse:
 
 
 def _call_id(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) < 12 else 0
+    return int(value) if value.isdecimal() and len(value) < 12 else 0
 
 
 @twilio_signed
@@ -194,7 +194,7 @@ def call_dial_ended(request: HttpRequest, call_id: int) -> HttpResponse:
 
 
 def _seconds(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdecimal() else None
 
 
 @twilio_signed

@@ -18,7 +18,7 @@ from scheduling.services import recordings
 
 
 def _seconds(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdecimal() else None
 
 
 def _moment(value: str):

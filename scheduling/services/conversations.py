@@ -183,7 +183,7 @@ def text_exchange_record(*, lead_id: int) -> bool:
 
 def _lead_of(correlation: str) -> int | None:
     kind, _, value = correlation.partition(":")
-    return int(value) if kind == "lead" and value.isdigit() else None
+    return int(value) if kind == "lead" and value.isdecimal() else None
 
 
 def message_sent_enqueue(*, message_id: int, channel: str, purpose: str, correlation: str) -> bool:

@@ -49,7 +49,7 @@ def confirmation_fallback_send(*, message_id: int) -> Message | None:
     ):
         return None
     submission_id = message.dedupe_key.removeprefix(CONFIRMATION_SMS_KEY_PREFIX)
-    if not submission_id.isdigit():
+    if not submission_id.isdecimal():
         return None
     block = notification_selectors.sms_block_get(phone=message.recipient)
     if block is not None and block.reason in STOPPED_REASONS:

@@ -9,6 +9,8 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from config.logs import redact_text
+from notifications.conversations import _lead_id_of
+from scheduling import call_webhooks, recording_webhooks
 from tests.config.test_settings import PRODUCTION_ENV, run_python
 from tests.factories import ArticleFactory, UserFactory
 from tests.signin import verified_login
@@ -109,3 +111,14 @@ def test_a_request_id_is_echoed_or_made(client, caplog, db):
     )
     made = client.get("/articles/", HTTP_X_REQUEST_ID="bad id\n")["X-Request-ID"]
     assert len(made) == 32 and made != "bad id\n"
+
+
+@pytest.mark.parametrize("value", ["²", "12³", "①"])
+def test_numbers_from_outside_are_read_as_numbers_only_when_int_takes_them(value):
+    """'²' passes str.isdigit() but int() refuses it: a Twilio field or a correlation
+    carrying one answered 500. Each reader now takes decimals only (isdecimal)."""
+    assert _lead_id_of(f"lead:{value}") is None
+    assert call_webhooks._call_id(value) == 0
+    assert call_webhooks._seconds(value) is None
+    assert recording_webhooks._seconds(value) is None
+    assert call_webhooks._seconds("٣") == 3  # a decimal digit of another script is a number

@@ -228,6 +228,17 @@ def test_a_refused_decision_shows_the_error_by_its_field_and_keeps_the_reason(bo
     assert CrisisDecision.objects.count() == 0
 
 
+def test_a_time_on_no_such_day_is_a_field_error_not_a_500(board, deciding):
+    response = board.post(
+        f"/console/callbacks/{deciding.pk}/decide/",
+        {"action": "retry", "retry_at": "2026-02-30T10:00", "reason": "Her mother will call"},
+    )
+
+    assert response.status_code == 400
+    assert "Not a date and time." in response.content.decode()
+    assert CrisisDecision.objects.count() == 0
+
+
 def test_a_decision_on_a_callback_not_waiting_for_one_is_refused(board, waiting_crisis):
     response = board.post(
         f"/console/callbacks/{waiting_crisis.pk}/decide/",
