@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import F, Max, Q, QuerySet
 
 from clinic.crypto import phone_hash
+from clinic.errors import ApplicationError
 from intake.consent import consent_text
 from intake.crisis import crisis_resources
 from intake.models import (
@@ -441,6 +442,15 @@ def lead_by_reference(*, reference: str) -> Lead | None:
         .first()
     )
     return submission.lead if submission else None
+
+
+def lead_of_reference(*, reference: str) -> Lead:
+    """The lead of a public reference, for the staff APIs that take one in their path;
+    ``ApplicationError`` 404 (``not_found``) when no request has it."""
+    lead = lead_by_reference(reference=reference)
+    if lead is None:
+        raise ApplicationError("No request has this reference.", code="not_found", status_code=404)
+    return lead
 
 
 def leads_first_spoken_to(*, since: datetime, until: datetime) -> list[tuple[int, datetime, Any]]:

@@ -28,7 +28,7 @@ from intake.models import (
     VerificationStatus,
     payer_choices,
 )
-from intake.selectors import lead_by_reference
+from intake.selectors import lead_of_reference
 
 CARE = [roles.HasRole.of(roles.COORDINATOR, roles.SUPERVISOR)]
 NO_INSURANCE = error(
@@ -227,16 +227,6 @@ def insurance_body(lead: Lead, record: InsuranceRecord | None) -> dict[str, Any]
     return InsuranceOutputSerializer(body).data
 
 
-def _lead_or_404(reference: str) -> Lead | Response:
-    lead = lead_by_reference(reference=reference)
-    if lead is None:
-        return Response(
-            {"code": "not_found", "message": "No request has this reference."},
-            status=status.HTTP_404_NOT_FOUND,
-        )
-    return lead
-
-
 def _answer(lead: Lead, *, what: str, reference: str, status_code: int = 200) -> Response:
     """The lead's insurance as it is now, its reads on the audit trail: the record's
     ids (``insurance.read``) and what the forms gave (a read of the lead)."""
@@ -267,9 +257,7 @@ class LeadInsuranceApi(APIView):
         tags=["insurance"],
     )
     def get(self, request: Request, reference: str) -> Response:
-        lead = _lead_or_404(reference)
-        if isinstance(lead, Response):
-            return lead
+        lead = lead_of_reference(reference=reference)
         return _answer(lead, what="insurance API", reference=reference)
 
     @extend_schema(
@@ -289,9 +277,7 @@ class LeadInsuranceApi(APIView):
         tags=["insurance"],
     )
     def put(self, request: Request, reference: str) -> Response:
-        lead = _lead_or_404(reference)
-        if isinstance(lead, Response):
-            return lead
+        lead = lead_of_reference(reference=reference)
         serializer = InsuranceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -336,9 +322,7 @@ class LeadInsuranceVerificationApi(APIView):
         tags=["insurance"],
     )
     def post(self, request: Request, reference: str) -> Response:
-        lead = _lead_or_404(reference)
-        if isinstance(lead, Response):
-            return lead
+        lead = lead_of_reference(reference=reference)
         serializer = VerificationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         intake_services.insurance_verification_set(

@@ -35,7 +35,7 @@ from intake.apis.insurance import FormInsuranceSerializer
 from intake.consent import CONSENT_TEXTS
 from intake.crisis import crisis_resources
 from intake.models import Lead, PhoneType, Submission
-from intake.selectors import lead_by_reference, lead_consents, lead_submissions
+from intake.selectors import lead_consents, lead_of_reference, lead_submissions
 from intake.services import (
     UTM_FIELDS,
     LeadSubmitOutcome,
@@ -487,12 +487,7 @@ class LeadDetailApi(APIView):
         tags=["intake"],
     )
     def get(self, request: Request, reference: str) -> Response:
-        lead = lead_by_reference(reference=reference)
-        if lead is None:
-            return Response(
-                {"code": "not_found", "message": "No request has this reference."},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+        lead = lead_of_reference(reference=reference)
         lead_access_record(lead=lead, what="lead detail API", reference=reference)
         body = {
             **{field: getattr(lead, field) for field in LeadDetailOutputSerializer().fields},

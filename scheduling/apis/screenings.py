@@ -18,7 +18,7 @@ from intake import instruments
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.instruments import ANSWER_MAX, ANSWER_MIN, INSTRUMENTS
-from intake.models import Lead, Screening
+from intake.models import Screening
 from scheduling import services
 from scheduling.apis.callbacks import CARE
 
@@ -102,16 +102,6 @@ class ScreeningOutputSerializer(serializers.Serializer):
     )
 
 
-def _lead_or_404(reference: str) -> Lead | Response:
-    lead = intake_selectors.lead_by_reference(reference=reference)
-    if lead is None:
-        return Response(
-            {"code": "not_found", "message": "No request has this reference."},
-            status=status.HTTP_404_NOT_FOUND,
-        )
-    return lead
-
-
 class LeadScreeningsApi(APIView):
     """``/api/v1/leads/{reference}/screenings/``: the lead's screenings, and recording one
     (PHQ-9 or GAD-7, scored with the published severity bands)."""
@@ -128,9 +118,7 @@ class LeadScreeningsApi(APIView):
         tags=["screenings"],
     )
     def get(self, request: Request, reference: str) -> Response:
-        lead = _lead_or_404(reference)
-        if isinstance(lead, Response):
-            return lead
+        lead = intake_selectors.lead_of_reference(reference=reference)
         screenings = intake_selectors.lead_screenings(lead_id=lead.pk)
         intake_services.screenings_access_record(
             screenings=screenings, what="screenings API", reference=reference
@@ -153,9 +141,7 @@ class LeadScreeningsApi(APIView):
         tags=["screenings"],
     )
     def post(self, request: Request, reference: str) -> Response:
-        lead = _lead_or_404(reference)
-        if isinstance(lead, Response):
-            return lead
+        lead = intake_selectors.lead_of_reference(reference=reference)
         serializer = ScreeningInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

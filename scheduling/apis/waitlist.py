@@ -95,15 +95,6 @@ class LeadWaitlistApi(APIView):
 
     permission_classes = CARE
 
-    def _lead(self, reference: str) -> Any:
-        lead = intake_selectors.lead_by_reference(reference=reference)
-        if lead is None:
-            return Response(
-                {"code": "not_found", "message": "No request has this reference."},
-                status=status.HTTP_404_NOT_FOUND,
-            )
-        return lead
-
     @extend_schema(
         operation_id="leads_waitlist_list",
         responses={
@@ -114,9 +105,7 @@ class LeadWaitlistApi(APIView):
         tags=["waitlist"],
     )
     def get(self, request: Request, reference: str) -> Response:
-        lead = self._lead(reference)
-        if isinstance(lead, Response):
-            return lead
+        lead = intake_selectors.lead_of_reference(reference=reference)
         entries = list(
             waitlist_selectors.lead_waitlist_entries(lead_id=lead.pk).select_related(
                 "lead", "created_by"
@@ -143,9 +132,7 @@ class LeadWaitlistApi(APIView):
         tags=["waitlist"],
     )
     def post(self, request: Request, reference: str) -> Response:
-        lead = self._lead(reference)
-        if isinstance(lead, Response):
-            return lead
+        lead = intake_selectors.lead_of_reference(reference=reference)
         serializer = WaitlistInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
