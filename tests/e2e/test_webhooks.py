@@ -6,6 +6,7 @@ queues its delivery after commit, a worker process started with ``WEBHOOK_URLS``
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,19 +14,23 @@ from intake.models import Lead, WebhookDelivery
 from intake.services import lead_stage_advance
 from tests.e2e.conftest import wait_for
 from tests.factories import submit_lead
-from tests.intake.test_webhooks import SECRET, _verify, receivers  # noqa: F401 (fixture)
+from tests.intake.test_webhooks import SECRET, Receiver, _serve, _verify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def emr() -> Iterator[Receiver]:
+    """A local HTTP server noting what it receives (as tests/intake/test_webhooks.py's)."""
+    httpd, receiver = _serve()
+    yield receiver
+    httpd.shutdown()
+    httpd.server_close()
+
+
 def test_an_admitted_lead_is_sent_signed_to_the_emr_by_a_worker(
-    celery_worker_process,
-    celery_processes,
-    eager_off,
-    receivers,
-    settings,  # noqa: F811
+    celery_worker_process, celery_processes, eager_off, emr, settings
 ):
-    emr = receivers()
     url = f"{emr.url}/emr"
     settings.WEBHOOK_ENDPOINTS = [{"url": url, "covered": False}]
     settings.WEBHOOK_SECRET = SECRET
