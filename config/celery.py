@@ -142,6 +142,20 @@ def task_context_bind(task_id: str, task: Task, **kwargs: Any) -> None:
     _task_audit.setdefault(task_id, []).append(audit)
 
 
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def task_connections_tidy(task: Task | None = None, **kwargs: Any) -> None:
+    """Around every task a worker runs, drop the database connections that must not be
+    reused (broken, left in a transaction, past CONN_MAX_AGE), as Django does around a
+    request; the others are kept (settings.CELERY_DB_REUSE_MAX). Not for an eager task:
+    it runs inside its caller's transaction and connection."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections  # Django's apps load after this module
+
+    close_old_connections()
+
+
 @signals.task_postrun.connect
 def task_context_reset(task_id: str, **kwargs: Any) -> None:
     audits = _task_audit.get(task_id)

@@ -417,6 +417,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# A worker keeps its database connection from one task to the next (Celery's Django
+# fixup otherwise closes it before and after every task: a new PostgreSQL backend per
+# confirmation, routing batch and delivery). config.celery still drops, around every
+# task, a connection that is broken, in a transaction or older than CONN_MAX_AGE
+# (Django's close_old_connections, as Django does around a request), and
+# CONN_HEALTH_CHECKS reconnects after a PostgreSQL restart.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker that loses Redis (a restart, a failover) reconnects in-process, however
 # long the outage lasts: the default gives up after 100 tries (about 47 minutes at
