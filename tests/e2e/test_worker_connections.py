@@ -31,8 +31,10 @@ def test_a_worker_runs_its_tasks_on_one_database_connection(
 ):
     # Only the worker under test connects (the session's is started again for the others).
     celery_worker_process.stop()
-    worker = celery_processes("worker", options={"pool": ("--concurrency=1",)})
+    # Taken before the worker starts: it may connect at once, for a task an earlier
+    # test left in the queue.
     before = _other_backends()
+    worker = celery_processes("worker", options={"pool": ("--concurrency=1",)})
     seen: list[set[int]] = []
 
     for done in range(1, TASKS + 1):
