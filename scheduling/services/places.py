@@ -38,6 +38,14 @@ def appointment_place(appointment: Appointment, *, discreet: bool) -> str:
     return f"In person at {where}." if where else "In person."
 
 
+def modality_place(modality: str, *, discreet: bool) -> str:
+    """How a consultation not booked yet would take place, in a sentence (the booking
+    page's choices, a waitlist offer): its video link is made when it is booked."""
+    if modality == Appointment.Modality.VIDEO:
+        return "By video: you get a link to join."
+    return appointment_place(Appointment(modality=modality), discreet=discreet)
+
+
 def calendar_location(appointment: Appointment, *, discreet: bool) -> str:
     """The invitation's LOCATION: the address, the join link, or "By phone"."""
     if appointment.modality == Appointment.Modality.VIDEO:

@@ -124,11 +124,7 @@ def slot_check(*, clinician_id: int, starts_at: datetime) -> None:
             clinician=clinician, starts_at=starts_at, status__in=Appointment.ACTIVE
         ).exists()
         if taken:
-            raise SlotTaken(
-                "Someone else just took that time. Here are the next open times.",
-                code="slot_taken",
-                next_slots=next_open_slots(clinician_id=None),
-            )
+            raise _taken_with_anyones_next()
     raise ApplicationError(
         "That is not one of the times offered. Choose one from the list.",
         code="slot_not_offered",

@@ -36,7 +36,7 @@ from scheduling.selectors.self_booking import (
 )
 from scheduling.services import self_booking
 from scheduling.services.appointment_moves import SlotTaken
-from scheduling.services.places import appointment_place
+from scheduling.services.places import modality_place
 from scheduling.views.console import CARE
 
 
@@ -81,11 +81,7 @@ def _modalities(*, discreet: bool) -> list[tuple[str, str]]:
     for value, _label in Appointment.Modality.choices:
         if value == Appointment.Modality.VIDEO and not settings.VIDEO_ROOM_URL:
             continue
-        if value == Appointment.Modality.VIDEO:
-            words = "By video: you get a link to join."
-        else:
-            words = appointment_place(Appointment(modality=value), discreet=discreet)
-        choices.append((value, words))
+        choices.append((value, modality_place(value, discreet=discreet)))
     return choices
 
 

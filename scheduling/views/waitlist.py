@@ -21,21 +21,14 @@ from scheduling import links
 from scheduling.models import Appointment, Callback
 from scheduling.selectors import waitlist as waitlist_selectors
 from scheduling.selectors.consultations import Slot
+from scheduling.selectors.self_booking import lead_zone
 from scheduling.services import SlotTaken, waitlist, waitlist_offers
 from scheduling.services.appointment_moves import next_open_slots
-from scheduling.services.places import MODALITY_WORDS, appointment_place
+from scheduling.services.places import MODALITY_WORDS, modality_place
 from scheduling.views.callback import _callback_or_404, _callback_page
 from scheduling.views.console import CARE
 
 # --- The person's offer --------------------------------------------------------------
-
-
-def _offer_place(*, modality: str, discreet: bool) -> str:
-    """How the consultation would take place, in a sentence (the join link is made
-    when it is booked, so none is shown yet)."""
-    if modality == Appointment.Modality.VIDEO:
-        return "By video. The link to join comes with the confirmation."
-    return appointment_place(Appointment(modality=modality), discreet=discreet)
 
 
 @never_cache
@@ -74,7 +67,7 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
     if action:
         view = waitlist_selectors.waitlist_offer_view(**ids) or view
     lead = view.entry.lead
-    zone = business_time.person_zone(lead.timezone)
+    zone = business_time.person_zone(lead_zone(lead))
     discreet = not intake_selectors.lead_contact_preferences(lead_id=lead.pk).mention_clinic_ok
     modality = view.entry.modality or settings.CONSULTATION_DEFAULT_MODALITY
     if view.state in ("taken", "expired") and done not in ("declined", "left"):
@@ -88,7 +81,7 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
             "when": timezone.localtime(view.offer.starts_at, zone),
             "expires": timezone.localtime(view.offer.expires_at, zone),
             "modality": MODALITY_WORDS[Appointment.Modality(modality)],
-            "place": _offer_place(modality=modality, discreet=discreet),
+            "place": modality_place(modality, discreet=discreet),
             "done": done,
             "error": error,
             "next_slots": [timezone.localtime(slot.starts_at, zone) for slot in next_slots],
