@@ -12,6 +12,7 @@ from django.utils import timezone
 from clinic import business_time
 from intake import selectors as intake_selectors
 from intake.models import Lead
+from notifications import selectors as notification_selectors
 from scheduling.models import Appointment, AppointmentChange, BookingLinkUse
 from scheduling.selectors.consultations import Slot, slots_available
 
@@ -42,6 +43,19 @@ def lead_zone(lead: Lead) -> str:
         return lead.timezone
     submission = intake_selectors.lead_submissions(lead_id=lead.pk).first()
     return submission.timezone if submission else ""
+
+
+def texted_link_may_act(*, lead: Lead) -> bool:
+    """A link texted to the lead (a booking link, a waitlist offer) may still act for
+    them: the lead is not closed, nobody asked that the person not be contacted (a
+    refusal: what the link books brings a call and messages, whoever holds the text),
+    and the lead's number is proven theirs. Each link checks besides that the lead
+    still has the number it was texted to."""
+    if lead.stage == Lead.Stage.CLOSED or not lead.phone_hash:
+        return False
+    if notification_selectors.contact_refused(phone=lead.phone, email=lead.email):
+        return False
+    return intake_selectors.lead_verification(lead_id=lead.pk).phone
 
 
 def slot_value(slot: Slot) -> str:

@@ -17,6 +17,7 @@ from intake.models import Lead
 from notifications import selectors as notification_selectors
 from scheduling.models import Appointment, WaitlistEntry, WaitlistOffer, WaitlistOfferRecipient
 from scheduling.selectors.consultations import Slot, slots_available
+from scheduling.selectors.self_booking import texted_link_may_act
 
 
 def waitlist_reasons() -> list[tuple[str, str]]:
@@ -176,11 +177,7 @@ def waitlist_offer_link_opens(*, view: OfferView) -> bool:
     (corrected by a coordinator, or now someone else's) or the person refused contact,
     whoever holds the old text books nothing and sees nothing."""
     lead = view.entry.lead
-    if lead.stage == Lead.Stage.CLOSED or not lead.phone_hash:
-        return False
-    if not intake_selectors.lead_verification(lead_id=lead.pk).phone:
-        return False
-    if notification_selectors.contact_refused(phone=lead.phone, email=lead.email):
+    if not texted_link_may_act(lead=lead):
         return False
     key = waitlist_offer_text_key(offer_id=view.offer.pk, entry_id=view.entry.pk)
     return notification_selectors.message_recipient_hash(dedupe_key=f"{key}:sms") == (

@@ -21,13 +21,12 @@ from django.utils import timezone
 from clinic.errors import ApplicationError
 from intake import selectors as intake_selectors
 from intake.models import Lead
-from notifications import selectors as notification_selectors
 from notifications.models import Message
 from scheduling import links
 from scheduling import selectors as scheduling_selectors
 from scheduling.links import BookingLink
 from scheduling.models import Appointment, BookingLinkUse, Callback, Clinician
-from scheduling.selectors.self_booking import SELF_BOOKING_WINDOW
+from scheduling.selectors.self_booking import SELF_BOOKING_WINDOW, texted_link_may_act
 from scheduling.services.appointment_moves import SlotTaken, appointment_move, next_open_slots
 from scheduling.services.consultations import appointment_book
 from scheduling.services.outreach import lead_message
@@ -93,15 +92,9 @@ def booking_link_lead(*, link: BookingLink) -> Lead | None:
     and its messages, whoever holds the text), and it still has the number the link
     was texted to, verified."""
     lead = intake_selectors.lead_get(lead_id=link.lead_id)
-    if lead is None or lead.stage == Lead.Stage.CLOSED:
+    if lead is None or not link.opens_for(phone_hash=lead.phone_hash):
         return None
-    if notification_selectors.contact_refused(phone=lead.phone, email=lead.email):
-        return None
-    if not link.opens_for(phone_hash=lead.phone_hash):
-        return None
-    if not intake_selectors.lead_verification(lead_id=lead.pk).phone:
-        return None
-    return lead
+    return lead if texted_link_may_act(lead=lead) else None
 
 
 def slot_check(*, clinician_id: int, starts_at: datetime) -> None:
