@@ -24,6 +24,7 @@ from notifications.metrics import MESSAGES
 from notifications.models import InboundMessage, Message, OptOut, Refusal, SmsConsentState
 from notifications.selectors import contact_refused, refusals_live
 from notifications.services import AMBIGUOUS_ERRORS, REFUSAL_OPT_OUT_SOURCE, opt_out_record
+from notifications.services.recipient_locks import recipients_stop
 
 
 def _addresses(phone: object, email: str) -> list[tuple[str, str]]:
@@ -50,6 +51,8 @@ def refusal_record(
         return []
     now = timezone.now()
     with transaction.atomic():
+        # What is on its way to them goes first; nothing goes after (recipient_locks).
+        recipients_stop(hashes=[hashed for _channel, hashed in addresses])
         for channel, hashed in addresses:
             Refusal.objects.get_or_create(
                 channel=channel,

@@ -13,12 +13,14 @@ the workers, the webhooks and the tests use:
 - :mod:`~notifications.services.retries`: when a failed try is tried again and when
   it is given up;
 - :mod:`~notifications.services.inbound`: texts and calls people send us;
-- :mod:`~notifications.services.opt_outs`: numbers we may no longer text.
+- :mod:`~notifications.services.opt_outs`: numbers we may no longer text;
+- :mod:`~notifications.services.recipient_locks`: a send and a stop (a STOP, a
+  refusal) to the same person never cross: nothing goes once a stop is acknowledged.
 
 Imports among them run one way: delivery_batches uses delivery; delivery and inbound
-use messages, messages uses opt_outs, opt_outs uses retries; none imports a module
-above it, and none imports a tasks module (work goes to the workers by task name,
-``clinic.workers.enqueue``).
+use messages, messages uses opt_outs, opt_outs uses retries and recipient_locks;
+none imports a module above it, and none imports a tasks module (work goes to the
+workers by task name, ``clinic.workers.enqueue``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.workers import enqueue
-from notifications import quiet_hours
+from notifications import quiet_hours, selectors
 from notifications.backends import SmsRequest, TransportError, sms_backend
 from notifications.metrics import MESSAGES
 from notifications.models import Message, OptOut
@@ -31,6 +31,7 @@ from notifications.services.messages import (
     staff_alert,
 )
 from notifications.services.opt_outs import opt_out_exists, opt_out_record
+from notifications.services.recipient_locks import recipient_sending
 from notifications.services.retries import (
     AMBIGUOUS_ERRORS,
     TransientDeliveryError,
@@ -241,7 +242,11 @@ def message_deliver(*, message_id: int) -> Message | None:
     message = _claim(message_id)
     if message is None:
         return None
-    attempt = attempt_send(message, now=timezone.now(), blocked=message_blocked(message))
+    # Checked and sent under the recipient's lock: a stop recorded meanwhile waits for
+    # this send, or this send waits for it and sees it (recipient_locks).
+    hashed = selectors.recipient_hash(channel=message.channel, recipient=message.recipient)
+    with recipient_sending(hashed):
+        attempt = attempt_send(message, now=timezone.now(), blocked=message_blocked(message))
     return attempt_record(message, attempt)
 
 

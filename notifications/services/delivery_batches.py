@@ -3,8 +3,8 @@
 Provider calls are I/O, so a batch sends its texts from a pool of threads (one
 keep-alive Twilio session per thread, ``notifications.backends.sms_backend``) and its
 emails one after another over one mail server connection, while the database work
-(claiming, the refusal and opt-out checks, recording each result) stays on the
-calling thread, in its transaction: the threads never touch the database.
+(claiming, the send locks with the refusal and opt-out checks under them, recording
+each result) stays on the calling thread: the threads never touch the database.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import contextlib
 import logging
 import smtplib
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,10 +39,15 @@ from notifications.services.delivery import (
     refused_error,
 )
 from notifications.services.messages import UNSENT
+from notifications.services.recipient_locks import recipients_hold, recipients_release
 from notifications.services.retries import TransientDeliveryError
 from notifications.signals import message_sent
 
 logger = logging.getLogger(__name__)
+
+# A message whose recipient's stop is being recorded as the batch checks it is put
+# back for this long (not counted as a try); its next check sees the stop.
+STOP_PENDING_WAIT_SECONDS = 1.0
 
 # Errors after which the mail server connection is still good for the next email
 # (smtplib resets the transaction): the others open a new connection.
@@ -268,34 +274,90 @@ def _send_text(text: Message, blocked: TransportError | None, now: datetime) -> 
     return attempt_send(text, now=now, blocked=blocked, pace=lambda _text: 0.0)
 
 
+def _hashes(messages: list[Message]) -> list[str]:
+    return [
+        selectors.recipient_hash(channel=message.channel, recipient=message.recipient)
+        for message in messages
+    ]
+
+
+def _checked_now(
+    messages: list[Message], attempts: dict[int, Attempt]
+) -> tuple[list[Message], dict[int, TransportError | None]]:
+    """Take the send locks of ``messages`` (``recipient_locks``) and, under them, read
+    which are refused or opted out: the messages held, each with its block. One whose
+    recipient's stop is being recorded right now is put back for a moment instead
+    (``attempts``); the next try sees the stop."""
+    taken = recipients_hold(_hashes(messages))
+    held = [message for message, ok in zip(messages, taken, strict=True) if ok]
+    for message, ok in zip(messages, taken, strict=True):
+        if not ok:
+            attempts[message.pk] = Attempt(deferred=STOP_PENDING_WAIT_SECONDS)
+    try:
+        return held, _blocked_all(held) if held else {}
+    except BaseException:
+        recipients_release(_hashes(held))
+        raise
+
+
+def _send_all(texts: list[Message], emails: list[Message], now: datetime) -> dict[int, Attempt]:
+    """Send the claimed ``texts`` and ``emails``, each checked for a refusal or an
+    opt-out just before it goes and sent under its recipient's lock, so that a stop
+    acknowledged while the batch runs stops whatever had not gone yet. The emails go
+    over one connection, checked together first; the texts from the pool, a free
+    thread's worth at a time, so that no text's check gets old while it waits for a
+    thread. Each lock is given back when its send has answered, before anything is
+    recorded (recording an opt-out takes locks of its own)."""
+    attempts: dict[int, Attempt] = {}
+    pool = delivery_pool()
+    running: dict[Future[Any], list[Message]] = {}
+    mail: Future[Any] | None = None
+    try:
+        held, blocked = _checked_now(emails, attempts) if emails else ([], {})
+        if held:
+            mail = pool.submit(_in_thread, _send_emails, held, blocked, now)
+            running[mail] = held
+        threads = max(1, settings.MESSAGE_DELIVERY_THREADS - len(running))
+        waiting = deque(texts)
+        while waiting or running:
+            free = threads - (len(running) - (mail in running))
+            wave = [waiting.popleft() for _ in range(min(free, len(waiting)))]
+            held, blocked = _checked_now(wave, attempts) if wave else ([], {})
+            for text in held:
+                running[pool.submit(_in_thread, _send_text, text, blocked[text.pk], now)] = [text]
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                sent = running.pop(future)
+                recipients_release(_hashes(sent))
+                answers = future.result() if future is mail else [future.result()]
+                for message, attempt in zip(sent, answers, strict=True):
+                    attempts[message.pk] = attempt
+    finally:
+        if running:  # only after an error: let what is in flight answer, then unlock
+            wait(list(running))
+            recipients_release(_hashes([m for sent in running.values() for m in sent]))
+    return attempts
+
+
 def messages_deliver_due(*, limit: int, older_than: datetime | None = None) -> int:
     """Claim up to ``limit`` due messages (:func:`notifications.selectors.messages_due`)
     and send them: the texts concurrently (``MESSAGE_DELIVERY_THREADS`` threads), the
     emails over one mail server connection. Every message keeps the guarantees of
     ``message_deliver``: claimed before any provider call (at most once, whoever else
-    claims), a refusal or opt-out honoured, a timed-out text looked up at the provider
-    before it is sent again, each result recorded on its own (a failure retried or
-    failed by the same rules, a soon retry queued as a task). Returns how many
-    messages it handled: claimed, or put back to wait for an SMS token."""
+    claims), a refusal or opt-out honoured up to the moment it is sent, a timed-out
+    text looked up at the provider before it is sent again, each result recorded on
+    its own (a failure retried or failed by the same rules, a soon retry queued as a
+    task). Returns how many messages it handled: claimed, or put back to wait for an
+    SMS token."""
     older_than = older_than or timezone.now() - settings.MESSAGE_STUCK_AFTER
     messages, put_back = _claim_due(limit=limit, older_than=older_than)
     if not messages:
         return put_back
-    now = timezone.now()
-    blocked = _blocked_all(messages)
     texts = [message for message in messages if message.channel == Message.Channel.SMS]
     emails = [message for message in messages if message.channel != Message.Channel.SMS]
-    attempts: dict[int, Attempt] = {}
-    pool = delivery_pool()
-    mail = pool.submit(_in_thread, _send_emails, emails, blocked, now) if emails else None
-    sending = {
-        text.pk: pool.submit(_in_thread, _send_text, text, blocked[text.pk], now) for text in texts
-    }
-    for message_id, future in sending.items():
-        attempts[message_id] = future.result()
-    if mail is not None:
-        for message, attempt in zip(emails, mail.result(), strict=True):
-            attempts[message.pk] = attempt
+    attempts = _send_all(texts, emails, timezone.now())
     recorded = _record_sent(messages, attempts)
     for message in messages:
         if message.pk in recorded:
