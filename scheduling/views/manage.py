@@ -89,8 +89,9 @@ def request_manage(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
-    """Confirm, cancel, move to another open time (the same picker as the booking
-    page: ``services.self_booking.appointment_self_move``), or ask a coordinator for
+    """Confirm, cancel (asked once more first: one tap on a phone must not lose the
+    time), move to another open time (the same picker as the booking page:
+    ``services.self_booking.appointment_self_move``), or ask a coordinator for
     another time. A time taken meanwhile comes back with the next open times (409),
     one never offered with the error by the field (400); nothing changes then."""
     appointment_id = links.appointment_id(token)
@@ -107,7 +108,9 @@ def appointment_manage(request: HttpRequest, token: str) -> HttpResponse:
         action = request.POST.get("action", "")
         if action == "confirm" and services.appointment_confirm(appointment_id=appointment.pk):
             done = "confirmed"
-        elif action == "cancel" and services.appointment_cancel(
+        elif action == "cancel" and appointment.status in Appointment.ACTIVE:
+            done = "confirm_cancel"  # nothing changes until the person says yes
+        elif action == "cancel_confirmed" and services.appointment_cancel(
             appointment_id=appointment.pk, by_person=True
         ):
             done = "cancelled"

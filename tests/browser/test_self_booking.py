@@ -107,3 +107,22 @@ def test_the_person_books_from_the_texted_link_then_moves_it(
     page.goto(live_server.url + path)
     page.wait_for_url(re.compile(r".*/a/[^/]+/$"))
     assert later_time in page.locator(".appointment-when").inner_text()
+
+    # Cancel: asked once more; "No, keep it" changes nothing, "Yes" cancels.
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    page.get_by_role("heading", name="Cancel this consultation?").wait_for()
+    _fits(page)
+    assert serious_violations(page) == []
+    page.get_by_role("link", name="No, keep it").click()
+    page.get_by_role("button", name="Cancel", exact=True).wait_for()
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.BOOKED
+
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    page.get_by_text("It is cancelled.").wait_for()
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CANCELLED
+    assert AppointmentChange.objects.filter(appointment=appointment).latest("pk").kind == (
+        "cancelled"
+    )

@@ -292,7 +292,12 @@ def test_the_signed_link_cancels_and_a_tampered_one_does_nothing(client, clinici
     assert page.status_code == 200
     assert "9:00 AM" in page.content.decode()
 
-    client.post(path, {"action": "cancel"})
+    asked = client.post(path, {"action": "cancel"})  # asks once more; nothing changes yet
+    assert "Cancel this consultation?" in asked.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.BOOKED
+
+    client.post(path, {"action": "cancel_confirmed"})
 
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CANCELLED

@@ -494,7 +494,7 @@ def test_cancelling_from_the_page_is_recorded_as_the_person(client, route, clini
         lead_id=lead.pk, clinician_id=clinician.pk, starts_at=ny(30, 10), booked_by_id=None
     )
     path = links.appointment_manage_path(appointment_id=appointment.pk)
-    assert "It is cancelled." in client.post(path, {"action": "cancel"}).content.decode()
+    assert "It is cancelled." in client.post(path, {"action": "cancel_confirmed"}).content.decode()
     cancelled = appointment_history(lead_id=lead.pk)[0]
     assert (cancelled.kind, cancelled.actor) == ("cancelled", "person_link")
 
@@ -650,3 +650,29 @@ def test_a_person_in_crisis_who_books_from_their_link_is_still_called(
     assert Appointment.objects.filter(lead__in=[crisis, calm], status="booked").count() == 2
     assert callback_of(crisis).status == "open"
     assert callback_of(calm).status == "done"
+
+
+def test_cancelling_from_the_page_asks_once_more_and_a_stale_yes_does_nothing(
+    client, route, clinician
+):
+    lead = lead_reached(route)
+    appointment = services.appointment_book(
+        lead_id=lead.pk, clinician_id=clinician.pk, starts_at=ny(30, 10), booked_by_id=None
+    )
+    path = links.appointment_manage_path(appointment_id=appointment.pk)
+
+    asked = client.post(path, {"action": "cancel"}).content.decode()
+    assert "Cancel this consultation?" in asked and "Yes, cancel it" in asked
+    assert "Move to this time" not in asked  # one question at a time
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.BOOKED
+    assert appointment_history(lead_id=lead.pk)[0].kind == "booked"
+
+    client.post(path, {"action": "cancel_confirmed"})
+    again = client.post(path, {"action": "cancel_confirmed"}).content.decode()
+    assert "It is cancelled." not in again  # the second yes found nothing to cancel
+    assert (
+        "Cancel this consultation?" not in client.post(path, {"action": "cancel"}).content.decode()
+    )
+    kinds = [change.kind for change in appointment_history(lead_id=lead.pk)]
+    assert kinds.count("cancelled") == 1

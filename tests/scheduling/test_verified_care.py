@@ -293,6 +293,7 @@ def test_a_request_link_can_never_cancel_an_appointment(
     mail.outbox.clear()
 
     client.post(path, {"action": "cancel"})
+    client.post(path, {"action": "cancel_confirmed"})
 
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.BOOKED
