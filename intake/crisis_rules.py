@@ -89,7 +89,9 @@ RULES_EN: dict[str, tuple[str, ...]] = {
     "wanting to die or not to exist": (
         r"(?:want|wants|wanted|wanting|ready|going|deserve|deserves|need|needs|plan|"
         r"planning|planned|plans|trying|tried|try|about|like|longing|long|wish|wishing|hope|"
-        r"hoping|pray|praying|meant|chose|choose|decided|rather|prefer) "
+        r"hoping|pray|praying|meant|chose|choose|decided|rather|prefer|"
+        + _typos("want", "wanted", "wanting", "planning", "ready", "going", "trying")
+        + r") "
         + _GAP1
         + r"(?:to|2) (?:just )?(?:die|be dead)"
         r"(?! (?:for|of|laughing|from|on|at|to|with embarrassment|a little)\b)",
@@ -253,6 +255,11 @@ RULES_EN: dict[str, tuple[str, ...]] = {
         r"(?:lethal|fatal|deadly) (?:dose|amount|overdose|quantity)",
         r"how many " + _GAP2 + r"(?:would it take|does it take|will it take|would kill|"
         r"will kill|to (?:die|kill|overdose|od|end it))",
+        r"how (?:many|much) "
+        + _GAP1
+        + _PILLS
+        + r" (?:it )?(?:takes|would take|will take)(?! (?:to (?:work|kick in|help|start)|for "
+        r"(?:it|them|the|a|an)|a day|per day|daily|each day|at once for)\b)",
         r"(?:painless|easiest|quickest|fastest|best|quietest|surest|peaceful|easy|quick|"
         r"simplest) (?:way|ways|method|methods|death) (?:to (?:die|kill|end|go)|of (?:dying|"
         r"suicide|killing)|out)",
@@ -263,9 +270,22 @@ RULES_EN: dict[str, tuple[str, ...]] = {
         r"(?:bought|buy|buying|got|get|have|tied|tie|tying|made|found|hung|hang\w*) (?:a |the "
         r"|some )?rope(?! (?:for (?:camping|climbing|the boat|my boat|the garden|the dog)|"
         r"swing|course|ladder|bridge)\b)",
-        r"(?:gun|pistol|revolver|rifle|firearm|shotgun) "
+        r"(?:gun|pistol|revolver|rifle|firearm|shotgun|bullets?) "
         + _GAP2
-        + r"(?:to|against|in) (?:my|his|her) (?:head|mouth|temple|chest)",
+        + r"(?:to|against|in|into|through) (?:my|his|her|their) (?:head|mouth|temple|chest|"
+        r"brain|skull|heart)",
+        r"(?:almost|nearly|came close to|close to) (?:jump\w*(?! (?:out|up|at|for|in|into|on|"
+        r"when|with|back|over|ahead|the gun|to conclusions)\b)|(?:did|done) it"
+        + _END
+        + r"|(?:did|done) it (?:last night|yesterday|today|tonight|again|this (?:time|week|"
+        r"morning|weekend))\b|ended it|"
+        r"end\w* (?:it|it all|my life)|kill\w* "
+        + _SELF
+        + r"|overdos\w*|hung "
+        + _SELF
+        + r"|hanged "
+        + _SELF
+        + r")",
         r"(?:use|using|used|turn|turning|turned) (?:it|them|the gun|a gun|this|that) on " + _SELF,
         r"(?:bought|buy|buying|got|get|getting) (?:a|myself a) (?:gun|pistol|revolver|"
         r"firearm|shotgun)",
@@ -292,6 +312,8 @@ RULES_EN: dict[str, tuple[str, ...]] = {
         r"posts?|emails?)",
         r"(?:saying|say|said|sayin) (?:my )?(?:last |final )?goodbyes",
         r"this is (?:my )?(?:final |last )?goodbye",
+        r"this (?:is|will be) (?:my )?(?:final|last) (?:message|text|post|email|note|words?)"
+        + _END,
         r"(?:saying|said|say) goodbye" + _END,
         r"last (?:time|message|text|words?|email) " + _GAP2 + r"(?:hear|see|talk to|speak to|"
         r"hear from) (?:from )?me",
