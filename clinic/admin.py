@@ -1,5 +1,6 @@
 """The ground app in the admin: clinic time (opening hours and closures, edits take
-effect at once), and the base of every admin whose change page shows personal data."""
+effect at once), the base of every admin whose change page shows personal data, and
+the base of the records that are only ever read there."""
 
 from __future__ import annotations
 
@@ -10,6 +11,20 @@ from django.http import HttpRequest
 
 from clinic import business_time
 from clinic.models import ClinicClosure, OpeningHours
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by the application (ledgers, logs, counts): the admin shows
+    them and never adds, edits or deletes one. Put it first among the bases."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ReadAuditedAdmin(admin.ModelAdmin):

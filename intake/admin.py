@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from clinic import roles
-from clinic.admin import ReadAuditedAdmin
+from clinic.admin import ReadAuditedAdmin, ReadOnlyAdmin
 from clinic.crypto import email_hash, phone_hash
 from intake.models import (
     Article,
@@ -223,20 +223,11 @@ class SubmissionAdmin(LeadReadAuditedAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(LeadReadAuditedAdmin):
+class ConsentAdmin(ReadOnlyAdmin, LeadReadAuditedAdmin):
     """The consent ledger is append-only: readable, never edited."""
 
     list_display = ["submission", "scope", "granted", "text_version", "created_at"]
     list_filter = ["scope", "granted", "text_version"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ArticleDailyCount)
@@ -255,7 +246,7 @@ class ArticleDailyCountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Screening)
-class ScreeningAdmin(ReadAuditedAdmin):
+class ScreeningAdmin(ReadOnlyAdmin, ReadAuditedAdmin):
     """Screenings, read only: they are recorded during the call (where a PHQ-9
     self-harm answer opens the crisis protocol), never typed in here. The list shows
     no clinical value; opening one (answers, score, band) is a screening read on the
@@ -268,15 +259,6 @@ class ScreeningAdmin(ReadAuditedAdmin):
 
     def read_record(self, obj, *, what: str) -> None:
         screenings_access_record(screenings=[obj], what=what)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class InsuranceVerificationInline(admin.TabularInline):
@@ -293,7 +275,7 @@ class InsuranceVerificationInline(admin.TabularInline):
 
 
 @admin.register(InsuranceRecord)
-class InsuranceRecordAdmin(ReadAuditedAdmin):
+class InsuranceRecordAdmin(ReadOnlyAdmin, ReadAuditedAdmin):
     """Insurance records, read only: coordinators record them on the callback page or
     the API, where the verification status moves through one service. The list shows
     no payer or identifier; opening one (member ID, group number) is an insurance read
@@ -314,18 +296,9 @@ class InsuranceRecordAdmin(ReadAuditedAdmin):
     def read_record(self, obj, *, what: str) -> None:
         insurance_access_record(records=[obj], what=what)
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """The delivery log of outbound webhooks, read only (the admin role's, like the whole
     admin): ids, stages and how each try went; no personal data is stored in it. A
     failed delivery may be sent again, with the same event id."""
@@ -348,15 +321,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
     actions = ["send_again"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Send the failed deliveries again (same event id)")
     def send_again(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Max
 
-from clinic.admin import ReadAuditedAdmin
+from clinic.admin import ReadAuditedAdmin, ReadOnlyAdmin
 from clinic.crypto import email_hash, phone_hash
 from notifications.models import InboundMessage, Message, MessageTemplate, OptOut, Refusal
 from notifications.services import message_access_record, opt_out_record
@@ -111,7 +111,7 @@ class OptOutAdmin(admin.ModelAdmin):
 
 
 @admin.register(Refusal)
-class RefusalAdmin(admin.ModelAdmin):
+class RefusalAdmin(ReadOnlyAdmin):
     """Refusals are recorded and lifted on the console (who, when, why); here an admin
     only looks one up, by the phone or email typed in (hashed as the refusal is)."""
 
@@ -135,12 +135,3 @@ class RefusalAdmin(admin.ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(value_hash__in=[phone_hash(term), email_hash(term)]), False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
