@@ -13,8 +13,7 @@ import contextlib
 import logging
 import smtplib
 import threading
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +38,7 @@ from notifications.services.delivery import (
     refused_error,
 )
 from notifications.services.messages import UNSENT
-from notifications.services.recipient_locks import recipients_hold, recipients_release
+from notifications.services.recipient_locks import recipients_hold
 from notifications.services.retries import TransientDeliveryError
 from notifications.signals import message_sent
 
@@ -284,60 +283,55 @@ def _hashes(messages: list[Message]) -> list[str]:
 def _checked_now(
     messages: list[Message], attempts: dict[int, Attempt]
 ) -> tuple[list[Message], dict[int, TransportError | None]]:
-    """Take the send locks of ``messages`` (``recipient_locks``) and, under them, read
-    which are refused or opted out: the messages held, each with its block. One whose
-    recipient's stop is being recorded right now is put back for a moment instead
-    (``attempts``); the next try sees the stop."""
+    """In the caller's transaction, take the send locks of ``messages``
+    (``recipient_locks``) and, under them, read which are refused or opted out: the
+    messages held, each with its block. One whose recipient's stop is being recorded
+    right now is put back for a moment instead (``attempts``); its next try sees it."""
     taken = recipients_hold(_hashes(messages))
     held = [message for message, ok in zip(messages, taken, strict=True) if ok]
     for message, ok in zip(messages, taken, strict=True):
         if not ok:
             attempts[message.pk] = Attempt(deferred=STOP_PENDING_WAIT_SECONDS)
-    try:
-        return held, _blocked_all(held) if held else {}
-    except BaseException:
-        recipients_release(_hashes(held))
-        raise
+    return held, _blocked_all(held) if held else {}
+
+
+def _send_wave(
+    messages: list[Message], now: datetime, attempts: dict[int, Attempt], *, emails: bool
+) -> None:
+    """Check and send ``messages`` in one transaction that holds their recipients'
+    send locks until every one of them has answered: the texts at once, a thread each,
+    or the emails one after another over one mail server connection."""
+    pool = delivery_pool()
+    with transaction.atomic():
+        held, blocked = _checked_now(messages, attempts)
+        if emails:
+            jobs = {pool.submit(_in_thread, _send_emails, held, blocked, now): held} if held else {}
+        else:
+            jobs = {
+                pool.submit(_in_thread, _send_text, text, blocked[text.pk], now): [text]
+                for text in held
+            }
+        # Every send answers before the locks go, even if one of them failed.
+        wait(list(jobs))
+        for job, sent in jobs.items():
+            answers = job.result() if emails else [job.result()]
+            for message, attempt in zip(sent, answers, strict=True):
+                attempts[message.pk] = attempt
 
 
 def _send_all(texts: list[Message], emails: list[Message], now: datetime) -> dict[int, Attempt]:
     """Send the claimed ``texts`` and ``emails``, each checked for a refusal or an
     opt-out just before it goes and sent under its recipient's lock, so that a stop
-    acknowledged while the batch runs stops whatever had not gone yet. The emails go
-    over one connection, checked together first; the texts from the pool, a free
-    thread's worth at a time, so that no text's check gets old while it waits for a
-    thread. Each lock is given back when its send has answered, before anything is
-    recorded (recording an opt-out takes locks of its own)."""
+    acknowledged while the batch runs stops whatever had not gone yet, and waits at
+    most for one wave: the texts a thread's worth at a time (``MESSAGE_DELIVERY_THREADS``),
+    then the emails. Nothing is recorded until the locks are given back (recording an
+    opt-out takes locks of its own)."""
     attempts: dict[int, Attempt] = {}
-    pool = delivery_pool()
-    running: dict[Future[Any], list[Message]] = {}
-    mail: Future[Any] | None = None
-    try:
-        held, blocked = _checked_now(emails, attempts) if emails else ([], {})
-        if held:
-            mail = pool.submit(_in_thread, _send_emails, held, blocked, now)
-            running[mail] = held
-        threads = max(1, settings.MESSAGE_DELIVERY_THREADS - len(running))
-        waiting = deque(texts)
-        while waiting or running:
-            free = threads - (len(running) - (mail in running))
-            wave = [waiting.popleft() for _ in range(min(free, len(waiting)))]
-            held, blocked = _checked_now(wave, attempts) if wave else ([], {})
-            for text in held:
-                running[pool.submit(_in_thread, _send_text, text, blocked[text.pk], now)] = [text]
-            if not running:
-                continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in done:
-                sent = running.pop(future)
-                recipients_release(_hashes(sent))
-                answers = future.result() if future is mail else [future.result()]
-                for message, attempt in zip(sent, answers, strict=True):
-                    attempts[message.pk] = attempt
-    finally:
-        if running:  # only after an error: let what is in flight answer, then unlock
-            wait(list(running))
-            recipients_release(_hashes([m for sent in running.values() for m in sent]))
+    wave = max(1, settings.MESSAGE_DELIVERY_THREADS)
+    for start in range(0, len(texts), wave):
+        _send_wave(texts[start : start + wave], now, attempts, emails=False)
+    if emails:
+        _send_wave(emails, now, attempts, emails=True)
     return attempts
 
 

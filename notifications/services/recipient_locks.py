@@ -9,10 +9,13 @@ takes the same lock exclusively, until its transaction commits. A stop therefore
 waits for the sends already under way to that number (they were checked before it),
 and every send after it sees it: once a STOP is acknowledged, nothing more is sent.
 
-The key is the recipient's keyed hash, cut to 32 bits; a collision only makes a stop
-wait for another number's send. Sends never wait while holding other locks (a batch
-tries, and puts back what it cannot take), so a refusal of a phone and an email
-cannot deadlock with them. SQLite needs none of this: it runs one writer at a time.
+Every lock here lasts until its transaction ends (``pg_advisory_xact_lock*``): none
+outlives an error, and none depends on the session, so pgbouncer in transaction mode
+keeps working. The key is the recipient's keyed hash, cut to 32 bits; a collision
+only makes a stop wait for another number's send. A send never waits for a lock
+while it holds another (a batch tries, and puts back what it cannot take), so a
+refusal of a phone and an email cannot deadlock with sends. SQLite needs none of
+this: it runs one writer at a time.
 """
 
 from __future__ import annotations
@@ -20,17 +23,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import DatabaseError, connection
+from django.db import connection, transaction
 
 # pg_advisory_*(RECIPIENT_LOCK, key of the recipient's hash).
 RECIPIENT_LOCK = 0x534E4431  # "SND1"
 
-_HOLD_SQL = (
-    "SELECT pg_try_advisory_lock_shared(%s, key) FROM unnest(%s::integer[])"
+_TRY_SEND_SQL = (
+    "SELECT pg_try_advisory_xact_lock_shared(%s, key) FROM unnest(%s::integer[])"
     " WITH ORDINALITY AS keys(key, position) ORDER BY position"
 )
-_RELEASE_SQL = "SELECT pg_advisory_unlock_shared(%s, key) FROM unnest(%s::integer[]) AS keys(key)"
-_WAIT_SQL = "SELECT pg_advisory_lock_shared(%s, %s)"
+_SEND_SQL = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
 _STOP_SQL = "SELECT pg_advisory_xact_lock(%s, %s)"
 
 
@@ -43,58 +45,45 @@ def _locking() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _in_transaction() -> None:
+    assert connection.in_atomic_block, "a recipient lock lasts until its transaction ends"
+
+
 def recipients_stop(*, hashes: list[str]) -> None:
     """Before a stop or a refusal of these recipients is written: wait for the sends
     under way to them, and hold off new ones until the transaction commits. Taken in
-    one order, so two stops cannot deadlock. Must run inside ``transaction.atomic``."""
+    one order, so two stops cannot deadlock."""
     if not _locking():
         return
-    assert connection.in_atomic_block, "a stop's lock lasts until its transaction ends"
+    _in_transaction()
     with connection.cursor() as cursor:
         for key in sorted({_key(hashed) for hashed in hashes if hashed}):
             cursor.execute(_STOP_SQL, [RECIPIENT_LOCK, key])
 
 
 def recipients_hold(hashes: list[str]) -> list[bool]:
-    """Take a send's lock on each recipient, without waiting: for each, whether it was
-    taken (False only while a stop of it is being recorded). An empty hash needs none.
-    Each one taken is given back by :func:`recipients_release`."""
+    """Take a send's lock on each recipient until the transaction ends, without
+    waiting: for each, whether it was taken (False only while a stop of it is being
+    recorded). An empty hash needs none. Check and send only after this."""
     if not _locking():
         return [True] * len(hashes)
+    _in_transaction()
     keyed = [_key(hashed) for hashed in hashes if hashed]
     if not keyed:
         return [True] * len(hashes)
     with connection.cursor() as cursor:
-        cursor.execute(_HOLD_SQL, [RECIPIENT_LOCK, keyed])
+        cursor.execute(_TRY_SEND_SQL, [RECIPIENT_LOCK, keyed])
         taken = iter([row[0] for row in cursor.fetchall()])
     return [next(taken) if hashed else True for hashed in hashes]
 
 
-def recipients_release(hashes: list[str]) -> None:
-    """Give back the send locks :func:`recipients_hold` took on these recipients."""
-    keyed = [_key(hashed) for hashed in hashes if hashed]
-    if not keyed or not _locking():
-        return
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(_RELEASE_SQL, [RECIPIENT_LOCK, keyed])
-    except DatabaseError:
-        # A lock never given back would hold every stop of these recipients for as
-        # long as the worker keeps its connection: end the session, which ends them.
-        connection.close()
-        raise
-
-
 @contextmanager
 def recipient_sending(hashed: str) -> Iterator[None]:
-    """Hold a send's lock on one recipient for the block, waiting for a stop of it
-    being recorded to commit first (one send holds no other lock while it waits)."""
-    if not hashed or not _locking():
+    """A transaction for the block holding a send's lock on one recipient, taken after
+    a stop of it being recorded commits (one send holds no other lock while it waits).
+    Check and send inside it; record the result after it."""
+    with transaction.atomic():
+        if hashed and _locking():
+            with connection.cursor() as cursor:
+                cursor.execute(_SEND_SQL, [RECIPIENT_LOCK, _key(hashed)])
         yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(_WAIT_SQL, [RECIPIENT_LOCK, _key(hashed)])
-    try:
-        yield
-    finally:
-        recipients_release([hashed])

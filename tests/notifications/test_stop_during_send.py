@@ -231,3 +231,23 @@ def test_a_batch_that_fails_midway_leaves_no_send_lock_behind(settings, sms_outb
     stopper, stopped = in_thread(stop(B))
     stopper.join(5)
     assert stopped == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_does_not_wait_for_a_send_to_another_number(settings, held_sends, sms_outbox):
+    """B's STOP lands while A's text hangs at Twilio in the wave before B's: it is
+    acknowledged at once, and B's text, checked after it, never goes."""
+    settings.MESSAGE_DELIVERY_THREADS = 1
+    due_text(A), due_text(B)
+    held_sends.hold = {A}
+    sending, _ = in_thread(lambda: later(lambda: services.messages_deliver_due(limit=5)))
+    assert held_sends.sending.wait(10)
+
+    stopper, stopped = in_thread(stop(B))
+    stopper.join(5)
+    assert stopped == [True], "B's STOP waited for a text to A"
+
+    held_sends.release.set()
+    sending.join(10)
+    assert [sent.to for sent in sms_outbox] == [A]
+    assert Message.objects.get(recipient=B).error_code == "opted_out"
