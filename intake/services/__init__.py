@@ -82,11 +82,8 @@ from intake.services.requests import (
     submission_links_revoke,
     submission_lock,
 )
-from intake.services.rollups import (
-    funnel_event_counts_sync,
-    funnel_rollups_rebuild,
-    lead_funnel_contributions,
-)
+from intake.services.rollup_rebuild import funnel_rollups_rebuild
+from intake.services.rollups import funnel_event_counts_sync, lead_funnel_contributions
 from intake.services.screenings import (
     ScreeningRequest,
     screening_check,

@@ -1,6 +1,7 @@
-"""The nightly reconciliation on PostgreSQL: every rollup row recomputed from the raw
-rows by set-based SQL (window functions and GROUP BY), the same rules as
-``intake.services.rollups.lead_funnel_contributions`` applies lead by lead.
+"""The nightly reconciliation (``funnel_rollups_rebuild``): every rollup row recomputed
+from the raw rows. On PostgreSQL by set-based SQL (window functions and GROUP BY), the
+same rules as ``intake.services.rollups.lead_funnel_contributions`` applies lead by
+lead; elsewhere by that function itself, lead by lead (at the end of this module).
 
 Why SQL: the lead-by-lead rebuild reads every lead and submission into Python and
 took 176 s at 100 k leads; the statements here let PostgreSQL sort and aggregate in one
@@ -21,8 +22,12 @@ nothing to the rollups. Readers see the old rows or the new ones.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from intake.models import (
     CONTACT_TIME_EDGES,
@@ -31,12 +36,28 @@ from intake.models import (
     FUNNEL_EVENT_FIELDS,
     ROLLUP_COUNTERS,
     ROLLUP_IDENTITY,
+    ArticleDailyCount,
     CtaEventType,
     FunnelRollup,
+    Lead,
+    Submission,
     cell_key_field,
     contact_time_field,
 )
 from intake.record_keys import RECORD_KEY_BITS, record_key_salt
+from intake.services.rollups import (
+    _EVENT_FIELD,
+    _LEAD_FIELDS,
+    _SUBMISSION_FIELDS,
+    Attribution,
+    Contributions,
+    Grain,
+    _rollup_lookups,
+    lead_funnel_contributions,
+    period_start,
+)
+
+logger = logging.getLogger(__name__)
 
 FRESH = "funnel_rollup_fresh"
 CHANGED = "funnel_rollup_changed"
@@ -327,3 +348,114 @@ def _same_identity_sql(kept: str, fresh: str) -> str:
 def _same_row_sql(kept: str, fresh: str) -> str:
     counters = " AND ".join(f"{kept}.{c} = {fresh}.{c}" for c in ROLLUP_COUNTERS)
     return f"{_same_identity_sql(kept, fresh)} AND {counters}"
+
+
+# --- The same lead by lead, in Python (SQLite, and the property test's reference) ---------
+
+
+def _leads_with_submissions(*, chunk: int = 2000) -> Iterator[tuple[Lead, list[Submission]]]:
+    """Every lead that has a non-spam submission, with all its submissions."""
+    lead_ids = (
+        Submission.objects.filter(is_spam=False)
+        .order_by("lead_id")
+        .values_list("lead_id", flat=True)
+        .distinct()
+    )
+    ids = list(lead_ids)
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in=part).only(*_LEAD_FIELDS)}
+        grouped: dict[int, list[Submission]] = defaultdict(list)
+        for submission in Submission.objects.filter(lead_id__in=part).only(*_SUBMISSION_FIELDS):
+            grouped[submission.lead_id].append(submission)
+        for lead_id in part:
+            if lead_id in leads:
+                yield leads[lead_id], grouped[lead_id]
+
+
+def funnel_contributions_recompute() -> Contributions:
+    """All lead contributions, from the raw rows."""
+    total: Contributions = Counter()
+    for lead, submissions in _leads_with_submissions():
+        total.update(lead_funnel_contributions(lead, submissions))
+    return total
+
+
+def _rows_from(contributions: Contributions) -> list[FunnelRollup]:
+    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (key, field), count in contributions.items():
+        if not count:
+            continue
+        for lookup in _rollup_lookups(key):
+            rows[tuple(lookup.items())][field] += count
+    return [FunnelRollup(**dict(lookup), **counts) for lookup, counts in rows.items()]
+
+
+def _event_rows() -> list[FunnelRollup]:
+    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    counts = ArticleDailyCount.objects.values_list("article_id", "day", "type", "count")
+    for article_id, day, event_type, count in counts.iterator():
+        if not count or event_type not in _EVENT_FIELD:
+            continue
+        for grain in Grain.values:
+            rows[(grain, period_start(day, grain), article_id)][_EVENT_FIELD[event_type]] += count
+    return [
+        FunnelRollup(
+            grain=grain,
+            period_start=start,
+            attribution=Attribution.EVENTS,
+            article_id=article_id,
+            **fields,
+        )
+        for (grain, start, article_id), fields in rows.items()
+    ]
+
+
+def funnel_rollups_rebuild() -> int:
+    """Replace every rollup row with a recomputation from the raw rows (the nightly
+    reconciliation). One transaction: readers see the old rows or the new ones. Returns
+    how many rows differed from what the write paths had kept (0 when all is well).
+    Set-based SQL on PostgreSQL (:func:`funnel_rollups_rebuild_sql`), lead by lead in
+    Python elsewhere; both apply the rules of ``lead_funnel_contributions``."""
+    with transaction.atomic():
+        # The write paths lock only their lead's row, so a change committed while this
+        # runs may be missed until the next rebuild: it runs at night, when few come.
+        if connection.vendor == "postgresql":
+            drift = funnel_rollups_rebuild_sql()
+        else:
+            drift = _rollups_rebuild_python()
+    if drift:
+        logger.warning("Funnel rollups rebuilt: %s rows had drifted", drift)
+    return drift
+
+
+def _rollups_rebuild_python() -> int:
+    """The rebuild lead by lead, for SQLite (see the module's docstring)."""
+    fresh = _rows_from(funnel_contributions_recompute()) + _event_rows()
+    kept = _rollup_table()
+    fresh_table = {_identity(row): _counts(row) for row in fresh}
+    drift = sum(
+        1
+        for identity in kept.keys() | fresh_table.keys()
+        if kept.get(identity) != fresh_table.get(identity)
+    )
+    FunnelRollup.objects.all().delete()
+    FunnelRollup.objects.bulk_create(fresh, batch_size=2000)
+    return drift
+
+
+def _identity(row: FunnelRollup) -> tuple:
+    return tuple(getattr(row, column) for column in ROLLUP_IDENTITY)
+
+
+def _counts(row: FunnelRollup) -> dict[str, int]:
+    return {field: getattr(row, field) for field in ROLLUP_COUNTERS if getattr(row, field)}
+
+
+def _rollup_table() -> dict[tuple, dict[str, int]]:
+    table = {}
+    for row in FunnelRollup.objects.all().iterator(chunk_size=2000):
+        counts = _counts(row)
+        if counts:
+            table[_identity(row)] = counts
+    return table

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -63,7 +63,6 @@ from intake.models import (
     contact_time_field,
 )
 from intake.record_keys import record_key
-from intake.services.rollup_rebuild import funnel_rollups_rebuild_sql
 
 logger = logging.getLogger(__name__)
 
@@ -376,117 +375,6 @@ def _rollups_upsert(ordered: list[tuple[dict, dict[str, int]]]) -> None:
             )
 
 
-# --- Rebuilding from the raw rows -------------------------------------------------------
-
-
-def _leads_with_submissions(*, chunk: int = 2000) -> Iterator[tuple[Lead, list[Submission]]]:
-    """Every lead that has a non-spam submission, with all its submissions."""
-    lead_ids = (
-        Submission.objects.filter(is_spam=False)
-        .order_by("lead_id")
-        .values_list("lead_id", flat=True)
-        .distinct()
-    )
-    ids = list(lead_ids)
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in=part).only(*_LEAD_FIELDS)}
-        grouped: dict[int, list[Submission]] = defaultdict(list)
-        for submission in Submission.objects.filter(lead_id__in=part).only(*_SUBMISSION_FIELDS):
-            grouped[submission.lead_id].append(submission)
-        for lead_id in part:
-            if lead_id in leads:
-                yield leads[lead_id], grouped[lead_id]
-
-
-def funnel_contributions_recompute() -> Contributions:
-    """All lead contributions, from the raw rows."""
-    total: Contributions = Counter()
-    for lead, submissions in _leads_with_submissions():
-        total.update(lead_funnel_contributions(lead, submissions))
-    return total
-
-
-def _rows_from(contributions: Contributions) -> list[FunnelRollup]:
-    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (key, field), count in contributions.items():
-        if not count:
-            continue
-        for lookup in _rollup_lookups(key):
-            rows[tuple(lookup.items())][field] += count
-    return [FunnelRollup(**dict(lookup), **counts) for lookup, counts in rows.items()]
-
-
-def _event_rows() -> list[FunnelRollup]:
-    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    counts = ArticleDailyCount.objects.values_list("article_id", "day", "type", "count")
-    for article_id, day, event_type, count in counts.iterator():
-        if not count or event_type not in _EVENT_FIELD:
-            continue
-        for grain in Grain.values:
-            rows[(grain, period_start(day, grain), article_id)][_EVENT_FIELD[event_type]] += count
-    return [
-        FunnelRollup(
-            grain=grain,
-            period_start=start,
-            attribution=Attribution.EVENTS,
-            article_id=article_id,
-            **fields,
-        )
-        for (grain, start, article_id), fields in rows.items()
-    ]
-
-
-def funnel_rollups_rebuild() -> int:
-    """Replace every rollup row with a recomputation from the raw rows (the nightly
-    reconciliation). One transaction: readers see the old rows or the new ones. Returns
-    how many rows differed from what the write paths had kept (0 when all is well).
-    Set-based SQL on PostgreSQL (``intake.services.rollup_rebuild``), lead by lead in
-    Python elsewhere; both apply the rules of ``lead_funnel_contributions``."""
-    with transaction.atomic():
-        # The write paths lock only their lead's row, so a change committed while this
-        # runs may be missed until the next rebuild: it runs at night, when few come.
-        if connection.vendor == "postgresql":
-            drift = funnel_rollups_rebuild_sql()
-        else:
-            drift = _rollups_rebuild_python()
-    if drift:
-        logger.warning("Funnel rollups rebuilt: %s rows had drifted", drift)
-    return drift
-
-
-def _rollups_rebuild_python() -> int:
-    """The rebuild lead by lead, for SQLite (see ``intake.services.rollup_rebuild``)."""
-    fresh = _rows_from(funnel_contributions_recompute()) + _event_rows()
-    kept = _rollup_table()
-    fresh_table = {_identity(row): _counts(row) for row in fresh}
-    drift = sum(
-        1
-        for identity in kept.keys() | fresh_table.keys()
-        if kept.get(identity) != fresh_table.get(identity)
-    )
-    FunnelRollup.objects.all().delete()
-    FunnelRollup.objects.bulk_create(fresh, batch_size=2000)
-    return drift
-
-
-def _identity(row: FunnelRollup) -> tuple:
-    return tuple(getattr(row, column) for column in ROLLUP_IDENTITY)
-
-
-def _counts(row: FunnelRollup) -> dict[str, int]:
-    return {field: getattr(row, field) for field in ROLLUP_COUNTERS if getattr(row, field)}
-
-
-def _rollup_table() -> dict[tuple, dict[str, int]]:
-    table = {}
-    for row in FunnelRollup.objects.all().iterator(chunk_size=2000):
-        counts = _counts(row)
-        if counts:
-            table[_identity(row)] = counts
-    return table
-
-
 def funnel_event_counts_sync(*, days: Iterable[date]) -> int:
     """Copy the CTA event counts of ``days`` from ``ArticleDailyCount`` into the rollups
     (day rows set, week and month rows moved by the difference). Idempotent. Returns
@@ -537,9 +425,7 @@ __all__ = [
     "FUNNEL_LEAD_FIELDS",
     "FUNNEL_STAGES",
     "RollupKey",
-    "funnel_contributions_recompute",
     "funnel_event_counts_sync",
-    "funnel_rollups_rebuild",
     "funnel_rollups_update",
     "lead_funnel_contributions",
     "lead_funnel_snapshot",

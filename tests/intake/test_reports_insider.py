@@ -18,7 +18,7 @@ import pytest
 from intake.models import Article, Submission
 from intake.record_keys import record_key
 from intake.report_disclosure import perturbation
-from intake.services.rollups import funnel_rollups_rebuild
+from intake.services.rollup_rebuild import funnel_rollups_rebuild
 from tests.factories import ArticleFactory, submit_lead
 
 pytestmark = pytest.mark.django_db

@@ -32,7 +32,7 @@ from intake.services import (
     lead_stage_reach,
     submission_mark_processed,
 )
-from intake.services.rollups import _rollups_rebuild_python
+from intake.services.rollup_rebuild import _rollups_rebuild_python
 from tests.factories import ArticleFactory, submit_lead
 
 pytestmark = pytest.mark.django_db

@@ -26,7 +26,8 @@ from intake.services import (
     screening_check,
 )
 from intake.services.events import clinic_day
-from intake.services.rollups import funnel_contributions_recompute, funnel_rollup_totals
+from intake.services.rollup_rebuild import funnel_contributions_recompute
+from intake.services.rollups import funnel_rollup_totals
 from scheduling.services import lead_screening_record
 from tests.factories import submit_lead
 from tests.signin import verified_login
