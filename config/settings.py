@@ -566,6 +566,9 @@ SMS_PACER_RESERVE_SECONDS = env.float("SMS_PACER_RESERVE_SECONDS", default=0.25)
 # mail server connection.
 MESSAGE_DELIVERY_BATCH_SIZE = env.int("MESSAGE_DELIVERY_BATCH_SIZE", default=100)
 MESSAGE_DELIVERY_THREADS = env.int("MESSAGE_DELIVERY_THREADS", default=8)
+# How long a process keeps the edited message templates it read (admin edits reach every
+# worker within this; the process that saves one at once).
+MESSAGE_TEMPLATE_CACHE_SECONDS = env.float("MESSAGE_TEMPLATE_CACHE_SECONDS", default=30.0)
 # A message left in pending or sending longer than this is dispatched again by the sweep.
 MESSAGE_STUCK_AFTER = timedelta(seconds=env.int("MESSAGE_STUCK_AFTER_SECONDS", default=120))
 # Transient SMS and email failures (Twilio 429/5xx, network, SMTP) are retried with

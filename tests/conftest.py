@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from clinic import business_time
 from intake.services import article_slug_cache_clear
 from notifications.backends import LocmemSmsBackend
+from notifications.services import message_templates_forget
 from notifications.voice import LocmemVoiceBackend
 from tests import fast_flush
 from tests.factories import UserFactory
@@ -31,6 +32,7 @@ def _isolated_state() -> Iterator[None]:
     cache.clear()
     business_time.forget()
     article_slug_cache_clear()  # a rolled-back test's articles must not be remembered
+    message_templates_forget()  # nor its edited message templates
     yield
     business_time.forget()
     LocmemSmsBackend.outbox.clear()

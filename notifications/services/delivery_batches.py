@@ -296,26 +296,29 @@ def _checked_now(
 
 
 def _send_wave(
-    messages: list[Message], now: datetime, attempts: dict[int, Attempt], *, emails: bool
+    texts: list[Message], emails: list[Message], now: datetime, attempts: dict[int, Attempt]
 ) -> None:
-    """Check and send ``messages`` in one transaction that holds their recipients'
-    send locks until every one of them has answered: the texts at once, a thread each,
-    or the emails one after another over one mail server connection."""
+    """Check and send ``texts`` (a thread each) and ``emails`` (one after another over
+    one mail server connection, on a thread of their own) in one transaction that
+    holds their recipients' send locks until every one of them has answered."""
     pool = delivery_pool()
     with transaction.atomic():
-        held, blocked = _checked_now(messages, attempts)
-        if emails:
-            jobs = {pool.submit(_in_thread, _send_emails, held, blocked, now): held} if held else {}
-        else:
-            jobs = {
-                pool.submit(_in_thread, _send_text, text, blocked[text.pk], now): [text]
-                for text in held
-            }
+        held, blocked = _checked_now(texts + emails, attempts)
+        held_emails = [message for message in held if message.channel != Message.Channel.SMS]
+        jobs = {
+            pool.submit(_in_thread, _send_text, text, blocked[text.pk], now): [text]
+            for text in held
+            if text.channel == Message.Channel.SMS
+        }
+        if held_emails:
+            jobs[pool.submit(_in_thread, _send_emails, held_emails, blocked, now)] = held_emails
         # Every send answers before the locks go, even if one of them failed.
         wait(list(jobs))
         for job, sent in jobs.items():
-            answers = job.result() if emails else [job.result()]
-            for message, attempt in zip(sent, answers, strict=True):
+            answers = job.result()
+            for message, attempt in zip(
+                sent, answers if isinstance(answers, list) else [answers], strict=True
+            ):
                 attempts[message.pk] = attempt
 
 
@@ -324,14 +327,13 @@ def _send_all(texts: list[Message], emails: list[Message], now: datetime) -> dic
     opt-out just before it goes and sent under its recipient's lock, so that a stop
     acknowledged while the batch runs stops whatever had not gone yet, and waits at
     most for one wave: the texts a thread's worth at a time (``MESSAGE_DELIVERY_THREADS``),
-    then the emails. Nothing is recorded until the locks are given back (recording an
-    opt-out takes locks of its own)."""
+    the emails beside the first. Nothing is recorded until the locks are given back
+    (recording an opt-out takes locks of its own)."""
     attempts: dict[int, Attempt] = {}
     wave = max(1, settings.MESSAGE_DELIVERY_THREADS)
-    for start in range(0, len(texts), wave):
-        _send_wave(texts[start : start + wave], now, attempts, emails=False)
-    if emails:
-        _send_wave(emails, now, attempts, emails=True)
+    _send_wave(texts[:wave], emails, now, attempts)
+    for start in range(wave, len(texts), wave):
+        _send_wave(texts[start : start + wave], [], now, attempts)
     return attempts
 
 

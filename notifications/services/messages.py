@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,12 +70,33 @@ class Rendered:
     version: int | None
 
 
+# The newest active version of each edited template, read once for every message this
+# process renders in the next MESSAGE_TEMPLATE_CACHE_SECONDS (an edit in admin reaches
+# every worker within that; the process that saves it at once, message_templates_forget).
+_edited: dict[tuple[str, str], MessageTemplate] | None = None
+_edited_until = 0.0
+_edited_lock = threading.Lock()
+
+
 def _active_template(name: str, channel: str) -> MessageTemplate | None:
-    return (
-        MessageTemplate.objects.filter(name=name, channel=channel, is_active=True)
-        .order_by("-version")
-        .first()
-    )
+    global _edited, _edited_until
+    with _edited_lock:
+        if _edited is None or time.monotonic() >= _edited_until:
+            newest: dict[tuple[str, str], MessageTemplate] = {}
+            for edited in MessageTemplate.objects.filter(is_active=True).order_by(
+                "name", "channel", "-version"
+            ):
+                newest.setdefault((edited.name, edited.channel), edited)
+            _edited = newest
+            _edited_until = time.monotonic() + settings.MESSAGE_TEMPLATE_CACHE_SECONDS
+        return _edited.get((name, channel))
+
+
+def message_templates_forget(**_signal: object) -> None:
+    """Read the edited templates again before the next message (a version was saved)."""
+    global _edited
+    with _edited_lock:
+        _edited = None
 
 
 _URL = re.compile(r"https?://\S+")

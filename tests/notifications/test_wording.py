@@ -8,6 +8,7 @@ from django.conf import settings
 from notifications import services
 from notifications.admin import MessageTemplateForm
 from notifications.models import MessageTemplate
+from notifications.services import messages
 from notifications.wording import sms_segments, template_problems, wording_problems
 
 TEMPLATES = Path(settings.BASE_DIR) / "notifications" / "templates" / "notifications" / "messages"
@@ -155,6 +156,31 @@ def test_the_newest_active_version_edited_in_admin_is_used():
 
     assert rendered.body == "Hello O'Neil from Sterling Institute"
     assert rendered.version == 2
+
+
+@pytest.mark.django_db
+def test_edited_templates_are_read_once_and_a_saved_version_is_used_at_once(
+    django_assert_num_queries, monkeypatch
+):
+    def render() -> services.Rendered:
+        return services.message_render(template="confirmation", channel="sms", context={})
+
+    assert render().version is None  # the default shipped in code
+    with django_assert_num_queries(0):
+        render()
+        services.message_render(template="confirmation", channel="email", context={})
+
+    MessageTemplate.objects.create(
+        name="confirmation", channel="sms", version=1, body="Edited {{ clinic_name }}"
+    )
+    assert render().version == 1  # the admin's save: this process reads again
+
+    # Another process's edit (no signal here) arrives when the cache runs out.
+    MessageTemplate.objects.filter(version=1).update(is_active=False)
+    assert render().version == 1
+    later = messages.time.monotonic() + settings.MESSAGE_TEMPLATE_CACHE_SECONDS + 1
+    monkeypatch.setattr(messages.time, "monotonic", lambda: later)
+    assert render().version is None
 
 
 @pytest.mark.django_db
