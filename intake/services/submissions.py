@@ -233,7 +233,8 @@ def submission_build(
     }
     utm = utm or {}
     now = timezone.now()
-    crisis_language = crisis_language_in(message)
+    # Wherever the person wrote it: a cry for help typed into the name boxes counts too.
+    crisis_language = any(crisis_language_in(text) for text in (message, first_name, last_name))
     submission = Submission(
         article_id=article_id_for_slug(slug=article_slug),
         first_name=first_name,

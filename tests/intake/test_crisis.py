@@ -105,6 +105,14 @@ def test_crisis_language_in_the_message_adds_crisis_resources(api_client):
 
 
 @pytest.mark.django_db
+def test_crisis_language_typed_into_a_name_box_counts_too(api_client):
+    response = _post(api_client, first_name="please help i want to die", message="")
+
+    assert "crisis_resources" in response.json()
+    assert Submission.objects.get().crisis_language is True
+
+
+@pytest.mark.django_db
 def test_an_ordinary_request_gets_no_crisis_resources(api_client):
     response = _post(api_client, message="I'm killing it at work but can't sleep")
 
