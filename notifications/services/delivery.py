@@ -21,16 +21,15 @@ from clinic.workers import enqueue
 from notifications import quiet_hours, selectors
 from notifications.backends import SmsRequest, TransportError, sms_backend
 from notifications.metrics import MESSAGES
-from notifications.models import Message, OptOut
+from notifications.models import Message, OptOut, Refusal
 from notifications.pacer import message_priority, sms_pacer
 from notifications.services.messages import (
     QUIET_HOURS_EXEMPT,
     UNSENT,
     message_enqueue,
-    recipient_refused,
     staff_alert,
 )
-from notifications.services.opt_outs import opt_out_exists, opt_out_record
+from notifications.services.opt_outs import opt_out_record
 from notifications.services.recipient_locks import recipient_sending
 from notifications.services.retries import (
     AMBIGUOUS_ERRORS,
@@ -106,15 +105,42 @@ def opted_out_error() -> TransportError:
     return TransportError("Recipient opted out", code="opted_out", permanent=True)
 
 
-def message_blocked(message: Message) -> TransportError | None:
-    """Why the person may no longer get this message (a refusal, an opt-out), if so."""
-    if recipient_refused(
-        channel=message.channel, purpose=message.purpose, recipient=message.recipient
-    ):
-        return refused_error()
-    if message.channel == Message.Channel.SMS and opt_out_exists(phone=message.recipient):
-        return opted_out_error()
-    return None
+_REFUSAL_CHANNEL = {
+    Message.Channel.SMS: Refusal.Channel.PHONE,
+    Message.Channel.EMAIL: Refusal.Channel.EMAIL,
+}
+
+
+def messages_blocked(
+    messages: list[Message], *, hashes: dict[int, str]
+) -> dict[int, TransportError | None]:
+    """Why each of ``messages`` may no longer go, if so: a refusal in force for its
+    number or address (staff alerts aside), or an opt-out of its number. Two queries
+    however many messages; ``hashes`` are their recipients' keyed hashes
+    (``selectors.recipient_hash``), by message id."""
+    texts = [m for m in messages if m.channel == Message.Channel.SMS and hashes[m.pk]]
+    mails = [m for m in messages if m.channel != Message.Channel.SMS and hashes[m.pk]]
+    refused = {
+        (refusal.channel, refusal.value_hash)
+        for refusal in selectors.refusals_live(
+            phone_hashes=[hashes[m.pk] for m in texts], email_hashes=[hashes[m.pk] for m in mails]
+        )
+    }
+    opted_out = set(
+        OptOut.objects.filter(phone_hash__in=[hashes[m.pk] for m in texts]).values_list(
+            "phone_hash", flat=True
+        )
+    )
+    blocked: dict[int, TransportError | None] = {}
+    for message in messages:
+        kind = _REFUSAL_CHANNEL[message.channel]
+        if message.purpose != Message.Purpose.STAFF_ALERT and (kind, hashes[message.pk]) in refused:
+            blocked[message.pk] = refused_error()
+        elif message.channel == Message.Channel.SMS and hashes[message.pk] in opted_out:
+            blocked[message.pk] = opted_out_error()
+        else:
+            blocked[message.pk] = None
+    return blocked
 
 
 def _pace(message: Message) -> float:
@@ -177,7 +203,7 @@ def attempt_send(
     send_email: Callable[[Message], str] = email_send,
 ) -> Attempt:
     """Hand a claimed message to its transport. Provider calls only, no database: a
-    batch runs this in its threads; ``blocked`` (:func:`message_blocked`) was read before.
+    batch runs this in its threads; ``blocked`` (:func:`messages_blocked`) was read before.
     A text whose last try timed out is first looked up at the provider; the budget,
     the refusal or opt-out and the pacer are checked, in that order, before sending."""
     try:
@@ -246,7 +272,8 @@ def message_deliver(*, message_id: int) -> Message | None:
     # this send, or this send waits for it and sees it (recipient_locks).
     hashed = selectors.recipient_hash(channel=message.channel, recipient=message.recipient)
     with recipient_sending(hashed):
-        attempt = attempt_send(message, now=timezone.now(), blocked=message_blocked(message))
+        blocked = messages_blocked([message], hashes={message.pk: hashed})[message.pk]
+        attempt = attempt_send(message, now=timezone.now(), blocked=blocked)
     return attempt_record(message, attempt)
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from notifications import selectors
 from notifications.backends import TransportError
 from notifications.metrics import MESSAGES
-from notifications.models import Message, OptOut, Refusal
+from notifications.models import Message
 from notifications.pacer import LEVELS, PRIORITY, message_priority, sms_pacer
 from notifications.services.delivery import (
     Attempt,
@@ -34,8 +34,7 @@ from notifications.services.delivery import (
     attempt_send,
     deliver_later,
     email_message,
-    opted_out_error,
-    refused_error,
+    messages_blocked,
 )
 from notifications.services.messages import UNSENT
 from notifications.services.recipient_locks import recipients_hold
@@ -171,44 +170,6 @@ def delivery_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-_REFUSAL_CHANNEL = {
-    Message.Channel.SMS: Refusal.Channel.PHONE,
-    Message.Channel.EMAIL: Refusal.Channel.EMAIL,
-}
-
-
-def _blocked_all(messages: list[Message]) -> dict[int, TransportError | None]:
-    """:func:`message_blocked` of each message, in two queries for the batch: the
-    refusals in force for their numbers and addresses, the opt-outs of their numbers."""
-    hashes = {
-        message.pk: selectors.recipient_hash(channel=message.channel, recipient=message.recipient)
-        for message in messages
-    }
-    texts = [m for m in messages if m.channel == Message.Channel.SMS and hashes[m.pk]]
-    mails = [m for m in messages if m.channel != Message.Channel.SMS and hashes[m.pk]]
-    refused = {
-        (refusal.channel, refusal.value_hash)
-        for refusal in selectors.refusals_live(
-            phone_hashes=[hashes[m.pk] for m in texts], email_hashes=[hashes[m.pk] for m in mails]
-        )
-    }
-    opted_out = set(
-        OptOut.objects.filter(phone_hash__in=[hashes[m.pk] for m in texts]).values_list(
-            "phone_hash", flat=True
-        )
-    )
-    blocked: dict[int, TransportError | None] = {}
-    for message in messages:
-        kind = _REFUSAL_CHANNEL[message.channel]
-        if message.purpose != Message.Purpose.STAFF_ALERT and (kind, hashes[message.pk]) in refused:
-            blocked[message.pk] = refused_error()
-        elif message.channel == Message.Channel.SMS and hashes[message.pk] in opted_out:
-            blocked[message.pk] = opted_out_error()
-        else:
-            blocked[message.pk] = None
-    return blocked
-
-
 def _record_sent(messages: list[Message], attempts: dict[int, Attempt]) -> set[int]:
     """Record the batch's sent messages in two statements (instead of one update and
     one read each); the ids recorded, each still ``sending`` under this claim."""
@@ -268,16 +229,9 @@ def _send_emails(emails: list[Message], blocked: dict[int, Any], now: datetime) 
         batch.close()
 
 
-def _send_text(text: Message, blocked: TransportError | None, now: datetime) -> Attempt:
+def _send_text(text: Message, blocked: TransportError | None, now: datetime) -> list[Attempt]:
     # Its token was taken when it was claimed.
-    return attempt_send(text, now=now, blocked=blocked, pace=lambda _text: 0.0)
-
-
-def _hashes(messages: list[Message]) -> list[str]:
-    return [
-        selectors.recipient_hash(channel=message.channel, recipient=message.recipient)
-        for message in messages
-    ]
+    return [attempt_send(text, now=now, blocked=blocked, pace=lambda _text: 0.0)]
 
 
 def _checked_now(
@@ -287,12 +241,16 @@ def _checked_now(
     (``recipient_locks``) and, under them, read which are refused or opted out: the
     messages held, each with its block. One whose recipient's stop is being recorded
     right now is put back for a moment instead (``attempts``); its next try sees it."""
-    taken = recipients_hold(_hashes(messages))
+    hashes = {
+        message.pk: selectors.recipient_hash(channel=message.channel, recipient=message.recipient)
+        for message in messages
+    }
+    taken = recipients_hold([hashes[message.pk] for message in messages])
     held = [message for message, ok in zip(messages, taken, strict=True) if ok]
     for message, ok in zip(messages, taken, strict=True):
         if not ok:
             attempts[message.pk] = Attempt(deferred=STOP_PENDING_WAIT_SECONDS)
-    return held, _blocked_all(held) if held else {}
+    return held, messages_blocked(held, hashes=hashes) if held else {}
 
 
 def _send_wave(
@@ -315,10 +273,7 @@ def _send_wave(
         # Every send answers before the locks go, even if one of them failed.
         wait(list(jobs))
         for job, sent in jobs.items():
-            answers = job.result()
-            for message, attempt in zip(
-                sent, answers if isinstance(answers, list) else [answers], strict=True
-            ):
+            for message, attempt in zip(sent, job.result(), strict=True):
                 attempts[message.pk] = attempt
 
 

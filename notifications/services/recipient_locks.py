@@ -1,7 +1,7 @@
 """A send and a stop to the same person never cross.
 
 Every message is checked for a refusal or an opt-out just before its provider call
-(``delivery.message_blocked``), but a check and a send are two steps: a STOP
+(``delivery.messages_blocked``), but a check and a send are two steps: a STOP
 recorded between them would be acknowledged to the person while a text to them was
 still on its way. So each send holds a shared advisory lock on its recipient from
 before that check until the provider has answered, and recording a stop or a refusal

@@ -213,15 +213,15 @@ def test_a_batch_that_fails_midway_leaves_no_send_lock_behind(settings, sms_outb
     settings.MESSAGE_DELIVERY_THREADS = 1
     due_text(A), due_text(B)
     checks = []
-    blocked_all = delivery_batches._blocked_all
+    blocked = delivery_batches.messages_blocked
 
-    def failing_second_check(messages):
+    def failing_second_check(messages, *, hashes):
         checks.append(messages)
         if len(checks) == 2:
             raise RuntimeError("the database went away")
-        return blocked_all(messages)
+        return blocked(messages, hashes=hashes)
 
-    monkeypatch.setattr(delivery_batches, "_blocked_all", failing_second_check)
+    monkeypatch.setattr(delivery_batches, "messages_blocked", failing_second_check)
 
     with pytest.raises(RuntimeError):
         later(lambda: services.messages_deliver_due(limit=5))
