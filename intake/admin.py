@@ -90,20 +90,24 @@ class ArticleAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
 
 
+# What a request shows at a glance, in the lead's list of requests and in the admin's.
+SUBMISSION_COLUMNS = [
+    "reference",
+    "article",
+    "utm_source",
+    "utm_campaign",
+    "in_crisis",
+    "crisis_language",
+    "is_spam",
+    "created_at",
+]
+
+
 class SubmissionInline(admin.TabularInline):
     model = Submission
     extra = 0
     can_delete = False
-    fields = [
-        "reference",
-        "article",
-        "utm_source",
-        "utm_campaign",
-        "in_crisis",
-        "crisis_language",
-        "is_spam",
-        "created_at",
-    ]
+    fields = SUBMISSION_COLUMNS
     readonly_fields = fields
     show_change_link = True
 
@@ -196,16 +200,7 @@ class LeadAdmin(HashSearchMixin, LeadReadAuditedAdmin):
 
 @admin.register(Submission)
 class SubmissionAdmin(LeadReadAuditedAdmin):
-    list_display = [
-        "reference",
-        "article",
-        "utm_source",
-        "utm_campaign",
-        "in_crisis",
-        "crisis_language",
-        "is_spam",
-        "created_at",
-    ]
+    list_display = SUBMISSION_COLUMNS
     list_filter = ["is_spam", "in_crisis", "crisis_language", "article"]
     search_fields = ["=reference"]
     raw_id_fields = ["lead"]
