@@ -34,7 +34,9 @@ STAFF_PURPOSES = frozenset({Message.Purpose.STAFF_ALERT, Message.Purpose.STAFF_C
 UNREAD_KINDS = frozenset({InboundMessage.Kind.REPLY, InboundMessage.Kind.OPT_OUT_REQUEST})
 
 
-def _lead_id_of(correlation: str) -> int | None:
+def lead_id_of(correlation: str) -> int | None:
+    """The lead a message is about, from its correlation ("lead:{pk}"); None for any
+    other (a request's "submission:{pk}", a staff alert's)."""
     kind, _, value = correlation.partition(":")
     return int(value) if kind == "lead" and value.isdecimal() else None
 
@@ -58,7 +60,7 @@ def conversation_note_outbound(*, message: Message) -> SmsConversation | None:
         return None
     thread = _thread_for(phone=message.recipient, hashed=message.recipient_hash)
     at = message.created_at
-    lead_id = _lead_id_of(message.correlation)
+    lead_id = lead_id_of(message.correlation)
     SmsConversation.objects.filter(pk=thread.pk).update(
         last_message_at=_later(thread.last_message_at, at),
         last_outbound_at=_later(thread.last_outbound_at, at),
@@ -101,7 +103,7 @@ def conversations_correlate(*, phone_hashes: list[str], correlation: str) -> int
     """Texts to these numbers are now about ``correlation`` (``messages_recorrelate``):
     when that names a lead, their threads name it, as ``conversation_note_outbound``
     would have. Returns how many threads changed."""
-    lead_id = _lead_id_of(correlation)
+    lead_id = lead_id_of(correlation)
     if lead_id is None or not phone_hashes:
         return 0
     return (

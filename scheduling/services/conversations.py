@@ -35,6 +35,7 @@ from intake import selectors as intake_selectors
 from intake.models import Lead
 from intake.services import conversations as intake_conversations
 from notifications import selectors as notification_selectors
+from notifications.conversations import lead_id_of
 from scheduling.models import Call, CallAttempt, Callback, CallLeg
 
 # A call shorter than this is a wrong number, a hang-up or "can you call later", not a
@@ -181,15 +182,10 @@ def text_exchange_record(*, lead_id: int) -> bool:
     )
 
 
-def _lead_of(correlation: str) -> int | None:
-    kind, _, value = correlation.partition(":")
-    return int(value) if kind == "lead" and value.isdecimal() else None
-
-
 def message_sent_enqueue(*, message_id: int, channel: str, purpose: str, correlation: str) -> bool:
     """A message left: a coordinator's text to a lead is outreach, and may complete an
     exchange (measured by a task)."""
-    if channel != "sms" or purpose != "reply" or _lead_of(correlation) is None:
+    if channel != "sms" or purpose != "reply" or lead_id_of(correlation) is None:
         return False
     return enqueue("scheduling.tasks.conversation_message_sent", message_id)
 
@@ -200,7 +196,7 @@ def conversation_message_sent(*, message_id: int) -> bool:
     message = notification_selectors.message_get(message_id=message_id)
     if message is None or message.template not in COORDINATOR_TEXT_TEMPLATES:
         return False
-    lead_id = _lead_of(message.correlation)
+    lead_id = lead_id_of(message.correlation)
     if lead_id is None or message.sent_at is None:
         return False
     if not intake_selectors.lead_exists(lead_id=lead_id):

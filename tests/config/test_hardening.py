@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from config.logs import redact_text
-from notifications.conversations import _lead_id_of
+from notifications.conversations import lead_id_of
 from scheduling import call_webhooks, recording_webhooks
 from tests.config.test_settings import PRODUCTION_ENV, run_python
 from tests.factories import ArticleFactory, UserFactory
@@ -117,7 +117,7 @@ def test_a_request_id_is_echoed_or_made(client, caplog, db):
 def test_numbers_from_outside_are_read_as_numbers_only_when_int_takes_them(value):
     """'²' passes str.isdigit() but int() refuses it: a Twilio field or a correlation
     carrying one answered 500. Each reader now takes decimals only (isdecimal)."""
-    assert _lead_id_of(f"lead:{value}") is None
+    assert lead_id_of(f"lead:{value}") is None
     assert call_webhooks._call_id(value) == 0
     assert call_webhooks._seconds(value) is None
     assert recording_webhooks._seconds(value) is None
